@@ -1,0 +1,205 @@
+"""Actor Architect: actor catalog, state schemas, handlers and the supervision tree.
+
+One actor type per aggregate (an entity region holding every instance of the aggregate,
+state rebuilt from its event stream) and one gateway actor per external system. The
+supervision tree follows the spec's context dependencies, OTP-style:
+
+- root: ``rest_for_one`` over the contexts in dependency order when any context depends
+  on another (a restarted context restarts the contexts started after it, which depend
+  on it), else ``one_for_one``;
+- one supervisor per context: ``one_for_one`` (aggregates are independent consistency
+  boundaries), ``permanent`` children (their state lives in the event store, so a
+  restart loses nothing);
+- one supervisor for the external gateways: ``one_for_one`` with a longer backoff, so an
+  outage of one external system is not hammered and does not touch the others.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from sagacrew.agents.naming import actor_address, event_name, pascal
+from sagacrew.crew.blueprint import (
+    ActorPart,
+    ActorSpec,
+    Blueprint,
+    ChildSpec,
+    Handler,
+    InvariantRule,
+    SupervisorSpec,
+)
+from sagacrew.crew.spec import compile_expression
+from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec
+
+EXTERNALS_SUPERVISOR = "externals"
+
+
+class ActorArchitect:
+    """Turns the spec's aggregates and external systems into actors and their supervisors."""
+
+    def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> ActorPart:
+        actors = [
+            self._aggregate_actor(context_name, aggregate_name, aggregate)
+            for context_name, context in spec.contexts.items()
+            for aggregate_name, aggregate in context.aggregates.items()
+        ]
+        actors += [
+            ActorSpec(
+                name=system_name,
+                class_name=pascal(system_name) + "Gateway",
+                kind="gateway",
+                context=None,
+                aggregate=None,
+                identity=None,
+                fields={},
+                handlers=[
+                    Handler(
+                        command=operation_name,
+                        kind=CommandKind.EXTERNAL,
+                        params=list(operation.params),
+                        sets={},
+                        quantity_field=None,
+                        rejects_when=None,
+                        event=operation.completion_event,
+                        description=operation.description,
+                    )
+                    for operation_name, operation in system.operations.items()
+                ],
+                invariants=[],
+                description=system.description or f"Gateway to the external system {system_name}.",
+            )
+            for system_name, system in spec.externals.items()
+        ]
+        return ActorPart(actors=actors, supervisors=self._supervisors(spec))
+
+    def _aggregate_actor(self, context: str, name: str, aggregate: Aggregate) -> ActorSpec:
+        fields = dict(aggregate.fields)
+        state_fields = list(fields)
+        handlers = []
+        for command_name, command in aggregate.commands.items():
+            params = list(command.params) if command.params is not None else []
+            if command.params is None and command.kind is CommandKind.CREATE:
+                params = [f for f in fields if f != aggregate.identity and f not in command.sets]
+            rejects = None
+            if command.rejects_when:
+                rejects = compile_expression(
+                    command.rejects_when,
+                    state_fields=state_fields,
+                    params=[*params, *(["amount"] if command.quantity_field else [])],
+                )
+            handlers.append(
+                Handler(
+                    command=command_name,
+                    kind=command.kind,
+                    params=params,
+                    sets=dict(command.sets),
+                    quantity_field=command.quantity_field,
+                    rejects_when=rejects,
+                    event=event_name(context, name, command),
+                    description=command.description,
+                )
+            )
+        invariants = [
+            InvariantRule(
+                name=rule.name,
+                check=rule.check,
+                python=compile_expression(rule.check, state_fields=state_fields),
+                description=rule.description,
+            )
+            for rule in aggregate.invariants
+        ]
+        return ActorSpec(
+            name=actor_address(context, name),
+            class_name=pascal(name) + "Actor",
+            kind="aggregate",
+            context=context,
+            aggregate=name,
+            identity=aggregate.identity,
+            fields=fields,
+            handlers=handlers,
+            invariants=invariants,
+            description=aggregate.description or f"The {name} aggregate of the {context} context.",
+        )
+
+    def _supervisors(self, spec: DomainSpec) -> list[SupervisorSpec]:
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        for context_name, context in spec.contexts.items():
+            graph.add_node(context_name)
+            for dependency in context.depends_on:
+                graph.add_edge(dependency, context_name)
+        order = list(nx.lexicographical_topological_sort(graph, key=list(spec.contexts).index))
+        has_dependencies = graph.number_of_edges() > 0
+        root_children = [
+            ChildSpec(name=name, restart="permanent", shutdown_s=10.0, is_supervisor=True)
+            for name in order
+        ]
+        if spec.externals:
+            root_children.append(
+                ChildSpec(
+                    name=EXTERNALS_SUPERVISOR, restart="permanent", shutdown_s=10.0,
+                    is_supervisor=True,
+                )
+            )
+        root = SupervisorSpec(
+            name="root",
+            strategy="rest_for_one" if has_dependencies else "one_for_one",
+            intensity=3,
+            period_s=30.0,
+            backoff_min_s=0.0,
+            backoff_max_s=0.0,
+            children=root_children,
+            rationale=(
+                "rest_for_one: contexts start in dependency order ("
+                + " → ".join(order)
+                + "), so a restarted context also restarts the contexts that depend on it"
+                if has_dependencies
+                else "one_for_one: no context depends on another, so each restarts alone"
+            ),
+        )
+        supervisors = [root]
+        for context_name in order:
+            aggregates = spec.contexts[context_name].aggregates
+            critical = any(a.criticality == "high" for a in aggregates.values())
+            supervisors.append(
+                SupervisorSpec(
+                    name=context_name,
+                    strategy="one_for_one",
+                    intensity=5 if critical else 3,
+                    period_s=10.0,
+                    backoff_min_s=0.01,
+                    backoff_max_s=1.0,
+                    children=[
+                        ChildSpec(
+                            name=actor_address(context_name, name),
+                            restart="permanent",
+                            shutdown_s=5.0,
+                        )
+                        for name in aggregates
+                    ],
+                    rationale=(
+                        "one_for_one: each aggregate is its own consistency boundary; permanent "
+                        "children, since state is rebuilt from the event store on restart"
+                        + ("; intensity 5 for a high-criticality aggregate" if critical else "")
+                    ),
+                )
+            )
+        if spec.externals:
+            supervisors.append(
+                SupervisorSpec(
+                    name=EXTERNALS_SUPERVISOR,
+                    strategy="one_for_one",
+                    intensity=10,
+                    period_s=60.0,
+                    backoff_min_s=0.1,
+                    backoff_max_s=5.0,
+                    children=[
+                        ChildSpec(name=name, restart="permanent", shutdown_s=5.0)
+                        for name in spec.externals
+                    ],
+                    rationale=(
+                        "one_for_one with backoff: an outage of one external system is retried "
+                        "with growing delays and never restarts the others"
+                    ),
+                )
+            )
+        return supervisors

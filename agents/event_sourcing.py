@@ -1,0 +1,152 @@
+"""Event Sourcing Specialist: the event taxonomy, payload schemas and snapshot policy.
+
+Names follow ``context.aggregate.past_tense_verb``. Each command that changes state emits
+one event; the runtime's built-in compensations emit ``deleted`` (undoing a create),
+``restored`` (undoing an update) and ``recreated`` (undoing a delete), and an external
+operation that completes later announces it with its ``completion_event``. Every one of
+them is in the registry, so nothing the system emits is outside the taxonomy.
+
+Snapshot policy: every 20 events for high-criticality aggregates (fast recovery), 50 by
+default, 100 for low criticality, unless the spec sets ``snapshot_every``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagacrew.agents.naming import (
+    COMPENSATION_EVENT_VERB,
+    actor_address,
+    event_class_name,
+    event_name,
+)
+from sagacrew.crew.blueprint import Blueprint, EventPart, EventSchema, SnapshotPolicy
+from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, Reliability
+
+_JSON_TYPE = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+}
+_SNAPSHOT_EVERY = {"high": 20, "normal": 50, "low": 100}
+
+
+def _object(properties: dict[str, Any], title: str) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "properties": properties,
+        "required": sorted(properties),
+        "additionalProperties": False,
+    }
+
+
+class EventSourcingSpecialist:
+    """Derives every event the system emits, with a JSON Schema per payload."""
+
+    def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> EventPart:
+        events: dict[str, EventSchema] = {}
+        snapshots = []
+        for context_name, context in spec.contexts.items():
+            for aggregate_name, aggregate in context.aggregates.items():
+                source = actor_address(context_name, aggregate_name)
+                for schema in self._aggregate_events(context_name, aggregate_name, aggregate):
+                    events.setdefault(schema.name, schema)
+                every = aggregate.snapshot_every or _SNAPSHOT_EVERY[aggregate.criticality]
+                snapshots.append(
+                    SnapshotPolicy(
+                        actor=source,
+                        every_n_events=every,
+                        rationale=(
+                            f"every {every} events, as the spec sets"
+                            if aggregate.snapshot_every
+                            else f"every {every} events, for {aggregate.criticality} criticality"
+                        ),
+                    )
+                )
+        for system_name, system in spec.externals.items():
+            for operation_name, operation in system.operations.items():
+                if operation.completion_event and operation.completion_event not in events:
+                    events[operation.completion_event] = EventSchema(
+                        name=operation.completion_event,
+                        version=1,
+                        source=system_name,
+                        class_name=event_class_name(operation.completion_event),
+                        payload_schema=_object(
+                            {
+                                "resource_id": {"type": "string"},
+                                "status": {"type": "string", "enum": ["completed"]},
+                                "result": {"type": "object"},
+                            },
+                            f"{operation.completion_event} v1",
+                        ),
+                        reliability=Reliability.PERSISTENT,
+                        description=f"{system_name} finished {operation_name}.",
+                    )
+        return EventPart(events=list(events.values()), snapshots=snapshots)
+
+    def _aggregate_events(
+        self, context: str, name: str, aggregate: Aggregate
+    ) -> list[EventSchema]:
+        fields = aggregate.fields
+        source = actor_address(context, name)
+        before = {"type": "object", "description": "Field values before the change."}
+        result: list[EventSchema] = []
+
+        def add(event: str, version: int, properties: dict[str, Any], reliability: Reliability,
+                description: str) -> None:
+            result.append(
+                EventSchema(
+                    name=event,
+                    version=version,
+                    source=source,
+                    class_name=event_class_name(event),
+                    payload_schema=_object(properties, f"{event} v{version}"),
+                    reliability=reliability,
+                    description=description,
+                )
+            )
+
+        kinds = {command.kind for command in aggregate.commands.values()}
+        for command_name, command in aggregate.commands.items():
+            event = event_name(context, name, command)
+            if event is None:
+                continue
+            params = list(command.params or [])
+            if command.params is None and command.kind is CommandKind.CREATE:
+                params = [f for f in fields if f != aggregate.identity and f not in command.sets]
+            properties: dict[str, Any] = {
+                aggregate.identity: {"type": _JSON_TYPE[fields.get(aggregate.identity, "str")]}
+            }
+            for field in [*params, *command.sets]:
+                properties[field] = {"type": _JSON_TYPE[fields.get(field, "str")]}
+            if command.kind in (CommandKind.UPDATE, CommandKind.DELETE):
+                properties["before"] = before
+            if command.kind in (CommandKind.RESERVE, CommandKind.RELEASE):
+                properties["amount"] = {"type": "integer", "minimum": 1}
+            add(
+                event,
+                command.event_version,
+                properties,
+                command.reliability,
+                command.description or f"{command_name} on {source} succeeded.",
+            )
+        for kind, verb in COMPENSATION_EVENT_VERB.items():
+            if kind in kinds:
+                properties = {
+                    aggregate.identity: {"type": _JSON_TYPE[fields.get(aggregate.identity, "str")]}
+                }
+                if kind is not CommandKind.CREATE:
+                    properties["before"] = before
+                add(
+                    f"{context}.{name}.{verb}",
+                    1,
+                    properties,
+                    Reliability.PERSISTENT,
+                    f"Compensation: a {kind.value} on {source} was undone.",
+                )
+        return result

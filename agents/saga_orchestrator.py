@@ -1,0 +1,170 @@
+"""Saga Orchestrator: saga definitions with compensations derived from command kinds.
+
+Compensation by kind (Garcia-Molina & Salem; Richardson's FTGO sagas):
+
+=========  =============================================================
+create     delete what was created (the aggregate's delete command if it
+           declares one, else the runtime's built-in ``_delete``)
+update     restore the before-image captured when the step ran (``_restore``)
+delete     re-create from the before-image (``_recreate``)
+reserve    the aggregate's ``release`` command on the same quantity field
+release    the aggregate's ``reserve`` command on the same quantity field
+query      nothing to undo
+external   the operation's declared ``undo``; none: not compensatable
+=========  =============================================================
+
+Steps after the pivot are retriable: retried until they succeed or the deadline passes.
+The spec's rules (``crew/spec/rules.py``) have already rejected a non-compensatable step
+before the pivot, so every step here before the pivot has a compensation or is a query.
+"""
+
+from __future__ import annotations
+
+from sagacrew.agents.flowchart import build_flowchart
+from sagacrew.agents.naming import actor_address, pascal
+from sagacrew.crew.blueprint import Blueprint, Compensation, SagaPart, SagaSpec, StepSpec
+from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, Saga
+
+_BUILTIN: dict[CommandKind, tuple[str, str]] = {
+    CommandKind.CREATE: ("delete", "_delete"),
+    CommandKind.UPDATE: ("restore", "_restore"),
+    CommandKind.DELETE: ("recreate", "_recreate"),
+}
+
+
+class SagaOrchestratorAgent:
+    """Turns the spec's sagas into step lists with compensations, retries and flowcharts."""
+
+    def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> SagaPart:
+        return SagaPart(sagas=[self._saga(spec, name, saga) for name, saga in spec.sagas.items()])
+
+    def _saga(self, spec: DomainSpec, name: str, saga: Saga) -> SagaSpec:
+        pivot_index = next((i for i, step in enumerate(saga.steps) if step.pivot), None)
+        steps: list[StepSpec] = []
+        inputs: dict[str, str] = {}
+        for index, step in enumerate(saga.steps):
+            parts = step.invoke.split(".")
+            timeout_s = step.timeout_s or saga.step_timeout_s
+            completion_event = None
+            if len(parts) == 3:
+                context, aggregate_name, command_name = parts
+                aggregate = spec.contexts[context].aggregates[aggregate_name]
+                command = aggregate.commands[command_name]
+                target = actor_address(context, aggregate_name)
+                kind = command.kind
+                compensation = self._aggregate_compensation(target, aggregate, command_name)
+                inputs.setdefault(aggregate.identity, aggregate.fields.get(aggregate.identity, "str"))
+                params = command.params
+                if params is None and kind is CommandKind.CREATE:
+                    params = [
+                        f for f in aggregate.fields if f != aggregate.identity and f not in command.sets
+                    ]
+                for param in params or []:
+                    inputs.setdefault(param, aggregate.fields.get(param, "str"))
+                if command.quantity_field:
+                    inputs.setdefault("amount", "int")
+            else:
+                system, command_name = parts
+                operation = spec.externals[system].operations[command_name]
+                target = system
+                kind = CommandKind.EXTERNAL
+                compensation = (
+                    Compensation(
+                        kind="undo",
+                        target=system,
+                        command=operation.undo,
+                        description=f"{system}.{operation.undo} undoes {command_name}",
+                    )
+                    if operation.undo
+                    else None
+                )
+                completion_event = operation.completion_event
+                if operation.completion_timeout_s and not step.timeout_s:
+                    timeout_s = operation.completion_timeout_s
+                for param in operation.params:
+                    inputs.setdefault(param, _field_type(spec, param))
+            steps.append(
+                StepSpec(
+                    index=index,
+                    name=step.name,
+                    invoke=step.invoke,
+                    target=target,
+                    command=command_name,
+                    kind=kind,
+                    pivot=step.pivot,
+                    compensatable=compensation is not None or kind is CommandKind.QUERY,
+                    retriable=pivot_index is not None and index > pivot_index,
+                    compensation=compensation,
+                    timeout_s=timeout_s,
+                    retry=step.retry or saga.retry,
+                    completion_event=completion_event,
+                    description=step.description or f"{command_name} on {target}",
+                )
+            )
+        return SagaSpec(
+            name=name,
+            class_name=pascal(name) + "Saga",
+            trigger=saga.trigger,
+            inputs=inputs,
+            steps=steps,
+            pivot_index=pivot_index,
+            deadline_s=saga.deadline_s,
+            compensation_retry=saga.compensation_retry,
+            flowchart=build_flowchart(
+                name,
+                steps,
+                deadline_s=saga.deadline_s,
+                title=saga.description,
+                compensation_retry=saga.compensation_retry,
+            ),
+            description=saga.description,
+        )
+
+    def _aggregate_compensation(
+        self, target: str, aggregate: Aggregate, command_name: str
+    ) -> Compensation | None:
+        command = aggregate.commands[command_name]
+        kind = command.kind
+        if kind is CommandKind.QUERY:
+            return None
+        if kind in (CommandKind.RESERVE, CommandKind.RELEASE):
+            opposite = CommandKind.RELEASE if kind is CommandKind.RESERVE else CommandKind.RESERVE
+            for other_name, other in aggregate.commands.items():
+                if other.kind is opposite and other.quantity_field == command.quantity_field:
+                    return Compensation(
+                        kind="release" if kind is CommandKind.RESERVE else "reserve",
+                        target=target,
+                        command=other_name,
+                        description=f"{other_name} gives back what {command_name} took",
+                    )
+            return None
+        if kind is CommandKind.CREATE:
+            for other_name, other in aggregate.commands.items():
+                if other.kind is CommandKind.DELETE:
+                    return Compensation(
+                        kind="delete",
+                        target=target,
+                        command=other_name,
+                        description=f"{other_name} removes what {command_name} created",
+                    )
+        compensation_kind, builtin = _BUILTIN[kind]
+        what = {
+            "delete": f"delete what {command_name} created",
+            "restore": f"restore the state {command_name} changed from its before-image",
+            "recreate": f"re-create what {command_name} deleted from its before-image",
+        }[compensation_kind]
+        return Compensation(
+            kind=compensation_kind,  # type: ignore[arg-type]
+            target=target,
+            command=builtin,
+            description=what,
+        )
+
+
+def _field_type(spec: DomainSpec, name: str) -> str:
+    """The type of the first aggregate field called ``name``, else ``str``."""
+    for context in spec.contexts.values():
+        for aggregate in context.aggregates.values():
+            if name in aggregate.fields:
+                return aggregate.fields[name]
+    return "str"

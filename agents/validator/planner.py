@@ -1,0 +1,183 @@
+"""Consistency Validator, planning half: the checks, faults and gates a system is held to.
+
+Besides the built-in checks over the runtime's tables (``queries.py``), the plan adds one
+check per thing the spec's sagas can leave behind, so that "no orphaned resources" is
+checked concretely: aggregates created by a compensated saga must be deleted again,
+updates restored, reservations released, external work undone or cancelled, and every
+stored event must be in the taxonomy.
+"""
+
+from __future__ import annotations
+
+from sagacrew.agents.validator.queries import builtin_queries
+from sagacrew.crew.blueprint import (
+    Blueprint,
+    FaultScenario,
+    ValidationPart,
+    ValidationQuery,
+)
+from sagacrew.crew.spec.model import CommandKind, DomainSpec
+
+_COMPENSATED = "s.state = 'compensated'"
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class ConsistencyValidatorPlanner:
+    """Plans validation: SQL checks, the fault-injection plan, the threshold profiles."""
+
+    def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> ValidationPart:
+        assert blueprint.sagas is not None and blueprint.events is not None
+        queries = [*builtin_queries(), self._taxonomy_check(blueprint)]
+        seen: set[tuple[str, str]] = set()
+        for saga in blueprint.sagas.sagas:
+            for step in saga.steps:
+                key = (step.target, step.command)
+                if key in seen or step.compensation is None:
+                    continue
+                seen.add(key)
+                query = self._undone_check(spec, step.target, step.command, step.kind)
+                if query is not None:
+                    queries.append(query)
+        return ValidationPart(
+            queries=queries,
+            faults=self._faults(spec, blueprint),
+            profiles=dict(spec.profiles),
+            workload=spec.workload,
+        )
+
+    def _taxonomy_check(self, blueprint: Blueprint) -> ValidationQuery:
+        assert blueprint.events is not None
+        names = ", ".join(
+            _sql_str(e.name) for e in sorted(blueprint.events.events, key=lambda e: e.name)
+        )
+        return ValidationQuery(
+            name="events_in_taxonomy",
+            description="Every stored event's type is in the taxonomy registry.",
+            violations_sql=(
+                "SELECT stream_id || '@' || version FROM events "
+                f"WHERE event_type NOT IN ({names}) ORDER BY position"
+            ),
+            subjects_sql="SELECT COUNT(*) FROM events",
+        )
+
+    def _undone_check(
+        self, spec: DomainSpec, target: str, command: str, kind: CommandKind
+    ) -> ValidationQuery | None:
+        if kind is CommandKind.EXTERNAL:
+            return ValidationQuery(
+                name=f"external_{target}_{command}_undone",
+                description=(
+                    f"{target}.{command} done by a compensated saga was undone or cancelled."
+                ),
+                violations_sql=(
+                    "SELECT c.idempotency_key FROM external_calls c "
+                    "JOIN saga_executions s ON s.correlation_id = c.correlation_id "
+                    f"WHERE {_COMPENSATED} AND c.system = {_sql_str(target)} "
+                    f"AND c.operation = {_sql_str(command)} "
+                    "AND c.status NOT IN ('undone', 'cancelled') ORDER BY c.idempotency_key"
+                ),
+                subjects_sql=(
+                    "SELECT COUNT(*) FROM external_calls c "
+                    "JOIN saga_executions s ON s.correlation_id = c.correlation_id "
+                    f"WHERE {_COMPENSATED} AND c.system = {_sql_str(target)} "
+                    f"AND c.operation = {_sql_str(command)}"
+                ),
+            )
+        context, aggregate_name = target.split(".")
+        aggregate = spec.contexts[context].aggregates[aggregate_name]
+        spec_command = aggregate.commands[command]
+        from sagacrew.agents.naming import event_name
+
+        done = event_name(context, aggregate_name, spec_command)
+        if done is None:
+            return None
+        undo_verb = {
+            CommandKind.CREATE: "deleted",
+            CommandKind.UPDATE: "restored",
+            CommandKind.DELETE: "recreated",
+        }.get(kind)
+        if kind is CommandKind.CREATE:
+            for other in aggregate.commands.values():
+                if other.kind is CommandKind.DELETE:
+                    undo_verb = (event_name(context, aggregate_name, other) or "").split(".")[-1]
+        if kind in (CommandKind.RESERVE, CommandKind.RELEASE):
+            opposite = CommandKind.RELEASE if kind is CommandKind.RESERVE else CommandKind.RESERVE
+            undo_verb = next(
+                (event_name(context, aggregate_name, other) or "").split(".")[-1]
+                for other in aggregate.commands.values()
+                if other.kind is opposite and other.quantity_field == spec_command.quantity_field
+            )
+        undone = f"{target}.{undo_verb}"
+        return ValidationQuery(
+            name=f"{target.replace('.', '_')}_{command}_undone",
+            description=f"Every {done} of a compensated saga is followed by {undone}.",
+            violations_sql=(
+                "SELECT e.stream_id || '@' || e.version FROM events e "
+                "JOIN saga_executions s ON s.correlation_id = e.correlation_id "
+                f"WHERE {_COMPENSATED} AND e.event_type = {_sql_str(done)} "
+                "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id "
+                f"AND u.event_type = {_sql_str(undone)} AND u.version > e.version "
+                "AND u.correlation_id = e.correlation_id) ORDER BY e.position"
+            ),
+            subjects_sql=(
+                "SELECT COUNT(*) FROM events e "
+                "JOIN saga_executions s ON s.correlation_id = e.correlation_id "
+                f"WHERE {_COMPENSATED} AND e.event_type = {_sql_str(done)}"
+            ),
+        )
+
+    def _faults(self, spec: DomainSpec, blueprint: Blueprint) -> list[FaultScenario]:
+        assert blueprint.sagas is not None
+        workload = spec.workload
+        faults = []
+        for saga in blueprint.sagas.sagas:
+            faults.append(
+                FaultScenario(
+                    name=f"{saga.name}_transient_step_failures",
+                    kind="step_failure",
+                    saga=saga.name,
+                    step=None,
+                    rate=workload.step_failure_rate,
+                    description="A step attempt fails before any effect; the retry policy absorbs it.",
+                )
+            )
+            faults.append(
+                FaultScenario(
+                    name=f"{saga.name}_business_refusals",
+                    kind="business_failure",
+                    saga=saga.name,
+                    step=None,
+                    rate=workload.business_failure_rate,
+                    description=(
+                        "A step up to the pivot refuses for good; done steps are compensated "
+                        "in reverse order."
+                    ),
+                )
+            )
+            faults.append(
+                FaultScenario(
+                    name=f"{saga.name}_compensation_failures",
+                    kind="compensation_failure",
+                    saga=saga.name,
+                    step=None,
+                    rate=workload.compensation_failure_rate,
+                    description=(
+                        "A compensation attempt fails; it is retried, then dead-lettered, "
+                        "never dropped."
+                    ),
+                )
+            )
+            faults.append(
+                FaultScenario(
+                    name=f"{saga.name}_duplicate_delivery",
+                    kind="duplicate_delivery",
+                    saga=saga.name,
+                    step=saga.steps[0].name,
+                    rate=1.0,
+                    description="A command is delivered twice; its idempotency key makes it act once.",
+                )
+            )
+        return faults

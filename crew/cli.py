@@ -1,0 +1,278 @@
+"""``sagacrew``: the command line.
+
+Heavy imports (the agents, crewAI, the runtime) happen inside the commands, so
+``sagacrew --help`` stays fast and never loads crewAI. A user's mistake (a bad spec, a
+wrong argument, a folder that is not a generated system) is one line on stderr and exit
+code 2; a failed verdict or lint is exit code 1; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="sagacrew",
+    help="Turn a domain spec into an actor/saga system, run it, and prove it consistent.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_debug = False
+
+EXIT_USER_ERROR = 2
+EXIT_FAILED = 1
+
+
+class Profile(StrEnum):
+    dev = "dev"
+    prod = "prod"
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one line each and exit code 2."""
+    from sagacrew.crew.spec import SpecError, SpecErrors
+
+    try:
+        yield
+    except SpecErrors as errors:
+        if _debug:
+            raise
+        for error in errors.errors:
+            err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except (SpecError, _known_errors()) as error:
+        if _debug:
+            raise
+        err.print(f"sagacrew: {error}", markup=False)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    from sagacrew.crew.emit import EmitError
+    from sagacrew.crew.generated import GeneratedSystemError
+    from sagacrew.runtime.store import StoreError
+
+    return (EmitError, GeneratedSystemError, StoreError)
+
+
+@app.command()
+def generate(
+    spec: Annotated[Path, typer.Argument(help="The domain spec (YAML).")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Output folder (default: generated/<system>)."),
+    ] = None,
+    no_flow: Annotated[
+        bool, typer.Option("--no-flow", help="Run the agents without crewAI's Flow.")
+    ] = False,
+) -> None:
+    """Run the four agents on SPEC and write the generated system."""
+    with _user_errors():
+        from sagacrew.crew.pipeline import generate as run_generate
+        from sagacrew.crew.spec import load_spec
+
+        target = output or Path("generated") / load_spec(spec).system
+        result = run_generate(spec, target, use_flow=not no_flow)
+        for note in result.notes:
+            err.print(f"note: {note}", markup=False)
+        flowcharts = sorted(p for p in result.files if p.startswith("flowcharts/"))
+        out.print(f"generated {len(result.files)} files in {target}")
+        for path in flowcharts:
+            out.print(f"  flowchart: {target / path}")
+
+
+@app.command()
+def run(
+    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    sagas: Annotated[
+        int | None, typer.Option("--sagas", min=1, help="Sagas of each type (default: spec).")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Store URL (default: sqlite under DIR/.sagacrew/runtime.db)."),
+    ] = None,
+) -> None:
+    """Execute the generated system's sagas on the runtime, with the generated faults."""
+    with _user_errors():
+        from sagacrew.crew.generated import open_generated
+        from sagacrew.crew.verify import run_workload, sqlite_url
+
+        system = open_generated(system_dir)
+        system.state_dir.mkdir(parents=True, exist_ok=True)
+        url = store or sqlite_url(system.state_dir / "runtime.db")
+        report = run_workload(system, url, sagas_per_type=sagas)
+        out.print(f"{system.name}: {report.total} sagas run on {url}")
+        for state, count in report.by_state.items():
+            out.print(f"  {state:<20} {count}")
+
+
+@app.command()
+def verify(
+    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    profile: Annotated[Profile, typer.Option(help="Threshold profile.")] = Profile.dev,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL for the run (default: a fresh SQLite file).")
+    ] = None,
+    skip_tests: Annotated[
+        bool, typer.Option("--skip-tests", help="Do not run the generated test suite.")
+    ] = False,
+) -> None:
+    """Lint, test, fault-inject and check the generated system; print the verdict."""
+    with _user_errors():
+        from rich.progress import Progress
+        from rich.table import Table
+
+        from sagacrew.crew.generated import open_generated
+        from sagacrew.crew.verify import verify as run_verify
+
+        system = open_generated(system_dir)
+        with Progress(console=err, transient=True) as bar:
+            tasks: dict[str, object] = {}
+
+            def progress(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done)  # type: ignore[arg-type]
+
+            result = run_verify(
+                system, profile=profile.value, store_url=store, run_tests=not skip_tests,
+                progress=progress,
+            )
+        verdict = result.verdict
+        table = Table(title=f"{system.name}: verdict against the {profile.value} profile")
+        for column in ("gate", "measured", "threshold", ""):
+            table.add_column(column)
+        for gate in verdict.gates:
+            table.add_row(
+                gate.name,
+                f"{gate.measured:.4g} {gate.unit}",
+                f"{gate.comparison} {gate.threshold:.4g} {gate.unit}",
+                "[green]PASS[/]" if gate.passed else "[red]FAIL[/]",
+            )
+        out.print(table)
+        for check in verdict.checks:
+            if check.violation_count:
+                out.print(f"[red]check {check.name}: {check.violation_count} violation(s)[/]")
+        for finding in verdict.lint_findings:
+            out.print(f"[red]lint: {finding}[/]")
+        out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")
+        out.print(f"report: {result.report_md} and {result.report_json}")
+        for saga in system.blueprint.sagas.sagas if system.blueprint.sagas else []:
+            svg = system_dir / "flowcharts" / f"{saga.name}.svg"
+            shown = svg if svg.exists() else svg.with_suffix(".dot")
+            out.print(f"flowchart: {shown}")
+        if verdict.passed:
+            out.print(f"[bold green]VERDICT: PASS[/] ({profile.value})")
+        else:
+            failed = [g.name for g in verdict.gates if not g.passed]
+            if verdict.lint_findings:
+                failed.append("lint")
+            out.print(f"[bold red]VERDICT: FAIL[/] ({profile.value}): {', '.join(failed)}")
+            if verdict.failed_sagas:
+                out.print(f"sagas that broke it: {', '.join(verdict.failed_sagas[:10])}")
+            raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def render(
+    spec: Annotated[Path, typer.Argument(help="The domain spec (YAML).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for the flowcharts.")
+    ] = Path("flowcharts"),
+) -> None:
+    """Render each saga's flowchart (DOT, Mermaid, and SVG when Graphviz is installed)."""
+    with _user_errors():
+        from sagacrew.agents.flowchart import render_svg
+        from sagacrew.crew.pipeline import design
+        from sagacrew.crew.spec import load_spec
+
+        blueprint = design(load_spec(spec), str(spec))
+        assert blueprint.sagas is not None
+        output.mkdir(parents=True, exist_ok=True)
+        for saga in blueprint.sagas.sagas:
+            (output / f"{saga.name}.dot").write_text(saga.flowchart.dot, "utf-8")
+            (output / f"{saga.name}.mmd").write_text(saga.flowchart.mermaid, "utf-8")
+            hint = render_svg(saga.flowchart.dot, output / f"{saga.name}.svg")
+            if hint:
+                err.print(f"note: {hint}", markup=False)
+            shown = "svg" if hint is None else "dot"
+            out.print(f"{saga.name}: {output / saga.name}.{shown} (and .mmd)")
+
+
+@app.command()
+def lint(
+    path: Annotated[Path, typer.Argument(help="A Python file or folder.")],
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option(help="taxonomy.json to check event names against (default: found "
+                     "next to PATH when it is a generated system)."),
+    ] = None,
+) -> None:
+    """Find the seed's saga defects: stub compensations, missing ids, unknown events, polling."""
+    with _user_errors():
+        from sagacrew.agents.validator import lint_path, load_taxonomy
+
+        if not path.exists():
+            err.print(f"sagacrew: {path}: no such file or folder; pass a .py file or a folder")
+            raise typer.Exit(EXIT_USER_ERROR)
+        if taxonomy is None:
+            for candidate in (path / "taxonomy.json", path.parent / "taxonomy.json"):
+                if candidate.is_file():
+                    taxonomy = candidate
+                    break
+        names = load_taxonomy(taxonomy) if taxonomy else None
+        findings = lint_path(path, taxonomy=names)
+        for finding in findings:
+            out.print(str(finding), markup=False)
+        if findings:
+            err.print(f"{len(findings)} finding(s)")
+            raise typer.Exit(EXIT_FAILED)
+        out.print("no findings")
+
+
+@app.command()
+def schema() -> None:
+    """Print the domain spec's JSON Schema (for editor autocompletion)."""
+    from sagacrew.crew.spec import spec_json_schema
+
+    out.print_json(json.dumps(spec_json_schema(), sort_keys=True))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: wrong arguments become one line and exit code 2."""
+    try:
+        code = app(args=argv, standalone_mode=False, prog_name="sagacrew")
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "sagacrew"
+        err.print(f"{command}: {error.format_message()}; see `{command} --help`", markup=False)
+        sys.exit(EXIT_USER_ERROR)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The crew as a crewAI Flow: one step per agent, typed state, no LLM.
+
+crewAI is imported here only (it is heavy: ~1 GB, ~3 s); telemetry is switched off
+before the import. The Flow's steps are the plain functions of ``pipeline.py``, so the
+Flow and ``pipeline.design`` give the same blueprint.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+
+from crewai.flow.flow import Flow, listen, start  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+from sagacrew.crew import pipeline  # noqa: E402
+from sagacrew.crew.blueprint import Blueprint  # noqa: E402
+from sagacrew.crew.spec import DomainSpec  # noqa: E402
+
+
+class CrewState(BaseModel):
+    """The Flow's typed state: the spec and the blueprint built so far."""
+
+    spec: DomainSpec | None = None
+    spec_file: str = ""
+    blueprint: Blueprint | None = None
+
+
+class SagaCrewFlow(Flow[CrewState]):
+    """Actor Architect → Saga Orchestrator → Event Sourcing Specialist → Consistency Validator."""
+
+    def _advance(self, step: pipeline.Step) -> None:
+        assert self.state.spec is not None and self.state.blueprint is not None
+        self.state.blueprint = step(self.state.spec, self.state.blueprint)
+
+    @start()
+    def actor_architect(self) -> None:
+        assert self.state.spec is not None
+        self.state.blueprint = pipeline.new_blueprint(self.state.spec, self.state.spec_file)
+        self._advance(pipeline.architect)
+
+    @listen(actor_architect)
+    def saga_orchestrator(self) -> None:
+        self._advance(pipeline.orchestrate)
+
+    @listen(saga_orchestrator)
+    def event_sourcing_specialist(self) -> None:
+        self._advance(pipeline.source_events)
+
+    @listen(event_sourcing_specialist)
+    def consistency_validator(self) -> None:
+        self._advance(pipeline.plan_validation)
+
+
+def run_flow(spec: DomainSpec, spec_file: str) -> Blueprint:
+    """Run the crew as a crewAI Flow and return the finished blueprint."""
+    flow = SagaCrewFlow(suppress_flow_events=True)
+    flow.kickoff(inputs={"spec": spec, "spec_file": spec_file})
+    assert flow.state.blueprint is not None
+    return flow.state.blueprint

@@ -1,0 +1,89 @@
+"""The crew's work as plain functions of typed data: spec → blueprint → files.
+
+Each agent reads the spec and the blueprint so far and returns its part; ``design`` runs
+them in the design's order. ``crew/flow.py`` runs the very same steps as a crewAI Flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagacrew.agents import (
+    ActorArchitect,
+    ConsistencyValidatorPlanner,
+    EventSourcingSpecialist,
+    SagaOrchestratorAgent,
+)
+from sagacrew.crew.blueprint import Blueprint
+from sagacrew.crew.emit import emit_files, write_files
+from sagacrew.crew.spec import DomainSpec, load_spec
+
+
+def new_blueprint(spec: DomainSpec, spec_file: str) -> Blueprint:
+    """An empty blueprint for ``spec``: the crew's starting state."""
+    return Blueprint(system=spec.system, title=spec.title, spec_file=Path(spec_file).name)
+
+
+def architect(spec: DomainSpec, blueprint: Blueprint) -> Blueprint:
+    return blueprint.model_copy(update={"actors": ActorArchitect().contribute(spec, blueprint)})
+
+
+def orchestrate(spec: DomainSpec, blueprint: Blueprint) -> Blueprint:
+    return blueprint.model_copy(
+        update={"sagas": SagaOrchestratorAgent().contribute(spec, blueprint)}
+    )
+
+
+def source_events(spec: DomainSpec, blueprint: Blueprint) -> Blueprint:
+    return blueprint.model_copy(
+        update={"events": EventSourcingSpecialist().contribute(spec, blueprint)}
+    )
+
+
+def plan_validation(spec: DomainSpec, blueprint: Blueprint) -> Blueprint:
+    return blueprint.model_copy(
+        update={"validation": ConsistencyValidatorPlanner().contribute(spec, blueprint)}
+    )
+
+
+Step = Callable[[DomainSpec, Blueprint], Blueprint]
+
+STEPS: tuple[Step, ...] = (architect, orchestrate, source_events, plan_validation)
+"""The four agents, in the order each needs the parts before it."""
+
+
+def design(spec: DomainSpec, spec_file: str) -> Blueprint:
+    """Run the four agents in order, without crewAI."""
+    blueprint = new_blueprint(spec, spec_file)
+    for step in STEPS:
+        blueprint = step(spec, blueprint)
+    return blueprint
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What ``generate`` produced: where, which files, and notes for the user."""
+
+    out_dir: Path
+    blueprint: Blueprint
+    files: dict[str, str]
+    notes: list[str]
+
+
+def generate(spec_path: Path, out_dir: Path, *, use_flow: bool = True) -> Generated:
+    """Load and validate the spec, run the crew, write the system under ``out_dir``.
+
+    Nothing is written when the spec is invalid (``SpecErrors`` is raised first).
+    """
+    spec = load_spec(spec_path)
+    if use_flow:
+        from sagacrew.crew.flow import run_flow
+
+        blueprint = run_flow(spec, str(spec_path))
+    else:
+        blueprint = design(spec, str(spec_path))
+    files = emit_files(blueprint, spec)
+    notes = write_files(files, out_dir)
+    return Generated(out_dir, blueprint, files, notes)

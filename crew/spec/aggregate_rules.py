@@ -1,0 +1,239 @@
+"""Rules for aggregates and their commands, checked after each aggregate validates.
+
+An aggregate's ``identity`` is one of its fields; a command's ``params``, ``sets`` and
+``quantity_field`` name its fields (a ``query``'s params are inputs to its check, so may
+name anything), and so do the keys of ``initial``; ``sets`` and ``initial`` values fit the
+field's type; ``reserve``/``release`` need an int ``quantity_field``, and a ``reserve``
+needs a ``release`` on the same field (its compensation); no command has kind
+``external``; explicit events are past tense; invariants and ``rejects_when`` compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from sagacrew.crew.spec.catalog import AggregateEntry, Catalog
+from sagacrew.crew.spec.errors import ExpressionError
+from sagacrew.crew.spec.expressions import compile_expression
+from sagacrew.crew.spec.model import Aggregate, Command, CommandKind
+from sagacrew.crew.spec.naming import is_past_tense, past_tense_of, suggestion
+from sagacrew.crew.spec.violation import Path, Violation
+
+__all__ = ["RESERVE_AMOUNT_PARAM", "check_aggregates", "expression_params"]
+
+RESERVE_AMOUNT_PARAM = "amount"
+"""The implicit parameter of ``reserve``/``release``: how much to take or give back."""
+
+_KINDS_WITHOUT_EXTERNAL = "create, update, delete, reserve, release, query"
+_SETTABLE: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+
+
+def expression_params(aggregate: Aggregate, command: Command) -> list[str]:
+    """The parameter names a command's ``rejects_when`` may use.
+
+    ``params`` as written; without ``params``: every field for ``create``, none otherwise.
+    ``reserve``/``release`` also take ``amount``.
+    """
+    if command.params is not None:
+        names = list(command.params)
+    elif command.kind is CommandKind.CREATE:
+        names = list(aggregate.fields)
+    else:
+        names = []
+    if command.kind in (CommandKind.RESERVE, CommandKind.RELEASE):
+        names.append(RESERVE_AMOUNT_PARAM)
+    return names
+
+
+def check_aggregates(catalog: Catalog) -> list[Violation]:
+    """Every aggregate-level problem of the catalog's valid aggregates."""
+    violations: list[Violation] = []
+    for entry in catalog.aggregates.values():
+        if entry.model is not None:
+            violations.extend(_aggregate(entry, entry.model))
+    return violations
+
+
+def _aggregate(entry: AggregateEntry, aggregate: Aggregate) -> Iterator[Violation]:
+    base = entry.path
+    fields = aggregate.fields
+    if aggregate.identity and aggregate.identity not in fields:
+        yield Violation(
+            (*base, "identity"),
+            f"identity '{aggregate.identity}' is not a field of aggregate '{entry.name}'",
+            _field_fix(aggregate.identity, fields, "str"),
+        )
+    for field_name, value in aggregate.initial.items():
+        yield from _assigned((*base, "initial", field_name), field_name, value, fields, "initial")
+    seen_invariants: set[str] = set()
+    for index, invariant in enumerate(aggregate.invariants):
+        path: Path = (*base, "invariants", index)
+        if invariant.name in seen_invariants:
+            yield Violation(
+                (*path, "name"),
+                f"duplicate invariant name '{invariant.name}'",
+                "give each invariant of an aggregate its own name",
+            )
+        seen_invariants.add(invariant.name)
+        yield from _expression((*path, "check"), invariant.check, list(fields), [])
+    for name, command in aggregate.commands.items():
+        yield from _command((*base, "commands", name), name, command, entry, aggregate)
+
+
+def _command(
+    base: Path, name: str, command: Command, entry: AggregateEntry, aggregate: Aggregate
+) -> Iterator[Violation]:
+    fields = aggregate.fields
+    if command.kind is CommandKind.EXTERNAL:
+        yield Violation(
+            (*base, "kind"),
+            f"command '{name}' has kind external, which is only for saga steps that invoke "
+            "an external operation",
+            f"use one of {_KINDS_WITHOUT_EXTERNAL}, or declare it under `externals:` and "
+            "invoke it as `system.operation`",
+        )
+    if command.params is not None and command.kind is not CommandKind.QUERY:
+        for index, param in enumerate(command.params):
+            if param not in fields and not _is_amount(command, param):
+                yield Violation(
+                    (*base, "params", index),
+                    f"param '{param}' of command '{name}' is not a field of aggregate "
+                    f"'{entry.name}'",
+                    _field_fix(param, fields, "str"),
+                )
+    for field_name, value in command.sets.items():
+        yield from _assigned((*base, "sets", field_name), field_name, value, fields, "sets")
+    yield from _quantity(base, name, command, entry, aggregate)
+    if command.event is not None and not is_past_tense(command.event):
+        yield Violation(
+            (*base, "event"),
+            f"event '{command.event}' is not a past-tense verb",
+            f"name what happened, e.g. `event: {past_tense_of(command.event)}`",
+        )
+    if command.rejects_when is not None:
+        params = expression_params(aggregate, command)
+        yield from _expression((*base, "rejects_when"), command.rejects_when, list(fields), params)
+
+
+def _assigned(
+    path: Path,
+    field_name: str,
+    value: str | int | float | bool,
+    fields: Mapping[str, str],
+    where: str,
+) -> Iterator[Violation]:
+    """Check one entry of ``sets`` or ``initial``: a known field and a value of its type."""
+    if field_name not in fields:
+        yield Violation(
+            path,
+            f"`{where}` names '{field_name}', which is not a field of the aggregate",
+            _field_fix(field_name, fields, _type_name(value)),
+            at_key=True,
+        )
+        return
+    field_type = fields[field_name]
+    allowed = _SETTABLE.get(field_type)
+    if allowed is None:
+        yield Violation(
+            path,
+            f"field '{field_name}' is a {field_type}, which `{where}` cannot assign",
+            "set only str, int, float or bool fields",
+        )
+        return
+    fits = isinstance(value, allowed) and not (isinstance(value, bool) and field_type != "bool")
+    if not fits:
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        fix = f"write a {field_type} value"
+        if field_type == "str" and isinstance(value, bool):
+            fix = (
+                "quote the value (YAML reads unquoted yes, no, on, off, true and false as "
+                f"booleans), e.g. `{field_name}: 'yes'`"
+            )
+        elif field_type == "str":
+            fix = f"quote it: `{field_name}: '{shown}'`"
+        yield Violation(
+            path,
+            f"'{field_name}' is a {field_type} field but is set to {shown} ({_type_name(value)})",
+            fix,
+        )
+
+
+def _quantity(
+    base: Path, name: str, command: Command, entry: AggregateEntry, aggregate: Aggregate
+) -> Iterator[Violation]:
+    fields = aggregate.fields
+    int_fields = [field for field, kind in fields.items() if kind == "int"]
+    example = int_fields[0] if int_fields else "available"
+    moves = command.kind in (CommandKind.RESERVE, CommandKind.RELEASE)
+    quantity = command.quantity_field
+    if moves and quantity is None:
+        yield Violation(
+            (*base, "kind"),
+            f"{command.kind.value} command '{name}' needs `quantity_field`",
+            f"add `quantity_field: {example}` naming the int field it "
+            f"{'decrements' if command.kind is CommandKind.RESERVE else 'increments'}",
+        )
+    if quantity is not None and not moves:
+        yield Violation(
+            (*base, "quantity_field"),
+            "quantity_field only applies to reserve and release commands, "
+            f"not {command.kind.value}",
+            "remove `quantity_field`, or make the command `kind: reserve` or `kind: release`",
+        )
+    elif quantity is not None and quantity not in fields:
+        yield Violation(
+            (*base, "quantity_field"),
+            f"quantity_field '{quantity}' is not a field of aggregate '{entry.name}'",
+            _field_fix(quantity, fields, "int"),
+        )
+    elif quantity is not None and fields[quantity] != "int":
+        yield Violation(
+            (*base, "quantity_field"),
+            f"quantity_field '{quantity}' is a {fields[quantity]} field, not an int",
+            f"declare it as `{quantity}: int` or name an int field",
+        )
+    if command.kind is CommandKind.RESERVE and quantity is not None and entry.complete:
+        releases = [
+            other.quantity_field
+            for other in aggregate.commands.values()
+            if other.kind is CommandKind.RELEASE
+        ]
+        if quantity not in releases:
+            yield Violation(
+                (*base, "kind"),
+                f"reserve command '{name}' has no release command on '{quantity}' to compensate it",
+                f"add a command, e.g. `release_{quantity}: {{kind: release, "
+                f"quantity_field: {quantity}}}`",
+            )
+
+
+def _expression(
+    path: Path, expression: str, fields: list[str], params: list[str]
+) -> Iterator[Violation]:
+    try:
+        compile_expression(expression, state_fields=fields, params=params)
+    except ExpressionError as error:
+        yield Violation(path, f"in `{expression}`: {error.message}", error.fix, offset=error.offset)
+
+
+def _field_fix(name: str, fields: Mapping[str, str], field_type: str) -> str:
+    hint = suggestion(name, fields)
+    if hint.startswith("did you mean"):
+        return hint
+    return f"add `{name}: {field_type}` under the aggregate's `fields:`, or {hint}"
+
+
+def _is_amount(command: Command, param: str) -> bool:
+    moves = command.kind in (CommandKind.RESERVE, CommandKind.RELEASE)
+    return moves and param == RESERVE_AMOUNT_PARAM
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return str(type(value).__name__)

@@ -1,0 +1,231 @@
+"""The domain spec: pydantic models of what a user writes in ``spec.yaml``.
+
+The models know nothing of YAML or templates. Cross-references (a saga step naming a
+command, a pivot before a step with no compensation, ...) are checked in ``rules.py`` so
+that every error of a file can be reported at once, each with its position.
+
+Naming: contexts, aggregates, commands, externals, operations and sagas are keyed by
+name in YAML mappings. Names are identifiers (Unicode letters allowed) in snake_case.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[^\W\d][\w]*$",
+        max_length=64,
+        description="A snake_case identifier (Unicode letters allowed), e.g. `create_order`.",
+    ),
+]
+
+FieldType = Literal["str", "int", "float", "bool", "list", "dict"]
+
+
+class _Strict(BaseModel):
+    """Base for every spec model: unknown keys are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class CommandKind(StrEnum):
+    """What a command does, from which its compensation is derived.
+
+    ``create`` → delete the created aggregate; ``update`` → restore the before-image;
+    ``delete`` → re-create from the before-image; ``reserve`` → the aggregate's
+    ``release`` command; ``query`` → nothing to undo; ``external`` (a saga step invoking
+    ``external_system.operation``) → the operation's declared ``undo``.
+    """
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    RESERVE = "reserve"
+    RELEASE = "release"
+    QUERY = "query"
+    EXTERNAL = "external"
+
+
+class Reliability(StrEnum):
+    """Whether an event must survive a crash (``persistent``) or may be lost (``transient``)."""
+
+    PERSISTENT = "persistent"
+    TRANSIENT = "transient"
+
+
+class Invariant(_Strict):
+    """A rule the aggregate's state must keep after every command.
+
+    ``check`` is a comparison over the aggregate's fields and literals, e.g.
+    ``available >= 0`` or ``status in ['pending', 'approved']``.
+    """
+
+    name: Identifier
+    check: str = Field(min_length=1, max_length=500)
+    description: str = ""
+
+
+class Command(_Strict):
+    """A command an aggregate handles.
+
+    ``params`` names the fields the caller supplies (default: none for ``delete`` and
+    ``query``; every field for ``create``). ``sets`` assigns literal values (e.g.
+    ``status: approved``). For ``reserve``/``release``, ``quantity_field`` is the field
+    decremented/incremented by the ``amount`` parameter. ``rejects_when`` is a condition
+    over the state and parameters under which the command is refused (a business
+    failure, which makes a saga compensate). ``event`` is the past-tense verb of the event
+    it emits (default from the kind: created, updated, deleted, reserved, released),
+    ``event_version`` its schema version and ``reliability`` whether it must survive a
+    crash. ``reserve``/``release`` always take an ``amount`` (int) parameter besides
+    ``params``.
+    """
+
+    kind: CommandKind
+    params: list[Identifier] | None = None
+    sets: dict[Identifier, str | int | float | bool] = Field(default_factory=dict)
+    quantity_field: Identifier | None = None
+    rejects_when: str | None = Field(default=None, max_length=500)
+    event: Identifier | None = None
+    event_version: PositiveInt = 1
+    reliability: Reliability = Reliability.PERSISTENT
+    description: str = ""
+
+
+class Aggregate(_Strict):
+    """A consistency boundary: identity, typed fields, invariants and commands.
+
+    ``initial`` gives the state of an instance nobody has created (fields not named
+    there start empty: ``""``, ``0``, ``0.0``, ``false``, ``[]``, ``{}``); commands other
+    than ``create`` act on it, e.g. a quota that starts with ``available_gpus: 64``.
+    """
+
+    identity: Identifier
+    fields: dict[Identifier, FieldType] = Field(default_factory=dict)
+    initial: dict[Identifier, str | int | float | bool] = Field(default_factory=dict)
+    invariants: list[Invariant] = Field(default_factory=list)
+    commands: dict[Identifier, Command] = Field(min_length=1)
+    criticality: Literal["low", "normal", "high"] = "normal"
+    snapshot_every: PositiveInt | None = None
+    description: str = ""
+
+
+class BoundedContext(_Strict):
+    """A bounded context: a group of aggregates with one ubiquitous language."""
+
+    aggregates: dict[Identifier, Aggregate] = Field(min_length=1)
+    depends_on: list[Identifier] = Field(default_factory=list)
+    description: str = ""
+
+
+class Operation(_Strict):
+    """An operation of an external system.
+
+    ``undo`` names the operation that reverses it (none: not compensatable).
+    ``completion_event`` names the event (``context.aggregate.verb``) by which completion
+    of long work arrives later; the saga waits for it, never polls, and gives up after
+    ``completion_timeout_s``.
+    """
+
+    undo: Identifier | None = None
+    idempotent: bool = True
+    params: list[Identifier] = Field(default_factory=list)
+    completion_event: str | None = None
+    completion_timeout_s: PositiveFloat | None = None
+    description: str = ""
+
+
+class ExternalSystem(_Strict):
+    """A system outside the spec's contexts, reached through a gateway actor."""
+
+    operations: dict[Identifier, Operation] = Field(min_length=1)
+    description: str = ""
+
+
+class RetryPolicy(_Strict):
+    """How a step is retried: attempts, exponential backoff, jitter, maximum delay.
+
+    Defaults: 3 attempts, 0.05 s first delay, ×2 each retry, ±10 % jitter, 2 s at most.
+    """
+
+    max_attempts: PositiveInt = 3
+    initial_backoff_s: PositiveFloat = 0.05
+    backoff_multiplier: float = Field(default=2.0, ge=1.0)
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+    max_backoff_s: PositiveFloat = 2.0
+
+
+class SagaStep(_Strict):
+    """One step of a saga: invokes ``context.aggregate.command`` or ``external.operation``.
+
+    ``pivot: true`` marks the go/no-go step: steps before it must be compensatable, steps
+    after it are retried until they succeed or the saga's deadline passes.
+    """
+
+    name: Identifier
+    invoke: str = Field(pattern=r"^[^\W\d]\w*(\.[^\W\d]\w*){1,2}$")
+    pivot: bool = False
+    timeout_s: PositiveFloat | None = None
+    retry: RetryPolicy | None = None
+    description: str = ""
+
+
+class Saga(_Strict):
+    """A long-lived transaction across contexts: trigger, ordered steps, deadline, retries."""
+
+    trigger: str = Field(min_length=1, description="What starts the saga (a command or event).")
+    steps: list[SagaStep] = Field(min_length=1)
+    deadline_s: PositiveFloat = 30.0
+    step_timeout_s: PositiveFloat = 5.0
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    compensation_retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    description: str = ""
+
+
+class Thresholds(_Strict):
+    """The verdict's gates. Defaults are the stage dossier's numbers."""
+
+    success_rate_min: float = Field(ge=0.0, le=1.0)
+    step_latency_p95_ms_max: PositiveFloat = 200.0
+    step_latency_p99_ms_max: PositiveFloat = 500.0
+    consistency_score_min: float = Field(ge=0.0, le=1.0)
+
+
+def _default_profiles() -> dict[str, Thresholds]:
+    return {
+        "dev": Thresholds(success_rate_min=0.90, consistency_score_min=0.95),
+        "prod": Thresholds(success_rate_min=0.995, consistency_score_min=0.999),
+    }
+
+
+class Workload(_Strict):
+    """What ``sagacrew run`` executes: sagas per saga type and the injected faults.
+
+    ``step_failure_rate`` makes a step's action fail before any effect (transient:
+    retried); ``business_failure_rate`` makes a step fail for good (compensation);
+    ``compensation_failure_rate`` makes a compensation fail transiently.
+    The seed makes runs reproducible.
+    """
+
+    sagas_per_type: PositiveInt = 40
+    seed: int = 7
+    step_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    business_failure_rate: float = Field(default=0.03, ge=0.0, le=1.0)
+    compensation_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class DomainSpec(_Strict):
+    """A whole domain spec: the root of ``spec.yaml``."""
+
+    system: Identifier
+    title: str = ""
+    description: str = ""
+    contexts: dict[Identifier, BoundedContext] = Field(min_length=1)
+    externals: dict[Identifier, ExternalSystem] = Field(default_factory=dict)
+    sagas: dict[Identifier, Saga] = Field(min_length=1)
+    profiles: dict[Literal["dev", "prod"], Thresholds] = Field(default_factory=_default_profiles)
+    workload: Workload = Field(default_factory=Workload)

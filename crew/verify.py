@@ -1,0 +1,236 @@
+"""Run a generated system and judge it: the Consistency Validator's verify half.
+
+``run_workload`` executes every saga type ``n`` times under the generated fault plan.
+``verify`` does what a reviewer would: lint the generated code for the seed's defects,
+run the generated test suite, run a fault-injected workload on a fresh store, check the
+validation SQL and the replay checks over the runtime's own tables, and compute the
+verdict against the chosen profile. It writes ``verdict.md`` and ``verdict.json``, a row
+in ``consistency_validations``, and says whether every gate passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from sagacrew.agents.validator import (
+    CheckResult,
+    Verdict,
+    compute_verdict,
+    lint_path,
+    load_taxonomy,
+    record_verdict,
+    write_reports,
+)
+from sagacrew.crew.generated import GeneratedSystem
+from sagacrew.runtime import SagaResult, Store, WorkloadReport
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``."""
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+async def _workload(
+    system: GeneratedSystem,
+    store_url: str,
+    sagas_per_type: int,
+    duplicate_rate: float,
+    on_done: Callable[[SagaResult], None] | None,
+) -> WorkloadReport:
+    app = system.package
+    saga_system = app.build_system(
+        store_url, faults=app.workload_faults(), duplicate_delivery_rate=duplicate_rate
+    )
+    async with saga_system:
+        return await saga_system.run_workload(  # type: ignore[no-any-return]
+            app.SAGA_INPUTS, sagas_per_type=sagas_per_type, on_done=on_done
+        )
+
+
+def run_workload(
+    system: GeneratedSystem,
+    store_url: str,
+    *,
+    sagas_per_type: int | None = None,
+    duplicate_rate: float = 0.1,
+    on_done: Callable[[SagaResult], None] | None = None,
+) -> WorkloadReport:
+    """Run every saga type ``sagas_per_type`` times with the generated fault plan."""
+    n = sagas_per_type or system.package.WORKLOAD_SAGAS_PER_TYPE
+    return asyncio.run(_workload(system, store_url, n, duplicate_rate, on_done))
+
+
+def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
+    """Replayed state keeps every invariant, and equals each stored snapshot."""
+    from importlib import import_module
+
+    actors = import_module(f"{system.name}.actors")
+    invariant_subjects, invariant_violations = 0, []
+    snapshot_subjects, snapshot_violations = 0, []
+    for actor_class in actors.AGGREGATES:
+        actor = actor_class(store)
+        prefix = actor_class.address + ":"
+        rows = store.query(
+            "SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE ? ORDER BY stream_id",
+            (prefix + "%",),
+        )
+        for (stream_id,) in rows:
+            aggregate_id = stream_id[len(prefix) :]
+            state, version, exists = actor.replay(aggregate_id)
+            invariant_subjects += 1
+            if exists and actor.broken_invariants(state):
+                invariant_violations.append(stream_id)
+            snapshot = store.load_snapshot(stream_id)
+            if snapshot is not None:
+                snapshot_subjects += 1
+                fresh, fresh_exists = actor.empty_state(), False
+                for event in store.read_stream(stream_id, 1):
+                    if event.version > snapshot.version:
+                        break
+                    fresh, fresh_exists = actor.evolve(
+                        fresh, fresh_exists, event.event_type, event.payload
+                    )
+                if {"state": fresh, "exists": fresh_exists} != snapshot.state:
+                    snapshot_violations.append(stream_id)
+    return [
+        CheckResult(
+            name="replayed_state_keeps_invariants",
+            description="Every live aggregate rebuilt by replay keeps the spec's invariants.",
+            subjects=invariant_subjects,
+            violations=invariant_violations[:20],
+            violation_count=len(invariant_violations),
+        ),
+        CheckResult(
+            name="replay_equals_snapshot",
+            description="State rebuilt by replay equals the stored snapshot at its version.",
+            subjects=snapshot_subjects,
+            violations=snapshot_violations[:20],
+            violation_count=len(snapshot_violations),
+        ),
+    ]
+
+
+def run_generated_tests(system: GeneratedSystem, report_dir: Path) -> CheckResult:
+    """Run the generated pytest suite in a child process; each failed test is a violation."""
+    junit = report_dir / "generated-tests.xml"
+    junit.unlink(missing_ok=True)
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            f"--junitxml={junit}", str(system.root / "tests"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=system.root,
+    )
+    failed: list[str] = []
+    subjects = 0
+    if junit.is_file():
+        for case in ElementTree.parse(junit).getroot().iter("testcase"):
+            subjects += 1
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed.append(case.get("name", "?"))
+    if done.returncode not in (0, 1) or not junit.is_file():
+        tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+        failed.append(f"pytest exited with {done.returncode}: {tail[0]}")
+        subjects += 1
+    return CheckResult(
+        name="generated_tests_pass",
+        description="The generated test suite passes against the runtime.",
+        subjects=subjects,
+        violations=failed[:20],
+        violation_count=len(failed),
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: Verdict
+    report_md: Path
+    report_json: Path
+    workload: WorkloadReport
+
+
+def verify(
+    system: GeneratedSystem,
+    *,
+    profile: str = "dev",
+    store_url: str | None = None,
+    run_tests: bool = True,
+    progress: Progress | None = None,
+) -> Verification:
+    """Lint, test, fault-inject, check, score: the whole verdict for ``system``."""
+    blueprint = system.blueprint
+    assert blueprint.validation is not None
+    if profile not in blueprint.validation.profiles:
+        known = ", ".join(sorted(blueprint.validation.profiles))
+        raise ValueError(f"unknown profile {profile!r}; use one of {known}")
+    thresholds = blueprint.validation.profiles[profile]
+    state_dir = system.state_dir
+    (state_dir / "reports").mkdir(parents=True, exist_ok=True)
+    step = progress or (lambda phase, done, total: None)
+
+    step("lint", 0, 1)
+    findings = lint_path(
+        system.root / system.name, taxonomy=load_taxonomy(system.root / "taxonomy.json")
+    )
+    step("lint", 1, 1)
+    extra: list[CheckResult] = []
+    if run_tests:
+        step("generated tests", 0, 1)
+        extra.append(run_generated_tests(system, state_dir / "reports"))
+        step("generated tests", 1, 1)
+
+    if store_url is None:
+        database = state_dir / f"verify-{profile}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(database) + suffix).unlink(missing_ok=True)
+        store_url = sqlite_url(database)
+    total = blueprint.validation.workload.sagas_per_type * len(system.package.SAGAS)
+    finished = 0
+
+    def tick(_: SagaResult) -> None:
+        nonlocal finished
+        finished += 1
+        step("fault-injected workload", finished, total)
+
+    workload = run_workload(system, store_url, on_done=tick)
+
+    from sagacrew.runtime import open_store
+
+    store = open_store(store_url)
+    try:
+        step("consistency checks", 0, 1)
+        extra += replay_checks(system, store)
+        now = time.time()
+        verdict = compute_verdict(
+            store,
+            system=system.name,
+            profile=profile,
+            thresholds=thresholds,
+            queries=blueprint.validation.queries,
+            extra_checks=extra,
+            lint_findings=[str(f) for f in findings],
+            now=now,
+        )
+        record_verdict(store, verdict, now=now)
+        step("consistency checks", 1, 1)
+    finally:
+        store.close()
+    md, js = write_reports(verdict, state_dir / "reports")
+    return Verification(verdict, md, js, workload)
+
+
+def summary(report: WorkloadReport) -> dict[str, Any]:
+    return {"total": report.total, **report.by_state}

@@ -1,0 +1,78 @@
+"""sagacrew's runtime: supervised asyncio actors, an event store, durable sagas.
+
+Generated systems import from here only. It never imports crewAI.
+"""
+
+from sagacrew.runtime.actors import (
+    Actor,
+    ActorRef,
+    ActorSystem,
+    Backoff,
+    ChildSpec,
+    SupervisorSpec,
+)
+from sagacrew.runtime.aggregate import AggregateActor, CommandHandler, Rejection
+from sagacrew.runtime.externals.sandbox import GatewayError, GatewayOperation, SandboxGateway
+from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
+from sagacrew.runtime.messages import Envelope, new_id
+from sagacrew.runtime.saga import (
+    FaultInjector,
+    RetryPolicy,
+    SagaDefinition,
+    SagaOrchestrator,
+    SagaResult,
+    SagaState,
+    SagaStep,
+    SeededFaults,
+    StepContext,
+    StepFailed,
+)
+from sagacrew.runtime.store import ConcurrencyError, NewEvent, Store, StoreError, open_store
+from sagacrew.runtime.system import (
+    ChildPlan,
+    SagaSystem,
+    SupervisorPlan,
+    WorkloadReport,
+    sample_inputs,
+)
+from sagacrew.runtime.taxonomy import EventType
+
+__all__ = [
+    "Actor",
+    "ActorRef",
+    "ActorSystem",
+    "AggregateActor",
+    "Backoff",
+    "ChildPlan",
+    "ChildSpec",
+    "CommandHandler",
+    "ConcurrencyError",
+    "Envelope",
+    "EventType",
+    "FaultInjector",
+    "GatewayError",
+    "GatewayOperation",
+    "NewEvent",
+    "Rejection",
+    "RetryPolicy",
+    "SagaDefinition",
+    "SagaOrchestrator",
+    "SagaResult",
+    "SagaState",
+    "SagaStep",
+    "SagaSystem",
+    "SandboxGateway",
+    "ScriptedFault",
+    "ScriptedFaults",
+    "SeededFaults",
+    "StepContext",
+    "StepFailed",
+    "Store",
+    "StoreError",
+    "SupervisorPlan",
+    "SupervisorSpec",
+    "WorkloadReport",
+    "new_id",
+    "open_store",
+    "sample_inputs",
+]

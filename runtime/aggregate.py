@@ -1,0 +1,269 @@
+"""Event-sourced aggregate actors: commands in, events persisted, state rebuilt by replay.
+
+One actor serves every instance of an aggregate type (like an Akka shard region): it
+keeps each instance's state in memory, rebuilt on first use from the latest snapshot and
+the events after it. A command is decided against the current state, its event appended
+with the expected version (optimistic concurrency) together with the command's
+idempotency key, and only then applied. A redelivered command (same idempotency key)
+returns the stored result and acts no second time.
+
+A command the business rules refuse (``rejects_when`` holds, an invariant would break,
+the instance does not exist) is answered with a :class:`Rejection`, not an exception: a
+refusal is an answer, not a crash, so the supervisor is not involved.
+
+Built-in compensations (derived by the Saga Orchestrator agent):
+``_delete`` undoes a create, ``_restore`` puts back an update's before-image and
+``_recreate`` undoes a delete; they emit ``<context>.<aggregate>.deleted`` / ``restored``
+/ ``recreated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from sagacrew.runtime.actors import Actor
+from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.store import NewEvent, Store
+
+CommandKindName = Literal["create", "update", "delete", "reserve", "release", "query"]
+Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+"""``(state, params) -> bool``."""
+
+_EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False}
+
+
+@dataclass(frozen=True)
+class CommandHandler:
+    """How an aggregate handles one command; the behaviour follows from ``kind``.
+
+    ``params`` are copied from the command's payload into the event, ``sets`` are literal
+    assignments, ``quantity_field`` is what ``reserve``/``release`` move by ``amount``,
+    ``rejects_when`` refuses the command when it returns true.
+    """
+
+    kind: CommandKindName
+    event: str | None
+    params: tuple[str, ...] = ()
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    quantity_field: str | None = None
+    rejects_when: Predicate | None = None
+    event_version: int = 1
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A command refused by the aggregate's rules; a saga step turns it into a business failure."""
+
+    command: str
+    reason: str
+
+
+@dataclass
+class _Instance:
+    state: dict[str, Any]
+    version: int
+    exists: bool
+
+
+class AggregateActor(Actor):
+    """Base of every generated aggregate actor. Subclasses declare, the base acts.
+
+    Class attributes a subclass sets: ``address`` (``context.aggregate``), ``identity``
+    (the id field), ``fields`` (name → type), ``initial`` (state of an uncreated instance),
+    ``commands`` (name → :class:`CommandHandler`), ``snapshot_every`` (take a snapshot
+    each N events). Override :meth:`broken_invariants` to check the spec's invariants.
+    """
+
+    address: ClassVar[str]
+    identity: ClassVar[str]
+    fields: ClassVar[Mapping[str, str]]
+    initial: ClassVar[Mapping[str, Any]] = {}
+    commands: ClassVar[Mapping[str, CommandHandler]]
+    snapshot_every: ClassVar[int] = 50
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._instances: dict[str, _Instance] = {}
+        verb = self.address + "."
+        self._kind_of_event: dict[str, str] = {
+            h.event: h.kind for h in self.commands.values() if h.event is not None
+        }
+        self._kind_of_event.setdefault(verb + "deleted", "delete")
+        self._kind_of_event[verb + "restored"] = "restore"
+        self._kind_of_event[verb + "recreated"] = "recreate"
+
+    # -- what a subclass may override ---------------------------------------------------
+
+    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
+        """Names of the invariants ``state`` breaks (none by default)."""
+        return []
+
+    # -- state --------------------------------------------------------------------------
+
+    def empty_state(self) -> dict[str, Any]:
+        """The state of an instance nobody has created."""
+        state = {name: _empty(kind) for name, kind in self.fields.items()}
+        state.update(self.initial)
+        return state
+
+    def stream_id(self, aggregate_id: str) -> str:
+        return f"{self.address}:{aggregate_id}"
+
+    def evolve(
+        self, state: dict[str, Any], exists: bool, event_type: str, payload: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Apply one event: pure, used for live updates and replay alike."""
+        kind = self._kind_of_event.get(event_type)
+        if kind is None:
+            from sagacrew.runtime.store import StoreError
+
+            raise StoreError(
+                f"event type {event_type!r} is not one {self.address} emits",
+                fix="add the event to the spec (and an upcaster for renamed events) or repair "
+                "the stream",
+            )
+        changes = {k: v for k, v in payload.items() if k != "before"}
+        if kind == "create":
+            return {**self.empty_state(), **changes}, True
+        if kind == "delete":
+            return state, False
+        if kind in ("restore", "recreate"):
+            return {**state, **payload.get("before", {})}, True
+        if kind in ("reserve", "release"):
+            handler = next(h for h in self.commands.values() if h.event == event_type)
+            assert handler.quantity_field is not None
+            sign = -1 if kind == "reserve" else 1
+            new = {**state, **{k: v for k, v in changes.items() if k != "amount"}}
+            new[handler.quantity_field] = state[handler.quantity_field] + sign * payload["amount"]
+            return new, exists
+        return {**state, **changes}, exists
+
+    def replay(self, aggregate_id: str) -> tuple[dict[str, Any], int, bool]:
+        """State, version and existence from the latest snapshot plus the later events."""
+        stream = self.stream_id(aggregate_id)
+        state, version, exists = self.empty_state(), 0, False
+        snapshot = self._store.load_snapshot(stream)
+        if snapshot is not None:
+            state = dict(snapshot.state["state"])
+            exists = bool(snapshot.state["exists"])
+            version = snapshot.version
+        for event in self._store.read_stream(stream, from_version=version + 1):
+            state, exists = self.evolve(state, exists, event.event_type, event.payload)
+            version = event.version
+        return state, version, exists
+
+    def _instance(self, aggregate_id: str) -> _Instance:
+        instance = self._instances.get(aggregate_id)
+        if instance is None:
+            state, version, exists = self.replay(aggregate_id)
+            instance = self._instances[aggregate_id] = _Instance(state, version, exists)
+        return instance
+
+    # -- handling -----------------------------------------------------------------------
+
+    async def receive(self, message: Any) -> Any:
+        if not isinstance(message, Envelope):
+            raise TypeError(f"{self.address} takes Envelope commands, got {type(message).__name__}")
+        if message.idempotency_key is not None:
+            done = self._store.processed_result(message.idempotency_key)
+            if done is not None:
+                return done
+        aggregate_id = str(message.payload[self.identity])
+        instance = self._instance(aggregate_id)
+        decision = self._decide(message, aggregate_id, instance)
+        if isinstance(decision, Rejection):
+            return decision
+        event_type, payload, reply = decision
+        if event_type is None:
+            return reply
+        stream = self.stream_id(aggregate_id)
+        version = self._store.append(
+            stream,
+            instance.version,
+            [
+                NewEvent(
+                    event_type=event_type,
+                    payload=payload,
+                    correlation_id=message.correlation_id,
+                    causation_id=message.message_id,
+                    event_version=self._event_version(event_type),
+                )
+            ],
+            idempotency_key=message.idempotency_key,
+            result={**reply, "version": instance.version + 1},
+        )
+        instance.state, instance.exists = self.evolve(
+            instance.state, instance.exists, event_type, payload
+        )
+        instance.version = version
+        if version % self.snapshot_every == 0:
+            self._store.save_snapshot(
+                stream, version, {"state": instance.state, "exists": instance.exists}
+            )
+        return {**reply, "version": version}
+
+    def _event_version(self, event_type: str) -> int:
+        for handler in self.commands.values():
+            if handler.event == event_type:
+                return handler.event_version
+        return 1
+
+    def _decide(
+        self, message: Envelope, aggregate_id: str, instance: _Instance
+    ) -> Rejection | tuple[str | None, dict[str, Any], dict[str, Any]]:
+        name, payload = message.name, message.payload
+        reply: dict[str, Any] = {self.identity: aggregate_id}
+        verb = self.address + "."
+        if name == "_delete":
+            if not instance.exists:
+                return None, {}, reply  # already gone: undoing twice is harmless
+            return verb + "deleted", {self.identity: aggregate_id}, reply
+        if name in ("_restore", "_recreate"):
+            before = dict(payload.get("before", {}))
+            event = verb + ("restored" if name == "_restore" else "recreated")
+            return event, {self.identity: aggregate_id, "before": before}, reply
+        handler = self.commands.get(name)
+        if handler is None:
+            return Rejection(name, f"{self.address} has no command {name!r}")
+        params = {p: payload[p] for p in handler.params if p in payload}
+        missing = [p for p in handler.params if p not in payload]
+        if missing:
+            return Rejection(name, f"{name} needs {', '.join(missing)}")
+        if handler.kind in ("reserve", "release"):
+            params["amount"] = int(payload.get("amount", 1))
+        if handler.kind == "create" and instance.exists:
+            return Rejection(name, f"{self.stream_id(aggregate_id)} already exists")
+        if handler.kind == "delete" and not instance.exists:
+            return Rejection(name, f"{self.stream_id(aggregate_id)} does not exist")
+        if handler.rejects_when is not None and handler.rejects_when(instance.state, params):
+            return Rejection(name, f"{name} refused by its rule for {aggregate_id}")
+        if handler.kind == "query":
+            return None, {}, {**reply, "state": dict(instance.state)}
+        event_payload: dict[str, Any] = {self.identity: aggregate_id, **params, **handler.sets}
+        if handler.kind in ("update", "delete"):
+            changed = event_payload.keys() - {self.identity} if handler.kind == "update" else None
+            before = {
+                k: v
+                for k, v in instance.state.items()
+                if changed is None or k in changed
+            }
+            event_payload["before"] = before
+            reply["before"] = before
+        if handler.kind in ("reserve", "release"):
+            reply["amount"] = params["amount"]
+        assert handler.event is not None
+        new_state, _ = self.evolve(instance.state, True, handler.event, event_payload)
+        broken = self.broken_invariants(new_state)
+        if broken:
+            return Rejection(name, f"{name} would break {', '.join(broken)} on {aggregate_id}")
+        return handler.event, event_payload, reply
+
+
+def _empty(kind: str) -> Any:
+    if kind == "list":
+        return []
+    if kind == "dict":
+        return {}
+    return _EMPTY.get(kind, "")

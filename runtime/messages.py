@@ -1,0 +1,52 @@
+"""Envelopes: every command and event travels with its correlation and causation ids.
+
+``correlation_id`` names the whole flow (one saga execution, one user request);
+``causation_id`` names the message that directly caused this one. A message that
+starts a flow is its own cause.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def new_id() -> str:
+    """A fresh random id (UUID4, hex)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A command or event with the ids that trace it.
+
+    ``idempotency_key`` is set on commands sent by a saga step; a handler that sees a
+    key it has already processed returns its stored result instead of acting again.
+    """
+
+    name: str
+    payload: Mapping[str, Any]
+    correlation_id: str
+    causation_id: str
+    message_id: str = field(default_factory=new_id)
+    idempotency_key: str | None = None
+
+    @classmethod
+    def origin(cls, name: str, payload: Mapping[str, Any]) -> Envelope:
+        """A message that starts a flow: it correlates and causes itself."""
+        message_id = new_id()
+        return cls(name, payload, message_id, message_id, message_id)
+
+    def caused(
+        self, name: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Envelope:
+        """A message caused by this one: same correlation, causation is this message."""
+        return Envelope(
+            name,
+            payload,
+            self.correlation_id,
+            self.message_id,
+            idempotency_key=idempotency_key,
+        )

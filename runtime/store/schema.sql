@@ -1,0 +1,136 @@
+-- sagacrew runtime tables. One schema for SQLite and PostgreSQL: portable types only.
+-- Timestamps are seconds since the epoch (REAL / DOUBLE PRECISION); JSON is TEXT.
+-- The PostgreSQL backend maps INTEGER PRIMARY KEY AUTOINCREMENT to BIGSERIAL / IDENTITY
+-- and REAL to DOUBLE PRECISION; column names and meanings are identical.
+
+CREATE TABLE IF NOT EXISTS events (
+    position        INTEGER PRIMARY KEY AUTOINCREMENT,  -- global order, for projections
+    stream_id       TEXT    NOT NULL,                   -- e.g. 'kitchen.ticket:T-1'
+    version         INTEGER NOT NULL,                   -- 1, 2, 3 ... per stream, no gaps
+    event_type      TEXT    NOT NULL,                   -- 'context.aggregate.past_tense_verb'
+    event_version   INTEGER NOT NULL DEFAULT 1,         -- schema version of the payload
+    payload         TEXT    NOT NULL,                   -- JSON object
+    metadata        TEXT    NOT NULL DEFAULT '{}',      -- JSON object
+    message_id      TEXT    NOT NULL,
+    correlation_id  TEXT    NOT NULL,
+    causation_id    TEXT    NOT NULL,
+    recorded_at     REAL    NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX IF NOT EXISTS events_correlation ON events (correlation_id);
+
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream_id   TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL,      -- the stream version the state includes
+    state       TEXT    NOT NULL,      -- JSON object
+    taken_at    REAL    NOT NULL
+);
+
+-- Commands already handled, by idempotency key: a redelivered command returns the
+-- stored result instead of acting twice. Written in the same transaction as the events.
+CREATE TABLE IF NOT EXISTS processed_commands (
+    idempotency_key TEXT PRIMARY KEY,
+    stream_id       TEXT NOT NULL,
+    result          TEXT NOT NULL,     -- JSON object
+    processed_at    REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS saga_executions (
+    saga_id         TEXT PRIMARY KEY,
+    saga_name       TEXT    NOT NULL,
+    state           TEXT    NOT NULL,  -- running | waiting | compensating | completed |
+                                       -- compensated | compensation_failed | stalled
+    step_index      INTEGER NOT NULL,  -- next forward step, or step being compensated
+    steps_total     INTEGER NOT NULL,
+    steps_completed INTEGER NOT NULL DEFAULT 0,
+    pivot_index     INTEGER,           -- NULL: no pivot
+    data            TEXT    NOT NULL,  -- JSON: saga input plus each step's result
+    correlation_id  TEXT    NOT NULL,
+    causation_id    TEXT    NOT NULL,
+    started_at      REAL    NOT NULL,
+    updated_at      REAL    NOT NULL,
+    deadline_at     REAL    NOT NULL,
+    ended_at        REAL,
+    error           TEXT
+);
+CREATE INDEX IF NOT EXISTS saga_executions_state ON saga_executions (state);
+
+CREATE TABLE IF NOT EXISTS saga_step_log (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- order of transitions
+    saga_id         TEXT    NOT NULL,
+    step_index      INTEGER NOT NULL,
+    step_name       TEXT    NOT NULL,
+    phase           TEXT    NOT NULL,  -- forward | compensation
+    status          TEXT    NOT NULL,  -- started | succeeded | failed | waiting
+    attempt         INTEGER NOT NULL,
+    compensatable   INTEGER NOT NULL DEFAULT 1,  -- 1 when the step has a compensation
+    idempotency_key TEXT    NOT NULL,  -- saga_id:step_index:phase:attempt
+    started_at      REAL    NOT NULL,
+    ended_at        REAL,
+    latency_ms      REAL,
+    error           TEXT,
+    result          TEXT,              -- JSON object, on success
+    correlation_id  TEXT    NOT NULL,
+    causation_id    TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS saga_step_log_saga ON saga_step_log (saga_id, step_index);
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL,  -- compensation | message
+    saga_id         TEXT,
+    step_index      INTEGER,
+    step_name       TEXT,
+    target          TEXT,              -- actor address or recipient
+    payload         TEXT    NOT NULL,  -- JSON
+    error           TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL,
+    status          TEXT    NOT NULL,  -- parked | redriven | resolved
+    correlation_id  TEXT    NOT NULL,
+    causation_id    TEXT    NOT NULL,
+    created_at      REAL    NOT NULL,
+    updated_at      REAL    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS actor_message_log (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id      TEXT    NOT NULL,
+    actor           TEXT    NOT NULL,  -- actor address, e.g. 'kitchen.ticket'
+    message_name    TEXT    NOT NULL,
+    correlation_id  TEXT,              -- NULL is a defect the validator reports
+    causation_id    TEXT,
+    received_at     REAL    NOT NULL,
+    handled_ms      REAL    NOT NULL,
+    outcome         TEXT    NOT NULL,  -- ok | rejected | error
+    error           TEXT
+);
+
+-- Work done on external systems through the bundled sandbox gateways (one row per
+-- resource), keyed by idempotency key so a redelivered call acts once.
+CREATE TABLE IF NOT EXISTS external_calls (
+    idempotency_key TEXT PRIMARY KEY,
+    system          TEXT NOT NULL,
+    operation       TEXT NOT NULL,
+    resource_id     TEXT NOT NULL,
+    status          TEXT NOT NULL,     -- done | running | undone | cancelled | completed
+    request         TEXT NOT NULL,     -- JSON
+    response        TEXT NOT NULL,     -- JSON
+    correlation_id  TEXT NOT NULL,
+    causation_id    TEXT NOT NULL,
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS consistency_validations (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    system              TEXT    NOT NULL,
+    profile             TEXT    NOT NULL,  -- dev | prod
+    validated_at        REAL    NOT NULL,
+    sagas_total         INTEGER NOT NULL,
+    success_rate        REAL    NOT NULL,  -- 0..1
+    step_latency_p95_ms REAL    NOT NULL,
+    step_latency_p99_ms REAL    NOT NULL,
+    consistency_score   REAL    NOT NULL,  -- 0..1
+    passed              INTEGER NOT NULL,  -- 1 when every gate passed
+    report              TEXT    NOT NULL   -- JSON report
+);

@@ -1,0 +1,265 @@
+"""A running saga system: store, supervised actors and the durable orchestrator, wired.
+
+A generated package describes its system as data (actor classes, a supervision plan,
+saga definitions); :class:`SagaSystem` brings it to life on one asyncio loop:
+
+1. the supervision tree starts, children in order (aggregate actors, gateways);
+2. the orchestrator resumes every saga left in flight by an earlier process;
+3. saga steps reach actors through :meth:`SagaSystem.dispatch`, which turns an actor's
+   :class:`~sagacrew.runtime.aggregate.Rejection` into a business failure of the step;
+4. every handled message is written to ``actor_message_log`` with its ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sagacrew.runtime.actors import (
+    Actor,
+    ActorSystem,
+    Backoff,
+    ChildSpec,
+    SupervisorSpec,
+)
+from sagacrew.runtime.aggregate import AggregateActor, Rejection
+from sagacrew.runtime.externals.sandbox import SandboxGateway
+from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.saga import (
+    FaultInjector,
+    SagaDefinition,
+    SagaOrchestrator,
+    SagaResult,
+    StepFailed,
+)
+from sagacrew.runtime.store import Store
+
+RestartType = Literal["permanent", "transient", "temporary"]
+
+
+@dataclass(frozen=True)
+class ChildPlan:
+    """A supervised actor, by address, with OTP's restart type and shutdown timeout."""
+
+    name: str
+    restart: RestartType = "permanent"
+    shutdown_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class SupervisorPlan:
+    """A supervisor of the generated tree; children are actors or nested supervisors."""
+
+    name: str
+    strategy: Literal["one_for_one", "one_for_all", "rest_for_one"]
+    intensity: int
+    period_s: float
+    children: tuple[ChildPlan | SupervisorPlan, ...]
+    backoff_min_s: float = 0.0
+    backoff_max_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class WorkloadReport:
+    """What a workload run did: sagas by final state."""
+
+    results: tuple[SagaResult, ...]
+    by_state: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+
+def sample_inputs(types: Mapping[str, str], saga_name: str, index: int) -> dict[str, Any]:
+    """Saga input for workload run ``index``: unique ids, small deterministic numbers."""
+    data: dict[str, Any] = {}
+    for name, kind in types.items():
+        digest = int(hashlib.sha256(f"{saga_name}:{name}:{index}".encode()).hexdigest()[:8], 16)
+        if kind == "int":
+            data[name] = 1 + digest % 1000 if name != "amount" else 1 + digest % 4
+        elif kind == "float":
+            data[name] = round(1 + (digest % 10_000) / 100, 2)
+        elif kind == "bool":
+            data[name] = True
+        elif kind == "list":
+            data[name] = []
+        elif kind == "dict":
+            data[name] = {}
+        else:
+            data[name] = f"{name}-{saga_name}-{index}"
+    return data
+
+
+class SagaSystem:
+    """Store + actor system + saga orchestrator of one generated system."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        store: Store,
+        aggregates: Sequence[type[AggregateActor]],
+        gateways: Sequence[type[SandboxGateway]],
+        supervision: SupervisorPlan,
+        sagas: Sequence[SagaDefinition],
+        faults: FaultInjector | None = None,
+        duplicate_delivery_rate: float = 0.0,
+        ask_timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self._factories: dict[str, Callable[[], Actor]] = {}
+        for aggregate in aggregates:
+            self._factories[aggregate.address] = _bind_aggregate(aggregate, store)
+        for gateway in gateways:
+            self._factories[gateway.system] = _bind_gateway(gateway, store, self._deliver)
+        self._plan = supervision
+        self._definitions = list(sagas)
+        self._faults = faults
+        self._duplicate_rate = duplicate_delivery_rate
+        self._ask_timeout_s = ask_timeout_s
+        self._clock = clock
+        self.actors = ActorSystem(name, observer=self._observe)
+        self.orchestrator: SagaOrchestrator | None = None
+        self.duplicates_delivered = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> list[str]:
+        """Start the supervision tree, then resume sagas in flight; returns their ids."""
+        await self.actors.start(self._spec(self._plan), name=self._plan.name)
+        self.orchestrator = SagaOrchestrator(
+            self.store, self._definitions, dispatch=self.dispatch, faults=self._faults,
+            clock=self._clock,
+        )
+        return await self.orchestrator.recover()
+
+    async def stop(self) -> None:
+        """Stop sagas (they resume on the next start), then the actors in reverse order."""
+        if self.orchestrator is not None:
+            await self.orchestrator.close()
+        await self.actors.stop()
+
+    async def __aenter__(self) -> SagaSystem:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- sagas --------------------------------------------------------------------------
+
+    async def run_saga(self, saga_name: str, data: Mapping[str, Any]) -> SagaResult:
+        """Run one saga to a terminal state."""
+        return await self._orchestrator().run(saga_name, data)
+
+    async def run_workload(
+        self,
+        inputs: Mapping[str, Mapping[str, str]],
+        *,
+        sagas_per_type: int,
+        concurrency: int = 20,
+        on_done: Callable[[SagaResult], None] | None = None,
+    ) -> WorkloadReport:
+        """Run ``sagas_per_type`` sagas of every type, at most ``concurrency`` at once."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(saga_name: str, index: int) -> SagaResult:
+            async with limit:
+                result = await self.run_saga(
+                    saga_name, sample_inputs(inputs[saga_name], saga_name, index)
+                )
+            if on_done is not None:
+                on_done(result)
+            return result
+
+        results = await asyncio.gather(
+            *(one(d.name, i) for d in self._definitions for i in range(sagas_per_type))
+        )
+        by_state: dict[str, int] = {}
+        for result in results:
+            by_state[str(result.state)] = by_state.get(str(result.state), 0) + 1
+        return WorkloadReport(tuple(results), dict(sorted(by_state.items())))
+
+    async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
+        """Deliver a saga step's command to the actor at ``target`` and await its reply."""
+        ref = self.actors.lookup(target)
+        if self._duplicate_rate and _chance(envelope.idempotency_key or "", self._duplicate_rate):
+            self.duplicates_delivered += 1
+            await ref.ask(envelope, timeout_s=self._ask_timeout_s)
+        reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
+        if isinstance(reply, Rejection):
+            raise StepFailed(reply.reason, retriable=False)
+        return dict(reply)
+
+    async def _deliver(self, event: str, correlation_id: str, payload: Mapping[str, Any]) -> bool:
+        return await self._orchestrator().deliver(event, correlation_id, payload)
+
+    def _orchestrator(self) -> SagaOrchestrator:
+        if self.orchestrator is None:
+            raise RuntimeError(f"{self.name} is not started: call `await system.start()` first")
+        return self.orchestrator
+
+    # -- wiring -------------------------------------------------------------------------
+
+    def _spec(self, plan: SupervisorPlan) -> SupervisorSpec:
+        children = []
+        for child in plan.children:
+            if isinstance(child, SupervisorPlan):
+                children.append(ChildSpec(name=child.name, start=self._spec(child)))
+            else:
+                children.append(
+                    ChildSpec(
+                        name=child.name,
+                        start=self._factories[child.name],
+                        restart=child.restart,
+                        shutdown_s=child.shutdown_s,
+                    )
+                )
+        return SupervisorSpec(
+            strategy=plan.strategy,
+            intensity=plan.intensity,
+            period_s=plan.period_s,
+            children=tuple(children),
+            backoff=Backoff(min_s=plan.backoff_min_s, max_s=plan.backoff_max_s, random_factor=0.2),
+        )
+
+    def _observe(
+        self, actor_path: str, message: Any, elapsed_s: float, error: BaseException | None
+    ) -> None:
+        if not isinstance(message, Envelope):
+            return
+        outcome = "error" if error is not None else "ok"
+        self.store.log_message(
+            message_id=message.message_id,
+            actor=actor_path.rsplit("/", 1)[-1],
+            message_name=message.name,
+            correlation_id=message.correlation_id,
+            causation_id=message.causation_id,
+            received_at=self._clock() - elapsed_s,
+            handled_ms=elapsed_s * 1000.0,
+            outcome=outcome,
+            error=None if error is None else f"{type(error).__name__}: {error}",
+        )
+
+
+def _bind_aggregate(cls: type[AggregateActor], store: Store) -> Callable[[], Actor]:
+    return lambda: cls(store)
+
+
+def _bind_gateway(
+    cls: type[SandboxGateway], store: Store, deliver: Callable[..., Any]
+) -> Callable[[], Actor]:
+    return lambda: cls(store, deliver)
+
+
+def _chance(key: str, rate: float) -> bool:
+    """A deterministic coin from ``key``: the same key always gives the same answer."""
+    digest = int(hashlib.sha256(("dup:" + key).encode()).hexdigest()[:8], 16)
+    return digest / 0xFFFFFFFF < rate

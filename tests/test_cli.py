@@ -1,0 +1,126 @@
+"""The command line as a user meets it: fast help, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sagacrew(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
+    return subprocess.run(
+        [sys.executable, "-m", "sagacrew.crew.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+
+
+def test_help_lists_every_subcommand_without_importing_crewai() -> None:
+    probe = (
+        "import sys\n"
+        "from sagacrew.crew.cli import app\n"
+        "import typer.testing\n"
+        "r = typer.testing.CliRunner().invoke(app, ['--help'])\n"
+        "print(r.output)\n"
+        "print('CREWAI_LOADED' if 'crewai' in sys.modules else 'CREWAI_ABSENT')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    for command in ("generate", "run", "verify", "render", "lint", "schema"):
+        assert command in done.stdout
+    assert "CREWAI_ABSENT" in done.stdout
+
+
+def test_runtime_import_never_loads_crewai() -> None:
+    probe = "import sys, sagacrew.runtime; print('crewai' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_broken_spec_gives_exit_2_with_file_line_col_and_no_traceback(tmp_path: Path) -> None:
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(
+        "system: broken\n"
+        "contexts:\n"
+        "  shop:\n"
+        "    aggregates:\n"
+        "      cart:\n"
+        "        identity: cart_id\n"
+        "        fields: {cart_id: str}\n"
+        "        commands:\n"
+        "          open_cart: {kind: crate}\n"
+        "sagas:\n"
+        "  checkout:\n"
+        "    trigger: shop.cart.open_cart\n"
+        "    steps:\n"
+        "      - {name: open, invoke: shop.cart.open_cart, pivott: true}\n",
+        "utf-8",
+    )
+    out = tmp_path / "out"
+    done = sagacrew("generate", str(spec), "-o", str(out))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) >= 2  # every error at once
+    assert any(line.startswith(f"{spec}:9:") and "crate" in line for line in lines), lines
+    assert any(f"{spec}:14:" in line and "pivot" in line for line in lines), lines
+    assert not out.exists()
+
+
+def test_missing_spec_file_is_one_line(tmp_path: Path) -> None:
+    done = sagacrew("generate", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "nope.yaml" in done.stderr
+
+
+def test_wrong_cli_argument_is_one_line_and_exit_2() -> None:
+    done = sagacrew("verify", "generated/order_fulfilment", "--profile", "staging")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "staging" in done.stderr
+
+
+def test_run_on_a_folder_that_is_not_generated_says_how_to_fix(tmp_path: Path) -> None:
+    done = sagacrew("run", str(tmp_path))
+    assert done.returncode == 2
+    assert "sagacrew generate" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_schema_prints_the_spec_json_schema() -> None:
+    done = sagacrew("schema")
+    assert done.returncode == 0
+    schema = json.loads(done.stdout)
+    assert {"system", "contexts", "sagas"} <= set(schema["properties"])
+
+
+def test_render_writes_dot_and_mermaid(tmp_path: Path) -> None:
+    done = sagacrew("render", str(ROOT / "examples" / "order_fulfilment.yaml"), "-o", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "create_order.dot").read_text().startswith("digraph")
+    assert "flowchart" in (tmp_path / "create_order.mmd").read_text()
+
+
+def test_lint_flags_a_stub_compensation(tmp_path: Path) -> None:
+    bad = tmp_path / "saga.py"
+    bad.write_text(
+        "import logging\n"
+        "log = logging.getLogger(__name__)\n\n"
+        "async def compensate_training(ctx):\n"
+        "    # TODO: cancel in-flight training jobs\n"
+        "    log.warning('Compensating: canceling training jobs')\n"
+        "    return {'status': 'compensated'}\n",
+        "utf-8",
+    )
+    done = sagacrew("lint", str(bad))
+    assert done.returncode == 1
+    assert f"{bad}:4:" in done.stdout
+    assert "SAGA-L001" in done.stdout
