@@ -9,6 +9,7 @@ code 2; a failed verdict or lint is exit code 1; ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
+
+try:  # recent typer vendors click; older releases use the click distribution
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 app = typer.Typer(
     name="sagacrew",
@@ -43,9 +48,16 @@ class Profile(StrEnum):
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every saga transition.")
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sagacrew").setLevel(
+        logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR
+    )
 
 
 @contextmanager
@@ -61,7 +73,7 @@ def _user_errors() -> Iterator[None]:
         for error in errors.errors:
             err.print(str(error), markup=False)
         raise typer.Exit(EXIT_USER_ERROR) from None
-    except (SpecError, _known_errors()) as error:
+    except (SpecError, *_known_errors()) as error:
         if _debug:
             raise
         err.print(f"sagacrew: {error}", markup=False)
@@ -96,10 +108,10 @@ def generate(
         result = run_generate(spec, target, use_flow=not no_flow)
         for note in result.notes:
             err.print(f"note: {note}", markup=False)
-        flowcharts = sorted(p for p in result.files if p.startswith("flowcharts/"))
         out.print(f"generated {len(result.files)} files in {target}")
-        for path in flowcharts:
-            out.print(f"  flowchart: {target / path}")
+        for path in sorted(p for p in result.files if p.endswith(".dot")):
+            svg = (target / path).with_suffix(".svg")
+            out.print(f"  flowchart: {svg if svg.exists() else target / path}")
 
 
 @app.command()
@@ -263,13 +275,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: wrong arguments become one line and exit code 2."""
     try:
         code = app(args=argv, standalone_mode=False, prog_name="sagacrew")
-    except click.UsageError as error:
+    except NoArgsIsHelpError:
+        app(args=["--help"], prog_name="sagacrew")
+    except UsageError as error:
         command = error.ctx.command_path if error.ctx else "sagacrew"
-        err.print(f"{command}: {error.format_message()}; see `{command} --help`", markup=False)
+        err.print(f"{command}: {error.format_message().rstrip('.')}; see `{command} --help`", markup=False)
         sys.exit(EXIT_USER_ERROR)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -37,7 +37,8 @@ Progress = Callable[[str, int, int], None]
 
 
 def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
+    """``sqlite://`` plus the absolute path (the runtime reads the rest as the file path)."""
+    return f"sqlite://{path.resolve()}"
 
 
 async def _workload(
@@ -45,6 +46,7 @@ async def _workload(
     store_url: str,
     sagas_per_type: int,
     duplicate_rate: float,
+    id_prefix: str | None,
     on_done: Callable[[SagaResult], None] | None,
 ) -> WorkloadReport:
     app = system.package
@@ -53,7 +55,7 @@ async def _workload(
     )
     async with saga_system:
         return await saga_system.run_workload(  # type: ignore[no-any-return]
-            app.SAGA_INPUTS, sagas_per_type=sagas_per_type, on_done=on_done
+            app.SAGA_INPUTS, sagas_per_type=sagas_per_type, id_prefix=id_prefix, on_done=on_done
         )
 
 
@@ -63,11 +65,15 @@ def run_workload(
     *,
     sagas_per_type: int | None = None,
     duplicate_rate: float = 0.1,
+    id_prefix: str | None = None,
     on_done: Callable[[SagaResult], None] | None = None,
 ) -> WorkloadReport:
-    """Run every saga type ``sagas_per_type`` times with the generated fault plan."""
+    """Run every saga type ``sagas_per_type`` times with the generated fault plan.
+
+    ``id_prefix`` makes saga ids (and so the injected faults) reproducible.
+    """
     n = sagas_per_type or system.package.WORKLOAD_SAGAS_PER_TYPE
-    return asyncio.run(_workload(system, store_url, n, duplicate_rate, on_done))
+    return asyncio.run(_workload(system, store_url, n, duplicate_rate, id_prefix, on_done))
 
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
@@ -205,7 +211,7 @@ def verify(
         finished += 1
         step("fault-injected workload", finished, total)
 
-    workload = run_workload(system, store_url, on_done=tick)
+    workload = run_workload(system, store_url, id_prefix="verify", on_done=tick)
 
     from sagacrew.runtime import open_store
 

@@ -244,11 +244,7 @@ class AggregateActor(Actor):
         event_payload: dict[str, Any] = {self.identity: aggregate_id, **params, **handler.sets}
         if handler.kind in ("update", "delete"):
             changed = event_payload.keys() - {self.identity} if handler.kind == "update" else None
-            before = {
-                k: v
-                for k, v in instance.state.items()
-                if changed is None or k in changed
-            }
+            before = {k: v for k, v in instance.state.items() if changed is None or k in changed}
             event_payload["before"] = before
             reply["before"] = before
         if handler.kind in ("reserve", "release"):

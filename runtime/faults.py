@@ -41,7 +41,9 @@ class ScriptedFaults:
         """Stop injecting (e.g. the fault is fixed, before a redrive)."""
         self.faults.clear()
 
-    def before(self, saga_id: str, saga_name: str, step_name: str, phase: str, attempt: int) -> None:
+    def before(
+        self, saga_id: str, saga_name: str, step_name: str, phase: str, attempt: int
+    ) -> None:
         for fault in self.faults:
             if (fault.saga, fault.step, fault.phase) == (saga_name, step_name, phase):
                 if fault.fired < fault.times:

@@ -76,12 +76,17 @@ class WorkloadReport:
 
 
 def sample_inputs(types: Mapping[str, str], saga_name: str, index: int) -> dict[str, Any]:
-    """Saga input for workload run ``index``: unique ids, small deterministic numbers."""
+    """Saga input for workload run ``index``: unique ids, small deterministic numbers.
+
+    Strings are unique per run (``<field>-<saga>-<index>``), so every saga works on its
+    own aggregates; integers are 1-8 (``amount`` 1-4), small enough to pass the usual
+    limits of a spec's ``rejects_when`` rules.
+    """
     data: dict[str, Any] = {}
     for name, kind in types.items():
         digest = int(hashlib.sha256(f"{saga_name}:{name}:{index}".encode()).hexdigest()[:8], 16)
         if kind == "int":
-            data[name] = 1 + digest % 1000 if name != "amount" else 1 + digest % 4
+            data[name] = 1 + digest % (4 if name == "amount" else 8)
         elif kind == "float":
             data[name] = round(1 + (digest % 10_000) / 100, 2)
         elif kind == "bool":
@@ -135,7 +140,10 @@ class SagaSystem:
         """Start the supervision tree, then resume sagas in flight; returns their ids."""
         await self.actors.start(self._spec(self._plan), name=self._plan.name)
         self.orchestrator = SagaOrchestrator(
-            self.store, self._definitions, dispatch=self.dispatch, faults=self._faults,
+            self.store,
+            self._definitions,
+            dispatch=self.dispatch,
+            faults=self._faults,
             clock=self._clock,
         )
         return await self.orchestrator.recover()
@@ -155,9 +163,11 @@ class SagaSystem:
 
     # -- sagas --------------------------------------------------------------------------
 
-    async def run_saga(self, saga_name: str, data: Mapping[str, Any]) -> SagaResult:
-        """Run one saga to a terminal state."""
-        return await self._orchestrator().run(saga_name, data)
+    async def run_saga(
+        self, saga_name: str, data: Mapping[str, Any], *, saga_id: str | None = None
+    ) -> SagaResult:
+        """Run one saga to a terminal state (``saga_id``: default, a fresh random id)."""
+        return await self._orchestrator().run(saga_name, data, saga_id=saga_id)
 
     async def run_workload(
         self,
@@ -165,15 +175,21 @@ class SagaSystem:
         *,
         sagas_per_type: int,
         concurrency: int = 20,
+        id_prefix: str | None = None,
         on_done: Callable[[SagaResult], None] | None = None,
     ) -> WorkloadReport:
-        """Run ``sagas_per_type`` sagas of every type, at most ``concurrency`` at once."""
+        """Run ``sagas_per_type`` sagas of every type, at most ``concurrency`` at once.
+
+        With ``id_prefix``, saga ids are ``<prefix>-<saga>-<n>``, so the same workload on
+        a fresh store meets the same (hash-seeded) faults; without, ids are random.
+        """
         limit = asyncio.Semaphore(concurrency)
 
         async def one(saga_name: str, index: int) -> SagaResult:
+            saga_id = None if id_prefix is None else f"{id_prefix}-{saga_name}-{index:05d}"
             async with limit:
                 result = await self.run_saga(
-                    saga_name, sample_inputs(inputs[saga_name], saga_name, index)
+                    saga_name, sample_inputs(inputs[saga_name], saga_name, index), saga_id=saga_id
                 )
             if on_done is not None:
                 on_done(result)

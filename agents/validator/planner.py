@@ -35,8 +35,8 @@ class ConsistencyValidatorPlanner:
         for saga in blueprint.sagas.sagas:
             for step in saga.steps:
                 key = (step.target, step.command)
-                if key in seen or step.compensation is None:
-                    continue
+                if key in seen or step.compensation is None or step.retriable:
+                    continue  # steps after the pivot are retried, never compensated
                 seen.add(key)
                 query = self._undone_check(spec, step.target, step.command, step.kind)
                 if query is not None:

@@ -52,7 +52,12 @@ def _compensation_payload(step: StepSpec, actors: Mapping[str, ActorSpec]) -> st
     assert step.compensation is not None
     compensation = step.compensation
     if compensation.kind == "undo":
-        return "{'resource_id': ctx.step_result['resource_id']}"
+        undo = next(
+            h for h in actors[compensation.target].handlers if h.command == compensation.command
+        )
+        entries = ["'resource_id': ctx.step_result['resource_id']"]
+        entries += [f"{p!r}: {_data(p)}" for p in undo.params if p != "resource_id"]
+        return "{" + ", ".join(entries) + "}"
     actor = actors[compensation.target]
     assert actor.identity is not None
     entries = [f"{actor.identity!r}: {_data(actor.identity)}"]

@@ -36,13 +36,18 @@ _SETTABLE: dict[str, tuple[type, ...]] = {
 def expression_params(aggregate: Aggregate, command: Command) -> list[str]:
     """The parameter names a command's ``rejects_when`` may use.
 
-    ``params`` as written; without ``params``: every field for ``create``, none otherwise.
-    ``reserve``/``release`` also take ``amount``.
+    ``params`` as written; without ``params``: for ``create`` every field except the
+    identity and those in ``sets``, none otherwise. ``reserve``/``release`` also take
+    ``amount``.
     """
     if command.params is not None:
         names = list(command.params)
     elif command.kind is CommandKind.CREATE:
-        names = list(aggregate.fields)
+        names = [
+            field
+            for field in aggregate.fields
+            if field != aggregate.identity and field not in command.sets
+        ]
     else:
         names = []
     if command.kind in (CommandKind.RESERVE, CommandKind.RELEASE):
@@ -222,10 +227,13 @@ def _expression(
 
 
 def _field_fix(name: str, fields: Mapping[str, str], field_type: str) -> str:
+    add = f"add `{name}: {field_type}` under the aggregate's `fields:`"
+    if not fields:
+        return add
     hint = suggestion(name, fields)
     if hint.startswith("did you mean"):
         return hint
-    return f"add `{name}: {field_type}` under the aggregate's `fields:`, or {hint}"
+    return f"{add}, or {hint}"
 
 
 def _is_amount(command: Command, param: str) -> bool:

@@ -207,7 +207,8 @@ def _aggregate(context: str, name: str, raw: Any) -> AggregateEntry:
 
 def _partial_aggregate(raw: Any, commands: dict[str, CommandEntry]) -> Aggregate | None:
     """The valid parts of an invalid aggregate, or ``None`` if its fields are invalid."""
-    fields = _valid_value(_FIELDS, _get(raw, "fields") or {})
+    raw_fields = raw.get("fields", {}) if isinstance(raw, dict) else None
+    fields = _valid_value(_FIELDS, raw_fields) if isinstance(raw_fields, dict) else None
     if fields is None:
         return None
     identity = _valid_value(_IDENTIFIER, _get(raw, "identity"))

@@ -31,30 +31,7 @@ def load_spec(path: str | FilePath) -> DomainSpec:
     over 1 MiB or not UTF-8 each give one error).
     """
     file = str(path)
-    target = FilePath(path)
-    try:
-        if target.is_dir():
-            raise SpecErrors(
-                [_at_start(file, "this is a directory, not a spec file", "pass a .yaml file")]
-            )
-        size = target.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecErrors([_too_large(file, size)])
-        raw = target.read_bytes()
-    except FileNotFoundError:
-        raise SpecErrors(
-            [
-                _at_start(
-                    file, "no such file", "check the path, e.g. `examples/order_fulfilment.yaml`"
-                )
-            ]
-        ) from None
-    except OSError as error:
-        raise SpecErrors(
-            [_at_start(file, f"cannot read the file ({error.strerror})", "check its permissions")]
-        ) from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecErrors([_too_large(file, len(raw))])
+    raw = _read(FilePath(path), file)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -102,6 +79,39 @@ def parse_spec(text: str, file: str = "<spec>") -> DomainSpec:
     if errors or spec is None:
         raise SpecErrors(errors)
     return spec
+
+
+def _read(target: FilePath, file: str) -> bytes:
+    """The file's bytes; one :class:`SpecError` for anything but a readable file ≤ 1 MiB."""
+    try:
+        if target.is_dir():
+            raise SpecErrors(
+                [_at_start(file, "this is a directory, not a spec file", "pass a .yaml file")]
+            )
+        if target.exists() and not target.is_file():
+            raise SpecErrors([_at_start(file, "this is not a regular file", "pass a .yaml file")])
+        with target.open("rb") as stream:
+            raw = stream.read(MAX_SPEC_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecErrors(
+            [_at_start(file, "no such file", "check the path, e.g. `examples/my_spec.yaml`")]
+        ) from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SpecErrors(
+            [_at_start(file, f"cannot read the file ({reason})", "check its permissions")]
+        ) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        size = max(len(raw), _size_of(target))
+        raise SpecErrors([_too_large(file, size)])
+    return raw
+
+
+def _size_of(target: FilePath) -> int:
+    try:
+        return target.stat().st_size
+    except OSError:
+        return 0
 
 
 def _positioned(file: str, source: SourceMap, violation: Violation) -> SpecError:

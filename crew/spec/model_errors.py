@@ -8,6 +8,7 @@ with the fix ``did you mean 'pivot'?``. Errors of the members of one union are m
 
 from __future__ import annotations
 
+import datetime
 import re
 import types
 import typing
@@ -46,6 +47,19 @@ _EXAMPLES: dict[str, str] = {
     "sets": "{status: approved}",
     "depends_on": "[ordering]",
     "fields": "{order_id: str, total_cents: int}",
+    "initial": "{available_gpus: 64}",
+    "steps": "[{name: create_order, invoke: ordering.order.create_order}]",
+    "invariants": "[{name: total_is_positive, check: total_cents > 0}]",
+    "commands": "{create_order: {kind: create}}",
+    "aggregates": "{order: {identity: order_id, fields: {order_id: str}, commands: {...}}}",
+    "operations": "{authorize_card: {undo: void_authorization}}",
+    "contexts": "{ordering: {aggregates: {...}}}",
+    "externals": "{payment_gateway: {operations: {...}}}",
+    "sagas": "{create_order: {trigger: ordering.order.create_order, steps: [...]}}",
+    "retry": "{max_attempts: 3, initial_backoff_s: 0.05}",
+    "compensation_retry": "{max_attempts: 3, initial_backoff_s: 0.05}",
+    "profiles": "{prod: {success_rate_min: 0.995, consistency_score_min: 0.999}}",
+    "workload": "{sagas_per_type: 40, seed: 7}",
     "pivot": "true",
     "idempotent": "true",
     "success_rate_min": "0.995",
@@ -210,7 +224,14 @@ def _violation(item: _Located) -> Violation:
         return Violation(path, f"{label} must be {bound} (got {value!r})", _write(path))
     if _is_type_error(kind):
         expected = _type_word(kind)
-        return Violation(path, f"{label} must be {expected} (got {_shown(value)})", _write(path))
+        fix = _write(path)
+        if kind == "string_type" and isinstance(value, bool):
+            fix = (
+                "quote the value (YAML reads unquoted yes, no, on, off, true and false as booleans)"
+            )
+        elif kind == "string_type" and isinstance(value, datetime.date):
+            fix = f"quote it (YAML read it as a date), e.g. `'{value.isoformat()}'`"
+        return Violation(path, f"{label} must be {expected} (got {_shown(value)})", fix)
     return Violation(
         path,
         f"{label}: {details['msg']}",
@@ -260,7 +281,7 @@ def _choice_violation(path: Path, label: str, value: Any, ctx: dict[str, Any]) -
     key = field_name if field_name is not None else str(path[-1]) if path else label
     return Violation(
         path,
-        f"{label} must be one of {', '.join(allowed)}",
+        f"{label} {str(value)!r} is not one of {', '.join(allowed)}",
         f"write e.g. `{key}: {best}`",
     )
 

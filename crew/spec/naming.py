@@ -70,7 +70,10 @@ def is_past_tense(verb: str) -> bool:
 
     True when any ``_``-separated word ends in ``ed`` or is a common irregular past form
     (``sent``, ``paid``, ``built`` ...), e.g. ``approved``, ``payment_captured``, ``sent``.
+    The check knows English only: a verb with non-ASCII letters (``bestätigt``) passes.
     """
+    if not verb.isascii():
+        return True
     words = [word for word in verb.casefold().split("_") if word]
     return any((len(word) > 2 and word.endswith("ed")) or word in _IRREGULAR_PAST for word in words)
 

@@ -54,7 +54,7 @@ def compensation_gap(target: Target, catalog: Catalog) -> str | None:
         return None
     if command.kind is CommandKind.RELEASE:
         return f"command '{target.target}' is a release, which has no compensation"
-    if command.kind is CommandKind.RESERVE:
+    if command.kind is CommandKind.RESERVE and command.quantity_field is not None:
         aggregate = catalog.aggregates.get((target.context, target.aggregate))
         siblings = aggregate.commands.values() if aggregate is not None else []
         released = any(

@@ -18,12 +18,15 @@ from sagacrew.crew.spec.errors import SpecError, SpecErrors
 from sagacrew.crew.spec.violation import Path
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["MAX_VALUES", "Path", "Position", "SourceMap", "load_yaml"]
+__all__ = ["MAX_ALIAS_VALUES", "Path", "Position", "SourceMap", "load_yaml"]
 
-MAX_VALUES = 1_000_000
-"""More values than this (after expanding aliases) is refused, against alias bombs."""
+MAX_ALIAS_VALUES = 100_000
+"""More values than this copied through aliases is refused, against alias bombs."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_TAG_FIX = "remove the tag; the spec uses plain values only"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[SpecError]]:
     on). Raises :class:`SpecErrors` for syntax errors, more than one document, unknown
     tags or recursive aliases. An empty document gives ``None``.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as error:
+        raise SpecErrors([_syntax_error(error, text, file)]) from None
     try:
         try:
             root = loader.get_single_node()
@@ -107,15 +113,18 @@ class _Builder:
         self._loader = loader
         self._file = file
         self._source = source
-        self._count = 0
+        self._built: set[int] = set()
+        self._copies = 0
         self._active: set[int] = set()
         self._entries: dict[int, tuple[list[tuple[Node, Node]], list[tuple[Node, Node]]]] = {}
         self.problems: list[SpecError] = []
 
     def build(self, node: Node, path: Path, key: Node | None) -> Any:
-        self._count += 1
-        if self._count > MAX_VALUES:
-            raise SpecErrors([self._error(node, _TOO_MANY, _TOO_MANY_FIX)])
+        if id(node) in self._built:
+            self._copies += 1
+            if self._copies > MAX_ALIAS_VALUES:
+                raise SpecErrors([self._error(node, _TOO_MANY, _TOO_MANY_FIX)])
+        self._built.add(id(node))
         if id(node) in self._active:
             raise SpecErrors(
                 [
@@ -138,6 +147,8 @@ class _Builder:
         )
         if isinstance(node, ScalarNode):
             return self._scalar(node)
+        if node.tag not in (_SEQ_TAG, _MAP_TAG):
+            raise SpecErrors([self._error(node, f"unknown YAML tag '{node.tag}'", _TAG_FIX)])
         self._active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -152,15 +163,7 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode) -> Any:
         if node.tag not in self._loader.yaml_constructors:
-            raise SpecErrors(
-                [
-                    self._error(
-                        node,
-                        f"unknown YAML tag '{node.tag}'",
-                        "remove the tag; the spec uses plain values only",
-                    )
-                ]
-            )
+            raise SpecErrors([self._error(node, f"unknown YAML tag '{node.tag}'", _TAG_FIX)])
         return self._loader.construct_object(node, deep=True)
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
@@ -223,8 +226,8 @@ class _Builder:
         return SpecError(self._file, mark.line + 1, mark.column + 1, message, fix)
 
 
-_TOO_MANY = f"the spec expands to more than {MAX_VALUES} values (through aliases?)"
-_TOO_MANY_FIX = "write the values out or split the spec into several files"
+_TOO_MANY = f"aliases copy more than {MAX_ALIAS_VALUES} values (an alias bomb?)"
+_TOO_MANY_FIX = "write the values out instead of nesting aliases of aliases"
 _SYNTAX_FIX = "fix the YAML syntax here (indentation with spaces, quotes, brackets)"
 
 _PROBLEM_FIXES: tuple[tuple[str, str], ...] = (
@@ -253,7 +256,10 @@ def _syntax_error(error: yaml.YAMLError, text: str, file: str) -> SpecError:
     problem = "invalid YAML"
     line, column = 1, 1
     if isinstance(error, yaml.MarkedYAMLError):
-        problem = error.problem or error.context or problem
+        context = error.context or ""
+        problem = error.problem or context or problem
+        if context.startswith("expected a single document"):
+            problem = context
         mark = error.problem_mark or error.context_mark
         if mark is not None:
             line, column = mark.line + 1, mark.column + 1

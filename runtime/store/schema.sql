@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS saga_executions (
     error           TEXT
 );
 CREATE INDEX IF NOT EXISTS saga_executions_state ON saga_executions (state);
+CREATE INDEX IF NOT EXISTS saga_executions_correlation ON saga_executions (correlation_id);
 
 CREATE TABLE IF NOT EXISTS saga_step_log (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- order of transitions

@@ -1,0 +1,59 @@
+"""The validator's exception hierarchy: every error says what to fix.
+
+``ValidatorError`` is the root; catch it to handle any failure of the lint, the
+verdict's SQL checks or the report writing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ValidatorError(Exception):
+    """Root of every error raised by ``sagacrew.agents.validator``."""
+
+
+class LintError(ValidatorError):
+    """The lint could not read what it was asked to lint (missing path, unreadable file)."""
+
+    def __init__(self, path: Path | str, problem: str, fix: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}; {fix}")
+
+
+class TaxonomyError(ValidatorError):
+    """A ``taxonomy.json`` file is missing or not shaped as ``{"events": [{"name": ...}]}``."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(
+            f"{self.path}: {problem}; write a JSON object "
+            '{"events": [{"name": "context.aggregate.verb", "version": 1}, ...]}'
+        )
+
+
+class CheckQueryError(ValidatorError):
+    """A validation query failed to run on the database."""
+
+    def __init__(self, check: str, sql: str, cause: BaseException) -> None:
+        self.check = check
+        self.sql = sql
+        self.cause = cause
+        super().__init__(
+            f"validation check {check!r} failed: {type(cause).__name__}: {cause}; "
+            f"fix the SQL (portable SQLite/PostgreSQL, '?' placeholders) or the schema: {sql}"
+        )
+
+
+class ReportError(ValidatorError):
+    """A verdict report could not be written."""
+
+    def __init__(self, path: Path | str, cause: BaseException) -> None:
+        self.path = str(path)
+        self.cause = cause
+        super().__init__(
+            f"{self.path}: cannot write the report ({cause}); choose a writable output directory"
+        )

@@ -1,0 +1,471 @@
+"""The actor cell: one per actor path; owns the mailbox, the current instance and its task.
+
+A cell outlives its instances: a restart replaces the instance and keeps the mailbox (Akka).
+States: ``running`` (an instance handles messages, or is in ``pre_start``), ``exited`` (no
+instance runs; the parent decides whether to restart; messages still queue), ``terminated``
+(stopped for good; the mailbox went to dead letters and new messages follow it there).
+
+Starting and stopping a cell is done by its parent, one operation at a time; the cell reports
+its own exits (a failure, or ``context.stop()``) through ``Parent.child_exited``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._actor import Actor, ActorContext
+from ._errors import ActorInitializationError, ActorNotFound, DeadLetterError, InvalidActorName
+from ._ref import ActorRef, Ask
+
+if TYPE_CHECKING:
+    from ._policy import Directive
+    from ._system import ActorSystem
+
+logger = logging.getLogger("sagacrew.runtime.actors")
+
+RUNNING = "running"
+EXITED = "exited"
+TERMINATED = "terminated"
+
+
+class Signal:
+    """Base of internal system messages (never published as dead letters)."""
+
+    __slots__ = ()
+
+
+class Parent(Protocol):
+    """What a cell needs from whoever supervises it."""
+
+    def decide(self, error: Exception) -> Directive:
+        """The directive for a failure of one of this parent's children."""
+        ...
+
+    def child_exited(
+        self, cell: Cell, incarnation: int, error: Exception | None, directive: Directive | None
+    ) -> None:
+        """A child's instance ended by itself: failed with ``error``, or stopped normally."""
+        ...
+
+
+def check_actor_name(path: str, name: str) -> None:
+    """Raise ``InvalidActorName`` unless ``name`` is a valid path segment."""
+    if not name or "/" in name:
+        raise InvalidActorName(path, "use a non-empty name without '/'")
+
+
+async def _run_hook(hook: Awaitable[None], path: str, hook_name: str) -> None:
+    try:
+        await hook
+    except Exception:
+        logger.exception("%s of actor %r raised; the actor stops regardless", hook_name, path)
+
+
+async def _bounded(hook: Awaitable[None], timeout_s: float | None, path: str) -> None:
+    if timeout_s is None:
+        await hook
+        return
+    try:
+        await asyncio.wait_for(hook, timeout_s)
+    except TimeoutError:
+        logger.error("actor %r did not finish stopping within %s s; cancelled", path, timeout_s)
+
+
+class Cell:
+    """Mailbox, current instance, message-loop task and children of one actor path."""
+
+    __slots__ = (
+        "_adhoc_parent",
+        "children",
+        "context",
+        "dead",
+        "error",
+        "factory",
+        "incarnation",
+        "instance",
+        "is_supervisor",
+        "mailbox",
+        "name",
+        "parent",
+        "parent_stopping",
+        "path",
+        "ref",
+        "self_stop",
+        "shutdown_s",
+        "started_at",
+        "state",
+        "stop_requested",
+        "system",
+        "task",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        path: str,
+        name: str,
+        factory: Callable[[], Actor],
+        parent: Parent,
+        *,
+        shutdown_s: float | None,
+        is_supervisor: bool,
+    ) -> None:
+        self.system = system
+        self.path = path
+        self.name = name
+        self.factory = factory
+        self.parent = parent
+        self.shutdown_s = shutdown_s
+        self.is_supervisor = is_supervisor
+        self.mailbox: deque[Any] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.dead = False
+        self.state = EXITED
+        self.instance: Actor | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.incarnation = 0
+        self.started_at: float | None = None
+        self.error: Exception | None = None
+        self.stop_requested = False
+        self.self_stop = False
+        self.parent_stopping = False
+        self.children: dict[str, Cell] = {}
+        self._adhoc_parent: StoppingParent | None = None
+        self.ref = ActorRef(system, path, self)
+        self.context = ActorContext(self)
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def enqueue(self, item: Any) -> None:
+        """Put ``item`` in the mailbox and wake the loop; a terminated cell drops signals."""
+        if self.dead:
+            if not isinstance(item, Signal):
+                self.system.dead_letters.publish(self.path, item, "stopped")
+            return
+        self.mailbox.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start a fresh instance: factory, ``pre_start``, then the message loop.
+
+        Raises what the factory or ``pre_start`` raised; the cell is then ``exited`` with no
+        instance to finalize (``post_stop`` is not called for an instance that never started).
+        """
+        self.system._register(self)
+        self.dead = False
+        self.incarnation += 1
+        self.stop_requested = self.self_stop = self.parent_stopping = False
+        self.error = None
+        self.started_at = self.system._clock()
+        self.state = RUNNING
+        try:
+            instance = self.factory()
+            if not isinstance(instance, Actor):
+                raise TypeError(
+                    f"the factory of actor {self.path!r} returned {instance!r}; "
+                    "it must return a new Actor instance"
+                )
+            instance.context = self.context
+            self.instance = instance
+            await instance.pre_start()
+        except Exception:
+            self.instance = None
+            self.state = EXITED
+            await self.stop_children()
+            raise
+        loop = asyncio.get_running_loop()
+        self.task = loop.create_task(self._run(instance), name=f"actor:{self.path}")
+
+    async def _run(self, instance: Actor) -> None:
+        mailbox = self.mailbox
+        receive = instance.receive
+        system = self.system
+        observer = None if self.is_supervisor else system._observer
+        clock = system._clock
+        throughput = system._throughput
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] | None = None
+        message: Any = None
+        handling = False
+        budget = throughput
+        try:
+            while not self.stop_requested:
+                if not mailbox:
+                    budget = throughput
+                    waiter = loop.create_future()
+                    self.waiter = waiter
+                    await waiter
+                    continue
+                if budget == 0:
+                    # Let other tasks run: a busy actor must not monopolise the loop.
+                    budget = throughput
+                    await asyncio.sleep(0)
+                    continue
+                budget -= 1
+                item = mailbox.popleft()
+                if type(item) is Ask:
+                    message = item.message
+                    reply = item.reply
+                else:
+                    message = item
+                    reply = None
+                handling = True
+                if observer is None:
+                    try:
+                        result = await receive(message)
+                    except Exception as error:
+                        handling = False
+                        if self._on_failure(error, reply):
+                            continue
+                        return
+                else:
+                    started = clock()
+                    try:
+                        result = await receive(message)
+                    except Exception as error:
+                        handling = False
+                        system._observe(self.path, message, clock() - started, error)
+                        if self._on_failure(error, reply):
+                            continue
+                        return
+                    system._observe(self.path, message, clock() - started, None)
+                handling = False
+                if reply is not None and not reply.done():
+                    reply.set_result(result)
+        except asyncio.CancelledError:
+            self.waiter = None
+            if handling:
+                system.dead_letters.publish(self.path, message, "cancelled")
+                if reply is not None and not reply.done():
+                    reply.set_exception(
+                        DeadLetterError(self.path, message, "cancelled after shutdown_s")
+                    )
+            raise
+        self.waiter = None
+        self.state = EXITED
+        await self.stop_children()
+        await _run_hook(instance.post_stop(), self.path, "post_stop")
+        self.instance = None
+        if self.self_stop and not self.parent_stopping:
+            self.parent.child_exited(self, self.incarnation, None, None)
+
+    def _on_failure(self, error: Exception, reply: asyncio.Future[Any] | None) -> bool:
+        """Handle ``receive`` raising; True to resume with the next message."""
+        if reply is not None and not reply.done():
+            reply.set_exception(error)
+        directive = self.parent.decide(error)
+        if directive == "resume" and not self.is_supervisor:
+            logger.warning("actor %r failed with %r; resumed", self.path, error)
+            return True
+        self.waiter = None
+        self.state = EXITED
+        self.error = error
+        if not self.parent_stopping:
+            self.parent.child_exited(self, self.incarnation, error, directive)
+        return False
+
+    def request_self_stop(self) -> None:
+        """``context.stop()``: end after the current message, as a normal exit."""
+        self.self_stop = True
+        self.stop_requested = True
+        self._wake()
+
+    async def stop(self, *, terminate: bool, timeout_s: float | None) -> None:
+        """Stop the current instance as its parent (no exit is reported back).
+
+        Waits up to ``timeout_s`` (``None``: no limit) for the current message and
+        ``post_stop``, then cancels the task (no hooks run for a cancelled instance) and kills
+        its children. A failed instance not yet finalized gets ``post_stop``. With
+        ``terminate`` the cell is stopped for good and its mailbox goes to dead letters;
+        otherwise the mailbox is kept for a restart.
+        """
+        if self.dead:
+            return
+        if timeout_s is not None and math.isinf(timeout_s):
+            timeout_s = None
+        self.parent_stopping = True
+        task = self.task
+        killed = False
+        if task is not None and not task.done():
+            self.stop_requested = True
+            self._wake()
+            if timeout_s is None:
+                await asyncio.wait({task})
+            else:
+                done, _ = await asyncio.wait({task}, timeout=timeout_s)
+                if not done:
+                    logger.error(
+                        "actor %r did not stop within shutdown_s=%s; cancelled",
+                        self.path,
+                        timeout_s,
+                    )
+                    self.waiter = None
+                    task.cancel()
+                    await asyncio.wait({task})
+                    self.instance = None
+                    killed = True
+        self.task = None
+        if killed:
+            await self.stop_children(kill=True)
+        instance = self.instance
+        if instance is not None:
+            self.instance = None
+            await self.stop_children()
+            await _bounded(
+                _run_hook(instance.post_stop(), self.path, "post_stop"), timeout_s, self.path
+            )
+        self.state = EXITED
+        if terminate:
+            self.terminate()
+
+    async def finalize_for_restart(self, error: Exception | None) -> None:
+        """Before a restart: stop children, then ``pre_restart(error)`` on the old instance.
+
+        Nothing to do when the instance already ran ``post_stop`` (a normal exit) or never
+        started. Bounded by ``shutdown_s``.
+        """
+        instance = self.instance
+        if instance is None:
+            return
+        self.instance = None
+        await self.stop_children()
+        if error is None:
+            hook, hook_name = instance.post_stop(), "post_stop"
+        else:
+            hook, hook_name = instance.pre_restart(error), "pre_restart"
+        await _bounded(_run_hook(hook, self.path, hook_name), self.shutdown_s, self.path)
+
+    def terminate(self) -> None:
+        """Mark the cell stopped for good and send its mailbox to dead letters."""
+        if self.dead:
+            return
+        self.dead = True
+        self.state = TERMINATED
+        self.system._unregister(self)
+        dead_letters = self.system.dead_letters
+        mailbox = self.mailbox
+        while mailbox:
+            item = mailbox.popleft()
+            if isinstance(item, Signal):
+                continue
+            if type(item) is Ask:
+                dead_letters.publish(self.path, item.message, "stopped")
+                if not item.reply.done():
+                    item.reply.set_exception(
+                        DeadLetterError(self.path, item.message, "the actor stopped first")
+                    )
+            else:
+                dead_letters.publish(self.path, item, "stopped")
+
+    # -- children -------------------------------------------------------------------------
+
+    def new_child(
+        self,
+        name: str,
+        factory: Callable[[], Actor],
+        parent: Parent,
+        *,
+        shutdown_s: float | None,
+        is_supervisor: bool,
+    ) -> Cell:
+        """Create (not start) a child cell at ``<path>/<name>``."""
+        path = f"{self.path}/{name}"
+        check_actor_name(path, name)
+        if name in self.children:
+            raise InvalidActorName(path, f"{self.path!r} already has a child named {name!r}")
+        cell = Cell(
+            self.system,
+            path,
+            name,
+            factory,
+            parent,
+            shutdown_s=shutdown_s,
+            is_supervisor=is_supervisor,
+        )
+        self.children[name] = cell
+        return cell
+
+    async def stop_children(self, *, kill: bool = False) -> None:
+        """Stop every child for good, in reverse start order (``kill``: cancel at once)."""
+        while self.children:
+            _, child = self.children.popitem()
+            await child.stop(terminate=True, timeout_s=0.0 if kill else child.shutdown_s)
+
+    def live_children(self) -> list[ActorRef]:
+        """References to the children that are not stopped, in start order."""
+        return [child.ref for child in self.children.values() if not child.dead]
+
+    async def spawn_child(
+        self, factory: Callable[[], Actor], name: str, *, shutdown_s: float
+    ) -> ActorRef:
+        """Start an unsupervised child (stopped when it fails); see ``ActorContext.spawn``."""
+        if self._adhoc_parent is None:
+            self._adhoc_parent = StoppingParent(self.system, self.children)
+        child = self.new_child(
+            name, factory, self._adhoc_parent, shutdown_s=shutdown_s, is_supervisor=False
+        )
+        try:
+            await child.start()
+        except Exception as error:
+            self.children.pop(name, None)
+            child.terminate()
+            raise ActorInitializationError(child.path, error) from error
+        return child.ref
+
+    async def stop_child(self, ref: ActorRef) -> None:
+        """Stop a child spawned with ``spawn_child`` for good."""
+        child = self.children.get(ref.path.rpartition("/")[2])
+        if child is None or child.path != ref.path or not isinstance(child.parent, StoppingParent):
+            raise ActorNotFound(ref.path, f"not a child spawned by {self.path!r}")
+        child.parent.release(child)
+        await child.stop(terminate=True, timeout_s=child.shutdown_s)
+
+
+class StoppingParent:
+    """Parent of unsupervised actors (top level, or spawned by an actor).
+
+    Akka Typed's default: a child that fails is stopped, never restarted; a child that stops
+    itself is terminated. Top-level supervisors that fail mark the system failed.
+    """
+
+    def __init__(self, system: ActorSystem, children: dict[str, Cell]) -> None:
+        self._system = system
+        self._children = children
+
+    def decide(self, error: Exception) -> Directive:
+        """Always ``"stop"``."""
+        return "stop"
+
+    def child_exited(
+        self, cell: Cell, incarnation: int, error: Exception | None, directive: Directive | None
+    ) -> None:
+        """Stop the exited child for good, in the background."""
+        self._system._background(self._reap(cell, incarnation, error))
+
+    def release(self, cell: Cell) -> None:
+        """Forget ``cell`` (before stopping it) so it is not stopped twice."""
+        if self._children.get(cell.name) is cell:
+            del self._children[cell.name]
+
+    async def _reap(self, cell: Cell, incarnation: int, error: Exception | None) -> None:
+        if cell.incarnation != incarnation or cell.dead:
+            return
+        self.release(cell)
+        await cell.stop(terminate=True, timeout_s=cell.shutdown_s)
+        if error is not None:
+            self._system._unsupervised_failed(cell, error)

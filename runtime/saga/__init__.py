@@ -1,0 +1,58 @@
+"""Durable sagas: definitions, the orchestrator, retry policies and fault injection.
+
+Steps run in order; before the pivot a failed step makes the saga compensate the
+succeeded steps in reverse order; after the pivot steps are retried until they succeed
+or the deadline passes (then the saga is STALLED and an operator is alerted). Every
+transition is persisted in the store before it is acted on, so nothing is lost or
+done twice across a crash (see :meth:`SagaOrchestrator.recover`).
+"""
+
+from sagacrew.runtime.saga._definition import (
+    Dispatch,
+    SagaDefinition,
+    SagaStep,
+    StepAction,
+    StepContext,
+)
+from sagacrew.runtime.saga._errors import (
+    SagaDefinitionError,
+    SagaError,
+    SagaPaused,
+    StepFailed,
+    UnknownSagaError,
+)
+from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
+from sagacrew.runtime.saga._history import idempotency_key, transition_id
+from sagacrew.runtime.saga._orchestrator import SagaOrchestrator
+from sagacrew.runtime.saga._policy import RetryPolicy
+from sagacrew.runtime.saga._types import (
+    Alert,
+    SagaMetrics,
+    SagaResult,
+    SagaState,
+    SagaStatus,
+)
+
+__all__ = [
+    "Alert",
+    "Dispatch",
+    "FaultInjector",
+    "RetryPolicy",
+    "SagaDefinition",
+    "SagaDefinitionError",
+    "SagaError",
+    "SagaMetrics",
+    "SagaOrchestrator",
+    "SagaPaused",
+    "SagaResult",
+    "SagaState",
+    "SagaStatus",
+    "SagaStep",
+    "SeededFaults",
+    "StepAction",
+    "StepContext",
+    "StepFailed",
+    "UnknownSagaError",
+    "idempotency_key",
+    "transition_id",
+]

@@ -1,0 +1,193 @@
+"""Saga definitions: ordered steps, their compensations, the pivot, timeouts and retries."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.saga._errors import SagaDefinitionError
+from sagacrew.runtime.saga._policy import RetryPolicy
+
+Dispatch = Callable[[str, Envelope], Awaitable[Mapping[str, Any]]]
+"""Sends a command envelope to a target (actor address or gateway) and returns its reply."""
+
+
+class StepContext:
+    """What a step action or compensation receives.
+
+    - ``idempotency_key``: ``f"{saga_id}:{step_index}:{phase}:{attempt}"``; the same key is
+      used when a started attempt is re-executed after a crash, so handlers that dedupe by
+      key act once.
+    - ``causation_id``: the id of this step attempt's transition (deterministic from the
+      key); ``correlation_id`` is the saga's.
+    - ``data``: the saga input merged with the results of earlier steps (read-only).
+    - ``step_result``: in a compensation, the forward step's result; ``{}`` in forward.
+    """
+
+    __slots__ = (
+        "_dispatch",
+        "_sends",
+        "attempt",
+        "causation_id",
+        "correlation_id",
+        "data",
+        "idempotency_key",
+        "phase",
+        "saga_id",
+        "saga_name",
+        "step_index",
+        "step_name",
+        "step_result",
+    )
+
+    def __init__(
+        self,
+        *,
+        saga_id: str,
+        saga_name: str,
+        step_name: str,
+        step_index: int,
+        phase: str,
+        attempt: int,
+        idempotency_key: str,
+        correlation_id: str,
+        causation_id: str,
+        data: Mapping[str, Any],
+        step_result: Mapping[str, Any],
+        dispatch: Dispatch,
+    ) -> None:
+        self.saga_id = saga_id
+        self.saga_name = saga_name
+        self.step_name = step_name
+        self.step_index = step_index
+        self.phase = phase
+        self.attempt = attempt
+        self.idempotency_key = idempotency_key
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self.data: Mapping[str, Any] = types.MappingProxyType(dict(data))
+        self.step_result: Mapping[str, Any] = types.MappingProxyType(dict(step_result))
+        self._dispatch = dispatch
+        self._sends = 0
+
+    def envelope(self, command: str, payload: Mapping[str, Any]) -> Envelope:
+        """The envelope for the next ``send``: this attempt's ids and idempotency key.
+
+        The first send of an attempt carries ``idempotency_key`` itself; the n-th
+        (n >= 2) carries ``f"{idempotency_key}#{n}"``, so an action that sends several
+        commands gets one stable key per command.
+        """
+        self._sends += 1
+        key = self.idempotency_key
+        if self._sends > 1:
+            key = f"{key}#{self._sends}"
+        return Envelope(
+            name=command,
+            payload=dict(payload),
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            idempotency_key=key,
+        )
+
+    async def send(
+        self, target: str, command: str, payload: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Send ``command`` to ``target`` through the orchestrator's dispatch; return the reply."""
+        return await self._dispatch(target, self.envelope(command, payload))
+
+    def __repr__(self) -> str:
+        return f"StepContext({self.idempotency_key!r}, step={self.step_name!r})"
+
+
+StepAction = Callable[[StepContext], Awaitable[Mapping[str, Any] | None]]
+"""A step's action or compensation: returns the step's result (merged into the saga data)."""
+
+
+@dataclass(frozen=True)
+class SagaStep:
+    """One step of a saga.
+
+    - ``compensation``: undoes the step; ``None`` means not compensatable, which is only
+      allowed at or after the pivot, or for a ``read_only`` step.
+    - ``pivot``: the go/no-go step; once it succeeds the saga only moves forward.
+    - ``read_only`` (default False): the step has no side effect (a query, e.g. validating
+      a consumer), so it needs no compensation anywhere in the saga.
+    - ``timeout_s`` (default 5.0): per attempt; a timeout counts as a transient failure.
+      For a step with ``completion_event`` it also bounds the wait for the event,
+      measured from the attempt's start.
+    - ``retry``: attempts and backoff (default ``RetryPolicy()``).
+    - ``completion_event``: the step completes only when this event is delivered
+      (``SagaOrchestrator.deliver``); its payload is merged into the step's result.
+    """
+
+    name: str
+    action: StepAction
+    compensation: StepAction | None = None
+    pivot: bool = False
+    timeout_s: float = 5.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    completion_event: str | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class SagaDefinition:
+    """A named, ordered list of steps with a deadline.
+
+    ``deadline_s`` (default 30.0) bounds the whole forward run, retries included;
+    compensations are not bounded by it (they run after it, if need be).
+    ``compensation_retry`` (default ``RetryPolicy()``: 3 attempts) applies to every
+    compensation. Validated at construction: at least one step, unique step names, at
+    most one pivot, and every step before the pivot (every step, without a pivot) is
+    compensatable or ``read_only``.
+    """
+
+    name: str
+    steps: Sequence[SagaStep]
+    deadline_s: float = 30.0
+    compensation_retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        if not self.steps:
+            raise SagaDefinitionError(f"saga {self.name!r} has no steps; give it at least one")
+        names = [step.name for step in self.steps]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise SagaDefinitionError(
+                f"saga {self.name!r} has duplicate step names {duplicates}; rename them"
+            )
+        pivots = [step.name for step in self.steps if step.pivot]
+        if len(pivots) > 1:
+            raise SagaDefinitionError(
+                f"saga {self.name!r} has {len(pivots)} pivots {pivots}; keep exactly one "
+                "(the go/no-go step) and make the others plain steps"
+            )
+        if self.deadline_s <= 0:
+            raise SagaDefinitionError(f"saga {self.name!r} deadline_s must be > 0")
+        for step in self.steps:
+            if step.timeout_s <= 0:
+                raise SagaDefinitionError(
+                    f"step {step.name!r} of saga {self.name!r} has timeout_s={step.timeout_s}; "
+                    "use a positive number of seconds"
+                )
+        limit = self.pivot_index if self.pivot_index is not None else len(self.steps)
+        for step in self.steps[:limit]:
+            if step.compensation is None and not step.read_only:
+                where = "before the pivot" if self.pivot_index is not None else "(no pivot)"
+                raise SagaDefinitionError(
+                    f"step {step.name!r} of saga {self.name!r} is {where} but has no "
+                    "compensation; give it one, mark it read_only=True if it has no side "
+                    "effect, or move it after the pivot"
+                )
+
+    @property
+    def pivot_index(self) -> int | None:
+        """Index of the pivot step, or ``None``."""
+        for index, step in enumerate(self.steps):
+            if step.pivot:
+                return index
+        return None

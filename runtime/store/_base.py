@@ -1,0 +1,197 @@
+"""The store interface: one abstract class, implemented by the SQLite and PostgreSQL backends.
+
+Callers depend on :class:`Store` only; :func:`sagacrew.runtime.store.open_store` picks a
+backend from a URL. All methods are synchronous and short: the runtime calls them from
+its asyncio loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sagacrew.runtime.store._records import (
+    DeadLetter,
+    DeadLetterUpdate,
+    ExternalCall,
+    NewEvent,
+    RecordedEvent,
+    SagaExecution,
+    SagaTransition,
+    Snapshot,
+    StepLogEntry,
+    TransitionIds,
+)
+
+
+class Store(ABC):
+    """Event store plus the runtime's operational tables (``schema.sql``)."""
+
+    # --- events ---------------------------------------------------------------------
+
+    @abstractmethod
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        idempotency_key: str | None = None,
+        result: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append ``events`` to a stream atomically and return the stream's new version.
+
+        The stream must be at ``expected_version`` (0 for a new stream), else
+        :class:`ConcurrencyError`; the events get versions ``expected_version + 1 ...``.
+        With an ``idempotency_key``, the key and ``result`` (default ``{}``) are stored in
+        ``processed_commands`` in the same transaction; a key seen before raises
+        :class:`DuplicateCommandError` (carrying the first result) and appends nothing.
+        ``events`` may be empty (a command that changed nothing but must be remembered).
+        """
+
+    @abstractmethod
+    def processed_result(self, idempotency_key: str) -> dict[str, Any] | None:
+        """The result stored with an already processed command, or ``None``."""
+
+    @abstractmethod
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        """The stream's events from ``from_version`` on, in version order.
+
+        A broken row (payload or metadata not a JSON object, a version gap) raises
+        :class:`StoreError` naming the stream and version: rows are never skipped.
+        """
+
+    @abstractmethod
+    def stream_version(self, stream_id: str) -> int:
+        """The stream's current version; 0 when it has no events."""
+
+    @abstractmethod
+    def read_all(self, from_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to ``limit`` events with ``position > from_position``, in global order."""
+
+    @abstractmethod
+    def save_snapshot(self, stream_id: str, version: int, state: Mapping[str, Any]) -> None:
+        """Store (or replace) the stream's snapshot as of ``version``."""
+
+    @abstractmethod
+    def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The stream's latest snapshot, or ``None``."""
+
+    # --- operational tables ---------------------------------------------------------
+
+    @abstractmethod
+    def log_message(
+        self,
+        *,
+        message_id: str,
+        actor: str,
+        message_name: str,
+        correlation_id: str | None,
+        causation_id: str | None,
+        received_at: float,
+        handled_ms: float,
+        outcome: str,
+        error: str | None,
+    ) -> None:
+        """Append one row to ``actor_message_log`` (``outcome``: ok, rejected or error)."""
+
+    @abstractmethod
+    def record_external_call(self, call: ExternalCall) -> bool:
+        """Insert an ``external_calls`` row; ``False`` (and no change) if its key exists."""
+
+    @abstractmethod
+    def get_external_call(self, idempotency_key: str) -> ExternalCall | None:
+        """The external call recorded under ``idempotency_key``, or ``None``."""
+
+    @abstractmethod
+    def update_external_call(
+        self,
+        idempotency_key: str,
+        *,
+        status: str,
+        updated_at: float,
+        response: Mapping[str, Any] | None = None,
+    ) -> ExternalCall:
+        """Set a call's status (and response, when given); :class:`StoreError` if unknown."""
+
+    @abstractmethod
+    def list_external_calls(
+        self, *, system: str | None = None, status: str | None = None
+    ) -> list[ExternalCall]:
+        """External calls, optionally filtered by system and status, oldest first."""
+
+    @abstractmethod
+    def record_validation(self, **row: Any) -> int:
+        """Insert a ``consistency_validations`` row (all columns but ``id``) and return its id.
+
+        ``report`` may be a mapping (stored as JSON) and ``passed`` a bool.
+        """
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run read-only SQL (``?`` placeholders on every backend) and return all rows.
+
+        Writes are refused with :class:`StoreError`. PostgreSQL ``numeric`` values are
+        returned as ``float`` so that both backends give the same Python types.
+        """
+
+    # --- saga persistence -----------------------------------------------------------
+
+    @abstractmethod
+    def apply_saga_transition(self, transition: SagaTransition) -> TransitionIds:
+        """Write every part of ``transition`` in one transaction (all or nothing)."""
+
+    def apply_saga_transitions(self, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
+        """Apply several transitions (group commit); SQL backends use ONE transaction.
+
+        All or nothing: when any transition fails, none is written and the error is raised
+        (callers may then apply them one by one to isolate the bad one). This default
+        applies them one by one.
+        """
+        return [self.apply_saga_transition(transition) for transition in transitions]
+
+    @abstractmethod
+    def get_saga(self, saga_id: str) -> SagaExecution | None:
+        """The saga's ``saga_executions`` row, or ``None``."""
+
+    @abstractmethod
+    def list_sagas(
+        self, states: Sequence[str] | None = None, *, correlation_id: str | None = None
+    ) -> list[SagaExecution]:
+        """Sagas in any of ``states`` (all when ``None``), optionally with one
+        ``correlation_id``, oldest first."""
+
+    @abstractmethod
+    def step_log(self, saga_id: str) -> list[StepLogEntry]:
+        """The saga's ``saga_step_log`` rows in transition order (``seq``)."""
+
+    def add_dead_letter(self, dead_letter: DeadLetter) -> int:
+        """Insert a dead letter (e.g. an undeliverable message) and return its id."""
+        ids = self.apply_saga_transition(SagaTransition(dead_letter=dead_letter))
+        assert ids.dead_letter_id is not None
+        return ids.dead_letter_id
+
+    def update_dead_letter(self, update: DeadLetterUpdate) -> None:
+        """Change a dead letter's status; :class:`StoreError` if it does not exist."""
+        self.apply_saga_transition(SagaTransition(dead_letter_update=update))
+
+    @abstractmethod
+    def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
+        """The dead letter with this id, or ``None``."""
+
+    @abstractmethod
+    def list_dead_letters(
+        self, *, status: str | None = None, saga_id: str | None = None
+    ) -> list[DeadLetter]:
+        """Dead letters, optionally filtered by status and saga, oldest first."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,203 @@
+"""JSON encoding of the TEXT columns, and decoding of rows into records.
+
+Every decoding error names the table and row and says how to repair it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._records import (
+    DeadLetter,
+    ExternalCall,
+    RecordedEvent,
+    SagaExecution,
+    StepLogEntry,
+)
+
+EVENT_COLUMNS = (
+    "position, stream_id, version, event_type, event_version, payload, metadata, "
+    "message_id, correlation_id, causation_id, recorded_at"
+)
+SAGA_COLUMNS = (
+    "saga_id, saga_name, state, step_index, steps_total, steps_completed, pivot_index, data, "
+    "correlation_id, causation_id, started_at, updated_at, deadline_at, ended_at, error"
+)
+STEP_COLUMNS = (
+    "seq, saga_id, step_index, step_name, phase, status, attempt, compensatable, "
+    "idempotency_key, started_at, ended_at, latency_ms, error, result, correlation_id, "
+    "causation_id"
+)
+DEAD_LETTER_COLUMNS = (
+    "id, kind, saga_id, step_index, step_name, target, payload, error, attempts, status, "
+    "correlation_id, causation_id, created_at, updated_at"
+)
+EXTERNAL_CALL_COLUMNS = (
+    "idempotency_key, system, operation, resource_id, status, request, response, "
+    "correlation_id, causation_id, created_at, updated_at"
+)
+
+
+def dumps(value: Mapping[str, Any], *, what: str) -> str:
+    """Encode a mapping as compact JSON with sorted keys (byte-stable)."""
+    try:
+        return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{what} is not JSON-serialisable: {exc}",
+            fix="pass only str, int, float, bool, None, lists and dicts with str keys",
+        ) from exc
+
+
+def loads_object(text: object, *, where: str, repair: str) -> dict[str, Any]:
+    """Decode a JSON object column; anything else is a :class:`StoreError`."""
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError as exc:
+        raise StoreError(f"{where} is not valid JSON ({exc})", fix=repair) from exc
+    if not isinstance(value, dict):
+        raise StoreError(f"{where} is not a JSON object: {text!r:.80}", fix=repair)
+    return value
+
+
+def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
+    """Decode an ``events`` row selected with :data:`EVENT_COLUMNS`."""
+    stream_id, version = str(row[1]), int(row[2])
+
+    def column(index: int, name: str) -> dict[str, Any]:
+        try:
+            return loads_object(
+                row[index],
+                where=f"event {name} of stream {stream_id!r} version {version}",
+                repair=(
+                    f"restore the row (stream_id={stream_id!r}, version={version}) "
+                    "from a backup; never delete or renumber events"
+                ),
+            )
+        except StoreError as exc:
+            raise StoreError(
+                exc.message, fix=exc.fix, stream_id=stream_id, version=version
+            ) from exc
+
+    return RecordedEvent(
+        position=int(row[0]),
+        stream_id=stream_id,
+        version=version,
+        event_type=str(row[3]),
+        event_version=int(row[4]),
+        payload=column(5, "payload"),
+        metadata=column(6, "metadata"),
+        message_id=str(row[7]),
+        correlation_id=str(row[8]),
+        causation_id=str(row[9]),
+        recorded_at=float(row[10]),
+    )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def saga_from_row(row: tuple[Any, ...]) -> SagaExecution:
+    """Decode a ``saga_executions`` row selected with :data:`SAGA_COLUMNS`."""
+    saga_id = str(row[0])
+    return SagaExecution(
+        saga_id=saga_id,
+        saga_name=str(row[1]),
+        state=str(row[2]),
+        step_index=int(row[3]),
+        steps_total=int(row[4]),
+        steps_completed=int(row[5]),
+        pivot_index=_opt_int(row[6]),
+        data=loads_object(
+            row[7],
+            where=f"saga_executions.data of saga {saga_id!r}",
+            repair="restore the saga's data from the succeeded rows of saga_step_log",
+        ),
+        correlation_id=str(row[8]),
+        causation_id=str(row[9]),
+        started_at=float(row[10]),
+        updated_at=float(row[11]),
+        deadline_at=float(row[12]),
+        ended_at=_opt_float(row[13]),
+        error=None if row[14] is None else str(row[14]),
+    )
+
+
+def step_from_row(row: tuple[Any, ...]) -> StepLogEntry:
+    """Decode a ``saga_step_log`` row selected with :data:`STEP_COLUMNS`."""
+    result = None
+    if row[13] is not None:
+        result = loads_object(
+            row[13],
+            where=f"saga_step_log.result of row seq={row[0]} (saga {row[1]!r})",
+            repair="restore the step's result from the service's processed_commands row",
+        )
+    return StepLogEntry(
+        seq=int(row[0]),
+        saga_id=str(row[1]),
+        step_index=int(row[2]),
+        step_name=str(row[3]),
+        phase=str(row[4]),
+        status=str(row[5]),
+        attempt=int(row[6]),
+        compensatable=bool(row[7]),
+        idempotency_key=str(row[8]),
+        started_at=float(row[9]),
+        ended_at=_opt_float(row[10]),
+        latency_ms=_opt_float(row[11]),
+        error=None if row[12] is None else str(row[12]),
+        result=result,
+        correlation_id=str(row[14]),
+        causation_id=str(row[15]),
+    )
+
+
+def dead_letter_from_row(row: tuple[Any, ...]) -> DeadLetter:
+    """Decode a ``dead_letters`` row selected with :data:`DEAD_LETTER_COLUMNS`."""
+    return DeadLetter(
+        id=int(row[0]),
+        kind=str(row[1]),
+        saga_id=None if row[2] is None else str(row[2]),
+        step_index=_opt_int(row[3]),
+        step_name=None if row[4] is None else str(row[4]),
+        target=None if row[5] is None else str(row[5]),
+        payload=loads_object(
+            row[6],
+            where=f"dead_letters.payload of id {row[0]}",
+            repair="rebuild the payload from the saga's step log before redriving",
+        ),
+        error=str(row[7]),
+        attempts=int(row[8]),
+        status=str(row[9]),
+        correlation_id=str(row[10]),
+        causation_id=str(row[11]),
+        created_at=float(row[12]),
+        updated_at=float(row[13]),
+    )
+
+
+def external_call_from_row(row: tuple[Any, ...]) -> ExternalCall:
+    """Decode an ``external_calls`` row selected with :data:`EXTERNAL_CALL_COLUMNS`."""
+    key = str(row[0])
+    repair = "restore the row from the external system's own records"
+    return ExternalCall(
+        idempotency_key=key,
+        system=str(row[1]),
+        operation=str(row[2]),
+        resource_id=str(row[3]),
+        status=str(row[4]),
+        request=loads_object(row[5], where=f"external_calls.request of {key!r}", repair=repair),
+        response=loads_object(row[6], where=f"external_calls.response of {key!r}", repair=repair),
+        correlation_id=str(row[7]),
+        causation_id=str(row[8]),
+        created_at=float(row[9]),
+        updated_at=float(row[10]),
+    )

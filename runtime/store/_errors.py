@@ -1,0 +1,60 @@
+"""The store's exception hierarchy: every error says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """A store operation failed.
+
+    ``stream_id`` and ``version`` locate the problem when it concerns an event stream
+    (``None`` otherwise); ``fix`` is one sentence telling the user what to do. ``str()``
+    is one line: what is wrong, then the fix.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str,
+        stream_id: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        self.message = message
+        self.fix = fix
+        self.stream_id = stream_id
+        self.version = version
+        super().__init__(f"{message}; fix: {fix}")
+
+
+class ConcurrencyError(StoreError):
+    """An append used a stale ``expected_version``: another writer appended first.
+
+    ``version`` is the stream's actual version; ``expected_version`` the caller's.
+    """
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        self.expected_version = expected_version
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual_version}, "
+            f"not the expected {expected_version}",
+            fix="reload the stream (read_stream), re-apply the command and append again",
+            stream_id=stream_id,
+            version=actual_version,
+        )
+
+
+class DuplicateCommandError(StoreError):
+    """An append carried an idempotency key that was already processed.
+
+    Nothing was appended. ``result`` is the result stored by the first append, which the
+    caller should return instead of acting again.
+    """
+
+    def __init__(self, idempotency_key: str, stream_id: str, result: dict[str, object]) -> None:
+        self.idempotency_key = idempotency_key
+        self.result = result
+        super().__init__(
+            f"command {idempotency_key!r} was already processed on stream {stream_id!r}",
+            fix="check processed_result(key) before handling and return the stored result",
+            stream_id=stream_id,
+        )

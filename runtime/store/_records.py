@@ -1,0 +1,205 @@
+"""Typed rows of the store's tables (see ``schema.sql``); JSON columns are dicts here."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagacrew.runtime.messages import new_id
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append. ``message_id`` defaults to a fresh id; ``event_version`` is the
+    payload's schema version (default 1); ``metadata`` defaults to ``{}``."""
+
+    event_type: str
+    payload: Mapping[str, Any]
+    correlation_id: str
+    causation_id: str
+    message_id: str = field(default_factory=new_id)
+    event_version: int = 1
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: ``position`` is the global order, ``version`` the order within
+    its stream (1, 2, 3 ... with no gaps); ``recorded_at`` is seconds since the epoch."""
+
+    position: int
+    stream_id: str
+    version: int
+    event_type: str
+    event_version: int
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    message_id: str
+    correlation_id: str
+    causation_id: str
+    recorded_at: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of a stream as of ``version`` (the state includes events 1..version)."""
+
+    stream_id: str
+    version: int
+    state: dict[str, Any]
+    taken_at: float
+
+
+class Unset(enum.Enum):
+    """Marker for "leave this column unchanged" in updates where ``None`` is a value."""
+
+    UNSET = 0
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True)
+class SagaExecution:
+    """A ``saga_executions`` row. ``state`` is one of running, waiting, compensating,
+    completed, compensated, compensation_failed, stalled; ``step_index`` is the next
+    forward step, or the step being compensated; times are seconds since the epoch."""
+
+    saga_id: str
+    saga_name: str
+    state: str
+    step_index: int
+    steps_total: int
+    steps_completed: int
+    pivot_index: int | None
+    data: dict[str, Any]
+    correlation_id: str
+    causation_id: str
+    started_at: float
+    updated_at: float
+    deadline_at: float
+    ended_at: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SagaUpdate:
+    """Columns of one ``saga_executions`` row to change; ``UNSET`` leaves a column as is.
+
+    ``updated_at`` is always written.
+    """
+
+    saga_id: str
+    updated_at: float
+    state: str | Unset = UNSET
+    step_index: int | Unset = UNSET
+    steps_completed: int | Unset = UNSET
+    data: Mapping[str, Any] | Unset = UNSET
+    ended_at: float | Unset | None = UNSET
+    error: str | Unset | None = UNSET
+
+
+@dataclass(frozen=True)
+class StepLogEntry:
+    """A ``saga_step_log`` row: one transition of one step attempt.
+
+    ``phase`` is forward or compensation; ``status`` started, succeeded, failed or
+    waiting. ``seq`` is assigned by the store (``None`` before insertion) and orders
+    the transitions. ``result`` is set on success (and on waiting: the action's result).
+    """
+
+    saga_id: str
+    step_index: int
+    step_name: str
+    phase: str
+    status: str
+    attempt: int
+    compensatable: bool
+    idempotency_key: str
+    started_at: float
+    correlation_id: str
+    causation_id: str
+    ended_at: float | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    result: Mapping[str, Any] | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A ``dead_letters`` row. ``kind`` is compensation or message; ``status`` parked,
+    redriven or resolved; ``payload`` holds everything needed to redrive; ``attempts``
+    counts the attempts made so far. ``id`` is assigned by the store."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    error: str
+    attempts: int
+    status: str
+    correlation_id: str
+    causation_id: str
+    created_at: float
+    updated_at: float
+    saga_id: str | None = None
+    step_index: int | None = None
+    step_name: str | None = None
+    target: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetterUpdate:
+    """Change the status (and optionally error and attempts) of one dead letter."""
+
+    id: int
+    status: str
+    updated_at: float
+    error: str | Unset = UNSET
+    attempts: int | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class SagaTransition:
+    """Everything one saga transition writes, applied in ONE transaction.
+
+    Any part may be ``None``. ``create`` inserts a saga, ``update`` changes it (exactly one
+    row must match), ``step`` appends to the step log, ``dead_letter`` parks a failed
+    compensation, ``dead_letter_update`` changes a dead letter's status.
+    """
+
+    create: SagaExecution | None = None
+    update: SagaUpdate | None = None
+    step: StepLogEntry | None = None
+    dead_letter: DeadLetter | None = None
+    dead_letter_update: DeadLetterUpdate | None = None
+
+
+@dataclass(frozen=True)
+class TransitionIds:
+    """Ids assigned by a transition: the step log ``seq`` and the dead letter ``id``."""
+
+    step_seq: int | None
+    dead_letter_id: int | None
+
+
+@dataclass(frozen=True)
+class ExternalCall:
+    """An ``external_calls`` row: work done on an external system, keyed by idempotency key.
+
+    ``status`` is done, running, undone, cancelled or completed.
+    """
+
+    idempotency_key: str
+    system: str
+    operation: str
+    resource_id: str
+    status: str
+    request: Mapping[str, Any]
+    response: Mapping[str, Any]
+    correlation_id: str
+    causation_id: str
+    created_at: float
+    updated_at: float

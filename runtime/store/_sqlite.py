@@ -1,0 +1,125 @@
+"""SQLite backend: stdlib ``sqlite3``, one connection, WAL, ``synchronous=FULL`` by default."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._sql import Cursor, SqlStore, UniqueViolation
+
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def schema_sql(name: str = "schema.sql") -> str:
+    """The DDL shipped with the package (``schema.sql`` or ``schema_postgres.sql``)."""
+    return resources.files("sagacrew.runtime.store").joinpath(name).read_text(encoding="utf-8")
+
+
+class _SqliteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._cursor.execute(sql, tuple(params)).fetchall()
+
+
+def _translate(exc: sqlite3.Error, path: str) -> StoreError:
+    if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper():
+        return UniqueViolation(f"unique constraint violated: {exc}", fix="use a fresh key")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return StoreError(
+            f"SQLite database {path!r} stayed locked by another process: {exc}",
+            fix="stop the other writer or raise busy_timeout_ms in the store URL",
+        )
+    return StoreError(
+        f"SQLite error on {path!r}: {exc}",
+        fix="check the file is a sagacrew store, writable, and on a local disk",
+    )
+
+
+class SqliteStore(SqlStore):
+    """A store in one SQLite file (or ``:memory:``, a private in-process database).
+
+    ``synchronous`` is SQLite's durability level (default ``FULL``: a committed
+    transition survives power loss); ``busy_timeout_ms`` (default 5000) is how long a
+    write waits for another process's lock. The schema is created on open. One
+    connection is shared under a lock, so the store may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(clock=clock)
+        level = synchronous.upper()
+        if level not in SYNCHRONOUS_LEVELS:
+            raise StoreError(
+                f"unknown SQLite synchronous level {synchronous!r}",
+                fix=f"use one of {', '.join(SYNCHRONOUS_LEVELS)}",
+            )
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {level}")
+            self._conn.executescript(schema_sql())
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield _SqliteCursor(cursor)
+                cursor.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise _translate(exc, self.path) from exc
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise
+            finally:
+                cursor.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            self._conn.execute("PRAGMA query_only = ON")
+            try:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"query failed on {self.path!r}: {exc}; SQL: {' '.join(sql.split())}",
+                    fix="use read-only SQL over the tables and columns of schema.sql",
+                ) from exc
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                self._conn.execute("PRAGMA query_only = OFF")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,172 @@
+"""Test doubles for saga tests: a deduplicating fake service, a fake clock, scripted faults,
+and a store that lets a test wait on a persisted transition (instead of sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.saga import StepContext, StepFailed
+from sagacrew.runtime.store import SagaTransition, TransitionIds
+from sagacrew.runtime.store._postgres import PostgresStore
+from sagacrew.runtime.store._sqlite import SqliteStore
+
+
+class FakeClock:
+    """Time that only moves when the orchestrator sleeps (each sleep is recorded)."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay_s: float) -> None:
+        self.sleeps.append(delay_s)
+        self.now += delay_s
+        await asyncio.sleep(0)
+
+
+@dataclass
+class FakeService:
+    """Handles every command by idempotency key: a redelivered key returns the stored reply
+    and applies nothing. ``effects`` counts applied effects per (target, command, saga, step)
+    and ``applied`` lists them in order. ``before_effect`` / ``after_effect`` hooks let a
+    test fail or block around the effect."""
+
+    replies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    effects: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    applied: list[tuple[str, str, str]] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+    refuse: set[tuple[str, str]] = field(default_factory=set)
+    after_effect: Callable[[str, Envelope], Any] | None = None
+
+    async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
+        self.envelopes.append(envelope)
+        key = envelope.idempotency_key
+        assert key is not None, "saga commands must carry an idempotency key"
+        if key in self.replies:
+            return self.replies[key]
+        step = str(envelope.payload.get("step", "?"))
+        saga_id = key.split(":")[0]
+        reply: dict[str, Any]
+        if (target, envelope.name) in self.refuse:
+            reply = {"refused": True}
+        else:
+            self.effects[(target, envelope.name, saga_id, step)] += 1
+            self.applied.append((target, envelope.name, step))
+            reply = {f"{step}_done": True, f"{step}_key": key}
+        self.replies[key] = reply
+        if self.after_effect is not None:
+            outcome = self.after_effect(target, envelope)
+            if asyncio.iscoroutine(outcome):
+                await outcome
+        return reply
+
+    def compensated(self) -> list[str]:
+        """Steps undone, in the order their compensations took effect."""
+        return [step for _, command, step in self.applied if command == "undo"]
+
+    def done(self) -> list[str]:
+        return [step for _, command, step in self.applied if command == "do"]
+
+
+def do(step: str, target: str = "svc") -> Callable[[StepContext], Any]:
+    """A step action sending ``do`` for ``step``; a refusal becomes a business failure."""
+
+    async def action(ctx: StepContext) -> Mapping[str, Any]:
+        reply = await ctx.send(target, "do", {"step": step})
+        if reply.get("refused"):
+            raise StepFailed(f"{step} refused", retriable=False)
+        return reply
+
+    return action
+
+
+def undo(step: str, target: str = "svc") -> Callable[[StepContext], Any]:
+    """A compensation sending ``undo`` for ``step`` with the forward result's key."""
+
+    async def compensation(ctx: StepContext) -> Mapping[str, Any]:
+        assert ctx.step_result.get(f"{step}_done") is True, "compensation needs the step result"
+        return await ctx.send(target, "undo", {"step": step})
+
+    return compensation
+
+
+class ScriptedFaults:
+    """Fails chosen attempts: ``plan[(step, phase, attempt)]`` is "transient" or "business";
+    ``always[(step, phase)]`` fails every attempt transiently until removed."""
+
+    def __init__(self) -> None:
+        self.plan: dict[tuple[str, str, int], str] = {}
+        self.always: set[tuple[str, str]] = set()
+        self.calls: list[tuple[str, str, int]] = []
+
+    def before(
+        self, saga_id: str, saga_name: str, step_name: str, phase: str, attempt: int
+    ) -> None:
+        self.calls.append((step_name, phase, attempt))
+        kind = self.plan.get((step_name, phase, attempt))
+        if (step_name, phase) in self.always:
+            kind = "transient"
+        if kind == "business":
+            raise StepFailed(f"{step_name} refused by business rule", retriable=False)
+        if kind == "transient":
+            raise StepFailed(f"{step_name} transiently unavailable")
+
+
+class _Observed:
+    """Mixin: call ``watchers`` after each persisted saga transition."""
+
+    watchers: list[Callable[[SagaTransition], None]]
+
+    def apply_saga_transition(self, transition: SagaTransition) -> TransitionIds:
+        ids: TransitionIds = super().apply_saga_transition(transition)  # type: ignore[misc]
+        for watcher in list(self.watchers):
+            watcher(transition)
+        return ids
+
+    def apply_saga_transitions(self, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
+        ids: list[TransitionIds] = super().apply_saga_transitions(transitions)  # type: ignore[misc]
+        for transition in transitions:
+            for watcher in list(self.watchers):
+                watcher(transition)
+        return ids
+
+    def when(self, predicate: Callable[[SagaTransition], bool]) -> asyncio.Event:
+        """An event set once a transition matching ``predicate`` is persisted."""
+        event = asyncio.Event()
+
+        def watch(transition: SagaTransition) -> None:
+            if predicate(transition):
+                event.set()
+
+        self.watchers.append(watch)
+        return event
+
+
+class ObservedSqliteStore(_Observed, SqliteStore):
+    def __init__(self, path: str, **options: Any) -> None:
+        super().__init__(path, **options)
+        self.watchers = []
+
+
+class ObservedPostgresStore(_Observed, PostgresStore):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.watchers = []
+
+
+ObservedStore = ObservedSqliteStore | ObservedPostgresStore
+
+
+def observed_store(url: str) -> ObservedStore:
+    """An observed store for a ``sqlite://`` or ``postgresql://`` URL (see conftest)."""
+    if url.startswith("sqlite://"):
+        return ObservedSqliteStore(url.removeprefix("sqlite://"), synchronous="OFF")
+    return ObservedPostgresStore(url)

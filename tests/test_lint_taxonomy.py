@@ -1,0 +1,59 @@
+"""SAGA-L003: event names outside the taxonomy (the seed's DRIFT-001 and DRIFT-003)."""
+
+from pathlib import Path
+
+import pytest
+from sagacrew.agents.validator import TaxonomyError, lint_path, lint_source, load_taxonomy
+
+DATA = Path(__file__).parent / "data" / "lint"
+
+
+def test_load_taxonomy_returns_the_registered_names() -> None:
+    assert load_taxonomy(DATA / "taxonomy.json") == {
+        "ml.run.completed",
+        "ml.run.started",
+        "orders.order.approved",
+        "user.onboarding.completed",
+    }
+
+
+def test_unregistered_event_names_are_reported_with_the_closest_registered_name() -> None:
+    taxonomy = load_taxonomy(DATA / "taxonomy.json")
+    findings = lint_path(DATA / "events.py", taxonomy=taxonomy)
+    assert [(f.rule, f.line, f.column) for f in findings] == [
+        ("SAGA-L003", 8, 9),
+        ("SAGA-L003", 25, 24),
+        ("SAGA-L003", 33, 20),
+        ("SAGA-L003", 39, 27),
+    ]
+    assert findings[0].message == "event 'ml.run.complete' is not in the taxonomy"
+    assert findings[0].fix == "use the registered name 'ml.run.completed'"
+    assert findings[3].fix == "use the registered name 'user.onboarding.completed'"
+    assert "add it to the taxonomy" in findings[1].fix
+
+
+def test_without_a_taxonomy_event_names_are_not_checked() -> None:
+    assert lint_path(DATA / "events.py") == []
+
+
+def test_completion_event_keyword_outside_the_taxonomy_is_reported() -> None:
+    source = "op = Operation(completion_event='ml.job.done')\n"
+    [finding] = lint_source(source, taxonomy={"ml.job.finished"})
+    assert (finding.rule, finding.line, finding.column) == ("SAGA-L003", 1, 33)
+
+
+def test_strings_that_are_not_event_names_or_not_in_event_slots_are_ignored() -> None:
+    source = "log.info('ml.run.complete')\nemit('Orders.Order.Approved')\nemit('orders.approved')\n"
+    assert lint_source(source, taxonomy=set()) == []
+
+
+def test_malformed_taxonomy_file_raises_with_the_expected_shape(tmp_path: Path) -> None:
+    bad = tmp_path / "taxonomy.json"
+    bad.write_text('{"events": [{"version": 1}]}', encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r'events\[0\] has no "name" string'):
+        load_taxonomy(bad)
+    with pytest.raises(TaxonomyError, match="cannot read"):
+        load_taxonomy(tmp_path / "missing.json")
+    bad.write_text("[", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="not valid JSON"):
+        load_taxonomy(bad)

@@ -1,0 +1,463 @@
+"""The spec's rules: each with a failing sample, its position and its fix."""
+
+from __future__ import annotations
+
+import pytest
+from sagacrew.crew.spec import DomainSpec, SpecError, SpecErrors, check_rules, parse_spec
+
+BASE = """\
+system: shop
+contexts:
+  ordering:
+    aggregates:
+      order:
+        identity: order_id
+        fields: {order_id: str, total_cents: int, status: str}
+        invariants:
+          - {name: total_is_positive, check: total_cents > 0}
+        commands:
+          create_order: {kind: create, params: [total_cents], sets: {status: pending}}
+          approve_order: {kind: update, sets: {status: approved}, event: approved}
+  stock:
+    depends_on: [ordering]
+    aggregates:
+      item:
+        identity: sku
+        fields: {sku: str, available: int}
+        commands:
+          reserve_item: {kind: reserve, quantity_field: available}
+          release_item: {kind: release, quantity_field: available}
+externals:
+  payments:
+    operations:
+      charge: {undo: refund, params: [total_cents]}
+      refund: {}
+      notify: {}
+sagas:
+  place_order:
+    trigger: ordering.order.create_order
+    steps:
+      - {name: create_order, invoke: ordering.order.create_order}
+      - {name: reserve_item, invoke: stock.item.reserve_item}
+      - {name: charge, invoke: payments.charge, pivot: true}
+      - {name: approve_order, invoke: ordering.order.approve_order}
+      - {name: notify, invoke: payments.notify}
+"""
+
+
+def errors_of(text: str) -> list[SpecError]:
+    with pytest.raises(SpecErrors) as caught:
+        parse_spec(text, "s.yaml")
+    return caught.value.errors
+
+
+def only_error(text: str) -> SpecError:
+    errors = errors_of(text)
+    assert len(errors) == 1, "\n".join(map(str, errors))
+    return errors[0]
+
+
+def changed(old: str, new: str, text: str = BASE) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def position(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
+    """1-based (line, column) of the ``occurrence``-th ``needle`` in ``text``."""
+    index = -1
+    for _ in range(occurrence):
+        index = text.index(needle, index + 1)
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def at(error: SpecError) -> tuple[int, int]:
+    return error.line, error.column
+
+
+def test_base_sample_is_valid() -> None:
+    spec = parse_spec(BASE)
+    assert check_rules(spec) == []
+
+
+def test_invoke_of_unknown_command_suggests_the_closest_target() -> None:
+    text = changed("invoke: ordering.order.approve_order", "invoke: ordering.order.aprove_order")
+    error = only_error(text)
+    assert at(error) == position(text, "ordering.order.aprove_order")
+    assert error.message == (
+        "step 'approve_order' invokes unknown command 'ordering.order.aprove_order'"
+    )
+    assert error.fix == "did you mean 'ordering.order.approve_order'?"
+
+
+def test_invoke_of_unknown_operation_suggests_the_closest_operation() -> None:
+    text = changed("invoke: payments.notify", "invoke: payments.notfy")
+    error = only_error(text)
+    assert error.message == "step 'notify' invokes unknown external operation 'payments.notfy'"
+    assert error.fix == "did you mean 'payments.notify'?"
+
+
+def test_invoke_with_four_parts_is_refused_by_the_model() -> None:
+    text = changed("invoke: payments.notify", "invoke: a.b.c.d")
+    error = only_error(text)
+    assert error.message == (
+        "invoke 'a.b.c.d' must be `context.aggregate.command` or `external.operation`"
+    )
+
+
+def test_aggregate_command_may_not_have_kind_external() -> None:
+    text = changed("approve_order: {kind: update,", "approve_order: {kind: external,")
+    error = only_error(text)
+    assert at(error) == position(text, "external,")
+    assert "only for saga steps that invoke an external operation" in error.message
+
+
+def test_command_params_must_name_fields() -> None:
+    text = changed("params: [total_cents]", "params: [total_cent]")
+    error = only_error(text)
+    assert at(error) == position(text, "total_cent]")
+    assert (
+        error.message
+        == "param 'total_cent' of command 'create_order' is not a field of aggregate 'order'"
+    )
+    assert error.fix == "did you mean 'total_cents'?"
+
+
+def test_query_params_are_inputs_and_may_name_anything() -> None:
+    text = changed(
+        "approve_order: {kind: update,",
+        "check_limit: {kind: query, params: [limit_cents], rejects_when: limit_cents > 5}\n"
+        "          approve_order: {kind: update,",
+    )
+    parse_spec(text)
+
+
+def test_sets_must_name_fields_and_fit_their_type() -> None:
+    text = changed("sets: {status: approved}", "sets: {statuss: approved, total_cents: high}")
+    first, second = errors_of(text)
+    assert at(first) == position(text, "statuss")
+    assert first.fix == "did you mean 'status'?"
+    assert at(second) == position(text, "high")
+    assert second.message == "'total_cents' is a int field but is set to 'high' (str)"
+
+
+def test_unquoted_yes_in_a_str_field_explains_yaml_booleans() -> None:
+    error = only_error(changed("sets: {status: approved}", "sets: {status: yes}"))
+    assert "YAML reads unquoted yes, no, on, off, true and false as booleans" in error.fix
+
+
+def test_reserve_needs_a_quantity_field() -> None:
+    text = changed(
+        "reserve_item: {kind: reserve, quantity_field: available}", "reserve_item: {kind: reserve}"
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "reserve}")
+    assert error.message == "reserve command 'reserve_item' needs `quantity_field`"
+    assert error.fix.startswith("add `quantity_field: available`")
+
+
+def test_quantity_field_must_be_an_int_field() -> None:
+    text = changed("fields: {sku: str, available: int}", "fields: {sku: str, available: float}")
+    errors = errors_of(text)
+    assert [e.message for e in errors] == [
+        "quantity_field 'available' is a float field, not an int",
+        "quantity_field 'available' is a float field, not an int",
+    ]
+
+
+def test_reserve_needs_a_release_on_the_same_field() -> None:
+    text = changed("          release_item: {kind: release, quantity_field: available}\n", "")
+    errors = errors_of(text)
+    assert errors[0].message == (
+        "reserve command 'reserve_item' has no release command on 'available' to compensate it"
+    )
+    assert at(errors[0]) == position(text, "reserve, quantity")
+    # The saga step invoking it is then not compensatable either.
+    assert errors[1].message.startswith("step 'reserve_item' comes before the pivot 'charge'")
+
+
+def test_identity_must_be_a_field() -> None:
+    text = changed("identity: sku", "identity: sku_id")
+    error = only_error(text)
+    assert at(error) == position(text, "sku_id")
+    assert error.message == "identity 'sku_id' is not a field of aggregate 'item'"
+    assert error.fix == "did you mean 'sku'?"
+
+
+def test_initial_values_must_name_fields_of_the_right_type() -> None:
+    text = changed(
+        "fields: {sku: str, available: int}",
+        "fields: {sku: str, available: int}\n        initial: {available: many}",
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "many")
+    assert error.message == "'available' is a int field but is set to 'many' (str)"
+
+
+def test_undo_must_name_another_operation_of_the_same_system() -> None:
+    text = changed("charge: {undo: refund,", "charge: {undo: refnd,")
+    error = only_error(text)
+    assert at(error) == position(text, "refnd")
+    assert error.message == "undo 'refnd' is not an operation of 'payments'"
+    assert error.fix == "did you mean 'refund'?"
+
+
+def test_an_operation_cannot_be_its_own_undo() -> None:
+    text = changed("charge: {undo: refund,", "charge: {undo: charge,")
+    errors = errors_of(text)
+    assert errors[0].message == "operation 'charge' cannot be its own undo"
+
+
+def test_completion_event_must_look_like_context_aggregate_past_tense_verb() -> None:
+    text = changed("notify: {}", "notify: {completion_event: notified, completion_timeout_s: 5}")
+    error = only_error(text)
+    assert at(error) == position(text, "notified")
+    assert error.message == (
+        "completion_event 'notified' must read `context.aggregate.past_tense_verb`"
+    )
+
+
+def test_completion_event_verb_must_be_past_tense() -> None:
+    text = changed(
+        "notify: {}", "notify: {completion_event: ordering.order.notify, completion_timeout_s: 5}"
+    )
+    error = only_error(text)
+    assert (
+        error.message
+        == "completion_event 'ordering.order.notify' does not end in a past-tense verb"
+    )
+    assert error.fix == "name what happened, e.g. `ordering.order.notified`"
+
+
+def test_completion_event_must_belong_to_a_known_aggregate() -> None:
+    text = changed(
+        "notify: {}", "notify: {completion_event: ordering.ordr.notified, completion_timeout_s: 5}"
+    )
+    error = only_error(text)
+    assert "names no known aggregate 'ordering.ordr'" in error.message
+    assert error.fix == "did you mean 'ordering.order'?"
+
+
+def test_completion_event_requires_a_completion_timeout() -> None:
+    text = changed("notify: {}", "notify: {completion_event: ordering.order.notified}")
+    error = only_error(text)
+    assert at(error) == position(text, "ordering.order.notified")
+    assert "sets no completion_timeout_s" in error.message
+    assert error.fix.startswith("add `completion_timeout_s:")
+
+
+def test_a_completion_event_can_trigger_a_saga() -> None:
+    text = changed(
+        "notify: {}", "notify: {completion_event: ordering.order.notified, completion_timeout_s: 5}"
+    )
+    parse_spec(
+        changed("trigger: ordering.order.create_order", "trigger: ordering.order.notified", text)
+    )
+
+
+def test_at_most_one_pivot_per_saga() -> None:
+    text = changed(
+        "invoke: ordering.order.approve_order}",
+        "invoke: ordering.order.approve_order, pivot: true}",
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "true}", 2)
+    assert (
+        error.message
+        == "saga 'place_order' has more than one pivot (step 'charge' is already the pivot)"
+    )
+
+
+def test_step_before_the_pivot_must_be_compensatable() -> None:
+    text = changed(
+        "charge: {undo: refund, params: [total_cents]}", "charge: {params: [total_cents]}"
+    )
+    text = changed("invoke: payments.charge, pivot: true}", "invoke: payments.charge}", text)
+    text = changed(
+        "invoke: ordering.order.approve_order}",
+        "invoke: ordering.order.approve_order, pivot: true}",
+        text,
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "{name: charge")
+    assert error.message == (
+        "step 'charge' comes before the pivot 'approve_order' but cannot be compensated "
+        "(operation 'payments.charge' declares no undo)"
+    )
+    assert error.fix.startswith(
+        "move it after the pivot, mark it (or an earlier step) as the pivot"
+    )
+    assert "declare an undo on operation 'charge'" in error.fix
+
+
+def test_without_a_pivot_every_step_must_be_compensatable() -> None:
+    text = changed("invoke: payments.charge, pivot: true}", "invoke: payments.charge}")
+    error = only_error(text)
+    assert at(error) == position(text, "{name: notify")
+    assert error.message == (
+        "step 'notify' cannot be compensated (operation 'payments.notify' declares no undo) "
+        "and saga 'place_order' has no pivot"
+    )
+    assert error.fix.startswith("mark it (or an earlier step) as the pivot with `pivot: true`")
+
+
+def test_release_before_the_pivot_is_not_compensatable() -> None:
+    text = changed(
+        "      - {name: reserve_item, invoke: stock.item.reserve_item}\n",
+        "      - {name: reserve_item, invoke: stock.item.reserve_item}\n"
+        "      - {name: release_item, invoke: stock.item.release_item}\n",
+    )
+    error = only_error(text)
+    assert "is a release, which has no compensation" in error.message
+
+
+def test_steps_after_the_pivot_need_no_compensation() -> None:
+    spec = parse_spec(BASE)
+    assert spec.sagas["place_order"].steps[-1].invoke == "payments.notify"
+
+
+def test_duplicate_step_names_are_refused() -> None:
+    text = changed("{name: approve_order,", "{name: charge,")
+    error = only_error(text)
+    assert at(error) == position(text, "charge, invoke: ordering.order.approve_order")
+    assert error.message == "duplicate step name 'charge' (also step 3)"
+
+
+def test_step_and_saga_names_are_identifiers() -> None:
+    text = changed("{name: notify,", "{name: 'send notice',")
+    text = changed("  place_order:", "  place-order:", text)
+    first, second = errors_of(text)
+    assert first.message == "'place-order' is not a valid name"
+    assert first.fix.endswith("e.g. `place_order`")
+    assert second.message == "name 'send notice' is not a valid name"
+    assert second.fix.endswith("e.g. `send_notice`")
+
+
+def test_two_commands_emitting_one_event_is_an_error_on_the_second() -> None:
+    text = changed("sets: {status: approved}, event: approved}", "sets: {status: approved}}")
+    text = changed(
+        "          approve_order:",
+        "          cancel_order: {kind: update, sets: {status: cancelled}}\n"
+        "          approve_order:",
+        text,
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "update, sets: {status: approved}")
+    assert error.message == (
+        "command 'approve_order' emits event 'ordering.order.updated', already emitted by "
+        "command 'cancel_order'"
+    )
+    assert error.fix == "give it its own event, e.g. `event: approved`"
+
+
+def test_explicit_event_must_be_past_tense() -> None:
+    text = changed("event: approved}", "event: approve}")
+    error = only_error(text)
+    assert error.message == "event 'approve' is not a past-tense verb"
+    assert error.fix == "name what happened, e.g. `event: approved`"
+
+
+def test_invariant_check_must_compile_over_state_fields() -> None:
+    text = changed("check: total_cents > 0", "check: len(status) > 0")
+    error = only_error(text)
+    assert at(error) == position(text, "len(status)")
+    assert error.message == "in `len(status) > 0`: 'len(status)' is not allowed in expressions"
+
+
+def test_invariant_check_error_points_inside_the_expression() -> None:
+    text = changed("check: total_cents > 0", "check: total_cents > limit")
+    error = only_error(text)
+    assert at(error) == position(text, "limit")
+    assert error.message == "in `total_cents > limit`: unknown name 'limit'"
+
+
+def test_rejects_when_may_use_params_and_state_but_nothing_else() -> None:
+    text = changed(
+        "sets: {status: approved},",
+        "sets: {status: approved}, rejects_when: status == 'x' and amount > 1,",
+    )
+    error = only_error(text)
+    assert error.message.endswith("unknown name 'amount'")
+    ok = changed(
+        "reserve_item: {kind: reserve,",
+        "reserve_item: {kind: reserve, rejects_when: amount > available,",
+    )
+    parse_spec(ok)
+
+
+def test_trigger_must_name_a_known_command_or_event() -> None:
+    text = changed("trigger: ordering.order.create_order", "trigger: ordering.order.create_ordr")
+    error = only_error(text)
+    assert at(error) == position(text, "ordering.order.create_ordr")
+    assert error.fix == "did you mean 'ordering.order.create_order'?"
+    parse_spec(changed("trigger: ordering.order.create_order", "trigger: ordering.order.approved"))
+
+
+def test_depends_on_must_name_known_contexts() -> None:
+    text = changed("depends_on: [ordering]", "depends_on: [orderin]")
+    error = only_error(text)
+    assert at(error) == position(text, "orderin]")
+    assert error.message == "context 'stock' depends on unknown context 'orderin'"
+    assert error.fix == "did you mean 'ordering'?"
+
+
+def test_a_dependency_cycle_among_contexts_is_an_error() -> None:
+    text = changed(
+        "  ordering:\n    aggregates:", "  ordering:\n    depends_on: [stock]\n    aggregates:"
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "ordering]")
+    assert (
+        error.message == "contexts depend on each other in a cycle: ordering -> stock -> ordering"
+    )
+    assert error.fix == "remove 'ordering' from `depends_on` of 'stock'"
+
+
+def test_a_context_depending_on_itself_is_an_error() -> None:
+    error = only_error(changed("depends_on: [ordering]", "depends_on: [ordering, stock]"))
+    assert error.message == "context 'stock' depends on itself"
+
+
+def test_non_positive_timeouts_are_refused() -> None:
+    text = changed(
+        "    trigger: ordering.order.create_order",
+        "    trigger: ordering.order.create_order\n    step_timeout_s: 0",
+    )
+    error = only_error(text)
+    assert error.message == "step_timeout_s must be greater than 0.0 (got 0)"
+    assert error.fix == "write e.g. `step_timeout_s: 5.0`"
+
+
+def test_more_than_500_sagas_suggests_splitting_the_spec() -> None:
+    steps = "    steps: [{name: a, invoke: ordering.order.create_order}]\n"
+    many = "".join(
+        f"  saga_{n}:\n    trigger: ordering.order.create_order\n{steps}" for n in range(501)
+    )
+    text = BASE[: BASE.index("sagas:\n")] + "sagas:\n" + many
+    error = only_error(text)
+    assert at(error) == position(text, "sagas:")
+    assert error.message == "the spec declares 501 sagas, more than 500"
+    assert error.fix.startswith("split it into several specs")
+
+
+def test_more_than_500_aggregates_suggests_splitting_the_spec() -> None:
+    aggregate = (
+        "      a{n}: {{identity: i, fields: {{i: str}}, commands: {{c: {{kind: query}}}}}}\n"
+    )
+    extra = "  big:\n    aggregates:\n" + "".join(aggregate.format(n=n) for n in range(500))
+    text = changed("externals:", extra + "externals:")
+    error = only_error(text)
+    assert error.message == "the spec declares 502 aggregates, more than 500"
+
+
+def test_check_rules_works_on_a_spec_built_in_code() -> None:
+    spec = parse_spec(BASE)
+    saga = spec.sagas["place_order"]
+    steps = [step.model_copy(update={"pivot": False}) for step in saga.steps]
+    broken = spec.model_copy(
+        update={"sagas": {"place_order": saga.model_copy(update={"steps": steps})}}
+    )
+    assert isinstance(broken, DomainSpec)
+    (violation,) = check_rules(broken)
+    assert violation.path == ("sagas", "place_order", "steps", 4)
+    assert "has no pivot" in violation.message

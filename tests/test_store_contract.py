@@ -1,0 +1,433 @@
+"""One contract for every store backend (pyeventsourcing style): subclassed per backend."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sagacrew.runtime.store import (
+    ConcurrencyError,
+    DeadLetter,
+    DeadLetterUpdate,
+    DuplicateCommandError,
+    ExternalCall,
+    NewEvent,
+    SagaExecution,
+    SagaTransition,
+    SagaUpdate,
+    StepLogEntry,
+    Store,
+    StoreError,
+    open_store,
+)
+
+
+def event(kind: str = "kitchen.ticket.created", **payload: Any) -> NewEvent:
+    return NewEvent(kind, payload or {"n": 1}, correlation_id="corr-1", causation_id="cause-1")
+
+
+def saga_row(saga_id: str = "s-1") -> SagaExecution:
+    return SagaExecution(
+        saga_id=saga_id,
+        saga_name="create_order",
+        state="running",
+        step_index=0,
+        steps_total=3,
+        steps_completed=0,
+        pivot_index=1,
+        data={"order_id": "o-1"},
+        correlation_id="corr-1",
+        causation_id="cause-1",
+        started_at=100.0,
+        updated_at=100.0,
+        deadline_at=130.0,
+    )
+
+
+def step_row(status: str = "started", **changes: Any) -> StepLogEntry:
+    fields: dict[str, Any] = {
+        "saga_id": "s-1",
+        "step_index": 0,
+        "step_name": "create_ticket",
+        "phase": "forward",
+        "status": status,
+        "attempt": 1,
+        "compensatable": True,
+        "idempotency_key": "s-1:0:forward:1",
+        "started_at": 100.0,
+        "correlation_id": "corr-1",
+        "causation_id": "cause-2",
+    }
+    fields.update(changes)
+    return StepLogEntry(**fields)
+
+
+def dead_letter() -> DeadLetter:
+    return DeadLetter(
+        kind="compensation",
+        saga_id="s-1",
+        step_index=0,
+        step_name="create_ticket",
+        payload={"step_result": {"ticket_id": "T-1"}},
+        error="kitchen unavailable",
+        attempts=3,
+        status="parked",
+        correlation_id="corr-1",
+        causation_id="cause-3",
+        created_at=101.0,
+        updated_at=101.0,
+    )
+
+
+class StoreContract:
+    """The behaviour every backend must have. Subclasses provide ``store`` and ``raw``."""
+
+    store: Store
+    url: str
+
+    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        """Write directly to the database, bypassing the store (to break rows)."""
+        raise AssertionError("the backend test class must override raw()")
+
+    # --- events ---------------------------------------------------------------------
+
+    def test_append_to_new_stream_returns_version_and_read_stream_returns_events(self) -> None:
+        assert self.store.stream_version("kitchen.ticket:T-1") == 0
+        version = self.store.append("kitchen.ticket:T-1", 0, [event(n=1), event(n=2)])
+        assert version == 2
+        events = self.store.read_stream("kitchen.ticket:T-1")
+        assert [(e.version, e.payload) for e in events] == [(1, {"n": 1}), (2, {"n": 2})]
+        assert events[0].correlation_id == "corr-1"
+        assert events[0].causation_id == "cause-1"
+        assert events[0].event_type == "kitchen.ticket.created"
+        assert self.store.stream_version("kitchen.ticket:T-1") == 2
+
+    def test_second_connection_sees_appends_and_conflicts_on_stale_version(self) -> None:
+        other = open_store(self.url)
+        try:
+            self.store.append("s", 0, [event()])
+            assert other.stream_version("s") == 1
+            with pytest.raises(ConcurrencyError):
+                other.append("s", 0, [event()])
+            assert other.append("s", 1, [event()]) == 2
+            assert [e.version for e in self.store.read_stream("s")] == [1, 2]
+        finally:
+            other.close()
+
+    def test_read_stream_from_version_skips_earlier_events(self) -> None:
+        self.store.append("s", 0, [event(n=1), event(n=2), event(n=3)])
+        assert [e.version for e in self.store.read_stream("s", from_version=2)] == [2, 3]
+
+    def test_event_metadata_and_version_round_trip(self) -> None:
+        new = NewEvent("a.b.c", {"x": [1, 2]}, "c", "d", event_version=2, metadata={"m": "v"})
+        self.store.append("s", 0, [new])
+        (stored,) = self.store.read_stream("s")
+        assert stored.event_version == 2
+        assert stored.metadata == {"m": "v"}
+        assert stored.message_id == new.message_id
+
+    def test_append_with_stale_expected_version_raises_and_appends_nothing(self) -> None:
+        self.store.append("s", 0, [event()])
+        with pytest.raises(ConcurrencyError) as raised:
+            self.store.append("s", 0, [event(), event()])
+        assert raised.value.stream_id == "s"
+        assert raised.value.version == 1
+        assert raised.value.expected_version == 0
+        assert "reload the stream" in str(raised.value)
+        assert self.store.stream_version("s") == 1
+
+    def test_idempotency_key_stores_result_once_and_refuses_second_append(self) -> None:
+        self.store.append("s", 0, [event()], idempotency_key="k-1", result={"ticket_id": "T-1"})
+        with pytest.raises(DuplicateCommandError) as raised:
+            self.store.append("s", 1, [event()], idempotency_key="k-1", result={"other": 1})
+        assert raised.value.result == {"ticket_id": "T-1"}
+        assert self.store.processed_result("k-1") == {"ticket_id": "T-1"}
+        assert self.store.stream_version("s") == 1
+        assert self.store.processed_result("unknown") is None
+
+    def test_append_without_events_remembers_the_command(self) -> None:
+        assert self.store.append("s", 0, [], idempotency_key="k-0", result={"ok": True}) == 0
+        assert self.store.processed_result("k-0") == {"ok": True}
+
+    def test_conflicting_append_with_key_does_not_store_the_key(self) -> None:
+        self.store.append("s", 0, [event()])
+        with pytest.raises(ConcurrencyError):
+            self.store.append("s", 0, [event()], idempotency_key="k-2", result={})
+        assert self.store.processed_result("k-2") is None
+
+    def test_read_all_returns_events_of_all_streams_in_global_order(self) -> None:
+        self.store.append("a", 0, [event(n=1)])
+        self.store.append("b", 0, [event(n=2), event(n=3)])
+        self.store.append("a", 1, [event(n=4)])
+        every = self.store.read_all()
+        assert [(e.stream_id, e.payload["n"]) for e in every] == [
+            ("a", 1),
+            ("b", 2),
+            ("b", 3),
+            ("a", 4),
+        ]
+        positions = [e.position for e in every]
+        assert positions == sorted(positions)
+        page = self.store.read_all(from_position=positions[0], limit=2)
+        assert [e.payload["n"] for e in page] == [2, 3]
+
+    def test_snapshot_save_load_and_replace(self) -> None:
+        assert self.store.load_snapshot("s") is None
+        self.store.save_snapshot("s", 3, {"status": "open"})
+        self.store.save_snapshot("s", 5, {"status": "closed"})
+        snapshot = self.store.load_snapshot("s")
+        assert snapshot is not None
+        assert (snapshot.version, snapshot.state) == (5, {"status": "closed"})
+
+    def test_broken_json_payload_raises_store_error_naming_stream_and_version(self) -> None:
+        self.store.append("kitchen.ticket:T-9", 0, [event(), event()])
+        self.raw(
+            "UPDATE events SET payload = '{not json' WHERE stream_id = 'kitchen.ticket:T-9' "
+            "AND version = 2"
+        )
+        with pytest.raises(StoreError) as raised:
+            self.store.read_stream("kitchen.ticket:T-9")
+        assert raised.value.stream_id == "kitchen.ticket:T-9"
+        assert raised.value.version == 2
+        assert "'kitchen.ticket:T-9' version 2" in str(raised.value)
+        assert "fix:" in str(raised.value)
+
+    def test_payload_that_is_not_an_object_is_a_store_error(self) -> None:
+        self.store.append("s", 0, [event()])
+        self.raw("UPDATE events SET payload = '[1, 2]' WHERE stream_id = 's'")
+        with pytest.raises(StoreError, match="not a JSON object"):
+            self.store.read_stream("s")
+
+    def test_version_gap_raises_store_error_naming_the_missing_version(self) -> None:
+        self.store.append("s", 0, [event(), event(), event()])
+        self.raw("DELETE FROM events WHERE stream_id = 's' AND version = 2")
+        with pytest.raises(StoreError) as raised:
+            self.store.read_stream("s")
+        assert (raised.value.stream_id, raised.value.version) == ("s", 2)
+        assert "version 2 is missing" in str(raised.value)
+
+    def test_unserialisable_payload_is_refused_before_writing(self) -> None:
+        with pytest.raises(StoreError, match="not JSON-serialisable"):
+            self.store.append("s", 0, [NewEvent("a.b.c", {"x": object()}, "c", "d")])
+        assert self.store.stream_version("s") == 0
+
+    # --- operational tables ---------------------------------------------------------
+
+    def test_query_runs_read_only_sql_with_question_mark_placeholders(self) -> None:
+        self.store.append("s", 0, [event(n=1), event(n=2)])
+        rows = self.store.query(
+            "SELECT version, event_type FROM events WHERE stream_id = ? AND payload LIKE '%n%' "
+            "ORDER BY version",
+            ("s",),
+        )
+        assert rows == [(1, "kitchen.ticket.created"), (2, "kitchen.ticket.created")]
+        assert self.store.query("SELECT AVG(version) FROM events") == [(1.5,)]
+
+    def test_query_refuses_writes(self) -> None:
+        self.store.append("s", 0, [event()])
+        with pytest.raises(StoreError, match="read-only"):
+            self.store.query("DELETE FROM events")
+        assert self.store.stream_version("s") == 1
+
+    def test_query_with_bad_sql_names_the_statement(self) -> None:
+        with pytest.raises(StoreError, match="no_such_table"):
+            self.store.query("SELECT * FROM no_such_table")
+
+    def test_log_message_writes_actor_message_log(self) -> None:
+        self.store.log_message(
+            message_id="m-1",
+            actor="kitchen.ticket",
+            message_name="CreateTicket",
+            correlation_id=None,
+            causation_id="c-1",
+            received_at=10.0,
+            handled_ms=1.5,
+            outcome="ok",
+            error=None,
+        )
+        rows = self.store.query(
+            "SELECT actor, message_name, correlation_id, handled_ms, outcome FROM actor_message_log"
+        )
+        assert rows == [("kitchen.ticket", "CreateTicket", None, 1.5, "ok")]
+
+    def test_external_call_is_recorded_once_per_key_and_updated(self) -> None:
+        call = ExternalCall(
+            idempotency_key="k",
+            system="payments",
+            operation="authorize",
+            resource_id="auth-1",
+            status="done",
+            request={"amount": 10},
+            response={"auth_id": "auth-1"},
+            correlation_id="corr",
+            causation_id="cause",
+            created_at=1.0,
+            updated_at=1.0,
+        )
+        assert self.store.record_external_call(call) is True
+        assert self.store.record_external_call(call) is False
+        updated = self.store.update_external_call("k", status="undone", updated_at=2.0)
+        assert (updated.status, updated.updated_at, updated.response) == (
+            "undone",
+            2.0,
+            {"auth_id": "auth-1"},
+        )
+        assert self.store.get_external_call("k") == updated
+        assert self.store.list_external_calls(system="payments", status="undone") == [updated]
+        assert self.store.list_external_calls(status="done") == []
+        with pytest.raises(StoreError, match="record_external_call"):
+            self.store.update_external_call("missing", status="undone", updated_at=3.0)
+
+    def test_record_validation_returns_id_and_checks_columns(self) -> None:
+        row: dict[str, Any] = {
+            "system": "ftgo",
+            "profile": "dev",
+            "validated_at": 5.0,
+            "sagas_total": 10,
+            "success_rate": 0.9,
+            "step_latency_p95_ms": 12.0,
+            "step_latency_p99_ms": 20.0,
+            "consistency_score": 1.0,
+            "passed": True,
+            "report": {"gates": []},
+        }
+        first = self.store.record_validation(**row)
+        second = self.store.record_validation(**row)
+        assert second > first
+        assert self.store.query("SELECT passed, report FROM consistency_validations") == [
+            (1, '{"gates":[]}'),
+            (1, '{"gates":[]}'),
+        ]
+        with pytest.raises(StoreError, match="unknown columns"):
+            self.store.record_validation(**row, verdict="ok")
+
+    # --- saga persistence -----------------------------------------------------------
+
+    def test_saga_transition_creates_updates_and_logs_in_one_call(self) -> None:
+        ids = self.store.apply_saga_transition(SagaTransition(create=saga_row(), step=step_row()))
+        assert ids.step_seq is not None
+        self.store.apply_saga_transition(
+            SagaTransition(
+                update=SagaUpdate(
+                    saga_id="s-1",
+                    updated_at=101.0,
+                    step_index=1,
+                    steps_completed=1,
+                    data={"order_id": "o-1", "ticket_id": "T-1"},
+                ),
+                step=step_row("succeeded", result={"ticket_id": "T-1"}, latency_ms=3.0),
+            )
+        )
+        saga = self.store.get_saga("s-1")
+        assert saga is not None
+        assert (saga.state, saga.step_index, saga.steps_completed) == ("running", 1, 1)
+        assert saga.data == {"order_id": "o-1", "ticket_id": "T-1"}
+        assert saga.pivot_index == 1
+        log = self.store.step_log("s-1")
+        assert [(row.status, row.result) for row in log] == [
+            ("started", None),
+            ("succeeded", {"ticket_id": "T-1"}),
+        ]
+        assert log[0].seq is not None and log[1].seq is not None and log[0].seq < log[1].seq
+        assert [s.saga_id for s in self.store.list_sagas(["running"])] == ["s-1"]
+        assert self.store.list_sagas(["completed"]) == []
+        assert self.store.get_saga("missing") is None
+
+    def test_failed_saga_transition_writes_nothing(self) -> None:
+        with pytest.raises(StoreError, match="does not exist"):
+            self.store.apply_saga_transition(
+                SagaTransition(
+                    update=SagaUpdate(saga_id="missing", updated_at=1.0, state="completed"),
+                    step=step_row(saga_id="missing"),
+                )
+            )
+        assert self.store.step_log("missing") == []
+
+    def test_saga_update_can_clear_ended_at_and_error(self) -> None:
+        self.store.apply_saga_transition(SagaTransition(create=saga_row()))
+        self.store.apply_saga_transition(
+            SagaTransition(
+                update=SagaUpdate("s-1", 2.0, state="compensation_failed", ended_at=2.0, error="x")
+            )
+        )
+        self.store.apply_saga_transition(
+            SagaTransition(update=SagaUpdate("s-1", 3.0, state="compensating", ended_at=None))
+        )
+        saga = self.store.get_saga("s-1")
+        assert saga is not None
+        assert (saga.state, saga.ended_at, saga.error) == ("compensating", None, "x")
+
+    def test_dead_letter_is_parked_listed_and_redriven(self) -> None:
+        self.store.apply_saga_transition(SagaTransition(create=saga_row()))
+        ids = self.store.apply_saga_transition(
+            SagaTransition(
+                step=step_row("failed", phase="compensation", error="down"),
+                dead_letter=dead_letter(),
+            )
+        )
+        assert ids.dead_letter_id is not None
+        (parked,) = self.store.list_dead_letters(status="parked")
+        assert parked.id == ids.dead_letter_id
+        assert parked.payload == {"step_result": {"ticket_id": "T-1"}}
+        self.store.update_dead_letter(
+            DeadLetterUpdate(id=parked.id, status="redriven", updated_at=5.0, attempts=4)
+        )
+        letter = self.store.get_dead_letter(parked.id)
+        assert letter is not None
+        assert (letter.status, letter.attempts, letter.error) == (
+            "redriven",
+            4,
+            "kitchen unavailable",
+        )
+        assert self.store.list_dead_letters(status="parked") == []
+        assert len(self.store.list_dead_letters(saga_id="s-1")) == 1
+        message_id = self.store.add_dead_letter(
+            DeadLetter(
+                kind="message",
+                target="kitchen.ticket",
+                payload={"name": "CreateTicket"},
+                error="actor stopped",
+                attempts=1,
+                status="parked",
+                correlation_id="c",
+                causation_id="d",
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+        assert message_id > parked.id
+        with pytest.raises(StoreError, match="list_dead_letters"):
+            self.store.update_dead_letter(DeadLetterUpdate(id=999, status="resolved", updated_at=1))
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _store(self, sqlite_url: str) -> Iterator[None]:
+        self.url = sqlite_url
+        self.store = open_store(sqlite_url)
+        yield
+        self.store.close()
+
+    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        conn = sqlite3.connect(self.url.removeprefix("sqlite://"))
+        with conn:
+            conn.execute(sql, params)
+        conn.close()
+
+
+@pytest.mark.postgres
+class TestPostgresStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _store(self, postgres_url: str) -> Iterator[None]:
+        self.url = postgres_url
+        self.store = open_store(postgres_url)
+        yield
+        self.store.close()
+
+    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql, params or None)
