@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from sagacrew.crew.spec.model import CommandKind, Reliability, RetryPolicy, Thresholds, Workload
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
@@ -200,9 +199,7 @@ class ValidationQuery(_Part):
 
 class FaultScenario(_Part):
     name: str
-    kind: Literal[
-        "step_failure", "business_failure", "compensation_failure", "duplicate_delivery"
-    ]
+    kind: Literal["step_failure", "business_failure", "compensation_failure", "duplicate_delivery"]
     saga: str
     step: str | None
     rate: float

@@ -154,7 +154,6 @@ def verify(
     with _user_errors():
         from rich.progress import Progress
         from rich.table import Table
-
         from sagacrew.crew.generated import open_generated
         from sagacrew.crew.verify import verify as run_verify
 
@@ -168,7 +167,10 @@ def verify(
                 bar.update(tasks[phase], completed=done)  # type: ignore[arg-type]
 
             result = run_verify(
-                system, profile=profile.value, store_url=store, run_tests=not skip_tests,
+                system,
+                profile=profile.value,
+                store_url=store,
+                run_tests=not skip_tests,
                 progress=progress,
             )
         verdict = result.verdict
@@ -178,8 +180,8 @@ def verify(
         for gate in verdict.gates:
             table.add_row(
                 gate.name,
-                f"{gate.measured:.4g} {gate.unit}",
-                f"{gate.comparison} {gate.threshold:.4g} {gate.unit}",
+                _figure(gate.measured, gate.unit),
+                f"{gate.comparison} {_figure(gate.threshold, gate.unit)}",
                 "[green]PASS[/]" if gate.passed else "[red]FAIL[/]",
             )
         out.print(table)
@@ -204,6 +206,10 @@ def verify(
             if verdict.failed_sagas:
                 out.print(f"sagas that broke it: {', '.join(verdict.failed_sagas[:10])}")
             raise typer.Exit(EXIT_FAILED)
+
+
+def _figure(value: float, unit: str) -> str:
+    return f"{value:.2%}" if unit == "ratio" else f"{value:.4g} {unit}"
 
 
 @app.command()
@@ -237,8 +243,10 @@ def lint(
     path: Annotated[Path, typer.Argument(help="A Python file or folder.")],
     taxonomy: Annotated[
         Path | None,
-        typer.Option(help="taxonomy.json to check event names against (default: found "
-                     "next to PATH when it is a generated system)."),
+        typer.Option(
+            help="taxonomy.json to check event names against (default: found "
+            "next to PATH when it is a generated system)."
+        ),
     ] = None,
 ) -> None:
     """Find the seed's saga defects: stub compensations, missing ids, unknown events, polling."""
@@ -279,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
         app(args=["--help"], prog_name="sagacrew")
     except UsageError as error:
         command = error.ctx.command_path if error.ctx else "sagacrew"
-        err.print(f"{command}: {error.format_message().rstrip('.')}; see `{command} --help`", markup=False)
+        err.print(
+            f"{command}: {error.format_message().rstrip('.')}; see `{command} --help`", markup=False
+        )
         sys.exit(EXIT_USER_ERROR)
     except typer.Abort:
         sys.exit(130)

@@ -13,12 +13,11 @@ os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 
-from crewai.flow.flow import Flow, listen, start  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
-
-from sagacrew.crew import pipeline  # noqa: E402
-from sagacrew.crew.blueprint import Blueprint  # noqa: E402
-from sagacrew.crew.spec import DomainSpec  # noqa: E402
+from crewai.flow.flow import Flow, listen, start
+from pydantic import BaseModel
+from sagacrew.crew import pipeline
+from sagacrew.crew.blueprint import Blueprint
+from sagacrew.crew.spec import DomainSpec
 
 
 class CrewState(BaseModel):

@@ -64,7 +64,7 @@ def run_workload(
     store_url: str,
     *,
     sagas_per_type: int | None = None,
-    duplicate_rate: float = 0.1,
+    duplicate_rate: float | None = None,
     id_prefix: str | None = None,
     on_done: Callable[[SagaResult], None] | None = None,
 ) -> WorkloadReport:
@@ -73,6 +73,8 @@ def run_workload(
     ``id_prefix`` makes saga ids (and so the injected faults) reproducible.
     """
     n = sagas_per_type or system.package.WORKLOAD_SAGAS_PER_TYPE
+    if duplicate_rate is None:
+        duplicate_rate = system.package.DUPLICATE_DELIVERY_RATE
     return asyncio.run(_workload(system, store_url, n, duplicate_rate, id_prefix, on_done))
 
 
@@ -92,7 +94,7 @@ def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
         )
         for (stream_id,) in rows:
             aggregate_id = stream_id[len(prefix) :]
-            state, version, exists = actor.replay(aggregate_id)
+            state, _, exists = actor.replay(aggregate_id)
             invariant_subjects += 1
             if exists and actor.broken_invariants(state):
                 invariant_violations.append(stream_id)
@@ -128,12 +130,18 @@ def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
 
 def run_generated_tests(system: GeneratedSystem, report_dir: Path) -> CheckResult:
     """Run the generated pytest suite in a child process; each failed test is a violation."""
-    junit = report_dir / "generated-tests.xml"
+    junit = (report_dir / "generated-tests.xml").resolve()
     junit.unlink(missing_ok=True)
     done = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            f"--junitxml={junit}", str(system.root / "tests"),
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            str((system.root / "tests").resolve()),
         ],
         capture_output=True,
         text=True,

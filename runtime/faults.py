@@ -45,11 +45,11 @@ class ScriptedFaults:
         self, saga_id: str, saga_name: str, step_name: str, phase: str, attempt: int
     ) -> None:
         for fault in self.faults:
-            if (fault.saga, fault.step, fault.phase) == (saga_name, step_name, phase):
-                if fault.fired < fault.times:
-                    fault.fired += 1
-                    raise StepFailed(
-                        f"injected {'transient' if fault.retriable else 'business'} failure "
-                        f"of {phase} {step_name} (attempt {attempt})",
-                        retriable=fault.retriable,
-                    )
+            matches = (fault.saga, fault.step, fault.phase) == (saga_name, step_name, phase)
+            if matches and fault.fired < fault.times:
+                fault.fired += 1
+                raise StepFailed(
+                    f"injected {'transient' if fault.retriable else 'business'} failure "
+                    f"of {phase} {step_name} (attempt {attempt})",
+                    retriable=fault.retriable,
+                )

@@ -124,3 +124,18 @@ def test_lint_flags_a_stub_compensation(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"{bad}:4:" in done.stdout
     assert "SAGA-L001" in done.stdout
+
+
+def test_demo_steps_run_and_verify_from_relative_paths_pass(tmp_path: Path) -> None:
+    import shutil
+
+    system = tmp_path / "generated" / "order_fulfilment"
+    shutil.copytree(ROOT / "generated" / "order_fulfilment", system)
+    ran = sagacrew("run", "generated/order_fulfilment", "--sagas", "5", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "5 sagas run" in ran.stdout
+    verified = sagacrew("verify", "generated/order_fulfilment", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "VERDICT: PASS" in verified.stdout
+    assert "violation" not in verified.stdout
+    assert (system / ".sagacrew" / "reports" / "verdict.md").is_file()

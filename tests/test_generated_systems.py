@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sagacrew.crew.emit import emit_files
 from sagacrew.crew.generated import open_generated
 from sagacrew.crew.pipeline import design
@@ -53,8 +52,17 @@ def test_generated_code_lints_clean_and_is_ruff_formatted(example: str) -> None:
     taxonomy = load_taxonomy(system_dir / "taxonomy.json")
     assert [str(f) for f in lint_path(system_dir, taxonomy=taxonomy)] == []
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", "--isolated", "--line-length",
-         "100", str(system_dir)],
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "format",
+            "--check",
+            "--isolated",
+            "--line-length",
+            "100",
+            str(system_dir),
+        ],
         capture_output=True,
         text=True,
     )

@@ -114,7 +114,8 @@ def test_all_problems_of_a_file_are_reported_at_once_sorted_by_position() -> Non
     assert "did you mean 'order_id'?" in errors[0].fix
     assert "did you mean 'total_cents'?" in errors[1].fix
     assert (
-        errors[2].message == "kind 'creat' is not one of create, update, delete, reserve, release, query"
+        errors[2].message
+        == "kind 'creat' is not one of create, update, delete, reserve, release, query"
     )
     assert errors[2].fix == "write e.g. `kind: create`"
     assert "did you mean 'ordering.order.approve_order'?" in errors[5].fix

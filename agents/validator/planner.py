@@ -141,7 +141,9 @@ class ConsistencyValidatorPlanner:
                     saga=saga.name,
                     step=None,
                     rate=workload.step_failure_rate,
-                    description="A step attempt fails before any effect; the retry policy absorbs it.",
+                    description=(
+                        "A step attempt fails before any effect; the retry policy absorbs it."
+                    ),
                 )
             )
             faults.append(
@@ -175,9 +177,11 @@ class ConsistencyValidatorPlanner:
                     name=f"{saga.name}_duplicate_delivery",
                     kind="duplicate_delivery",
                     saga=saga.name,
-                    step=saga.steps[0].name,
-                    rate=1.0,
-                    description="A command is delivered twice; its idempotency key makes it act once.",
+                    step=None,
+                    rate=workload.duplicate_delivery_rate,
+                    description=(
+                        "A command is delivered twice; its idempotency key makes it act once."
+                    ),
                 )
             )
         return faults

@@ -207,7 +207,8 @@ class Workload(_Strict):
 
     ``step_failure_rate`` makes a step's action fail before any effect (transient:
     retried); ``business_failure_rate`` makes a step fail for good (compensation);
-    ``compensation_failure_rate`` makes a compensation fail transiently.
+    ``compensation_failure_rate`` makes a compensation fail transiently;
+    ``duplicate_delivery_rate`` delivers a command twice (idempotency keys make it act once).
     The seed makes runs reproducible.
     """
 
@@ -216,6 +217,7 @@ class Workload(_Strict):
     step_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
     business_failure_rate: float = Field(default=0.03, ge=0.0, le=1.0)
     compensation_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    duplicate_delivery_rate: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
 class DomainSpec(_Strict):

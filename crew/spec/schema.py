@@ -108,6 +108,7 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "step_failure_rate": "Share of step attempts failing transiently (retried).",
         "business_failure_rate": "Share of steps failing for good (compensation).",
         "compensation_failure_rate": "Share of compensation attempts failing transiently.",
+        "duplicate_delivery_rate": "Share of commands delivered twice (must act once).",
     },
 }
 

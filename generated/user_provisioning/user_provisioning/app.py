@@ -19,6 +19,9 @@ SYSTEM = "user_provisioning"
 WORKLOAD_SAGAS_PER_TYPE = 40
 """Sagas of each type that ``sagacrew run`` starts."""
 
+DUPLICATE_DELIVERY_RATE = 0.1
+"""Share of commands ``sagacrew run`` delivers twice (they must act once)."""
+
 
 def workload_faults() -> SeededFaults:
     """The generated fault plan (validation/fault_plan.json) as an injector.
@@ -54,6 +57,7 @@ def build_system(
 
 
 __all__ = [
+    "DUPLICATE_DELIVERY_RATE",
     "SAGAS",
     "SAGA_INPUTS",
     "SYSTEM",
