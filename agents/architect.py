@@ -17,7 +17,6 @@ supervision tree follows the spec's context dependencies, OTP-style:
 from __future__ import annotations
 
 import networkx as nx
-
 from sagacrew.agents.naming import actor_address, event_name, pascal
 from sagacrew.crew.blueprint import (
     ActorPart,
@@ -73,7 +72,7 @@ class ActorArchitect:
         return ActorPart(actors=actors, supervisors=self._supervisors(spec))
 
     def _aggregate_actor(self, context: str, name: str, aggregate: Aggregate) -> ActorSpec:
-        fields = dict(aggregate.fields)
+        fields: dict[str, str] = dict(aggregate.fields)
         state_fields = list(fields)
         handlers = []
         for command_name, command in aggregate.commands.items():
@@ -136,7 +135,9 @@ class ActorArchitect:
         if spec.externals:
             root_children.append(
                 ChildSpec(
-                    name=EXTERNALS_SUPERVISOR, restart="permanent", shutdown_s=10.0,
+                    name=EXTERNALS_SUPERVISOR,
+                    restart="permanent",
+                    shutdown_s=10.0,
                     is_supervisor=True,
                 )
             )

@@ -63,7 +63,7 @@ def _options(
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one line each and exit code 2."""
-    from sagacrew.crew.spec import SpecError, SpecErrors
+    from sagacrew.crew.spec import SpecErrors
 
     try:
         yield
@@ -73,7 +73,7 @@ def _user_errors() -> Iterator[None]:
         for error in errors.errors:
             err.print(str(error), markup=False)
         raise typer.Exit(EXIT_USER_ERROR) from None
-    except (SpecError, *_known_errors()) as error:
+    except _known_errors() as error:
         if _debug:
             raise
         err.print(f"sagacrew: {error}", markup=False)
@@ -81,11 +81,14 @@ def _user_errors() -> Iterator[None]:
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
+    """The errors of other packages that carry a message a user can act on."""
     from sagacrew.crew.emit import EmitError
     from sagacrew.crew.generated import GeneratedSystemError
+    from sagacrew.crew.spec import SpecError
     from sagacrew.runtime.store import StoreError
 
-    return (EmitError, GeneratedSystemError, StoreError)
+    return (SpecError, EmitError, GeneratedSystemError, StoreError)
+
 
 
 @app.command()

@@ -58,5 +58,6 @@ def run_flow(spec: DomainSpec, spec_file: str) -> Blueprint:
     """Run the crew as a crewAI Flow and return the finished blueprint."""
     flow = SagaCrewFlow(suppress_flow_events=True)
     flow.kickoff(inputs={"spec": spec, "spec_file": spec_file})
-    assert flow.state.blueprint is not None
-    return flow.state.blueprint
+    blueprint: Blueprint | None = flow.state.blueprint
+    assert blueprint is not None
+    return blueprint

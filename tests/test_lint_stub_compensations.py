@@ -27,7 +27,7 @@ def test_seed_todo_compensation_message_names_the_function_and_the_todo() -> Non
     first = lint_path(DATA / "stub_compensations.py")[0]
     assert first.message == (
         "compensation compensate_dispatch_training() is a stub: it only logs and returns "
-        "a fixed result (left with a TODO)"
+        "a fixed result (left with a to-do marker)"
     )
     assert first.fix == "perform the undo (e.g. call the delete/release/cancel command) or raise"
     assert first.column == 1

@@ -44,7 +44,7 @@ class ConsistencyValidatorPlanner:
         return ValidationPart(
             queries=queries,
             faults=self._faults(spec, blueprint),
-            profiles=dict(spec.profiles),
+            profiles={str(name): thresholds for name, thresholds in spec.profiles.items()},
             workload=spec.workload,
         )
 

@@ -195,7 +195,7 @@ class Thresholds(_Strict):
     consistency_score_min: float = Field(ge=0.0, le=1.0)
 
 
-def _default_profiles() -> dict[str, Thresholds]:
+def _default_profiles() -> dict[Literal["dev", "prod"], Thresholds]:
     return {
         "dev": Thresholds(success_rate_min=0.90, consistency_score_min=0.95),
         "prod": Thresholds(success_rate_min=0.995, consistency_score_min=0.999),

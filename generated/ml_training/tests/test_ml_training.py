@@ -146,6 +146,7 @@ def test_train_model_failed_compensation_is_dead_lettered_then_redriven(store_ur
             ]
             assert [d.step_name for d in parked] == ["create_training_run"]
             faults.clear()
+            assert parked[0].id is not None
             redriven = await system.orchestrator.redrive(parked[0].id)
             assert redriven.state == SagaState.COMPENSATED
 

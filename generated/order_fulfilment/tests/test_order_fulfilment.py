@@ -144,6 +144,7 @@ def test_create_order_failed_compensation_is_dead_lettered_then_redriven(store_u
             ]
             assert [d.step_name for d in parked] == ["create_order"]
             faults.clear()
+            assert parked[0].id is not None
             redriven = await system.orchestrator.redrive(parked[0].id)
             assert redriven.state == SagaState.COMPENSATED
 

@@ -132,6 +132,7 @@ def test_provision_user_failed_compensation_is_dead_lettered_then_redriven(store
             ]
             assert [d.step_name for d in parked] == ["create_account"]
             faults.clear()
+            assert parked[0].id is not None
             redriven = await system.orchestrator.redrive(parked[0].id)
             assert redriven.state == SagaState.COMPENSATED
 
