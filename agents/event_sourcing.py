@@ -89,16 +89,19 @@ class EventSourcingSpecialist:
                     )
         return EventPart(events=list(events.values()), snapshots=snapshots)
 
-    def _aggregate_events(
-        self, context: str, name: str, aggregate: Aggregate
-    ) -> list[EventSchema]:
+    def _aggregate_events(self, context: str, name: str, aggregate: Aggregate) -> list[EventSchema]:
         fields = aggregate.fields
         source = actor_address(context, name)
         before = {"type": "object", "description": "Field values before the change."}
         result: list[EventSchema] = []
 
-        def add(event: str, version: int, properties: dict[str, Any], reliability: Reliability,
-                description: str) -> None:
+        def add(
+            event: str,
+            version: int,
+            properties: dict[str, Any],
+            reliability: Reliability,
+            description: str,
+        ) -> None:
             result.append(
                 EventSchema(
                     name=event,

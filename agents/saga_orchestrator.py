@@ -53,11 +53,15 @@ class SagaOrchestratorAgent:
                 target = actor_address(context, aggregate_name)
                 kind = command.kind
                 compensation = self._aggregate_compensation(target, aggregate, command_name)
-                inputs.setdefault(aggregate.identity, aggregate.fields.get(aggregate.identity, "str"))
+                inputs.setdefault(
+                    aggregate.identity, aggregate.fields.get(aggregate.identity, "str")
+                )
                 params = command.params
                 if params is None and kind is CommandKind.CREATE:
                     params = [
-                        f for f in aggregate.fields if f != aggregate.identity and f not in command.sets
+                        f
+                        for f in aggregate.fields
+                        if f != aggregate.identity and f not in command.sets
                     ]
                 for param in params or []:
                     inputs.setdefault(param, aggregate.fields.get(param, "str"))
