@@ -45,7 +45,7 @@ class ActorArchitect:
         actors += [
             ActorSpec(
                 name=system_name,
-                class_name=pascal(system_name) + "Gateway",
+                class_name=_gateway_class(system_name),
                 kind="gateway",
                 context=None,
                 aggregate=None,
@@ -204,3 +204,9 @@ class ActorArchitect:
                 )
             )
         return supervisors
+
+
+def _gateway_class(system: str) -> str:
+    """``payment_gateway`` → ``PaymentGateway``; ``mailer`` → ``MailerGateway``."""
+    name = pascal(system)
+    return name if name.endswith("Gateway") else name + "Gateway"

@@ -17,7 +17,7 @@ from sagacrew.agents import (
     SagaOrchestratorAgent,
 )
 from sagacrew.crew.blueprint import Blueprint
-from sagacrew.crew.emit import emit_files, write_files
+from sagacrew.crew.emit import emit_files, user_owned, write_files
 from sagacrew.crew.spec import DomainSpec, load_spec
 
 
@@ -85,5 +85,5 @@ def generate(spec_path: Path, out_dir: Path, *, use_flow: bool = True) -> Genera
     else:
         blueprint = design(spec, str(spec_path))
     files = emit_files(blueprint, spec)
-    notes = write_files(files, out_dir)
+    notes = write_files(files, out_dir, keep=user_owned(blueprint.system))
     return Generated(out_dir, blueprint, files, notes)

@@ -80,12 +80,9 @@ def run_workload(
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
     """Replayed state keeps every invariant, and equals each stored snapshot."""
-    from importlib import import_module
-
-    actors = import_module(f"{system.name}.actors")
     invariant_subjects, invariant_violations = 0, []
     snapshot_subjects, snapshot_violations = 0, []
-    for actor_class in actors.AGGREGATES:
+    for actor_class in system.package.app.AGGREGATES:
         actor = actor_class(store)
         prefix = actor_class.address + ":"
         rows = store.query(

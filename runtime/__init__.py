@@ -33,6 +33,7 @@ from sagacrew.runtime.system import (
     SagaSystem,
     SupervisorPlan,
     WorkloadReport,
+    overrides,
     sample_inputs,
 )
 from sagacrew.runtime.taxonomy import EventType
@@ -74,5 +75,6 @@ __all__ = [
     "WorkloadReport",
     "new_id",
     "open_store",
+    "overrides",
     "sample_inputs",
 ]

@@ -19,13 +19,14 @@ EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
 
 
 def committed_files(system_dir: Path) -> dict[str, str]:
+    """The files git tracks under ``system_dir`` (SVGs aside: Graphviz versions differ)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "."], cwd=system_dir, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
     return {
-        str(path.relative_to(system_dir)): path.read_text("utf-8")
-        for path in sorted(system_dir.rglob("*"))
-        if path.is_file()
-        and path.suffix != ".svg"
-        and ".sagacrew" not in path.parts
-        and "__pycache__" not in path.parts
+        name: (system_dir / name).read_text("utf-8")
+        for name in sorted(filter(None, listed))
+        if not name.endswith(".svg")
     }
 
 

@@ -10,7 +10,10 @@ flowcharts when Graphviz is there. Layout of ``generated/<system>/``::
     validation/checks.sql     consistency checks; validation/fault_plan.json
     <system>/                 the Python package (actors, gateways, sagas, supervision,
                               events, app) that runs on sagacrew.runtime
+    <system>/business_rules.py  yours: created once, never overwritten (generation gap)
     tests/                    the generated pytest suite
+    generated-files.txt       what sagacrew wrote (so a later run can remove what a spec
+                              change made obsolete)
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ from sagacrew.crew.emit.render import format_python, render
 from sagacrew.crew.spec.model import CommandKind, DomainSpec
 
 SVG_SUFFIX = ".svg"
+MANIFEST = "generated-files.txt"
+
+
+def user_owned(system: str) -> frozenset[str]:
+    """Files created once for the user to edit, never overwritten by a later ``generate``."""
+    return frozenset({f"{system}/business_rules.py"})
 
 
 def _json(data: Any) -> str:
@@ -150,6 +159,7 @@ def emit_files(blueprint: Blueprint, spec: DomainSpec) -> dict[str, str]:
         f"{system}/supervision.py": "supervision.py.j2",
         f"{system}/events.py": "events.py.j2",
         f"{system}/app.py": "app.py.j2",
+        f"{system}/business_rules.py": "business_rules.py.j2",
         "tests/conftest.py": "conftest.py.j2",
         f"tests/test_{system}.py": "test_suite.py.j2",
     }
@@ -186,20 +196,35 @@ def emit_files(blueprint: Blueprint, spec: DomainSpec) -> dict[str, str]:
         }
     )
     files["README.md"] = render("readme.md.j2", **context)
+    owned = user_owned(system)
+    files[MANIFEST] = "".join(f"{path}\n" for path in sorted(files) if path not in owned)
     return dict(sorted(files.items()))
 
 
-def write_files(files: Mapping[str, str], out_dir: Path) -> list[str]:
+def write_files(
+    files: Mapping[str, str], out_dir: Path, *, keep: frozenset[str] = frozenset()
+) -> list[str]:
     """Write ``files`` under ``out_dir`` and render each DOT flowchart to SVG.
 
-    Returns the notes for the user (e.g. how to install Graphviz when it is missing).
-    Files whose content is unchanged are not rewritten.
+    Files whose content is unchanged are not rewritten; files in ``keep`` (the user's) are
+    only created when absent; files an earlier run wrote (its manifest) that this run no
+    longer produces are removed. Returns notes for the user (e.g. how to get Graphviz).
     """
     from sagacrew.agents.flowchart import render_svg
 
     notes: list[str] = []
+    manifest = out_dir / MANIFEST
+    if manifest.is_file():
+        for relative in manifest.read_text("utf-8").split():
+            if relative not in files and relative not in keep:
+                stale = out_dir / relative
+                stale.unlink(missing_ok=True)
+                if stale.suffix == ".dot":
+                    stale.with_suffix(SVG_SUFFIX).unlink(missing_ok=True)
     for relative, text in files.items():
         path = out_dir / relative
+        if relative in keep and path.exists():
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text("utf-8") != text:
             path.write_text(text, "utf-8")

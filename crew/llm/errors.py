@@ -18,3 +18,11 @@ class LlmConfigError(LlmError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}: {fix}")
+
+
+class EditPathError(LlmError):
+    """An edit names a path outside the allowed ones (a bug in the reviewers, not the LLM)."""
+
+
+class PromptsMissingError(LlmError):
+    """``prompts/agents.yaml`` or ``prompts/tasks.yaml`` is not where it should be."""

@@ -32,7 +32,7 @@ _FORBIDDEN: tuple[tuple[str, str], ...] = (
     ("${", "template syntax '${'"),
 )
 _PRAGMA = re.compile(
-    r"\b(noqa|type:\s*ignore|fmt:\s*(off|on|skip)|sagacrew:\s*allow|pragma|pylint:|mypy:|"
+    r"\b(noqa|type:\s*ignore|fmt:\s*(off|on|skip)|sagacrew:\s*allow|pragma\b|pylint:|mypy:|"
     r"ruff:|isort:|nosec|coding[:=])",
     re.IGNORECASE,
 )

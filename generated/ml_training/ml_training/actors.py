@@ -21,7 +21,7 @@ def training_run_create_training_run_refused(
     return bool(params["gpus"] > 64)
 
 
-class TrainingRunActor(AggregateActor):
+class TrainingRunActorBase(AggregateActor):
     """The training_run aggregate of the ml context.
 
     Identity: ``run_id``. Snapshots: every 20 events, for high criticality.
@@ -76,7 +76,7 @@ def gpu_quota_reserve_gpus_refused(state: Mapping[str, Any], params: Mapping[str
     return bool(params["amount"] > state["available_gpus"])
 
 
-class GpuQuotaActor(AggregateActor):
+class GpuQuotaActorBase(AggregateActor):
     """The gpu_quota aggregate of the compute context.
 
     Identity: ``quota_id``. Snapshots: every 20 events, for high criticality.
@@ -117,7 +117,7 @@ class GpuQuotaActor(AggregateActor):
         return broken
 
 
-class ModelVersionActor(AggregateActor):
+class ModelVersionActorBase(AggregateActor):
     """The model_version aggregate of the registry context.
 
     Identity: ``version_id``. Snapshots: every 50 events, for normal criticality.
@@ -162,8 +162,9 @@ class ModelVersionActor(AggregateActor):
         return broken
 
 
-AGGREGATES: tuple[type[AggregateActor], ...] = (
-    TrainingRunActor,
-    GpuQuotaActor,
-    ModelVersionActor,
+AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (
+    TrainingRunActorBase,
+    GpuQuotaActorBase,
+    ModelVersionActorBase,
 )
+"""The generated aggregate actors; business_rules.py may subclass each (see app.py)."""

@@ -3,7 +3,7 @@
 
 Each gateway runs on the runtime's sandbox (a ledger in ``external_calls``: idempotent
 calls, real undo and cancellation, completion delivered as an event). To reach the real
-system, subclass the gateway and override ``perform``.
+system, subclass the gateway in business_rules.py and override ``perform``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import ClassVar
 from sagacrew.runtime import GatewayOperation, SandboxGateway
 
 
-class TrainingClusterGateway(SandboxGateway):
+class TrainingClusterGatewayBase(SandboxGateway):
     """The external GPU cluster that runs training jobs."""
 
     system: ClassVar[str] = "training_cluster"
@@ -30,4 +30,5 @@ class TrainingClusterGateway(SandboxGateway):
     }
 
 
-GATEWAYS: tuple[type[SandboxGateway], ...] = (TrainingClusterGateway,)
+GATEWAY_BASES: tuple[type[SandboxGateway], ...] = (TrainingClusterGatewayBase,)
+"""The generated gateways; business_rules.py may subclass each (see app.py)."""

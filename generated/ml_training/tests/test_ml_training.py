@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from ml_training import SAGA_INPUTS, build_system, workload_faults
-from ml_training.actors import AGGREGATES
+from ml_training.app import AGGREGATES
 from sagacrew.runtime import SagaResult, SagaState, ScriptedFault, ScriptedFaults, sample_inputs
 
 BLUEPRINT = json.loads(

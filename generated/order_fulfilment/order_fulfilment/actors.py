@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sagacrew.runtime import AggregateActor, CommandHandler
 
 
-class OrderActor(AggregateActor):
+class OrderActorBase(AggregateActor):
     """The order aggregate of the ordering context.
 
     Identity: ``order_id``. Snapshots: every 2 events, as the spec sets.
@@ -77,7 +77,7 @@ def consumer_validate_order_for_consumer_refused(
     return bool(params["total_cents"] > 50000)
 
 
-class ConsumerActor(AggregateActor):
+class ConsumerActorBase(AggregateActor):
     """The consumer aggregate of the consumers context.
 
     Identity: ``consumer_id``. Snapshots: every 50 events, for normal criticality.
@@ -103,7 +103,7 @@ class ConsumerActor(AggregateActor):
     }
 
 
-class TicketActor(AggregateActor):
+class TicketActorBase(AggregateActor):
     """The ticket aggregate of the kitchen context.
 
     Identity: ``ticket_id``. Snapshots: every 50 events, for normal criticality.
@@ -143,8 +143,9 @@ class TicketActor(AggregateActor):
         return broken
 
 
-AGGREGATES: tuple[type[AggregateActor], ...] = (
-    OrderActor,
-    ConsumerActor,
-    TicketActor,
+AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (
+    OrderActorBase,
+    ConsumerActorBase,
+    TicketActorBase,
 )
+"""The generated aggregate actors; business_rules.py may subclass each (see app.py)."""

@@ -7,12 +7,19 @@ as ``async with build_system("sqlite:///state.db") as system: await system.run_s
 
 from __future__ import annotations
 
-from sagacrew.runtime import FaultInjector, SagaSystem, SeededFaults, open_store
+from sagacrew.runtime import FaultInjector, SagaSystem, SeededFaults, open_store, overrides
 
-from .actors import AGGREGATES
-from .gateways import GATEWAYS
+from . import business_rules
+from .actors import AGGREGATE_BASES
+from .gateways import GATEWAY_BASES
 from .sagas import SAGA_INPUTS, SAGAS
 from .supervision import SUPERVISION
+
+AGGREGATES = overrides(business_rules, AGGREGATE_BASES)
+"""Each generated aggregate actor, or its subclass in business_rules.py when there is one."""
+
+GATEWAYS = overrides(business_rules, GATEWAY_BASES)
+"""Each generated gateway, or its subclass in business_rules.py (a real client)."""
 
 SYSTEM = "order_fulfilment"
 
@@ -57,7 +64,9 @@ def build_system(
 
 
 __all__ = [
+    "AGGREGATES",
     "DUPLICATE_DELIVERY_RATE",
+    "GATEWAYS",
     "SAGAS",
     "SAGA_INPUTS",
     "SYSTEM",

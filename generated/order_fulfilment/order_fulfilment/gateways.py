@@ -3,7 +3,7 @@
 
 Each gateway runs on the runtime's sandbox (a ledger in ``external_calls``: idempotent
 calls, real undo and cancellation, completion delivered as an event). To reach the real
-system, subclass the gateway and override ``perform``.
+system, subclass the gateway in business_rules.py and override ``perform``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import ClassVar
 from sagacrew.runtime import GatewayOperation, SandboxGateway
 
 
-class PaymentGatewayGateway(SandboxGateway):
+class PaymentGatewayBase(SandboxGateway):
     """The card processor (authorise, void)."""
 
     system: ClassVar[str] = "payment_gateway"
@@ -29,4 +29,5 @@ class PaymentGatewayGateway(SandboxGateway):
     }
 
 
-GATEWAYS: tuple[type[SandboxGateway], ...] = (PaymentGatewayGateway,)
+GATEWAY_BASES: tuple[type[SandboxGateway], ...] = (PaymentGatewayBase,)
+"""The generated gateways; business_rules.py may subclass each (see app.py)."""

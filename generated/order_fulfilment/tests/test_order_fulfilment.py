@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from order_fulfilment import SAGA_INPUTS, build_system, workload_faults
-from order_fulfilment.actors import AGGREGATES
+from order_fulfilment.app import AGGREGATES
 from sagacrew.runtime import SagaResult, SagaState, ScriptedFault, ScriptedFaults, sample_inputs
 
 BLUEPRINT = json.loads(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sagacrew.runtime import SagaResult, SagaState, ScriptedFault, ScriptedFaults, sample_inputs
 from user_provisioning import SAGA_INPUTS, build_system, workload_faults
-from user_provisioning.actors import AGGREGATES
+from user_provisioning.app import AGGREGATES
 
 BLUEPRINT = json.loads(
     (Path(__file__).resolve().parent.parent / "blueprint.json").read_text("utf-8")

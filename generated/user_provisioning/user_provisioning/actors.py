@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sagacrew.runtime import AggregateActor, CommandHandler
 
 
-class AccountActor(AggregateActor):
+class AccountActorBase(AggregateActor):
     """The account aggregate of the accounts context.
 
     Identity: ``account_id``. Snapshots: every 20 events, for high criticality.
@@ -58,7 +58,7 @@ class AccountActor(AggregateActor):
         return broken
 
 
-class MembershipActor(AggregateActor):
+class MembershipActorBase(AggregateActor):
     """The membership aggregate of the community context.
 
     Identity: ``membership_id``. Snapshots: every 50 events, for normal criticality.
@@ -96,7 +96,8 @@ class MembershipActor(AggregateActor):
         return broken
 
 
-AGGREGATES: tuple[type[AggregateActor], ...] = (
-    AccountActor,
-    MembershipActor,
+AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (
+    AccountActorBase,
+    MembershipActorBase,
 )
+"""The generated aggregate actors; business_rules.py may subclass each (see app.py)."""

@@ -3,7 +3,7 @@
 
 Each gateway runs on the runtime's sandbox (a ledger in ``external_calls``: idempotent
 calls, real undo and cancellation, completion delivered as an event). To reach the real
-system, subclass the gateway and override ``perform``.
+system, subclass the gateway in business_rules.py and override ``perform``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import ClassVar
 from sagacrew.runtime import GatewayOperation, SandboxGateway
 
 
-class VaultServiceGateway(SandboxGateway):
+class VaultServiceGatewayBase(SandboxGateway):
     """The secrets vault (provision, deprovision)."""
 
     system: ClassVar[str] = "vault_service"
@@ -29,7 +29,7 @@ class VaultServiceGateway(SandboxGateway):
     }
 
 
-class MailerGateway(SandboxGateway):
+class MailerGatewayBase(SandboxGateway):
     """The transactional email sender."""
 
     system: ClassVar[str] = "mailer"
@@ -40,7 +40,8 @@ class MailerGateway(SandboxGateway):
     }
 
 
-GATEWAYS: tuple[type[SandboxGateway], ...] = (
-    VaultServiceGateway,
-    MailerGateway,
+GATEWAY_BASES: tuple[type[SandboxGateway], ...] = (
+    VaultServiceGatewayBase,
+    MailerGatewayBase,
 )
+"""The generated gateways; business_rules.py may subclass each (see app.py)."""

@@ -1,0 +1,121 @@
+"""Reviewing the design agents' proposals: actors, supervision, sagas, events."""
+
+from __future__ import annotations
+
+from sagacrew.crew.blueprint import Blueprint
+from sagacrew.crew.llm.merge import Edit, JsonPath
+from sagacrew.crew.llm.proposals import ActorProposal, EventProposal, SagaProposal, _Proposal
+from sagacrew.crew.llm.review import (
+    Review,
+    capped,
+    known_names,
+    number_problem,
+    reject_unknown_fields,
+    review_texts,
+)
+from sagacrew.crew.llm.text import text_problem
+
+MAX_INTENSITY = 100
+MAX_PERIOD_S = 3600.0
+MAX_BACKOFF_S = 300.0
+
+
+def reject_unknown_top_fields(agent: str, proposal: _Proposal) -> Review:
+    """One rejection per top-level key the LLM added (e.g. ``pivot_index``)."""
+    review = Review()
+    for name in proposal.unknown_fields():
+        review.reject(
+            f"{agent}: field {name!r}",
+            f"it may not be proposed (only {', '.join(type(proposal).model_fields)})",
+        )
+    return review
+
+
+def review_actors(proposal: ActorProposal, blueprint: Blueprint) -> Review:
+    """Actor descriptions by address; supervision limits by supervisor name."""
+    assert blueprint.actors is not None
+    review = reject_unknown_top_fields("actors", proposal)
+    actors: dict[str, list[JsonPath]] = {
+        actor.name: [("actors", "actors", i, "description")]
+        for i, actor in enumerate(blueprint.actors.actors)
+    }
+    review.extend(review_texts("actors", "actor", proposal.descriptions, actors))
+    supervisors = {s.name: i for i, s in enumerate(blueprint.actors.supervisors)}
+    seen: set[str] = set()
+    for tweak in capped(review, "actors: supervision", proposal.supervision):
+        label = f"actors: supervision of {tweak.name!r}"
+        if reject_unknown_fields(review, label, tweak):
+            continue
+        if tweak.name not in supervisors:
+            review.reject(
+                label,
+                "there is no supervisor of that name (names cannot be changed; known: "
+                f"{known_names(supervisors)})",
+            )
+            continue
+        if tweak.name in seen:
+            review.reject(label, "it is proposed more than once")
+            continue
+        seen.add(tweak.name)
+        problem = (
+            number_problem(tweak.intensity, "intensity", 1, MAX_INTENSITY)
+            or number_problem(tweak.period_s, "period_s", 0, MAX_PERIOD_S, low_open=True)
+            or number_problem(tweak.backoff_min_s, "backoff_min_s", 0, MAX_BACKOFF_S)
+            or number_problem(tweak.backoff_max_s, "backoff_max_s", 0, MAX_BACKOFF_S)
+            or (
+                f"backoff_min_s {tweak.backoff_min_s} exceeds backoff_max_s {tweak.backoff_max_s}"
+                if tweak.backoff_min_s > tweak.backoff_max_s
+                else None
+            )
+            or text_problem(tweak.rationale)
+        )
+        if problem:
+            review.reject(label, problem)
+            continue
+        index = supervisors[tweak.name]
+        values = {
+            "intensity": tweak.intensity,
+            "period_s": float(tweak.period_s),
+            "backoff_min_s": float(tweak.backoff_min_s),
+            "backoff_max_s": float(tweak.backoff_max_s),
+            "rationale": tweak.rationale,
+        }
+        review.edits.append(
+            Edit(
+                label,
+                sets=tuple(
+                    (("actors", "supervisors", index, name), value)
+                    for name, value in values.items()
+                ),
+            )
+        )
+    return review
+
+
+def review_sagas(proposal: SagaProposal, blueprint: Blueprint) -> Review:
+    """Saga descriptions by saga name; step descriptions by ``saga.step``."""
+    assert blueprint.sagas is not None
+    review = reject_unknown_top_fields("sagas", proposal)
+    sagas: dict[str, list[JsonPath]] = {
+        saga.name: [("sagas", "sagas", i, "description")]
+        for i, saga in enumerate(blueprint.sagas.sagas)
+    }
+    steps: dict[str, list[JsonPath]] = {
+        f"{saga.name}.{step.name}": [("sagas", "sagas", i, "steps", j, "description")]
+        for i, saga in enumerate(blueprint.sagas.sagas)
+        for j, step in enumerate(saga.steps)
+    }
+    review.extend(review_texts("sagas", "saga", proposal.saga_descriptions, sagas))
+    review.extend(review_texts("sagas", "step", proposal.step_descriptions, steps))
+    return review
+
+
+def review_events(proposal: EventProposal, blueprint: Blueprint) -> Review:
+    """Event descriptions by full event name."""
+    assert blueprint.events is not None
+    review = reject_unknown_top_fields("events", proposal)
+    events: dict[str, list[JsonPath]] = {}
+    for i, event in enumerate(blueprint.events.events):
+        events.setdefault(event.name, []).append(("events", "events", i, "description"))
+    review.extend(review_texts("events", "event", proposal.descriptions, events))
+    return review
