@@ -17,7 +17,8 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import ModuleType
+from typing import Any, Literal, TypeVar
 
 from sagacrew.runtime.actors import (
     Actor,
@@ -39,6 +40,7 @@ from sagacrew.runtime.saga import (
 from sagacrew.runtime.store import Store
 
 RestartType = Literal["permanent", "transient", "temporary"]
+_Base = TypeVar("_Base", bound=Actor)
 
 
 @dataclass(frozen=True)
@@ -279,3 +281,15 @@ def _chance(key: str, rate: float) -> bool:
     """A deterministic coin from ``key``: the same key always gives the same answer."""
     digest = int(hashlib.sha256(("dup:" + key).encode()).hexdigest()[:8], 16)
     return digest / 0xFFFFFFFF < rate
+
+def overrides(module: ModuleType, bases: Sequence[type[_Base]]) -> tuple[type[_Base], ...]:
+    """Each ``XBase`` of ``bases``, replaced by ``module.X`` when that subclasses it.
+
+    This is the generation gap: generated bases live in files sagacrew rewrites, the
+    user's subclasses in a module it never touches.
+    """
+    chosen = []
+    for base in bases:
+        user = getattr(module, base.__name__.removesuffix("Base"), None)
+        chosen.append(user if isinstance(user, type) and issubclass(user, base) else base)
+    return tuple(chosen)
