@@ -6,6 +6,9 @@ one event; the runtime's built-in compensations emit ``deleted`` (undoing a crea
 operation that completes later announces it with its ``completion_event``. Every one of
 them is in the registry, so nothing the system emits is outside the taxonomy.
 
+Upcasters: a command whose event is at version N > 1 declares, per earlier version, what
+was renamed, added or removed; each change becomes one complete upcaster function.
+
 Snapshot policy: every 20 events for high-criticality aggregates (fast recovery), 50 by
 default, 100 for low criticality, unless the spec sets ``snapshot_every``.
 """
@@ -20,7 +23,7 @@ from sagacrew.agents.naming import (
     event_class_name,
     event_name,
 )
-from sagacrew.crew.blueprint import Blueprint, EventPart, EventSchema, SnapshotPolicy
+from sagacrew.crew.blueprint import Blueprint, EventPart, EventSchema, SnapshotPolicy, Upcaster
 from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, Reliability
 
 _JSON_TYPE = {
@@ -51,11 +54,26 @@ class EventSourcingSpecialist:
     def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> EventPart:
         events: dict[str, EventSchema] = {}
         snapshots = []
+        upcasters: list[Upcaster] = []
         for context_name, context in spec.contexts.items():
             for aggregate_name, aggregate in context.aggregates.items():
                 source = actor_address(context_name, aggregate_name)
                 for schema in self._aggregate_events(context_name, aggregate_name, aggregate):
                     events.setdefault(schema.name, schema)
+                for command in aggregate.commands.values():
+                    name = event_name(context_name, aggregate_name, command)
+                    for change in sorted(command.event_history, key=lambda c: c.from_version):
+                        assert name is not None
+                        upcasters.append(
+                            Upcaster(
+                                event=name,
+                                from_version=change.from_version,
+                                function=f"upcast_{name.replace('.', '_')}_v{change.from_version}",
+                                renamed=dict(change.renamed),
+                                added=dict(change.added),
+                                removed=list(change.removed),
+                            )
+                        )
                 every = aggregate.snapshot_every or _SNAPSHOT_EVERY[aggregate.criticality]
                 snapshots.append(
                     SnapshotPolicy(
@@ -87,7 +105,7 @@ class EventSourcingSpecialist:
                         reliability=Reliability.PERSISTENT,
                         description=f"{system_name} finished {operation_name}.",
                     )
-        return EventPart(events=list(events.values()), snapshots=snapshots)
+        return EventPart(events=list(events.values()), snapshots=snapshots, upcasters=upcasters)
 
     def _aggregate_events(self, context: str, name: str, aggregate: Aggregate) -> list[EventSchema]:
         fields = aggregate.fields

@@ -173,9 +173,21 @@ class SnapshotPolicy(_Part):
     rationale: str
 
 
+class Upcaster(_Part):
+    """Turns a stored payload of ``event`` at ``from_version`` into the next version's."""
+
+    event: str
+    from_version: int
+    function: str
+    renamed: dict[str, str]
+    added: dict[str, str | int | float | bool]
+    removed: list[str]
+
+
 class EventPart(_Part):
     events: list[EventSchema]
     snapshots: list[SnapshotPolicy]
+    upcasters: list[Upcaster] = Field(default_factory=list)
 
 
 # --- Consistency Validator -----------------------------------------------------------

@@ -87,7 +87,12 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from sagacrew.crew.spec import SpecError
     from sagacrew.runtime.store import StoreError
 
-    return (SpecError, EmitError, GeneratedSystemError, StoreError)
+    known: tuple[type[Exception], ...] = (SpecError, EmitError, GeneratedSystemError, StoreError)
+    try:
+        from sagacrew.runtime.api import ServeError
+    except ImportError:  # the API's extras (fastapi, uvicorn) are not installed
+        return known
+    return (*known, ServeError)
 
 
 
@@ -272,6 +277,32 @@ def lint(
             err.print(f"{len(findings)} finding(s)")
             raise typer.Exit(EXIT_FAILED)
         out.print("no findings")
+
+
+@app.command()
+def serve(
+    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: the one `sagacrew run` uses).")
+    ] = None,
+    operator_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SAGACREW_OPERATOR_TOKEN",
+            help="Bearer token for operator endpoints (or SAGACREW_OPERATOR_TOKEN).",
+        ),
+    ] = None,
+) -> None:
+    """Run the system with its status API and live flowchart page (FastAPI + uvicorn)."""
+    with _user_errors():
+        from sagacrew.runtime.api import serve as run_server
+
+        out.print(f"serving {system_dir} on http://{host}:{port}/ (Ctrl-C stops)")
+        run_server(
+            system_dir, host=host, port=port, store_url=store, operator_token=operator_token
+        )
 
 
 @app.command()

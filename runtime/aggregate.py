@@ -30,6 +30,8 @@ from sagacrew.runtime.store import NewEvent, Store
 CommandKindName = Literal["create", "update", "delete", "reserve", "release", "query"]
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 """``(state, params) -> bool``."""
+Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
+"""A stored payload at one version → the payload at the next version."""
 
 _EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False}
 
@@ -73,7 +75,8 @@ class AggregateActor(Actor):
     Class attributes a subclass sets: ``address`` (``context.aggregate``), ``identity``
     (the id field), ``fields`` (name → type), ``initial`` (state of an uncreated instance),
     ``commands`` (name → :class:`CommandHandler`), ``snapshot_every`` (take a snapshot
-    each N events). Override :meth:`broken_invariants` to check the spec's invariants.
+    each N events), ``upcasters`` ((event, version) → function to the next version).
+    Override :meth:`broken_invariants` to check the spec's invariants.
     """
 
     address: ClassVar[str]
@@ -82,6 +85,7 @@ class AggregateActor(Actor):
     initial: ClassVar[Mapping[str, Any]] = {}
     commands: ClassVar[Mapping[str, CommandHandler]]
     snapshot_every: ClassVar[int] = 50
+    upcasters: ClassVar[Mapping[tuple[str, int], Upcaster]] = {}
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -150,9 +154,31 @@ class AggregateActor(Actor):
             exists = bool(snapshot.state["exists"])
             version = snapshot.version
         for event in self._store.read_stream(stream, from_version=version + 1):
-            state, exists = self.evolve(state, exists, event.event_type, event.payload)
+            payload = self.upcast(event.event_type, event.event_version, event.payload, stream)
+            state, exists = self.evolve(state, exists, event.event_type, payload)
             version = event.version
         return state, version, exists
+
+    def upcast(
+        self, event_type: str, version: int, payload: Mapping[str, Any], stream_id: str = ""
+    ) -> Mapping[str, Any]:
+        """``payload`` stored at ``version``, brought up to the event's current version."""
+        current = self._event_version(event_type)
+        while version < current:
+            step = self.upcasters.get((event_type, version))
+            if step is None:
+                from sagacrew.runtime.store import StoreError
+
+                raise StoreError(
+                    f"{stream_id}: {event_type} v{version} is stored but the system emits "
+                    f"v{current} and has no upcaster from v{version}",
+                    fix=f"add an event_history entry with from_version: {version} to the "
+                    "command in the spec and regenerate",
+                    stream_id=stream_id or None,
+                )
+            payload = step(payload)
+            version += 1
+        return payload
 
     def _instance(self, aggregate_id: str) -> _Instance:
         instance = self._instances.get(aggregate_id)

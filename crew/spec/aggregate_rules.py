@@ -123,6 +123,23 @@ def _command(
     if command.rejects_when is not None:
         params = expression_params(aggregate, command)
         yield from _expression((*base, "rejects_when"), command.rejects_when, list(fields), params)
+    yield from _history(base, name, command)
+
+
+def _history(base: Path, name: str, command: Command) -> Iterator[Violation]:
+    """``event_history`` holds one change per earlier version: 1 .. event_version - 1."""
+    wanted = list(range(1, command.event_version))
+    found = [change.from_version for change in command.event_history]
+    if sorted(found) != wanted:
+        path = (*base, "event_history") if command.event_history else (*base, "event_version")
+        listed = ", ".join(str(v) for v in wanted) or "none"
+        yield Violation(
+            path,
+            f"command '{name}' emits event version {command.event_version} but its "
+            f"event_history covers versions {sorted(found) or 'none'}",
+            f"give one `event_history` entry per earlier version ({listed}), each saying what "
+            "was renamed, added or removed, or lower `event_version`",
+        )
 
 
 def _assigned(

@@ -70,6 +70,20 @@ class Invariant(_Strict):
     description: str = ""
 
 
+class PayloadChange(_Strict):
+    """How an event's payload changed from ``from_version`` to the version after it.
+
+    ``renamed`` maps old field names to new ones, ``added`` gives each new field the value
+    old events get, ``removed`` lists fields the new version dropped. The generated
+    upcaster applies exactly this to every stored event of the old version on replay.
+    """
+
+    from_version: PositiveInt
+    renamed: dict[Identifier, Identifier] = Field(default_factory=dict)
+    added: dict[Identifier, str | int | float | bool] = Field(default_factory=dict)
+    removed: list[Identifier] = Field(default_factory=list)
+
+
 class Command(_Strict):
     """A command an aggregate handles.
 
@@ -81,8 +95,9 @@ class Command(_Strict):
     failure, which makes a saga compensate). ``event`` is the past-tense verb of the event
     it emits (default from the kind: created, updated, deleted, reserved, released),
     ``event_version`` its schema version and ``reliability`` whether it must survive a
-    crash. ``reserve``/``release`` always take an ``amount`` (int) parameter besides
-    ``params``.
+    crash; ``event_history`` says how the payload changed at each version before
+    ``event_version`` (one entry per version, from 1). ``reserve``/``release`` always take
+    an ``amount`` (int) parameter besides ``params``.
     """
 
     kind: CommandKind
@@ -92,6 +107,7 @@ class Command(_Strict):
     rejects_when: str | None = Field(default=None, max_length=500)
     event: Identifier | None = None
     event_version: PositiveInt = 1
+    event_history: list[PayloadChange] = Field(default_factory=list)
     reliability: Reliability = Reliability.PERSISTENT
     description: str = ""
 

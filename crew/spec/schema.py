@@ -54,6 +54,7 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "rejects_when": "Condition over state and params under which the command is refused.",
         "event": "Past-tense verb of the emitted event (default from the kind).",
         "event_version": "Schema version of the emitted event.",
+        "event_history": "How the payload changed at each earlier version (for upcasters).",
         "reliability": "Whether the event must survive a crash (persistent) or not.",
         "description": "What the command does.",
     },
@@ -101,6 +102,12 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "step_latency_p95_ms_max": "Highest acceptable 95th percentile step latency, in ms.",
         "step_latency_p99_ms_max": "Highest acceptable 99th percentile step latency, in ms.",
         "consistency_score_min": "Lowest acceptable share of passed consistency checks (0..1).",
+    },
+    "PayloadChange": {
+        "from_version": "The event version this change upgrades from.",
+        "renamed": "Old field name -> new field name.",
+        "added": "New field -> the value events of the old version get.",
+        "removed": "Fields the new version no longer has.",
     },
     "Workload": {
         "sagas_per_type": "Sagas started per saga type.",

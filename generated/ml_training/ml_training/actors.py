@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from sagacrew.runtime import AggregateActor, CommandHandler
 
+from .upcasters import UPCASTERS
+
 
 def training_run_create_training_run_refused(
     state: Mapping[str, Any], params: Mapping[str, Any]
@@ -41,6 +43,7 @@ class TrainingRunActorBase(AggregateActor):
     }
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 20
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # create
         "create_training_run": CommandHandler(
@@ -90,6 +93,7 @@ class GpuQuotaActorBase(AggregateActor):
     fields: ClassVar[Mapping[str, str]] = {"quota_id": "str", "available_gpus": "int"}
     initial: ClassVar[Mapping[str, Any]] = {"available_gpus": 64}
     snapshot_every: ClassVar[int] = 20
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # reserve
         "reserve_gpus": CommandHandler(
@@ -136,6 +140,7 @@ class ModelVersionActorBase(AggregateActor):
     }
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 50
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # create
         "register_model_version": CommandHandler(

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from sagacrew.runtime import AggregateActor, CommandHandler
 
+from .upcasters import UPCASTERS
+
 
 class OrderActorBase(AggregateActor):
     """The order aggregate of the ordering context.
@@ -34,6 +36,7 @@ class OrderActorBase(AggregateActor):
     }
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 2
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # create
         "create_order": CommandHandler(
@@ -92,6 +95,7 @@ class ConsumerActorBase(AggregateActor):
     }
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 50
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # query
         "validate_order_for_consumer": CommandHandler(
@@ -117,6 +121,7 @@ class TicketActorBase(AggregateActor):
     fields: ClassVar[Mapping[str, str]] = {"ticket_id": "str", "order_id": "str", "status": "str"}
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 50
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # create
         "create_ticket": CommandHandler(

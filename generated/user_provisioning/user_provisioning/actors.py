@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from sagacrew.runtime import AggregateActor, CommandHandler
 
+from .upcasters import UPCASTERS
+
 
 class AccountActorBase(AggregateActor):
     """The account aggregate of the accounts context.
@@ -26,16 +28,23 @@ class AccountActorBase(AggregateActor):
 
     address: ClassVar[str] = "accounts.account"
     identity: ClassVar[str] = "account_id"
-    fields: ClassVar[Mapping[str, str]] = {"account_id": "str", "email": "str", "status": "str"}
+    fields: ClassVar[Mapping[str, str]] = {
+        "account_id": "str",
+        "email": "str",
+        "locale": "str",
+        "status": "str",
+    }
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 20
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # create
         "create_account": CommandHandler(
             kind="create",
             event="accounts.account.created",
-            params=("email",),
+            params=("email", "locale"),
             sets={"status": "pending"},
+            event_version=2,
         ),
         # update
         "activate_account": CommandHandler(
@@ -77,6 +86,7 @@ class MembershipActorBase(AggregateActor):
     }
     initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 50
+    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
         # create: Compensated by deleting the membership (never left behind).
         "join_default_community": CommandHandler(

@@ -16,10 +16,10 @@ TAXONOMY: Mapping[str, EventType] = {
     # create_account on accounts.account succeeded.
     "accounts.account.created": EventType(
         name="accounts.account.created",
-        version=1,
+        version=2,
         reliability="persistent",
         source="accounts.account",
-        required=("account_id", "email", "status"),
+        required=("account_id", "email", "locale", "status"),
     ),
     # activate_account on accounts.account succeeded.
     "accounts.account.activated": EventType(

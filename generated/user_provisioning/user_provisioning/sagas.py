@@ -24,7 +24,11 @@ async def provision_user_create_account(ctx: StepContext) -> Mapping[str, Any]:
     return await ctx.send(
         "accounts.account",
         "create_account",
-        {"account_id": ctx.data["account_id"], "email": ctx.data["email"]},
+        {
+            "account_id": ctx.data["account_id"],
+            "email": ctx.data["email"],
+            "locale": ctx.data["locale"],
+        },
     )
 
 
@@ -189,6 +193,7 @@ SAGA_INPUTS: Mapping[str, Mapping[str, str]] = {
     "provision_user": {
         "account_id": "str",
         "email": "str",
+        "locale": "str",
         "membership_id": "str",
         "community_id": "str",
     }

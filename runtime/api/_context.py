@@ -1,0 +1,61 @@
+"""What every route needs: the running system, its blueprint and its flowcharts folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._progress import StepOutline, blueprint_sagas, outline_from_blueprint
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.system import SagaSystem
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """The system served, its ``blueprint.json`` mapping and its flowcharts folder."""
+
+    system: SagaSystem
+    blueprint: Mapping[str, Any]
+    flowcharts_dir: Path | None
+    _outlines: dict[str, list[StepOutline]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._outlines.update(outline_from_blueprint(self.blueprint))
+
+    def orchestrator(self) -> SagaOrchestrator:
+        """The running orchestrator; 503 while the system is not started."""
+        orchestrator = self.system.orchestrator
+        if orchestrator is None:
+            raise HttpError(
+                503,
+                f"the saga system {self.system.name!r} is not started yet",
+                {"fix": "retry in a moment; the server starts the system before serving"},
+            )
+        return orchestrator
+
+    def outline(self, saga_name: str) -> list[StepOutline]:
+        """The steps of a saga type: the running definition first, else the blueprint's."""
+        orchestrator = self.system.orchestrator
+        if orchestrator is not None:
+            definition = orchestrator.definitions.get(saga_name)
+            if definition is not None:
+                return [StepOutline(step.name, step.pivot) for step in definition.steps]
+        return list(self._outlines.get(saga_name, []))
+
+    def saga_entry(self, saga_name: str) -> Mapping[str, Any] | None:
+        """The blueprint's entry for a saga type, or ``None``."""
+        for saga in blueprint_sagas(self.blueprint):
+            if saga["name"] == saga_name:
+                entry: Mapping[str, Any] = saga
+                return entry
+        return None
+
+    def saga_names(self) -> list[str]:
+        """Every saga type known to the orchestrator or the blueprint, sorted."""
+        names = set(self._outlines)
+        if self.system.orchestrator is not None:
+            names.update(self.system.orchestrator.definitions)
+        return sorted(names)

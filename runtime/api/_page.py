@@ -1,0 +1,77 @@
+"""The web page (static HTML + vanilla JS, no CDN, no build step), health and system info."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from sagacrew.runtime.api._context import AppContext
+from sagacrew.runtime.api._models import Health, SagaTypeView, SystemView
+from sagacrew.runtime.saga import SagaState
+
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+"""``index.html`` (recent sagas), ``saga.html`` (one saga, live), ``app.js``, ``style.css``."""
+
+PAGE_CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+"""Content-Security-Policy of the pages: only our own script and styles run."""
+
+
+def page_router(ctx: AppContext) -> APIRouter:
+    """``/``, ``/sagas/{saga_id}``, ``/healthz`` and ``/api/system``."""
+    router = APIRouter()
+    index_html = (STATIC_DIR / "index.html").read_text("utf-8")
+    saga_html = (STATIC_DIR / "saga.html").read_text("utf-8")
+    headers = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(index_html, headers=headers)
+
+    @router.get("/sagas/{saga_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def saga_page(saga_id: str) -> HTMLResponse:
+        # The page reads the id from its URL; an unknown id still gets the page (which
+        # says so) but with status 404.
+        known = ctx.system.store.get_saga(saga_id) is not None
+        return HTMLResponse(saga_html, status_code=200 if known else 404, headers=headers)
+
+    @router.get("/healthz", response_model=Health, tags=["operations"])
+    async def healthz() -> Health:
+        """200 once the saga system runs (503 before): name, paused flag, sagas in flight."""
+        orchestrator = ctx.orchestrator()
+        return Health(
+            status="ok",
+            system=ctx.system.name,
+            paused=orchestrator.paused,
+            in_flight=orchestrator.in_flight,
+        )
+
+    @router.get("/api/system", response_model=SystemView, tags=["sagas"])
+    async def system_info() -> SystemView:
+        """The system's name, title, saga types and the saga states (for the web page)."""
+        blueprint = ctx.blueprint
+        types = []
+        for name in ctx.saga_names():
+            outline = ctx.outline(name)
+            entry: Any = ctx.saga_entry(name) or {}
+            types.append(
+                SagaTypeView(
+                    name=name,
+                    description=str(entry.get("description", "")),
+                    steps=[step.name for step in outline],
+                    pivot=next((step.name for step in outline if step.pivot), None),
+                )
+            )
+        return SystemView(
+            system=str(blueprint.get("system", ctx.system.name)),
+            title=str(blueprint.get("title", ctx.system.name)),
+            sagas=types,
+            states=[state.value for state in SagaState],
+        )
+
+    return router

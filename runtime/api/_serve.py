@@ -1,0 +1,149 @@
+"""``serve``: open a generated system, run it and the status API on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from sagacrew.runtime.api._app import create_app
+from sagacrew.runtime.api._errors import ServeError
+from sagacrew.runtime.system import SagaSystem
+from uvicorn.config import LOGGING_CONFIG
+
+logger = logging.getLogger("sagacrew.runtime.api")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def default_store_url(system_dir: Path) -> str:
+    """The store ``sagacrew run`` uses too: ``DIR/.sagacrew/runtime.db`` (SQLite)."""
+    return f"sqlite://{(system_dir / '.sagacrew' / 'runtime.db').resolve()}"
+
+
+def serve(
+    system_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store_url: str | None = None,
+    operator_token: str | None = None,
+) -> None:
+    """Serve the generated system in ``system_dir`` until SIGINT or SIGTERM.
+
+    Opens the folder (``blueprint.json`` and its package), builds the system on
+    ``store_url`` (default: :func:`default_store_url`, the store of ``sagacrew run``),
+    starts it (resuming sagas left in flight), then serves the status API and the web
+    page on ``host:port`` (default ``127.0.0.1:8000``, this machine only) with uvicorn on
+    the same event loop. ``operator_token`` (default ``None``: operator endpoints
+    disabled) is the bearer token of the operator endpoints.
+
+    On SIGINT or SIGTERM: stops accepting requests, finishes the ones in progress, stops
+    the sagas (they resume on the next start), the actors, and closes the store; then
+    returns. Raises :class:`ServeError` when the port cannot be bound, and the crew's
+    ``GeneratedSystemError`` when ``system_dir`` is not a generated system.
+    """
+    # Imported here so that the API itself does not depend on the crew (only serve does).
+    from sagacrew.crew.generated import open_generated
+
+    generated = open_generated(system_dir)
+    if store_url is None:
+        generated.state_dir.mkdir(parents=True, exist_ok=True)
+        store_url = default_store_url(system_dir)
+    sock = _bind(host, port)
+    try:
+        system: SagaSystem = generated.package.build_system(store_url)
+        try:
+            app = create_app(
+                system,
+                blueprint=generated.blueprint.model_dump(mode="json"),
+                flowcharts_dir=system_dir / "flowcharts",
+                operator_token=operator_token,
+            )
+            asyncio.run(_run(system, app, sock, host))
+        finally:
+            system.store.close()
+    finally:
+        sock.close()
+
+
+async def _run(system: SagaSystem, app: FastAPI, sock: socket.socket, host: str) -> None:
+    resumed = await system.start()
+    if resumed:
+        logger.info("resumed %d sagas left in flight", len(resumed))
+    try:
+        port = int(sock.getsockname()[1])
+        config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=_log_config())
+        server = _Server(config)
+        logger.info("serving %s on http://%s:%d/", system.name, host, port)
+        await server.serve(sockets=[sock])
+    finally:
+        await system.stop()
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, plus the ``sagacrew`` loggers at INFO on stderr."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["sagacrew"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise ServeError(f"cannot resolve host {host!r} ({error}); pass --host 127.0.0.1") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); "
+            "pass another --port, or stop the process using it"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with signal handling that stops cleanly and returns.
+
+    uvicorn re-raises the signal it caught once it has shut down (so SIGTERM would kill
+    the process before the saga system stops); here SIGINT/SIGTERM only ask the server to
+    exit (a second SIGINT forces it), and ``serve`` then stops the system and returns.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        for sig in _STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._stop_requested, sig)
+        try:
+            yield
+        finally:
+            for sig in _STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def _stop_requested(self, sig: int) -> None:
+        logger.info("received %s; shutting down", signal.Signals(sig).name)
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
