@@ -4,8 +4,9 @@
 ``verify`` does what a reviewer would: lint the generated code for the seed's defects,
 run the generated test suite, run a fault-injected workload on a fresh store, check the
 validation SQL and the replay checks over the runtime's own tables, and compute the
-verdict against the chosen profile. It writes ``verdict.md`` and ``verdict.json``, a row
-in ``consistency_validations``, and says whether every gate passed.
+verdict against the chosen profile. It writes ``verdict.md`` and ``verdict.json``, the
+run's Prometheus metrics (``metrics.prom``, node-exporter textfile format), a row in
+``consistency_validations``, and says whether every gate passed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sagacrew.agents.validator import (
     write_reports,
 )
 from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.runtime import SagaResult, Store, WorkloadReport
+from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``."""
@@ -48,10 +49,14 @@ async def _workload(
     duplicate_rate: float,
     id_prefix: str | None,
     on_done: Callable[[SagaResult], None] | None,
+    metrics: RuntimeMetrics | None,
 ) -> WorkloadReport:
     app = system.package
     saga_system = app.build_system(
-        store_url, faults=app.workload_faults(), duplicate_delivery_rate=duplicate_rate
+        store_url,
+        faults=app.workload_faults(),
+        duplicate_delivery_rate=duplicate_rate,
+        metrics=metrics,
     )
     async with saga_system:
         return await saga_system.run_workload(  # type: ignore[no-any-return]
@@ -67,15 +72,19 @@ def run_workload(
     duplicate_rate: float | None = None,
     id_prefix: str | None = None,
     on_done: Callable[[SagaResult], None] | None = None,
+    metrics: RuntimeMetrics | None = None,
 ) -> WorkloadReport:
     """Run every saga type ``sagas_per_type`` times with the generated fault plan.
 
-    ``id_prefix`` makes saga ids (and so the injected faults) reproducible.
+    ``id_prefix`` makes saga ids (and so the injected faults) reproducible; ``metrics``
+    collects the run's Prometheus metrics.
     """
     n = sagas_per_type or system.package.WORKLOAD_SAGAS_PER_TYPE
     if duplicate_rate is None:
         duplicate_rate = system.package.DUPLICATE_DELIVERY_RATE
-    return asyncio.run(_workload(system, store_url, n, duplicate_rate, id_prefix, on_done))
+    return asyncio.run(
+        _workload(system, store_url, n, duplicate_rate, id_prefix, on_done, metrics)
+    )
 
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
@@ -216,7 +225,8 @@ def verify(
         finished += 1
         step("fault-injected workload", finished, total)
 
-    workload = run_workload(system, store_url, id_prefix="verify", on_done=tick)
+    metrics = RuntimeMetrics()
+    workload = run_workload(system, store_url, id_prefix="verify", on_done=tick, metrics=metrics)
 
     from sagacrew.runtime import open_store
 
@@ -240,6 +250,8 @@ def verify(
     finally:
         store.close()
     md, js = write_reports(verdict, state_dir / "reports")
+    metrics.set_consistency_score(system.name, verdict.consistency_score)
+    metrics.write_textfile(state_dir / "reports" / "metrics.prom")
     return Verification(verdict, md, js, workload)
 
 

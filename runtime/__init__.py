@@ -15,7 +15,9 @@ from sagacrew.runtime.aggregate import AggregateActor, CommandHandler, Rejection
 from sagacrew.runtime.externals.sandbox import GatewayError, GatewayOperation, SandboxGateway
 from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
 from sagacrew.runtime.messages import Envelope, new_id
+from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import (
+    Alert,
     FaultInjector,
     RetryPolicy,
     SagaDefinition,
@@ -40,6 +42,7 @@ from sagacrew.runtime.taxonomy import EventType
 
 __all__ = [
     "Actor",
+    "Alert",
     "ActorRef",
     "ActorSystem",
     "AggregateActor",
@@ -56,6 +59,7 @@ __all__ = [
     "NewEvent",
     "Rejection",
     "RetryPolicy",
+    "RuntimeMetrics",
     "SagaDefinition",
     "SagaOrchestrator",
     "SagaResult",

@@ -7,7 +7,9 @@ saga definitions); :class:`SagaSystem` brings it to life on one asyncio loop:
 2. the orchestrator resumes every saga left in flight by an earlier process;
 3. saga steps reach actors through :meth:`SagaSystem.dispatch`, which turns an actor's
    :class:`~sagacrew.runtime.aggregate.Rejection` into a business failure of the step;
-4. every handled message is written to ``actor_message_log`` with its ids.
+4. every handled message is written to ``actor_message_log`` with its ids;
+5. with ``metrics`` (a :class:`~sagacrew.runtime.metrics.RuntimeMetrics`), the sagas,
+   actor restarts and dead letters are counted for Prometheus.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sagacrew.runtime.actors import (
     Actor,
@@ -31,6 +33,7 @@ from sagacrew.runtime.aggregate import AggregateActor, Rejection
 from sagacrew.runtime.externals.sandbox import SandboxGateway
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import (
+    Alert,
     FaultInjector,
     SagaDefinition,
     SagaOrchestrator,
@@ -38,6 +41,9 @@ from sagacrew.runtime.saga import (
     StepFailed,
 )
 from sagacrew.runtime.store import Store
+
+if TYPE_CHECKING:
+    from sagacrew.runtime.metrics import RuntimeMetrics
 
 RestartType = Literal["permanent", "transient", "temporary"]
 _Base = TypeVar("_Base", bound=Actor)
@@ -103,7 +109,12 @@ def sample_inputs(types: Mapping[str, str], saga_name: str, index: int) -> dict[
 
 
 class SagaSystem:
-    """Store + actor system + saga orchestrator of one generated system."""
+    """Store + actor system + saga orchestrator of one generated system.
+
+    ``metrics`` (default none) is fed by the orchestrator and the actor system while the
+    system runs; ``on_alert`` (default none) is called when an operator must act (a
+    dead-lettered compensation, a stalled saga; see :class:`~sagacrew.runtime.saga.Alert`).
+    """
 
     def __init__(
         self,
@@ -118,6 +129,8 @@ class SagaSystem:
         duplicate_delivery_rate: float = 0.0,
         ask_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
+        metrics: RuntimeMetrics | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.name = name
         self.store = store
@@ -132,6 +145,9 @@ class SagaSystem:
         self._duplicate_rate = duplicate_delivery_rate
         self._ask_timeout_s = ask_timeout_s
         self._clock = clock
+        self.metrics = metrics
+        self._on_alert = on_alert
+        self._detach_metrics: Callable[[], None] | None = None
         self.actors = ActorSystem(name, observer=self._observe)
         self.orchestrator: SagaOrchestrator | None = None
         self.duplicates_delivered = 0
@@ -140,6 +156,9 @@ class SagaSystem:
 
     async def start(self) -> list[str]:
         """Start the supervision tree, then resume sagas in flight; returns their ids."""
+        if self.metrics is not None and self._detach_metrics is None:
+            self.metrics.declare_sagas(self._definitions)
+            self._detach_metrics = self.metrics.observe_actor_system(self.actors)
         await self.actors.start(self._spec(self._plan), name=self._plan.name)
         self.orchestrator = SagaOrchestrator(
             self.store,
@@ -147,6 +166,8 @@ class SagaSystem:
             dispatch=self.dispatch,
             faults=self._faults,
             clock=self._clock,
+            on_alert=self._on_alert,
+            listeners=() if self.metrics is None else (self.metrics,),
         )
         return await self.orchestrator.recover()
 
@@ -155,6 +176,9 @@ class SagaSystem:
         if self.orchestrator is not None:
             await self.orchestrator.close()
         await self.actors.stop()
+        if self._detach_metrics is not None:
+            self._detach_metrics()
+            self._detach_metrics = None
 
     async def __aenter__(self) -> SagaSystem:
         await self.start()
@@ -281,6 +305,7 @@ def _chance(key: str, rate: float) -> bool:
     """A deterministic coin from ``key``: the same key always gives the same answer."""
     digest = int(hashlib.sha256(("dup:" + key).encode()).hexdigest()[:8], 16)
     return digest / 0xFFFFFFFF < rate
+
 
 def overrides(module: ModuleType, bases: Sequence[type[_Base]]) -> tuple[type[_Base], ...]:
     """Each ``XBase`` of ``bases``, replaced by ``module.X`` when that subclasses it.

@@ -8,6 +8,7 @@ flowcharts when Graphviz is there. Layout of ``generated/<system>/``::
     taxonomy.json             the event registry; schemas/<event>.v<N>.json per payload
     flowcharts/<saga>.dot     and .mmd (Mermaid), .svg (Graphviz, when installed)
     validation/checks.sql     consistency checks; validation/fault_plan.json
+    monitoring/               Prometheus alert rules (+ promtool tests), Grafana dashboards
     <system>/                 the Python package (actors, gateways, sagas, supervision,
                               events, app) that runs on sagacrew.runtime
     <system>/business_rules.py  yours: created once, never overwritten (generation gap)
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sagacrew.agents.monitoring import monitoring_files
 from sagacrew.crew.blueprint import ActorSpec, Blueprint, SagaSpec, StepSpec
 from sagacrew.crew.emit.render import format_python, render
 from sagacrew.crew.spec.model import CommandKind, DomainSpec
@@ -198,6 +200,8 @@ def emit_files(blueprint: Blueprint, spec: DomainSpec) -> dict[str, str]:
         }
     )
     files["README.md"] = render("readme.md.j2", **context)
+    for relative, text in monitoring_files(blueprint).items():
+        files[f"monitoring/{relative}"] = text
     owned = user_owned(system)
     files[MANIFEST] = "".join(f"{path}\n" for path in sorted(files) if path not in owned)
     return dict(sorted(files.items()))

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._models import Health, SagaTypeView, SystemView
 from sagacrew.runtime.saga import SagaState
@@ -23,7 +23,7 @@ PAGE_CSP: Final = (
 
 
 def page_router(ctx: AppContext) -> APIRouter:
-    """``/``, ``/sagas/{saga_id}``, ``/healthz`` and ``/api/system``."""
+    """``/``, ``/sagas/{saga_id}``, ``/healthz``, ``/metrics`` and ``/api/system``."""
     router = APIRouter()
     index_html = (STATIC_DIR / "index.html").read_text("utf-8")
     saga_html = (STATIC_DIR / "saga.html").read_text("utf-8")
@@ -50,6 +50,16 @@ def page_router(ctx: AppContext) -> APIRouter:
             paused=orchestrator.paused,
             in_flight=orchestrator.in_flight,
         )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text exposition of the system's metrics (404 when it has none)."""
+        exported = ctx.system.metrics
+        if exported is None:
+            return Response(status_code=404, content=b"no metrics: build the system with metrics")
+        from sagacrew.runtime.metrics import CONTENT_TYPE
+
+        return Response(content=exported.exposition(), media_type=CONTENT_TYPE)
 
     @router.get("/api/system", response_model=SystemView, tags=["sagas"])
     async def system_info() -> SystemView:

@@ -61,7 +61,9 @@ def serve(
         store_url = default_store_url(system_dir)
     sock = _bind(host, port)
     try:
-        system: SagaSystem = generated.package.build_system(store_url)
+        from sagacrew.runtime.metrics import RuntimeMetrics
+
+        system: SagaSystem = generated.package.build_system(store_url, metrics=RuntimeMetrics())
         try:
             app = create_app(
                 system,

@@ -21,6 +21,7 @@ from sagacrew.runtime.saga._errors import (
     StepFailed,
     UnknownSagaError,
 )
+from sagacrew.runtime.saga._execution import SagaListener
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import idempotency_key, transition_id
 from sagacrew.runtime.saga._orchestrator import SagaOrchestrator
@@ -41,6 +42,7 @@ __all__ = [
     "SagaDefinition",
     "SagaDefinitionError",
     "SagaError",
+    "SagaListener",
     "SagaMetrics",
     "SagaOrchestrator",
     "SagaPaused",

@@ -20,9 +20,9 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from sagacrew.runtime.saga._definition import Dispatch, SagaDefinition, StepAction, StepContext
 from sagacrew.runtime.saga._errors import StepFailed
@@ -49,6 +49,86 @@ from sagacrew.runtime.store import (
 logger = logging.getLogger("sagacrew.runtime.saga")
 
 
+class SagaListener(Protocol):
+    """Observes sagas as they move (metrics, tracing); every method here is a no-op.
+
+    Subclass it and override only what you need (or implement every method). The
+    orchestrator calls listeners synchronously on its loop, right after the transition
+    they report was persisted, so a listener never reports what a crash could undo. They
+    must be quick and must not block; an exception from a listener is logged and
+    ignored: observers never change a saga's course.
+
+    - ``on_saga_started``: a new saga was persisted (not when ``recover()`` resumes one).
+    - ``on_saga_finished``: the saga reached a terminal ``state`` (``completed``,
+      ``compensated``, ``compensation_failed``, ``stalled``); a redriven saga finishes
+      a second time.
+    - ``on_step_finished``: a forward attempt of a step ended, ``ok`` (the step
+      succeeded) or not (the attempt failed); ``latency_s`` runs from the attempt's start
+      to its end, waiting for a completion event included.
+    - ``on_retry``: another attempt follows a failed one; ``phase`` is ``forward`` or
+      ``compensation``.
+    - ``on_compensation``: a step's compensation succeeded.
+    - ``on_dead_letter``: a compensation exhausted its attempts and was parked in the
+      dead-letter queue (``dead_letter_id`` is its id there).
+    """
+
+    def on_saga_started(self, saga_name: str, saga_id: str) -> None:
+        """A new saga was persisted."""
+        return None
+
+    def on_saga_finished(self, saga_name: str, saga_id: str, state: SagaState) -> None:
+        """The saga reached a terminal state."""
+        return None
+
+    def on_step_finished(self, saga_name: str, step_name: str, latency_s: float, ok: bool) -> None:
+        """A forward attempt ended."""
+        return None
+
+    def on_retry(self, saga_name: str, step_name: str, phase: str) -> None:
+        """A failed attempt will be retried."""
+        return None
+
+    def on_compensation(self, saga_name: str, step_name: str) -> None:
+        """A compensation succeeded."""
+        return None
+
+    def on_dead_letter(self, saga_name: str, step_name: str, dead_letter_id: int | None) -> None:
+        """A compensation was dead-lettered."""
+        return None
+
+
+@dataclass(frozen=True)
+class Listeners(SagaListener):
+    """Fans every notification out to ``listeners``, in order, isolating their failures."""
+
+    listeners: Sequence[SagaListener] = ()
+
+    def _each(self, hook: str, *args: Any) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, hook)(*args)
+            except Exception:
+                logger.exception("saga listener %r raised in %s", listener, hook)
+
+    def on_saga_started(self, saga_name: str, saga_id: str) -> None:
+        self._each("on_saga_started", saga_name, saga_id)
+
+    def on_saga_finished(self, saga_name: str, saga_id: str, state: SagaState) -> None:
+        self._each("on_saga_finished", saga_name, saga_id, state)
+
+    def on_step_finished(self, saga_name: str, step_name: str, latency_s: float, ok: bool) -> None:
+        self._each("on_step_finished", saga_name, step_name, latency_s, ok)
+
+    def on_retry(self, saga_name: str, step_name: str, phase: str) -> None:
+        self._each("on_retry", saga_name, step_name, phase)
+
+    def on_compensation(self, saga_name: str, step_name: str) -> None:
+        self._each("on_compensation", saga_name, step_name)
+
+    def on_dead_letter(self, saga_name: str, step_name: str, dead_letter_id: int | None) -> None:
+        self._each("on_dead_letter", saga_name, step_name, dead_letter_id)
+
+
 @dataclass(frozen=True)
 class Env:
     """What every run shares: the store (and its group committer), dispatch, fault
@@ -63,6 +143,7 @@ class Env:
     rng: random.Random
     metrics: SagaMetrics
     alert: Callable[[Alert], None]
+    listeners: Listeners = field(default_factory=Listeners)
 
 
 @dataclass(frozen=True)
@@ -212,6 +293,17 @@ class SagaRun:
         details = " ".join(f"{key}={value}" for key, value in extra.items())
         logger.log(level, "%s (%s)", message, details, extra=extra)
 
+    def _finished(self) -> None:
+        """Tell the listeners the saga is terminal (call after persisting it)."""
+        self.env.listeners.on_saga_finished(
+            self.saga.saga_name, self.saga.saga_id, SagaState(self.saga.state)
+        )
+
+    def _step_finished(self, entry: StepLogEntry, ok: bool) -> None:
+        """Tell the listeners a forward attempt ended (call after persisting ``entry``)."""
+        latency_s = (entry.latency_ms or 0.0) / 1000.0
+        self.env.listeners.on_step_finished(self.saga.saga_name, entry.step_name, latency_s, ok)
+
     # --- driving --------------------------------------------------------------------
 
     async def drive(self) -> SagaResult:
@@ -223,6 +315,7 @@ class SagaRun:
                 elif self.saga.step_index >= len(self.definition.steps):
                     await self._persist(state=SagaState.COMPLETED, ended_at=self.env.clock())
                     self.env.metrics.completed += 1
+                    self._finished()
                 else:
                     await self._forward(self.saga.step_index)
         finally:
@@ -344,6 +437,7 @@ class SagaRun:
             if delay_s is None:
                 return
             self.env.metrics.retries += 1
+            self.env.listeners.on_retry(self.saga.saga_name, step.name, FORWARD)
             await self.env.sleep(delay_s)
             attempt += 1
 
@@ -367,8 +461,10 @@ class SagaRun:
         self.history.forward_results[index] = result
         self._early.pop(index, None)
         self.release_acks(True)
+        self._step_finished(entry, ok=True)
         if last:
             self.env.metrics.completed += 1
+            self._finished()
             self._log(logging.INFO, "saga completed")
 
     async def _forward_failed(
@@ -395,6 +491,7 @@ class SagaRun:
         )
         if outcome.retriable and not exhausted and not past_deadline:
             await self._persist(step=failed)
+            self._step_finished(failed, ok=False)
             return delay_s
         if not outcome.retriable:
             why = "business refusal"
@@ -412,7 +509,10 @@ class SagaRun:
         now = self.env.clock()
         if pivot is not None and index > pivot:
             await self._persist(step=failed, state=SagaState.STALLED, ended_at=now, error=error)
+            if failed is not None:
+                self._step_finished(failed, ok=False)
             self.env.metrics.stalled += 1
+            self._finished()
             self._log(logging.ERROR, "saga stalled after its pivot", step=step.name, error=error)
             self.env.alert(
                 Alert(
@@ -427,6 +527,8 @@ class SagaRun:
             )
             return
         await self._persist(step=failed, state=SagaState.COMPENSATING, error=error)
+        if failed is not None:
+            self._step_finished(failed, ok=False)
         self._log(logging.WARNING, "saga compensating", step=step.name, error=error)
 
     # --- compensation ---------------------------------------------------------------
@@ -455,10 +557,12 @@ class SagaRun:
             steps = ", ".join(repr(self.definition.steps[i].name) for i in sorted(self.parked))
             await self._persist(state=SagaState.COMPENSATION_FAILED, ended_at=now)
             self.env.metrics.compensation_failed += 1
+            self._finished()
             self._log(logging.ERROR, f"saga compensation failed; dead-lettered: {steps}")
         else:
             await self._persist(state=SagaState.COMPENSATED, ended_at=now)
             self.env.metrics.compensated += 1
+            self._finished()
             self._log(logging.INFO, "saga compensated")
 
     async def _compensate_step(self, index: int) -> None:
@@ -500,6 +604,7 @@ class SagaRun:
                 await self._persist(step=entry, dead_letter_update=redriven)
                 self.history.compensated.add(index)
                 self.parked.pop(index, None)
+                self.env.listeners.on_compensation(self.saga.saga_name, step.name)
                 return
             failed = self._entry(
                 index, COMPENSATION, "failed", attempt, started_at, ended_at=now,
@@ -508,6 +613,7 @@ class SagaRun:
             if outcome.retriable and attempt < budget_end:
                 await self._persist(step=failed)
                 self.env.metrics.retries += 1
+                self.env.listeners.on_retry(self.saga.saga_name, step.name, COMPENSATION)
                 await self.env.sleep(policy.delay_s(attempt - first + 1, self.env.rng))
                 attempt += 1
                 continue
@@ -560,6 +666,7 @@ class SagaRun:
             letter = replace(letter, id=ids.dead_letter_id)
         self.parked[index] = letter
         self.env.metrics.dead_lettered += 1
+        self.env.listeners.on_dead_letter(self.saga.saga_name, step.name, letter.id)
         self._log(
             logging.ERROR,
             "compensation dead-lettered",

@@ -19,7 +19,7 @@ from sagacrew.runtime.saga._errors import (
     SagaPaused,
     UnknownSagaError,
 )
-from sagacrew.runtime.saga._execution import Env, SagaRun
+from sagacrew.runtime.saga._execution import Env, Listeners, SagaListener, SagaRun
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._types import (
@@ -71,7 +71,9 @@ class SagaOrchestrator:
     when an operator must act (a dead-lettered compensation, a stalled saga).
 
     ``metrics`` holds simple counters: started, completed, compensated,
-    compensation_failed, stalled, retries, dead_lettered.
+    compensation_failed, stalled, retries, dead_lettered. ``listeners`` (default none)
+    are told of each transition once it is persisted (see :class:`SagaListener`; e.g.
+    :class:`sagacrew.runtime.metrics.RuntimeMetrics` exports them to Prometheus).
 
     Transitions of concurrent sagas persisted in the same loop iteration share one
     transaction (group commit); each saga still waits for its own commit before acting.
@@ -88,6 +90,7 @@ class SagaOrchestrator:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         on_alert: Callable[[Alert], None] | None = None,
+        listeners: Sequence[SagaListener] = (),
     ) -> None:
         self._definitions: dict[str, SagaDefinition] = {}
         for definition in definitions:
@@ -112,6 +115,7 @@ class SagaOrchestrator:
             rng=rng if rng is not None else random.Random(),
             metrics=self.metrics,
             alert=self._alert,
+            listeners=Listeners(tuple(listeners)),
         )
         self._live: dict[str, _Live] = {}
         self._by_correlation: dict[str, set[str]] = {}
@@ -190,6 +194,7 @@ class SagaOrchestrator:
         )
         await self._committer.apply(SagaTransition(create=saga))
         self.metrics.started += 1
+        self._env.listeners.on_saga_started(saga_name, saga_id)
         self._spawn(saga, History(), {})
         return saga_id
 

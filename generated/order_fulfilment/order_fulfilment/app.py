@@ -7,7 +7,17 @@ as ``async with build_system("sqlite:///state.db") as system: await system.run_s
 
 from __future__ import annotations
 
-from sagacrew.runtime import FaultInjector, SagaSystem, SeededFaults, open_store, overrides
+from collections.abc import Callable
+
+from sagacrew.runtime import (
+    Alert,
+    FaultInjector,
+    RuntimeMetrics,
+    SagaSystem,
+    SeededFaults,
+    open_store,
+    overrides,
+)
 
 from . import business_rules
 from .actors import AGGREGATE_BASES
@@ -49,8 +59,14 @@ def build_system(
     *,
     faults: FaultInjector | None = None,
     duplicate_delivery_rate: float = 0.0,
+    metrics: RuntimeMetrics | None = None,
+    on_alert: Callable[[Alert], None] | None = None,
 ) -> SagaSystem:
-    """The order_fulfilment system on the store at ``store_url`` (SQLite or PostgreSQL)."""
+    """The order_fulfilment system on the store at ``store_url`` (SQLite or PostgreSQL).
+
+    ``faults`` injects failures (tests, fault-injection runs); ``metrics`` collects the
+    Prometheus metrics; ``on_alert`` hears of dead-lettered compensations and stalled sagas.
+    """
     return SagaSystem(
         name=SYSTEM,
         store=open_store(store_url),
@@ -60,6 +76,8 @@ def build_system(
         sagas=SAGAS,
         faults=faults,
         duplicate_delivery_rate=duplicate_delivery_rate,
+        metrics=metrics,
+        on_alert=on_alert,
     )
 
 
