@@ -17,6 +17,7 @@ supervision tree follows the spec's context dependencies, OTP-style:
 from __future__ import annotations
 
 import networkx as nx
+
 from sagacrew.agents.naming import actor_address, event_name, pascal
 from sagacrew.crew.blueprint import (
     ActorPart,

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import networkx as nx
+
 from sagacrew.crew.blueprint import Flowchart, StepSpec
 from sagacrew.crew.spec.model import CommandKind, RetryPolicy
 

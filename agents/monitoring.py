@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
+
 from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.spec.model import Thresholds
 from sagacrew.runtime.metrics import LATENCY_BUCKETS_S

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import yaml
+
 from sagacrew.crew.emit import emit_files
 from sagacrew.crew.pipeline import design
 from sagacrew.crew.spec import load_spec

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from sagacrew.crew.spec.model import CommandKind, Reliability, RetryPolicy, Thresholds, Workload
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]

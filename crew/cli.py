@@ -84,16 +84,22 @@ def _known_errors() -> tuple[type[Exception], ...]:
     """The errors of other packages that carry a message a user can act on."""
     from sagacrew.crew.emit import EmitError
     from sagacrew.crew.generated import GeneratedSystemError
+    from sagacrew.crew.llm import LlmConfigError
     from sagacrew.crew.spec import SpecError
     from sagacrew.runtime.store import StoreError
 
-    known: tuple[type[Exception], ...] = (SpecError, EmitError, GeneratedSystemError, StoreError)
+    known: tuple[type[Exception], ...] = (
+        SpecError,
+        EmitError,
+        GeneratedSystemError,
+        StoreError,
+        LlmConfigError,
+    )
     try:
         from sagacrew.runtime.api import ServeError
     except ImportError:  # the API's extras (fastapi, uvicorn) are not installed
         return known
     return (*known, ServeError)
-
 
 
 @app.command()
@@ -106,16 +112,38 @@ def generate(
     no_flow: Annotated[
         bool, typer.Option("--no-flow", help="Run the agents without crewAI's Flow.")
     ] = False,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Let an OpenAI-compatible model propose refinements (validated before use).",
+        ),
+    ] = False,
+    llm_base_url: Annotated[
+        str | None, typer.Option(help="Endpoint (or SAGACREW_LLM_BASE_URL / OPENAI_BASE_URL).")
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Model name (or SAGACREW_LLM_MODEL).")
+    ] = None,
 ) -> None:
     """Run the four agents on SPEC and write the generated system."""
     with _user_errors():
+        settings = None
+        if llm:
+            from sagacrew.crew.llm import llm_settings
+
+            settings = llm_settings(llm_base_url, llm_model, None)
         from sagacrew.crew.pipeline import generate as run_generate
         from sagacrew.crew.spec import load_spec
 
         target = output or Path("generated") / load_spec(spec).system
-        result = run_generate(spec, target, use_flow=not no_flow)
+        result = run_generate(spec, target, use_flow=not no_flow, llm=settings)
         for note in result.notes:
             err.print(f"note: {note}", markup=False)
+        for item in result.accepted:
+            out.print(f"llm: accepted {item}", markup=False)
+        for item in result.rejected:
+            err.print(f"llm: rejected {item}", markup=False)
         out.print(f"generated {len(result.files)} files in {target}")
         for path in sorted(p for p in result.files if p.endswith(".dot")):
             svg = (target / path).with_suffix(".svg")
@@ -162,6 +190,7 @@ def verify(
     with _user_errors():
         from rich.progress import Progress
         from rich.table import Table
+
         from sagacrew.crew.generated import open_generated
         from sagacrew.crew.verify import verify as run_verify
 
@@ -300,9 +329,7 @@ def serve(
         from sagacrew.runtime.api import serve as run_server
 
         out.print(f"serving {system_dir} on http://{host}:{port}/ (Ctrl-C stops)")
-        run_server(
-            system_dir, host=host, port=port, store_url=store, operator_token=operator_token
-        )
+        run_server(system_dir, host=host, port=port, store_url=store, operator_token=operator_token)
 
 
 @app.command()
@@ -311,6 +338,15 @@ def schema() -> None:
     from sagacrew.crew.spec import spec_json_schema
 
     out.print_json(json.dumps(spec_json_schema(), sort_keys=True))
+
+
+def _register_operations() -> None:
+    from sagacrew.crew.cli_ops import register
+
+    register(app)
+
+
+_register_operations()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,12 @@ one line on stderr and exit code 2; a rollback that leaves the system paused, a 
 that fails again, or an incident left unresolved is exit code 1. Heavy imports (the
 runtime, the validator) happen inside the commands, so ``sagacrew --help`` stays fast.
 
+``redrive``, ``rollback`` and ``remediate`` start the system on the store, which recovers
+every saga in flight: run them when no other process (``sagacrew run`` or ``serve``)
+drives sagas on the same store. Their pause, restart and redrive act on that system, in
+this process; the written report is the lasting record (a rollback that ends STAYS
+PAUSED means: start no new sagas until a later rollback ends RESUMED).
+
 The consistency validation the operations need is the Consistency Validator's verdict on
 the store (built-in and generated checks plus replay-equals-snapshot), gated on the
 profile's ``consistency_score_min``: see :func:`consistency_validate` and
@@ -265,8 +271,12 @@ def list_command(
             out.print(f"no {which}dead letters in {url}", markup=False)
             return
         table = Table(title=f"{len(letters)} dead letter(s)")
-        for column in ("id", "kind", "status", "saga", "step", "attempts", "error"):
-            table.add_column(column)
+        for column in ("id", "kind", "status"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("saga", overflow="fold", min_width=8)
+        table.add_column("step", no_wrap=True)
+        table.add_column("attempts", no_wrap=True, justify="right")
+        table.add_column("error", overflow="fold", min_width=12)
         for letter in letters:
             table.add_row(
                 _cell(letter.id),
@@ -275,7 +285,7 @@ def list_command(
                 _cell(letter.saga_id or "-"),
                 _cell(letter.step_name or "-"),
                 _cell(letter.attempts),
-                _cell(letter.error, 60),
+                _cell(letter.error, 160),
             )
         out.print(table)
 
@@ -389,7 +399,11 @@ def rollback_command(
         if report.resumed:
             out.print(f"RESUMED: {report.reason}", markup=False)
             return
-        out.print(f"STAYS PAUSED: {report.reason}", markup=False)
+        out.print(
+            f"STAYS PAUSED: {report.reason}. Start no new sagas on this store until a "
+            "rollback ends RESUMED.",
+            markup=False,
+        )
         raise typer.Exit(EXIT_FAILED)
 
 

@@ -7,8 +7,9 @@ them in the design's order. ``crew/flow.py`` runs the very same steps as a crewA
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sagacrew.agents import (
     ActorArchitect,
@@ -19,6 +20,9 @@ from sagacrew.agents import (
 from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.emit import emit_files, user_owned, write_files
 from sagacrew.crew.spec import DomainSpec, load_spec
+
+if TYPE_CHECKING:
+    from sagacrew.crew.llm import LlmSettings
 
 
 def new_blueprint(spec: DomainSpec, spec_file: str) -> Blueprint:
@@ -70,12 +74,20 @@ class Generated:
     blueprint: Blueprint
     files: dict[str, str]
     notes: list[str]
+    accepted: list[str] = field(default_factory=list)
+    """LLM proposals merged into the blueprint (``--llm`` only)."""
+    rejected: list[str] = field(default_factory=list)
+    """LLM proposals refused, each with its reason (``--llm`` only)."""
 
 
-def generate(spec_path: Path, out_dir: Path, *, use_flow: bool = True) -> Generated:
+def generate(
+    spec_path: Path, out_dir: Path, *, use_flow: bool = True, llm: LlmSettings | None = None
+) -> Generated:
     """Load and validate the spec, run the crew, write the system under ``out_dir``.
 
-    Nothing is written when the spec is invalid (``SpecErrors`` is raised first).
+    Nothing is written when the spec is invalid (``SpecErrors`` is raised first). With
+    ``llm``, an OpenAI-compatible model may propose refinements of the deterministic
+    blueprint; each passes the same validation as the crew's own output or is rejected.
     """
     spec = load_spec(spec_path)
     if use_flow:
@@ -84,6 +96,17 @@ def generate(spec_path: Path, out_dir: Path, *, use_flow: bool = True) -> Genera
         blueprint = run_flow(spec, str(spec_path))
     else:
         blueprint = design(spec, str(spec_path))
+    accepted: list[str] = []
+    rejected: list[str] = []
+    if llm is not None:
+        from sagacrew.crew.llm import refine_with_llm
+
+        refinement = refine_with_llm(spec, blueprint, llm)
+        blueprint, accepted, rejected = (
+            refinement.blueprint,
+            refinement.accepted,
+            refinement.rejected,
+        )
     files = emit_files(blueprint, spec)
     notes = write_files(files, out_dir, keep=user_owned(blueprint.system))
-    return Generated(out_dir, blueprint, files, notes)
+    return Generated(out_dir, blueprint, files, notes, accepted, rejected)

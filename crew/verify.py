@@ -82,9 +82,7 @@ def run_workload(
     n = sagas_per_type or system.package.WORKLOAD_SAGAS_PER_TYPE
     if duplicate_rate is None:
         duplicate_rate = system.package.DUPLICATE_DELIVERY_RATE
-    return asyncio.run(
-        _workload(system, store_url, n, duplicate_rate, id_prefix, on_done, metrics)
-    )
+    return asyncio.run(_workload(system, store_url, n, duplicate_rate, id_prefix, on_done, metrics))
 
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:

@@ -42,10 +42,10 @@ from sagacrew.runtime.taxonomy import EventType
 
 __all__ = [
     "Actor",
-    "Alert",
     "ActorRef",
     "ActorSystem",
     "AggregateActor",
+    "Alert",
     "Backoff",
     "ChildPlan",
     "ChildSpec",

@@ -48,6 +48,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
+
 from sagacrew.runtime.actors import ActorSystem, DeadLetter
 from sagacrew.runtime.saga import SagaDefinition, SagaListener, SagaState
 

@@ -250,6 +250,21 @@ class SagaSystem:
 
     # -- wiring -------------------------------------------------------------------------
 
+    @property
+    def supervision_plan(self) -> SupervisorPlan:
+        """The generated supervision tree this system starts."""
+        return self._plan
+
+    def supervisor_spec(self) -> SupervisorSpec:
+        """A fresh :class:`SupervisorSpec` of the tree (new actor factories), to (re)start it."""
+        return self._spec(self._plan)
+
+    def aggregate_prototypes(self) -> list[AggregateActor]:
+        """One fresh, unstarted instance of each aggregate actor type, bound to the store,
+        to replay streams exactly as a (re)started actor does."""
+        made = (factory() for factory in self._factories.values())
+        return [actor for actor in made if isinstance(actor, AggregateActor)]
+
     def _spec(self, plan: SupervisorPlan) -> SupervisorSpec:
         children = []
         for child in plan.children:

@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+
 from sagacrew.runtime.actors import (
     Actor,
     ActorInitializationError,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+
 from sagacrew.runtime.actors import (
     Actor,
     ActorError,

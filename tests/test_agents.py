@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.pipeline import design
 from sagacrew.crew.spec import load_spec

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from sagacrew.agents.monitoring import (
     SEED_CONSISTENCY_MIN,
     SEED_SUCCESS_RATE_MIN,

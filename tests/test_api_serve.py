@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sagacrew.runtime import open_store
 from sagacrew.runtime.api import ServeError, serve
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from sagacrew.agents import flowchart as flowchart_module
 from sagacrew.agents.flowchart import (
     DOT_MISSING_HINT,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from sagacrew.crew.emit import emit_files
 from sagacrew.crew.generated import open_generated
 from sagacrew.crew.pipeline import design

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from sagacrew.crew.pipeline import generate
 
 ROOT = Path(__file__).resolve().parent.parent

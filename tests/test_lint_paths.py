@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from sagacrew.agents.validator import RULES, Finding, LintError, lint_path, lint_source
 
 DATA = Path(__file__).parent / "data" / "lint"

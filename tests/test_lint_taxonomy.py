@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from sagacrew.agents.validator import TaxonomyError, lint_path, lint_source, load_taxonomy
 
 DATA = Path(__file__).parent / "data" / "lint"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+
 from sagacrew.crew.generated import open_generated
 from sagacrew.runtime import (
     Actor,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import (
     RetryPolicy,

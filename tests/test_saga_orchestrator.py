@@ -16,6 +16,7 @@ from saga_fakes import (
     observed_store,
     undo,
 )
+
 from sagacrew.runtime.saga import (
     Alert,
     RetryPolicy,

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from saga_fakes import FakeClock, FakeService, ScriptedFaults, do, undo
+
 from sagacrew.runtime.saga import (
     RetryPolicy,
     SagaDefinition,

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sagacrew.crew.spec import (
     MAX_SPEC_BYTES,
     SPEC_SCHEMA_ID,

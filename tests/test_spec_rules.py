@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sagacrew.crew.spec import DomainSpec, SpecError, SpecErrors, check_rules, parse_spec
 
 BASE = """\

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from sagacrew.runtime.store import ConcurrencyError, NewEvent, open_store
 from sagacrew.runtime.store._postgres import qmark_to_format
 

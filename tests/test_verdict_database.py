@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sagacrew.agents.validator import (
     CheckQueryError,
     builtin_queries,

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from sagacrew.agents.validator import (
     CheckResult,
     Gate,

@@ -3,10 +3,13 @@
 crewAI is imported here only (it is heavy, ~3 s), after switching its telemetry and
 tracing off; ``refine_with_llm`` imports this module lazily, so ``sagacrew --help`` and the
 runtime never load crewAI. crewAI's task-output store goes to its data directory under the
-name ``sagacrew`` (``CREWAI_STORAGE_DIR``) unless that variable is already set.
+name ``sagacrew`` (``CREWAI_STORAGE_DIR``) unless that variable is already set, and its
+per-request warning about estimated token counts (for models it does not know) is silenced.
 
-The prompts are loaded from the repository's ``prompts/agents.yaml`` and
-``prompts/tasks.yaml`` (next to ``crew/``); ``PROMPTS_DIR`` says where.
+The prompts are ``prompts/agents.yaml`` and ``prompts/tasks.yaml``, found two levels above
+this module (``PROMPTS_DIR``): in a source checkout or editable install that is the
+repository's ``prompts/`` folder; a wheel ships the same files as ``sagacrew/prompts/``
+(package data of ``sagacrew.crew.llm`` in ``pyproject.toml``), at the same relative place.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("CREWAI_STORAGE_DIR", "sagacrew")
 
+import logging
 from pathlib import Path
 from typing import Any, cast
 
 from crewai import LLM, Agent, Crew, CrewOutput, Process, Task
 from crewai.project import CrewBase, agent, crew, task
 from pydantic import BaseModel
+
 from sagacrew.crew.llm.errors import LlmError, PromptsMissingError
 from sagacrew.crew.llm.proposals import (
     ActorProposal,
@@ -33,8 +38,11 @@ from sagacrew.crew.llm.proposals import (
 )
 from sagacrew.crew.llm.settings import LlmSettings
 
+logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)
+"""Silences crewAI's per-call warning that it estimates token counts for custom models."""
+
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
-"""The repository's ``prompts/`` folder (``agents.yaml``, ``tasks.yaml``)."""
+"""``prompts/`` of the checkout, or ``sagacrew/prompts/`` of an installed wheel."""
 
 
 def build_llm(settings: LlmSettings) -> LLM:
@@ -67,8 +75,8 @@ class SagaDesignCrew:
         for name in ("agents.yaml", "tasks.yaml"):
             if not (PROMPTS_DIR / name).is_file():
                 raise PromptsMissingError(
-                    f"{PROMPTS_DIR / name} is missing: run sagacrew from its source checkout "
-                    "(pip install -e .)"
+                    f"{PROMPTS_DIR / name} is missing: reinstall sagacrew "
+                    "(pip install -e . from a checkout ships prompts/)"
                 )
         self.settings = settings
         self.llm = build_llm(settings)

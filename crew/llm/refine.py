@@ -4,7 +4,8 @@ The deterministic blueprint is the default and stays complete on its own. The cr
 four proposals are reviewed item by item (``review_design``, ``review_validation``);
 accepted items are merged as ``Edit``s and the merged blueprint must pass ``CodeBaseline``
 (emits, lints clean, same code outside docstrings and comments). If the whole set fails
-that last check, items are retried one by one and only the failing ones are rejected.
+that last check, the failing group is halved until each failing item is found: only those
+are rejected.
 Any crew, HTTP or output failure rejects every proposal and returns the deterministic
 blueprint unchanged: this function never raises for what the LLM or the endpoint does.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
 from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.llm.errors import LlmError
 from sagacrew.crew.llm.guard import CodeBaseline
@@ -85,34 +87,41 @@ def _review(outputs: Sequence[Any], blueprint: Blueprint, checker: SqlChecker) -
     return review
 
 
-def _try(baseline: CodeBaseline, blueprint: Blueprint, edits: Sequence[Edit]) -> Any:
+def _try(baseline: CodeBaseline, blueprint: Blueprint, edits: Sequence[Edit]) -> Blueprint | str:
     """The merged blueprint, or the reason it cannot be used (a ``str``)."""
     try:
         merged = apply_edits(blueprint, edits)
     except (ValidationError, LlmError) as exc:
         return f"the merged blueprint is invalid: {_one_line(exc)}"
-    return baseline.problem(merged) or merged
+    problem: str | None = baseline.problem(merged)
+    return problem or merged
+
+
+def _merge_group(
+    baseline: CodeBaseline, current: Blueprint, edits: Sequence[Edit]
+) -> tuple[Blueprint, list[str], list[str]]:
+    """Merge ``edits`` onto ``current`` if the result passes; else split them in halves
+    (in order) until each failing edit is alone, and reject only those."""
+    candidate = _try(baseline, current, edits)
+    if isinstance(candidate, Blueprint):
+        return candidate, [edit.label for edit in edits], []
+    if len(edits) == 1:
+        return current, [], [f"{edits[0].label}: {candidate}"]
+    middle = len(edits) // 2
+    current, accepted, rejected = _merge_group(baseline, current, edits[:middle])
+    current, more_accepted, more_rejected = _merge_group(baseline, current, edits[middle:])
+    return current, accepted + more_accepted, rejected + more_rejected
 
 
 def merge_reviewed(spec: DomainSpec, blueprint: Blueprint, review: Review) -> Refinement:
     """Merge ``review``'s edits into ``blueprint``: all at once when the result passes
-    ``CodeBaseline``, else one by one, rejecting each edit that breaks it."""
-    accepted = [edit.label for edit in review.edits]
+    ``CodeBaseline``, else by halving the failing group until each failing edit is found
+    and rejected (the others are merged, in proposal order)."""
     if not review.edits:
         return Refinement(blueprint, [], list(review.rejected))
     baseline = CodeBaseline(spec, blueprint)
-    merged = _try(baseline, blueprint, review.edits)
-    if isinstance(merged, Blueprint):
-        return Refinement(merged, accepted, list(review.rejected))
-    current, accepted, rejected = blueprint, [], list(review.rejected)
-    for edit in review.edits:
-        candidate = _try(baseline, current, [edit])
-        if isinstance(candidate, Blueprint):
-            current = candidate
-            accepted.append(edit.label)
-        else:
-            rejected.append(f"{edit.label}: {candidate}")
-    return Refinement(current, accepted, rejected)
+    merged, accepted, rejected = _merge_group(baseline, blueprint, review.edits)
+    return Refinement(merged, accepted, [*review.rejected, *rejected])
 
 
 def refine_with_llm(spec: DomainSpec, blueprint: Blueprint, settings: LlmSettings) -> Refinement:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 
 from pydantic import ValidationError
+
 from sagacrew.crew.spec.errors import SpecError, SpecErrors
 from sagacrew.crew.spec.model import DomainSpec
 from sagacrew.crew.spec.model_errors import translate_validation_error

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
+
 from sagacrew.crew.spec.model import Command, CommandKind, DomainSpec
 from sagacrew.crew.spec.naming import did_you_mean, to_identifier
 from sagacrew.crew.spec.violation import Path, Violation

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
 from sagacrew.crew.spec.errors import SpecError, SpecErrors
 from sagacrew.crew.spec.violation import Path
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 __all__ = ["MAX_ALIAS_VALUES", "Path", "Position", "SourceMap", "load_yaml"]
 

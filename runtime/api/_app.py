@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
+
 from sagacrew.runtime.api._auth import operator_guard
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import install_error_handlers

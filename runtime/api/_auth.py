@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Final
 
 from fastapi import Header
+
 from sagacrew.runtime.api._errors import HttpError
 
 OPERATOR_TOKEN_ENV: Final = "SAGACREW_OPERATOR_TOKEN"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
 from sagacrew.runtime.api._models import (

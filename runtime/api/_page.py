@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._models import Health, SagaTypeView, SystemView
 from sagacrew.runtime.saga import SagaState

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
 from sagacrew.runtime.api._models import (

@@ -15,10 +15,11 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
+
 from sagacrew.runtime.api._app import create_app
 from sagacrew.runtime.api._errors import ServeError
 from sagacrew.runtime.system import SagaSystem
-from uvicorn.config import LOGGING_CONFIG
 
 logger = logging.getLogger("sagacrew.runtime.api")
 

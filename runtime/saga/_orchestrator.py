@@ -338,6 +338,8 @@ class SagaOrchestrator:
         and the saga ends ``compensated`` when no compensation remains parked; on
         failure the dead letter stays ``parked`` (attempts and error updated).
         """
+        if self._closed:
+            raise SagaError("the orchestrator is closed; redrive on a started system")
         letter = self.store.get_dead_letter(dead_letter_id)
         if letter is None:
             raise UnknownSagaError(
@@ -392,6 +394,11 @@ class SagaOrchestrator:
             return 0
         await asyncio.wait(tasks, timeout=timeout_s)
         return len(self._live)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`: the orchestrator starts and redrives nothing more."""
+        return self._closed
 
     async def close(self) -> None:
         """Stop driving sagas without marking them: they resume on ``recover()``."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
+
 from sagacrew.runtime.store._errors import StoreError
 from sagacrew.runtime.store._sql import Cursor, SqlStore, UniqueViolation
 from sagacrew.runtime.store._sqlite import schema_sql
