@@ -55,6 +55,7 @@ class SandboxGateway(Actor):
         self._store = store
         self._deliver = deliver
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._completing: set[asyncio.Task[None]] = set()
 
     async def pre_start(self) -> None:
         for call in self._store.list_external_calls(system=self.system, status="running"):
@@ -109,14 +110,12 @@ class SandboxGateway(Actor):
             status = "running" if operation.completion_event else "done"
             return {"resource_id": f"{self.system}-{digest[:12]}", "status": status}
         resource_id = str(message.payload["resource_id"])
-        target = next(
-            (
-                call
-                for call in self._store.list_external_calls(system=self.system)
-                if call.operation == operation.undoes and call.resource_id == resource_id
-            ),
-            None,
+        rows = self._store.query(
+            "SELECT idempotency_key FROM external_calls "
+            "WHERE system = ? AND operation = ? AND resource_id = ?",
+            (self.system, operation.undoes, resource_id),
         )
+        target = self._store.get_external_call(str(rows[0][0])) if rows else None
         if target is None:
             raise GatewayError(
                 f"{self.system}.{name}: no {operation.undoes} call made resource {resource_id}"
@@ -133,9 +132,13 @@ class SandboxGateway(Actor):
 
     def _arm(self, key: str) -> None:
         loop = asyncio.get_running_loop()
-        self._pending[key] = loop.call_later(
-            self.completion_delay_s, lambda: loop.create_task(self._complete(key))
-        )
+
+        def fire() -> None:
+            task = loop.create_task(self._complete(key))
+            self._completing.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._completing.discard)
+
+        self._pending[key] = loop.call_later(self.completion_delay_s, fire)
 
     async def _complete(self, key: str) -> None:
         self._pending.pop(key, None)
