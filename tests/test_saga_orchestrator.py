@@ -138,7 +138,9 @@ def test_every_step_row_and_envelope_carries_correlation_and_causation(
         for envelope in h.service.envelopes:
             assert envelope.correlation_id == "corr-9"
             assert envelope.idempotency_key is not None
-            assert envelope.causation_id == transition_id(envelope.idempotency_key)
+            # the command carries the step's key (the same on every attempt); its cause is
+            # the transition of the attempt that sent it
+            assert envelope.causation_id == transition_id(f"{envelope.idempotency_key}:1")
         saga = store.get_saga(result.saga_id)
         assert saga is not None and saga.causation_id == "m-0"
 

@@ -18,9 +18,13 @@ Dispatch = Callable[[str, Envelope], Awaitable[Mapping[str, Any]]]
 class StepContext:
     """What a step action or compensation receives.
 
-    - ``idempotency_key``: ``f"{saga_id}:{step_index}:{phase}:{attempt}"``; the same key is
-      used when a started attempt is re-executed after a crash, so handlers that dedupe by
-      key act once.
+    - ``idempotency_key``: ``f"{saga_id}:{step_index}:{phase}:{attempt}"``, this attempt's
+      key (its step-log row); the same key is used when a started attempt is re-executed
+      after a crash.
+    - ``command_key``: ``f"{saga_id}:{step_index}:{phase}"``, the key every command of the
+      step carries, the same on every attempt: a retry after an ambiguous failure (a
+      timeout after the handler already acted) is deduplicated by the handler, so a step
+      acts at most once whatever the number of attempts.
     - ``causation_id``: the id of this step attempt's transition (deterministic from the
       key); ``correlation_id`` is the saga's.
     - ``data``: the saga input merged with the results of earlier steps (read-only).
@@ -34,6 +38,7 @@ class StepContext:
         "causation_id",
         "correlation_id",
         "data",
+        "command_key",
         "idempotency_key",
         "phase",
         "saga_id",
@@ -58,6 +63,7 @@ class StepContext:
         data: Mapping[str, Any],
         step_result: Mapping[str, Any],
         dispatch: Dispatch,
+        command_key: str | None = None,
     ) -> None:
         self.saga_id = saga_id
         self.saga_name = saga_name
@@ -66,6 +72,7 @@ class StepContext:
         self.phase = phase
         self.attempt = attempt
         self.idempotency_key = idempotency_key
+        self.command_key = command_key or idempotency_key
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.data: Mapping[str, Any] = types.MappingProxyType(dict(data))
@@ -74,14 +81,14 @@ class StepContext:
         self._sends = 0
 
     def envelope(self, command: str, payload: Mapping[str, Any]) -> Envelope:
-        """The envelope for the next ``send``: this attempt's ids and idempotency key.
+        """The envelope for the next ``send``: this attempt's ids and the step's key.
 
-        The first send of an attempt carries ``idempotency_key`` itself; the n-th
-        (n >= 2) carries ``f"{idempotency_key}#{n}"``, so an action that sends several
-        commands gets one stable key per command.
+        The first send carries ``command_key`` itself; the n-th (n >= 2) carries
+        ``f"{command_key}#{n}"``, so an action that sends several commands gets one stable
+        key per command, the same on every attempt.
         """
         self._sends += 1
-        key = self.idempotency_key
+        key = self.command_key
         if self._sends > 1:
             key = f"{key}#{self._sends}"
         return Envelope(

@@ -356,6 +356,7 @@ class SagaRun:
             data=self.saga.data,
             step_result=step_result,
             dispatch=self.env.dispatch,
+            command_key=f"{self.saga.saga_id}:{index}:{phase}",
         )
         try:
             if self.env.faults is not None:
