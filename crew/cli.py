@@ -246,7 +246,9 @@ def verify(
 
 
 def _figure(value: float, unit: str) -> str:
-    return f"{value:.2%}" if unit == "ratio" else f"{value:.4g} {unit}"
+    if unit == "ratio":
+        return f"{value:.2%}"
+    return f"{value:.0f}" if unit == "count" else f"{value:.4g} {unit}"
 
 
 @app.command()

@@ -241,6 +241,7 @@ def verify(
             queries=blueprint.validation.queries,
             extra_checks=extra,
             lint_findings=[str(f) for f in findings],
+            blocking=["generated_tests_pass"],
             now=now,
         )
         record_verdict(store, verdict, now=now)

@@ -15,6 +15,7 @@ import pytest
 
 from sagacrew.agents.validator import (
     CheckQueryError,
+    CheckResult,
     builtin_queries,
     compute_verdict,
     record_verdict,
@@ -449,3 +450,30 @@ def test_reports_are_written_from_a_computed_verdict(db: _Rows, tmp_path: Path) 
     assert "| step_latency_p95_ms | 168.0 ms | <= 200.0 ms | PASS |" in text
     assert "| failed_compensations_dead_lettered | 1 | 1 | `S-broken` |" in text
     assert json.loads(report.read_text(encoding="utf-8")) == json.loads(verdict.to_json())
+
+
+def test_a_failing_blocking_check_fails_the_verdict_whatever_the_score(db: _Rows) -> None:
+    _realistic_mix(db)
+    tests = CheckResult(
+        name="generated_tests_pass",
+        description="The generated test suite passes.",
+        subjects=50,
+        violations=["test_create_order_completes_every_step"],
+    )
+    verdict = compute_verdict(
+        db,
+        system="shop",
+        profile="dev",
+        thresholds=DEV,
+        queries=builtin_queries(),
+        extra_checks=[tests],
+        blocking=["generated_tests_pass"],
+        now=NOW,
+    )
+    assert verdict.consistency_score > DEV.consistency_score_min
+    assert [(g.name, g.measured, g.passed) for g in verdict.gates][-1] == (
+        "generated_tests_pass",
+        1,
+        False,
+    )
+    assert not verdict.passed

@@ -20,6 +20,8 @@ MAX_LISTED_SAGAS = 50
 def _figure(value: float, unit: str) -> str:
     if unit == "ratio":
         return f"{value * 100:.2f} %"
+    if unit == "count":
+        return f"{value:.0f}"
     return f"{value:.1f} {unit}"
 
 

@@ -15,7 +15,7 @@ The verdict passes when every gate passes and the lint found nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -141,6 +141,7 @@ def compute_verdict(
     queries: Sequence[ValidationQuery],
     extra_checks: Sequence[CheckResult] = (),
     lint_findings: Sequence[str] = (),
+    blocking: Collection[str] = (),
     now: float,
 ) -> Verdict:
     """Measure the system's tables and gate the figures against ``thresholds``.
@@ -149,7 +150,9 @@ def compute_verdict(
     parameters); ``extra_checks`` (e.g. generated tests, replay-equals-snapshot) join
     them in the consistency score. ``failed_sagas`` lists, sorted, every saga id named as
     a violation subject by any check plus every saga in ``compensation_failed`` or
-    ``stalled``. ``passed`` is true when every gate passes and ``lint_findings`` is empty.
+    ``stalled``. ``blocking`` names checks that must have no violation at all (e.g. the
+    generated test suite): each becomes a gate of its own, with unit ``"count"``.
+    ``passed`` is true when every gate passes and ``lint_findings`` is empty.
     """
     census = read_census(db)
     latencies = read_step_latencies_ms(db)
@@ -173,6 +176,11 @@ def compute_verdict(
         _gate("step_latency_p95_ms", p95, thresholds.step_latency_p95_ms_max, "<=", "ms"),
         _gate("step_latency_p99_ms", p99, thresholds.step_latency_p99_ms_max, "<=", "ms"),
         _gate("consistency_score", score, thresholds.consistency_score_min, ">=", "ratio"),
+    ]
+    gates += [
+        _gate(check.name, check.violation_count, 0, "<=", "count")
+        for check in checks
+        if check.name in blocking
     ]
     failed = sorted({s for s in named if s in census.states} | set(census.stuck))
     return Verdict(
