@@ -4,7 +4,8 @@ One actor serves every instance of an aggregate type (like an Akka shard region)
 keeps each instance's state in memory, rebuilt on first use from the latest snapshot and
 the events after it. A command is decided against the current state, its event appended
 with the expected version (optimistic concurrency) together with the command's
-idempotency key, and only then applied. A redelivered command (same idempotency key)
+idempotency key, and only then applied. Appends of different actors made in the same
+event-loop turn share one transaction (group commit). A redelivered command (same idempotency key)
 returns the stored result and acts no second time.
 
 A command the business rules refuse (``rejects_when`` holds, an invariant would break,
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.store import NewEvent, Store
+from sagacrew.runtime.store import AppendRequest, NewEvent, Store, event_appender
 
 CommandKindName = Literal["create", "update", "delete", "reserve", "release", "query"]
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -89,6 +90,7 @@ class AggregateActor(Actor):
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._appender = event_appender(store)
         self._instances: dict[str, _Instance] = {}
         verb = self.address + "."
         self._kind_of_event: dict[str, str] = {
@@ -205,20 +207,22 @@ class AggregateActor(Actor):
         if event_type is None:
             return reply
         stream = self.stream_id(aggregate_id)
-        version = self._store.append(
-            stream,
-            instance.version,
-            [
-                NewEvent(
-                    event_type=event_type,
-                    payload=payload,
-                    correlation_id=message.correlation_id,
-                    causation_id=message.message_id,
-                    event_version=self._event_version(event_type),
-                )
-            ],
-            idempotency_key=message.idempotency_key,
-            result={**reply, "version": instance.version + 1},
+        event = NewEvent(
+            event_type=event_type,
+            payload=payload,
+            correlation_id=message.correlation_id,
+            causation_id=message.message_id,
+            event_version=self._event_version(event_type),
+        )
+        # Group commit: appends of other actors in the same loop turn share the transaction.
+        version = await self._appender.apply(
+            AppendRequest(
+                stream,
+                instance.version,
+                [event],
+                idempotency_key=message.idempotency_key,
+                result={**reply, "version": instance.version + 1},
+            )
         )
         instance.state, instance.exists = self.evolve(
             instance.state, instance.exists, event_type, payload

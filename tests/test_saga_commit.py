@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sagacrew.runtime.saga._commit import GroupCommitter
+from sagacrew.runtime.saga._commit import transition_committer
 from sagacrew.runtime.store import (
     SagaExecution,
     SagaTransition,
@@ -35,7 +35,7 @@ def saga(saga_id: str) -> SagaExecution:
 
 def test_transitions_of_one_loop_iteration_share_one_batch(tmp_path: Path) -> None:
     store = open_store(f"sqlite://{tmp_path / 'c.db'}")
-    committer = GroupCommitter(store)
+    committer = transition_committer(store)
 
     async def scenario() -> None:
         await asyncio.gather(
@@ -44,7 +44,7 @@ def test_transitions_of_one_loop_iteration_share_one_batch(tmp_path: Path) -> No
 
     try:
         asyncio.run(scenario())
-        assert (committer.batches, committer.transitions) == (1, 20)
+        assert (committer.batches, committer.requests) == (1, 20)
         assert len(store.list_sagas()) == 20
     finally:
         store.close()
@@ -54,7 +54,7 @@ def test_a_failing_transition_fails_alone_and_the_rest_of_its_batch_commits(
     tmp_path: Path,
 ) -> None:
     store = open_store(f"sqlite://{tmp_path / 'c.db'}")
-    committer = GroupCommitter(store)
+    committer = transition_committer(store)
 
     async def scenario() -> tuple[object, ...]:
         return await asyncio.gather(
@@ -76,7 +76,7 @@ def test_a_failing_transition_fails_alone_and_the_rest_of_its_batch_commits(
 def test_flush_without_pending_transitions_does_nothing(tmp_path: Path) -> None:
     store = open_store(f"sqlite://{tmp_path / 'c.db'}")
     try:
-        committer = GroupCommitter(store)
+        committer = transition_committer(store)
         committer.flush()
         assert committer.batches == 0
     finally:

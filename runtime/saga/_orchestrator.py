@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagacrew.runtime.messages import new_id
-from sagacrew.runtime.saga._commit import GroupCommitter
+from sagacrew.runtime.saga._commit import transition_committer
 from sagacrew.runtime.saga._definition import Dispatch, SagaDefinition
 from sagacrew.runtime.saga._errors import (
     SagaDefinitionError,
@@ -104,7 +104,7 @@ class SagaOrchestrator:
         self.store = store
         self.metrics = SagaMetrics()
         self._on_alert = on_alert
-        self._committer = GroupCommitter(store)
+        self._committer = transition_committer(store)
         self._env = Env(
             store=store,
             commit=self._committer.apply,

@@ -6,9 +6,11 @@ The tables are those of ``schema.sql`` (the contract other components query).
 
 from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import ConcurrencyError, DuplicateCommandError, StoreError
+from sagacrew.runtime.store._group import GroupCommitter, event_appender
 from sagacrew.runtime.store._open import open_store
 from sagacrew.runtime.store._records import (
     UNSET,
+    AppendRequest,
     DeadLetter,
     DeadLetterUpdate,
     ExternalCall,
@@ -25,11 +27,13 @@ from sagacrew.runtime.store._records import (
 
 __all__ = [
     "UNSET",
+    "AppendRequest",
     "ConcurrencyError",
     "DeadLetter",
     "DeadLetterUpdate",
     "DuplicateCommandError",
     "ExternalCall",
+    "GroupCommitter",
     "NewEvent",
     "RecordedEvent",
     "SagaExecution",
@@ -41,5 +45,6 @@ __all__ = [
     "StoreError",
     "TransitionIds",
     "Unset",
+    "event_appender",
     "open_store",
 ]

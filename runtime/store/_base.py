@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.store._records import (
+    AppendRequest,
     DeadLetter,
     DeadLetterUpdate,
     ExternalCall,
@@ -141,6 +142,24 @@ class Store(ABC):
     @abstractmethod
     def apply_saga_transition(self, transition: SagaTransition) -> TransitionIds:
         """Write every part of ``transition`` in one transaction (all or nothing)."""
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[int]:
+        """Several appends at once (group commit); SQL backends use ONE transaction.
+
+        All or nothing: when any append fails (a stale version, a duplicate key), none is
+        written and its error is raised; callers may then append one by one to isolate
+        it. This default appends one by one. Returns each stream's new version.
+        """
+        return [
+            self.append(
+                r.stream_id,
+                r.expected_version,
+                r.events,
+                idempotency_key=r.idempotency_key,
+                result=r.result,
+            )
+            for r in requests
+        ]
 
     def apply_saga_transitions(self, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
         """Apply several transitions (group commit); SQL backends use ONE transaction.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,6 +159,17 @@ class DeadLetterUpdate:
     updated_at: float
     error: str | Unset = UNSET
     attempts: int | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """One :meth:`Store.append` call as data, for :meth:`Store.append_many` (group commit)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    idempotency_key: str | None = None
+    result: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import ConcurrencyError, DuplicateCommandError, StoreError
 from sagacrew.runtime.store._records import (
     UNSET,
+    AppendRequest,
     DeadLetter,
     DeadLetterUpdate,
     ExternalCall,
@@ -88,11 +89,39 @@ class SqlStore(Store):
         idempotency_key: str | None = None,
         result: Mapping[str, Any] | None = None,
     ) -> int:
-        result_json = codec.dumps(result or {}, what="command result")
+        request = AppendRequest(stream_id, expected_version, events, idempotency_key, result)
+        return self.append_many([request])[0]
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[int]:
+        encoded = [self._encode(request) for request in requests]
+        now = self._clock()
+        current: AppendRequest | None = None
+        try:
+            with self._transaction() as cursor:
+                self._lock_events(cursor)
+                versions = []
+                for request, (rows, result_json) in zip(requests, encoded, strict=True):
+                    current = request
+                    versions.append(self._append_in(cursor, request, rows, result_json, now))
+                return versions
+        except UniqueViolation as exc:
+            # A concurrent writer won the race between our check and our insert.
+            assert current is not None
+            key, stream_id = current.idempotency_key, current.stream_id
+            if key is not None:
+                stored = self.processed_result(key)
+                if stored is not None:
+                    raise DuplicateCommandError(key, stream_id, stored) from exc
+            raise ConcurrencyError(
+                stream_id, current.expected_version, self.stream_version(stream_id)
+            ) from exc
+
+    def _encode(self, request: AppendRequest) -> tuple[list[tuple[Any, ...]], str]:
+        """The rows and the result of one append, JSON-encoded before the transaction."""
         rows = [
             (
-                stream_id,
-                expected_version + offset,
+                request.stream_id,
+                request.expected_version + offset,
                 event.event_type,
                 event.event_version,
                 codec.dumps(event.payload, what=f"payload of {event.event_type}"),
@@ -101,42 +130,41 @@ class SqlStore(Store):
                 event.correlation_id,
                 event.causation_id,
             )
-            for offset, event in enumerate(events, start=1)
+            for offset, event in enumerate(request.events, start=1)
         ]
-        now = self._clock()
-        try:
-            with self._transaction() as cursor:
-                self._lock_events(cursor)
-                if idempotency_key is not None:
-                    self._refuse_duplicate(cursor, idempotency_key, stream_id)
-                (current,) = cursor.run(
-                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
-                    (stream_id,),
-                )[0]
-                if int(current) != expected_version:
-                    raise ConcurrencyError(stream_id, expected_version, int(current))
-                for row in rows:
-                    cursor.run(
-                        "INSERT INTO events (stream_id, version, event_type, event_version, "
-                        "payload, metadata, message_id, correlation_id, causation_id, "
-                        "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*row, now),
-                    )
-                if idempotency_key is not None:
-                    cursor.run(
-                        "INSERT INTO processed_commands (idempotency_key, stream_id, result, "
-                        "processed_at) VALUES (?, ?, ?, ?)",
-                        (idempotency_key, stream_id, result_json, now),
-                    )
-        except UniqueViolation as exc:
-            # A concurrent writer won the race between our check and our insert.
-            if idempotency_key is not None:
-                stored = self.processed_result(idempotency_key)
-                if stored is not None:
-                    raise DuplicateCommandError(idempotency_key, stream_id, stored) from exc
-            raise ConcurrencyError(
-                stream_id, expected_version, self.stream_version(stream_id)
-            ) from exc
+        return rows, codec.dumps(request.result or {}, what="command result")
+
+    def _append_in(
+        self,
+        cursor: Cursor,
+        request: AppendRequest,
+        rows: list[tuple[Any, ...]],
+        result_json: str,
+        now: float,
+    ) -> int:
+        """One append inside an open transaction: version check, events, idempotency key."""
+        stream_id, expected_version = request.stream_id, request.expected_version
+        if request.idempotency_key is not None:
+            self._refuse_duplicate(cursor, request.idempotency_key, stream_id)
+        (found,) = cursor.run(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
+            (stream_id,),
+        )[0]
+        if int(found) != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, int(found))
+        for row in rows:
+            cursor.run(
+                "INSERT INTO events (stream_id, version, event_type, event_version, "
+                "payload, metadata, message_id, correlation_id, causation_id, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, now),
+            )
+        if request.idempotency_key is not None:
+            cursor.run(
+                "INSERT INTO processed_commands (idempotency_key, stream_id, result, "
+                "processed_at) VALUES (?, ?, ?, ?)",
+                (request.idempotency_key, stream_id, result_json, now),
+            )
         return expected_version + len(rows)
 
     def _refuse_duplicate(self, cursor: Cursor, key: str, stream_id: str) -> None:
