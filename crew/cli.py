@@ -185,6 +185,9 @@ def verify(
     skip_tests: Annotated[
         bool, typer.Option("--skip-tests", help="Do not run the generated test suite.")
     ] = False,
+    skip_crash: Annotated[
+        bool, typer.Option("--skip-crash", help="Do not run the kill -9 and restart phase.")
+    ] = False,
 ) -> None:
     """Lint, test, fault-inject and check the generated system; print the verdict."""
     with _user_errors():
@@ -228,6 +231,12 @@ def verify(
         for finding in verdict.lint_findings:
             out.print(f"[red]lint: {finding}[/]")
         out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")
+        if result.crash is not None:
+            crash = result.crash
+            out.print(
+                f"kill -9 after {crash.ended_before_kill} sagas ended; on restart "
+                f"{crash.recovered} in flight resumed: {crash.by_state}"
+            )
         out.print(f"report: {result.report_md} and {result.report_json}")
         for saga in system.blueprint.sagas.sagas if system.blueprint.sagas else []:
             svg = system_dir / "flowcharts" / f"{saga.name}.svg"

@@ -12,6 +12,7 @@ run's Prometheus metrics (``metrics.prom``, node-exporter textfile format), a ro
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ async def _workload(
         store_url,
         faults=app.workload_faults(),
         duplicate_delivery_rate=duplicate_rate,
+        lost_reply_rate=app.LOST_REPLY_RATE,
         metrics=metrics,
     )
     async with saga_system:
@@ -83,6 +85,55 @@ def run_workload(
     if duplicate_rate is None:
         duplicate_rate = system.package.DUPLICATE_DELIVERY_RATE
     return asyncio.run(_workload(system, store_url, n, duplicate_rate, id_prefix, on_done, metrics))
+
+
+@dataclass(frozen=True)
+class CrashRecovery:
+    """What the crash-and-restart run did: sagas ended before the kill, and resumed after."""
+
+    ended_before_kill: int
+    recovered: int
+    by_state: dict[str, int]
+
+
+def crash_and_recover(
+    system: GeneratedSystem,
+    store_url: str,
+    *,
+    sagas_per_type: int,
+    metrics: RuntimeMetrics | None = None,
+) -> CrashRecovery:
+    """Run a workload in a child process killed with SIGKILL midway, then restart the
+    system on the same store here and wait for every saga it finds in flight."""
+    app = system.package
+    total = sagas_per_type * len(app.SAGAS)
+    kill_after = max(1, min(total - 1, round(total * app.CRASH_AFTER)))
+    child = subprocess.run(
+        [
+            sys.executable, "-m", "sagacrew.crew.crash_worker", str(system.root.resolve()),
+            store_url, str(sagas_per_type), str(kill_after),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != -signal.SIGKILL:
+        tail = (child.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the crash run exited with {child.returncode}, not SIGKILL: {tail}")
+
+    async def restart() -> list[SagaResult]:
+        saga_system = app.build_system(store_url, faults=app.workload_faults(), metrics=metrics)
+        async with saga_system:
+            assert saga_system.orchestrator is not None
+            return [
+                await saga_system.orchestrator.wait(saga_id) for saga_id in saga_system.recovered
+            ]
+
+    results = asyncio.run(restart())
+    by_state: dict[str, int] = {}
+    for result in results:
+        by_state[str(result.state)] = by_state.get(str(result.state), 0) + 1
+    return CrashRecovery(kill_after, len(results), dict(sorted(by_state.items())))
 
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
@@ -178,6 +229,7 @@ class Verification:
     report_md: Path
     report_json: Path
     workload: WorkloadReport
+    crash: CrashRecovery | None = None
 
 
 def verify(
@@ -186,9 +238,16 @@ def verify(
     profile: str = "dev",
     store_url: str | None = None,
     run_tests: bool = True,
+    crash_run: bool = True,
     progress: Progress | None = None,
 ) -> Verification:
-    """Lint, test, fault-inject, check, score: the whole verdict for ``system``."""
+    """Lint, test, fault-inject, check, score: the whole verdict for ``system``.
+
+    The fault-injected workload meets the generated fault plan (step failures, business
+    refusals, failing compensations, duplicate deliveries, lost replies and so timeouts);
+    with ``crash_run`` a second workload runs in a process killed with SIGKILL midway and
+    is restarted here, so the checks also cover sagas recovered after a crash.
+    """
     blueprint = system.blueprint
     assert blueprint.validation is not None
     if profile not in blueprint.validation.profiles:
@@ -225,6 +284,12 @@ def verify(
 
     metrics = RuntimeMetrics()
     workload = run_workload(system, store_url, id_prefix="verify", on_done=tick, metrics=metrics)
+    crash: CrashRecovery | None = None
+    if crash_run:
+        step("crash and restart", 0, 1)
+        per_type = max(2, blueprint.validation.workload.sagas_per_type // 4)
+        crash = crash_and_recover(system, store_url, sagas_per_type=per_type, metrics=metrics)
+        step("crash and restart", 1, 1)
 
     from sagacrew.runtime import open_store
 
@@ -251,7 +316,7 @@ def verify(
     md, js = write_reports(verdict, state_dir / "reports")
     metrics.set_consistency_score(system.name, verdict.consistency_score)
     metrics.write_textfile(state_dir / "reports" / "metrics.prom")
-    return Verification(verdict, md, js, workload)
+    return Verification(verdict, md, js, workload, crash)
 
 
 def summary(report: WorkloadReport) -> dict[str, Any]:

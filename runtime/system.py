@@ -31,7 +31,7 @@ from sagacrew.runtime.actors import (
 )
 from sagacrew.runtime.aggregate import AggregateActor, Rejection
 from sagacrew.runtime.externals.sandbox import SandboxGateway
-from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.messages import Envelope, new_id
 from sagacrew.runtime.saga import (
     Alert,
     FaultInjector,
@@ -83,12 +83,15 @@ class WorkloadReport:
         return len(self.results)
 
 
-def sample_inputs(types: Mapping[str, str], saga_name: str, index: int) -> dict[str, Any]:
-    """Saga input for workload run ``index``: unique ids, small deterministic numbers.
+def sample_inputs(
+    types: Mapping[str, str], saga_name: str, index: int, run: str = ""
+) -> dict[str, Any]:
+    """Saga input for saga ``index`` of workload ``run``: unique ids, small numbers.
 
-    Strings are unique per run (``<field>-<saga>-<index>``), so every saga works on its
-    own aggregates; integers are 1-8 (``amount`` 1-4), small enough to pass the usual
-    limits of a spec's ``rejects_when`` rules.
+    Strings are unique per saga and run (``<field>-<run>-<saga>-<index>``), so every saga
+    works on its own aggregates, also when several workloads share a store; integers are
+    1-8 (``amount`` 1-4), small enough to pass the usual limits of a spec's
+    ``rejects_when`` rules. The same arguments always give the same input.
     """
     data: dict[str, Any] = {}
     for name, kind in types.items():
@@ -104,12 +107,18 @@ def sample_inputs(types: Mapping[str, str], saga_name: str, index: int) -> dict[
         elif kind == "dict":
             data[name] = {}
         else:
-            data[name] = f"{name}-{saga_name}-{index}"
+            data[name] = (
+                f"{name}-{run}-{saga_name}-{index}" if run else f"{name}-{saga_name}-{index}"
+            )
     return data
 
 
 class SagaSystem:
     """Store + actor system + saga orchestrator of one generated system.
+
+    Fault injection (for tests and ``sagacrew verify``): ``faults`` fails steps on
+    purpose; ``duplicate_delivery_rate`` delivers a command twice; ``lost_reply_rate``
+    lets an actor act but never answers, so the step times out after the effect.
 
     ``metrics`` (default none) is fed by the orchestrator and the actor system while the
     system runs; ``on_alert`` (default none) is called when an operator must act (a
@@ -127,6 +136,7 @@ class SagaSystem:
         sagas: Sequence[SagaDefinition],
         faults: FaultInjector | None = None,
         duplicate_delivery_rate: float = 0.0,
+        lost_reply_rate: float = 0.0,
         ask_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
         metrics: RuntimeMetrics | None = None,
@@ -143,6 +153,7 @@ class SagaSystem:
         self._definitions = list(sagas)
         self._faults = faults
         self._duplicate_rate = duplicate_delivery_rate
+        self._lost_reply_rate = lost_reply_rate
         self._ask_timeout_s = ask_timeout_s
         self._clock = clock
         self.metrics = metrics
@@ -151,6 +162,9 @@ class SagaSystem:
         self.actors = ActorSystem(name, observer=self._observe)
         self.orchestrator: SagaOrchestrator | None = None
         self.duplicates_delivered = 0
+        self.replies_lost = 0
+        self.recovered: list[str] = []
+        """Ids of the sagas the last ``start()`` found in flight and resumed."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -169,7 +183,8 @@ class SagaSystem:
             on_alert=self._on_alert,
             listeners=() if self.metrics is None else (self.metrics,),
         )
-        return await self.orchestrator.recover()
+        self.recovered = await self.orchestrator.recover()
+        return self.recovered
 
     async def stop(self) -> None:
         """Stop sagas (they resume on the next start), then the actors in reverse order."""
@@ -210,13 +225,13 @@ class SagaSystem:
         a fresh store meets the same (hash-seeded) faults; without, ids are random.
         """
         limit = asyncio.Semaphore(concurrency)
+        run = id_prefix or new_id()[:8]
 
         async def one(saga_name: str, index: int) -> SagaResult:
             saga_id = None if id_prefix is None else f"{id_prefix}-{saga_name}-{index:05d}"
+            data = sample_inputs(inputs[saga_name], saga_name, index, run)
             async with limit:
-                result = await self.run_saga(
-                    saga_name, sample_inputs(inputs[saga_name], saga_name, index), saga_id=saga_id
-                )
+                result = await self.run_saga(saga_name, data, saga_id=saga_id)
             if on_done is not None:
                 on_done(result)
             return result
@@ -236,6 +251,13 @@ class SagaSystem:
             self.duplicates_delivered += 1
             await ref.ask(envelope, timeout_s=self._ask_timeout_s)
         reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
+        if self._lost_reply_rate and _chance(
+            f"lost:{envelope.idempotency_key}:{envelope.causation_id}", self._lost_reply_rate
+        ):
+            # Fault injection: the actor acted but its reply never arrives; the step times
+            # out and its retry must be answered from the idempotency record.
+            self.replies_lost += 1
+            await asyncio.Event().wait()
         if isinstance(reply, Rejection):
             raise StepFailed(reply.reason, retriable=False)
         return dict(reply)

@@ -224,7 +224,11 @@ class Workload(_Strict):
     ``step_failure_rate`` makes a step's action fail before any effect (transient:
     retried); ``business_failure_rate`` makes a step fail for good (compensation);
     ``compensation_failure_rate`` makes a compensation fail transiently;
-    ``duplicate_delivery_rate`` delivers a command twice (idempotency keys make it act once).
+    ``duplicate_delivery_rate`` delivers a command twice (idempotency keys make it act once);
+    ``lost_reply_rate`` loses the reply of a command that acted, so the step times out and
+    its retry must not act again; ``crash_after`` (a share of the sagas) kills the process
+    running a second workload with SIGKILL, and verify restarts it and checks every saga
+    ends.
     The seed makes runs reproducible.
     """
 
@@ -234,6 +238,8 @@ class Workload(_Strict):
     business_failure_rate: float = Field(default=0.03, ge=0.0, le=1.0)
     compensation_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
     duplicate_delivery_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    lost_reply_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    crash_after: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class DomainSpec(_Strict):

@@ -116,6 +116,8 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "business_failure_rate": "Share of steps failing for good (compensation).",
         "compensation_failure_rate": "Share of compensation attempts failing transiently.",
         "duplicate_delivery_rate": "Share of commands delivered twice (must act once).",
+        "lost_reply_rate": "Share of command replies lost after the effect (step times out).",
+        "crash_after": "Share of the crash run's sagas that end before the process is killed.",
     },
 }
 

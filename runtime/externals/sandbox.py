@@ -72,6 +72,10 @@ class SandboxGateway(Actor):
         key = message.idempotency_key or message.message_id
         done = self._store.get_external_call(key)
         if done is not None:
+            # A redelivered call acts once; if its work already completed, say so again:
+            # the caller may have missed the completion event (e.g. its reply was lost).
+            if done.status == "completed":
+                self._arm(key, redeliver=True)
             return dict(done.response)
         operation = self.operations.get(message.name)
         if operation is None:
@@ -130,24 +134,26 @@ class SandboxGateway(Actor):
             )
         return {"resource_id": resource_id, "status": new_status}
 
-    def _arm(self, key: str) -> None:
+    def _arm(self, key: str, *, redeliver: bool = False) -> None:
         loop = asyncio.get_running_loop()
 
         def fire() -> None:
-            task = loop.create_task(self._complete(key))
+            task = loop.create_task(self._complete(key, redeliver=redeliver))
             self._completing.add(task)  # keep a reference until it is done
             task.add_done_callback(self._completing.discard)
 
         self._pending[key] = loop.call_later(self.completion_delay_s, fire)
 
-    async def _complete(self, key: str) -> None:
+    async def _complete(self, key: str, *, redeliver: bool = False) -> None:
         self._pending.pop(key, None)
         call = self._store.get_external_call(key)
-        if call is None or call.status != "running":
-            return
+        wanted = "completed" if redeliver else "running"
+        if call is None or call.status != wanted:
+            return  # cancelled or undone meanwhile: no completion to announce
         operation = self.operations[call.operation]
         assert operation.completion_event is not None
-        self._store.update_external_call(key, status="completed", updated_at=time.time())
+        if not redeliver:
+            self._store.update_external_call(key, status="completed", updated_at=time.time())
         await self._deliver(
             operation.completion_event,
             call.correlation_id,

@@ -39,6 +39,12 @@ WORKLOAD_SAGAS_PER_TYPE = 40
 DUPLICATE_DELIVERY_RATE = 0.1
 """Share of commands ``sagacrew run`` delivers twice (they must act once)."""
 
+LOST_REPLY_RATE = 0.02
+"""Share of command replies lost after the effect (the step times out and retries)."""
+
+CRASH_AFTER = 0.5
+"""Share of the crash run's sagas ``sagacrew verify`` lets end before it kills the process."""
+
 
 def workload_faults() -> SeededFaults:
     """The generated fault plan (validation/fault_plan.json) as an injector.
@@ -59,6 +65,7 @@ def build_system(
     *,
     faults: FaultInjector | None = None,
     duplicate_delivery_rate: float = 0.0,
+    lost_reply_rate: float = 0.0,
     metrics: RuntimeMetrics | None = None,
     on_alert: Callable[[Alert], None] | None = None,
 ) -> SagaSystem:
@@ -76,6 +83,7 @@ def build_system(
         sagas=SAGAS,
         faults=faults,
         duplicate_delivery_rate=duplicate_delivery_rate,
+        lost_reply_rate=lost_reply_rate,
         metrics=metrics,
         on_alert=on_alert,
     )
@@ -83,8 +91,10 @@ def build_system(
 
 __all__ = [
     "AGGREGATES",
+    "CRASH_AFTER",
     "DUPLICATE_DELIVERY_RATE",
     "GATEWAYS",
+    "LOST_REPLY_RATE",
     "SAGAS",
     "SAGA_INPUTS",
     "SYSTEM",
