@@ -1,9 +1,12 @@
 """The verdict's figures, computed in Python from plain SELECTs (portable SQL).
 
 - success rate: sagas in state ``completed`` / sagas in a terminal state (``completed``,
-  ``compensated``, ``compensation_failed``, ``stalled``); 1.0 when none is terminal;
+  ``compensated``, ``compensation_failed``, ``stalled``), per 5-minute window of the sagas'
+  end times (the dossier's measurement window); the gate takes the worst window; 1.0 when
+  none is terminal;
 - step latency p95/p99: nearest-rank percentiles of ``saga_step_log.latency_ms`` over
-  forward steps with status ``succeeded`` (rows with NULL latency are left out); 0.0 when
+  forward steps with status ``succeeded`` (rows with NULL latency are left out), per
+  1-minute window of the steps' end times; the gate takes the worst window; 0.0 when
   there are none;
 - consistency score: 1 - violations / subjects summed over every check, clamped to
   [0, 1]; 1.0 when no subject was checked.
@@ -13,16 +16,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sagacrew.agents.validator.db import SqlRunner
 from sagacrew.agents.validator.queries import TERMINAL_STATES
+
+SUCCESS_WINDOW_S = 300.0
+"""Success rate is measured over 5-minute windows."""
+LATENCY_WINDOW_S = 60.0
+"""Step latency is measured over 1-minute windows."""
 
 STUCK_STATES = ("compensation_failed", "stalled")
 """Terminal states that always need an operator: their sagas are listed as failing."""
 
 _LATENCIES_SQL = (
-    "SELECT latency_ms FROM saga_step_log "
+    "SELECT latency_ms, ended_at FROM saga_step_log "
     "WHERE phase = 'forward' AND status = 'succeeded' AND latency_ms IS NOT NULL"
 )
 
@@ -33,6 +41,8 @@ class SagaCensus:
 
     states: dict[str, str]
     """Saga id -> state."""
+    ended_at: dict[str, float] = field(default_factory=dict)
+    """Saga id -> end time (epoch seconds), for terminal sagas that recorded one."""
 
     @property
     def total(self) -> int:
@@ -40,11 +50,21 @@ class SagaCensus:
 
     @property
     def success_rate(self) -> float:
-        """Completed / terminal sagas; 1.0 when no saga is terminal."""
-        terminal = [s for s in self.states.values() if s in TERMINAL_STATES]
-        if not terminal:
+        """Completed / terminal sagas in the worst 5-minute window; 1.0 when none is terminal.
+
+        Sagas without an end time count in one window of their own.
+        """
+        windows: dict[float, list[str]] = {}
+        for saga_id, state in self.states.items():
+            if state in TERMINAL_STATES:
+                ended = self.ended_at.get(saga_id)
+                key = -1.0 if ended is None else math.floor(ended / SUCCESS_WINDOW_S)
+                windows.setdefault(key, []).append(state)
+        if not windows:
             return 1.0
-        return sum(1 for s in terminal if s == "completed") / len(terminal)
+        return min(
+            sum(1 for s in states if s == "completed") / len(states) for states in windows.values()
+        )
 
     @property
     def stuck(self) -> list[str]:
@@ -54,13 +74,28 @@ class SagaCensus:
 
 def read_census(db: SqlRunner) -> SagaCensus:
     """Every saga's id and state from ``saga_executions``."""
-    rows = db.query("SELECT saga_id, state FROM saga_executions")
-    return SagaCensus({str(saga_id): str(state) for saga_id, state in rows})
+    rows = db.query("SELECT saga_id, state, ended_at FROM saga_executions")
+    return SagaCensus(
+        {str(saga_id): str(state) for saga_id, state, _ in rows},
+        {str(saga_id): float(ended) for saga_id, _, ended in rows if ended is not None},
+    )
 
 
 def read_step_latencies_ms(db: SqlRunner) -> list[float]:
     """Latencies (ms) of succeeded forward steps, ascending."""
     return sorted(float(row[0]) for row in db.query(_LATENCIES_SQL))
+
+
+def worst_window_percentile(db: SqlRunner, percent: float) -> float:
+    """The highest per-1-minute-window nearest-rank percentile of step latency (ms)."""
+    windows: dict[float, list[float]] = {}
+    for latency, ended in db.query(_LATENCIES_SQL):
+        key = -1.0 if ended is None else math.floor(float(ended) / LATENCY_WINDOW_S)
+        windows.setdefault(key, []).append(float(latency))
+    return max(
+        (percentile_nearest_rank(sorted(values), percent) for values in windows.values()),
+        default=0.0,
+    )
 
 
 def percentile_nearest_rank(sorted_values: Sequence[float], percent: float) -> float:

@@ -23,9 +23,8 @@ from sagacrew.agents.validator.db import SqlRunner
 from sagacrew.agents.validator.errors import CheckQueryError
 from sagacrew.agents.validator.metrics import (
     consistency_score,
-    percentile_nearest_rank,
     read_census,
-    read_step_latencies_ms,
+    worst_window_percentile,
 )
 from sagacrew.agents.validator.report import render_markdown
 from sagacrew.crew.blueprint import ValidationQuery
@@ -155,7 +154,6 @@ def compute_verdict(
     ``passed`` is true when every gate passes and ``lint_findings`` is empty.
     """
     census = read_census(db)
-    latencies = read_step_latencies_ms(db)
     checks: list[CheckResult] = []
     named: set[str] = set()
     for query in queries:
@@ -169,8 +167,8 @@ def compute_verdict(
         sum(c.subjects for c in checks), sum(c.violation_count for c in checks)
     )
     success = census.success_rate
-    p95 = percentile_nearest_rank(latencies, 95)
-    p99 = percentile_nearest_rank(latencies, 99)
+    p95 = worst_window_percentile(db, 95)
+    p99 = worst_window_percentile(db, 99)
     gates = [
         _gate("success_rate", success, thresholds.success_rate_min, ">=", "ratio"),
         _gate("step_latency_p95_ms", p95, thresholds.step_latency_p95_ms_max, "<=", "ms"),
