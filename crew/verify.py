@@ -110,8 +110,13 @@ def crash_and_recover(
     kill_after = max(1, min(total - 1, round(total * app.CRASH_AFTER)))
     child = subprocess.run(
         [
-            sys.executable, "-m", "sagacrew.crew.crash_worker", str(system.root.resolve()),
-            store_url, str(sagas_per_type), str(kill_after),
+            sys.executable,
+            "-m",
+            "sagacrew.crew.crash_worker",
+            str(system.root.resolve()),
+            store_url,
+            str(sagas_per_type),
+            str(kill_after),
         ],
         capture_output=True,
         text=True,
