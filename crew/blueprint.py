@@ -212,7 +212,14 @@ class ValidationQuery(_Part):
 
 class FaultScenario(_Part):
     name: str
-    kind: Literal["step_failure", "business_failure", "compensation_failure", "duplicate_delivery"]
+    kind: Literal[
+        "step_failure",
+        "business_failure",
+        "compensation_failure",
+        "duplicate_delivery",
+        "lost_reply",
+        "process_crash",
+    ]
     saga: str
     step: str | None
     rate: float

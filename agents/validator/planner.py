@@ -174,6 +174,32 @@ class ConsistencyValidatorPlanner:
             )
             faults.append(
                 FaultScenario(
+                    name=f"{saga.name}_lost_replies",
+                    kind="lost_reply",
+                    saga=saga.name,
+                    step=None,
+                    rate=workload.lost_reply_rate,
+                    description=(
+                        "A command acts but its reply is lost; the step times out and its "
+                        "retry, with the same idempotency key, must not act again."
+                    ),
+                )
+            )
+            faults.append(
+                FaultScenario(
+                    name=f"{saga.name}_process_crash",
+                    kind="process_crash",
+                    saga=saga.name,
+                    step=None,
+                    rate=workload.crash_after,
+                    description=(
+                        "The process is killed with SIGKILL once this share of a workload's "
+                        "sagas ended; on restart every saga in flight must still end."
+                    ),
+                )
+            )
+            faults.append(
+                FaultScenario(
                     name=f"{saga.name}_duplicate_delivery",
                     kind="duplicate_delivery",
                     saga=saga.name,
