@@ -16,6 +16,14 @@ from sagacrew.crew.spec.model import CommandKind, Reliability, RetryPolicy, Thre
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 RestartType = Literal["permanent", "transient", "temporary"]
 ActorKind = Literal["aggregate", "gateway"]
+FaultKind = Literal[
+    "step_failure",
+    "business_failure",
+    "compensation_failure",
+    "duplicate_delivery",
+    "lost_reply",
+    "process_crash",
+]
 CompensationKind = Literal["delete", "restore", "recreate", "release", "reserve", "undo"]
 
 
@@ -212,14 +220,7 @@ class ValidationQuery(_Part):
 
 class FaultScenario(_Part):
     name: str
-    kind: Literal[
-        "step_failure",
-        "business_failure",
-        "compensation_failure",
-        "duplicate_delivery",
-        "lost_reply",
-        "process_crash",
-    ]
+    kind: FaultKind
     saga: str
     step: str | None
     rate: float

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sagacrew.agents.validator.queries import builtin_queries
 from sagacrew.crew.blueprint import (
     Blueprint,
+    FaultKind,
     FaultScenario,
     ValidationPart,
     ValidationQuery,
@@ -130,84 +131,63 @@ class ConsistencyValidatorPlanner:
         )
 
     def _faults(self, spec: DomainSpec, blueprint: Blueprint) -> list[FaultScenario]:
+        """One scenario per fault kind and saga, at the rates of the spec's workload."""
         assert blueprint.sagas is not None
         workload = spec.workload
-        faults = []
-        for saga in blueprint.sagas.sagas:
-            faults.append(
-                FaultScenario(
-                    name=f"{saga.name}_transient_step_failures",
-                    kind="step_failure",
-                    saga=saga.name,
-                    step=None,
-                    rate=workload.step_failure_rate,
-                    description=(
-                        "A step attempt fails before any effect; the retry policy absorbs it."
-                    ),
-                )
+        rates = {
+            "step_failure": workload.step_failure_rate,
+            "business_failure": workload.business_failure_rate,
+            "compensation_failure": workload.compensation_failure_rate,
+            "lost_reply": workload.lost_reply_rate,
+            "process_crash": workload.crash_after,
+            "duplicate_delivery": workload.duplicate_delivery_rate,
+        }
+        return [
+            FaultScenario(
+                name=f"{saga.name}_{suffix}",
+                kind=kind,
+                saga=saga.name,
+                step=None,
+                rate=rates[kind],
+                description=description,
             )
-            faults.append(
-                FaultScenario(
-                    name=f"{saga.name}_business_refusals",
-                    kind="business_failure",
-                    saga=saga.name,
-                    step=None,
-                    rate=workload.business_failure_rate,
-                    description=(
-                        "A step up to the pivot refuses for good; done steps are compensated "
-                        "in reverse order."
-                    ),
-                )
-            )
-            faults.append(
-                FaultScenario(
-                    name=f"{saga.name}_compensation_failures",
-                    kind="compensation_failure",
-                    saga=saga.name,
-                    step=None,
-                    rate=workload.compensation_failure_rate,
-                    description=(
-                        "A compensation attempt fails; it is retried, then dead-lettered, "
-                        "never dropped."
-                    ),
-                )
-            )
-            faults.append(
-                FaultScenario(
-                    name=f"{saga.name}_lost_replies",
-                    kind="lost_reply",
-                    saga=saga.name,
-                    step=None,
-                    rate=workload.lost_reply_rate,
-                    description=(
-                        "A command acts but its reply is lost; the step times out and its "
-                        "retry, with the same idempotency key, must not act again."
-                    ),
-                )
-            )
-            faults.append(
-                FaultScenario(
-                    name=f"{saga.name}_process_crash",
-                    kind="process_crash",
-                    saga=saga.name,
-                    step=None,
-                    rate=workload.crash_after,
-                    description=(
-                        "The process is killed with SIGKILL once this share of a workload's "
-                        "sagas ended; on restart every saga in flight must still end."
-                    ),
-                )
-            )
-            faults.append(
-                FaultScenario(
-                    name=f"{saga.name}_duplicate_delivery",
-                    kind="duplicate_delivery",
-                    saga=saga.name,
-                    step=None,
-                    rate=workload.duplicate_delivery_rate,
-                    description=(
-                        "A command is delivered twice; its idempotency key makes it act once."
-                    ),
-                )
-            )
-        return faults
+            for saga in blueprint.sagas.sagas
+            for suffix, kind, description in _FAULTS
+        ]
+
+
+_FAULTS: tuple[tuple[str, FaultKind, str], ...] = (
+    (
+        "transient_step_failures",
+        "step_failure",
+        "A step attempt fails before any effect; the retry policy absorbs it.",
+    ),
+    (
+        "business_refusals",
+        "business_failure",
+        "A step up to the pivot refuses for good; done steps are compensated in reverse order.",
+    ),
+    (
+        "compensation_failures",
+        "compensation_failure",
+        "A compensation attempt fails; it is retried, then dead-lettered, never dropped.",
+    ),
+    (
+        "lost_replies",
+        "lost_reply",
+        "A command acts but its reply is lost; the step times out and its retry, with the "
+        "same idempotency key, must not act again.",
+    ),
+    (
+        "process_crash",
+        "process_crash",
+        "The process is killed with SIGKILL once this share of a workload's sagas ended; on "
+        "restart every saga in flight must still end.",
+    ),
+    (
+        "duplicate_delivery",
+        "duplicate_delivery",
+        "A command is delivered twice; its idempotency key makes it act once.",
+    ),
+)
+"""(name suffix, kind, what it does) of each fault scenario, in the fault plan's order."""
