@@ -115,3 +115,15 @@ def test_crewai_flow_gives_the_same_blueprint_as_the_plain_pipeline() -> None:
     spec_path = ROOT / "examples" / "order_fulfilment.yaml"
     spec = load_spec(spec_path)
     assert run_flow(spec, str(spec_path)).to_json() == design(spec, str(spec_path)).to_json()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_order_system_verifies_on_postgresql_too(postgres_url: str) -> None:
+    from sagacrew.crew.verify import verify
+
+    system = open_generated(ROOT / "generated" / "order_fulfilment")
+    result = verify(system, profile="dev", store_url=postgres_url, run_tests=False)
+    assert result.verdict.passed, result.verdict.to_markdown()
+    assert result.crash is not None and result.crash.recovered > 0
+    assert {c.name for c in result.verdict.checks if c.violation_count} == set()
