@@ -72,3 +72,12 @@ def test_step_latency_gate_takes_the_slowest_minute(db: Db) -> None:
 
 def test_no_steps_means_zero_latency(db: Db) -> None:
     assert worst_window_percentile(db, 99) == 0.0
+
+
+def test_windows_count_from_the_first_end_so_a_short_run_is_one_window(db: Db) -> None:
+    boundary = 300.0 * 1000  # a clock boundary falls in the middle of the run
+    for n in range(40):
+        db.saga(f"a-{n}", "completed", boundary - 20.0 + n * 0.1)
+    for n in range(10):
+        db.saga(f"b-{n}", "compensated" if n < 2 else "completed", boundary + 5.0 + n)
+    assert read_census(db).success_rate == pytest.approx(48 / 50)

@@ -2,12 +2,12 @@
 
 - success rate: sagas in state ``completed`` / sagas in a terminal state (``completed``,
   ``compensated``, ``compensation_failed``, ``stalled``), per 5-minute window of the sagas'
-  end times (the dossier's measurement window); the gate takes the worst window; 1.0 when
-  none is terminal;
+  end times (the dossier's measurement window, counted from the first end); the gate
+  takes the worst window; 1.0 when none is terminal;
 - step latency p95/p99: nearest-rank percentiles of ``saga_step_log.latency_ms`` over
   forward steps with status ``succeeded`` (rows with NULL latency are left out), per
-  1-minute window of the steps' end times; the gate takes the worst window; 0.0 when
-  there are none;
+  1-minute window of the steps' end times (counted from the first); the gate takes the
+  worst window; 0.0 when there are none;
 - consistency score: 1 - violations / subjects summed over every check, clamped to
   [0, 1]; 1.0 when no subject was checked.
 """
@@ -55,10 +55,11 @@ class SagaCensus:
         Sagas without an end time count in one window of their own.
         """
         windows: dict[float, list[str]] = {}
+        first = min(self.ended_at.values(), default=0.0)
         for saga_id, state in self.states.items():
             if state in TERMINAL_STATES:
                 ended = self.ended_at.get(saga_id)
-                key = -1.0 if ended is None else math.floor(ended / SUCCESS_WINDOW_S)
+                key = -1.0 if ended is None else _window(ended, first, SUCCESS_WINDOW_S)
                 windows.setdefault(key, []).append(state)
         if not windows:
             return 1.0
@@ -88,14 +89,22 @@ def read_step_latencies_ms(db: SqlRunner) -> list[float]:
 
 def worst_window_percentile(db: SqlRunner, percent: float) -> float:
     """The highest per-1-minute-window nearest-rank percentile of step latency (ms)."""
+    rows = db.query(_LATENCIES_SQL)
+    first = min((float(ended) for _, ended in rows if ended is not None), default=0.0)
     windows: dict[float, list[float]] = {}
-    for latency, ended in db.query(_LATENCIES_SQL):
-        key = -1.0 if ended is None else math.floor(float(ended) / LATENCY_WINDOW_S)
+    for latency, ended in rows:
+        key = -1.0 if ended is None else _window(float(ended), first, LATENCY_WINDOW_S)
         windows.setdefault(key, []).append(float(latency))
     return max(
         (percentile_nearest_rank(sorted(values), percent) for values in windows.values()),
         default=0.0,
     )
+
+
+def _window(at: float, first: float, length_s: float) -> float:
+    """The window ``at`` falls in, counting from ``first``: a run shorter than one window
+    is judged as a whole, never cut in two by a clock boundary."""
+    return float(math.floor((at - first) / length_s))
 
 
 def percentile_nearest_rank(sorted_values: Sequence[float], percent: float) -> float:

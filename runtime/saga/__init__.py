@@ -14,6 +14,7 @@ from sagacrew.runtime.saga._definition import (
     StepAction,
     StepContext,
 )
+from sagacrew.runtime.saga._env import SagaListener
 from sagacrew.runtime.saga._errors import (
     SagaDefinitionError,
     SagaError,
@@ -21,7 +22,6 @@ from sagacrew.runtime.saga._errors import (
     StepFailed,
     UnknownSagaError,
 )
-from sagacrew.runtime.saga._execution import SagaListener
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import idempotency_key, transition_id
 from sagacrew.runtime.saga._orchestrator import SagaOrchestrator

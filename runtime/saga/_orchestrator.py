@@ -13,13 +13,14 @@ from typing import Any
 from sagacrew.runtime.messages import new_id
 from sagacrew.runtime.saga._commit import transition_committer
 from sagacrew.runtime.saga._definition import Dispatch, SagaDefinition
+from sagacrew.runtime.saga._env import Env, Listeners, SagaListener
 from sagacrew.runtime.saga._errors import (
     SagaDefinitionError,
     SagaError,
     SagaPaused,
     UnknownSagaError,
 )
-from sagacrew.runtime.saga._execution import Env, Listeners, SagaListener, SagaRun
+from sagacrew.runtime.saga._execution import SagaRun
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._types import (

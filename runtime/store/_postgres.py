@@ -20,7 +20,8 @@ import psycopg
 import psycopg.errors
 
 from sagacrew.runtime.store._errors import StoreError
-from sagacrew.runtime.store._sql import Cursor, SqlStore, UniqueViolation
+from sagacrew.runtime.store._sql import SqlStore
+from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation
 from sagacrew.runtime.store._sqlite import schema_sql
 
 _SCHEMA_LOCK_ID = 0x5A6A_C5E0  # pg_advisory_xact_lock key for schema creation

@@ -11,7 +11,8 @@ from importlib import resources
 from typing import Any
 
 from sagacrew.runtime.store._errors import StoreError
-from sagacrew.runtime.store._sql import Cursor, SqlStore, UniqueViolation
+from sagacrew.runtime.store._sql import SqlStore
+from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 

@@ -1,0 +1,211 @@
+"""The forward path of a saga run: steps in order, completion events, retries, the
+deadline, and the turn to compensation (before the pivot) or to stalled (after it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sagacrew.runtime.saga._history import FORWARD
+from sagacrew.runtime.saga._run import RunCore, _Outcome
+from sagacrew.runtime.saga._types import Alert, SagaState
+from sagacrew.runtime.store import StepLogEntry
+
+
+class ForwardPath(RunCore):
+    """Forward steps of a run, and the intake of their completion events."""
+
+    # --- completion events ----------------------------------------------------------
+
+    def accepts(self, event_name: str) -> bool:
+        """True when the current forward step completes on ``event_name``."""
+        if self.saga.state not in (SagaState.RUNNING, SagaState.WAITING):
+            return False
+        index = self.saga.step_index
+        steps = self.definition.steps
+        return index < len(steps) and steps[index].completion_event == event_name
+
+    def offer(self, payload: Mapping[str, Any]) -> asyncio.Future[bool] | None:
+        """Hand over the current step's completion event.
+
+        When the step is already waiting, returns a future that becomes True once the
+        step's success is persisted (False if the run stopped first). While the action
+        is still running, the event is kept for it and ``None`` is returned.
+        """
+        index = self.saga.step_index
+        ack: asyncio.Future[bool] | None = None
+        if self.saga.state == SagaState.WAITING:
+            ack = asyncio.get_running_loop().create_future()
+            self._acks.append(ack)
+        if self._waiter is not None and self._waiter[0] == index and not self._waiter[1].done():
+            self._waiter[1].set_result(dict(payload))
+        else:
+            self._early.setdefault(index, dict(payload))
+        return ack
+
+    def release_acks(self, value: bool) -> None:
+        """Resolve every pending delivery acknowledgement."""
+        for ack in self._acks:
+            if not ack.done():
+                ack.set_result(value)
+        self._acks.clear()
+
+    async def _wait_for_event(
+        self, index: int, started_at: float, action_result: dict[str, Any]
+    ) -> _Outcome:
+        step = self.definition.steps[index]
+        payload = self._early.pop(index, None)
+        if payload is None:
+            remaining_s = step.timeout_s - (self.env.clock() - started_at)
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._waiter = (index, future)
+            try:
+                payload = await asyncio.wait_for(future, timeout=max(remaining_s, 0.0))
+            except TimeoutError:
+                return _Outcome(
+                    None,
+                    f"completion event {step.completion_event!r} of step {step.name!r} was not "
+                    f"delivered within {step.timeout_s:g} s",
+                )
+            finally:
+                self._waiter = None
+        return _Outcome({**action_result, **payload})
+
+    async def _forward(self, index: int) -> None:
+        step = self.definition.steps[index]
+        last = self.history.last_forward.get(index)
+        attempt, resume = 1, ""
+        if last is not None and last.status in ("started", "waiting"):
+            attempt, resume = last.attempt, last.status
+        elif last is not None and last.status == "failed":
+            attempt = last.attempt + 1
+        while True:
+            if resume and last is not None:
+                started_at = last.started_at
+            else:
+                started_at = self.env.clock()
+                if started_at >= self.saga.deadline_at:
+                    await self._fail_for_good(
+                        index, None, f"deadline passed before attempt {attempt}"
+                    )
+                    return
+                await self._persist(
+                    step=self._entry(index, FORWARD, "started", attempt, started_at),
+                    state=SagaState.RUNNING,
+                    step_index=index,
+                )
+            if resume == "waiting" and last is not None:
+                outcome = await self._wait_for_event(index, started_at, dict(last.result or {}))
+            else:
+                outcome = await self._attempt(index, FORWARD, attempt, step.action, {})
+                if outcome.ok and outcome.result is not None and step.completion_event:
+                    await self._persist(
+                        step=self._entry(
+                            index, FORWARD, "waiting", attempt, started_at, result=outcome.result
+                        ),
+                        state=SagaState.WAITING,
+                    )
+                    outcome = await self._wait_for_event(index, started_at, outcome.result)
+            resume = ""
+            if outcome.result is not None:
+                await self._succeed(index, attempt, started_at, outcome.result)
+                return
+            delay_s = await self._forward_failed(index, attempt, started_at, outcome)
+            if delay_s is None:
+                return
+            self.env.metrics.retries += 1
+            self.env.listeners.on_retry(self.saga.saga_name, step.name, FORWARD)
+            await self.env.sleep(delay_s)
+            attempt += 1
+
+    async def _succeed(
+        self, index: int, attempt: int, started_at: float, result: dict[str, Any]
+    ) -> None:
+        now = self.env.clock()
+        last = index == len(self.definition.steps) - 1
+        changes: dict[str, Any] = {
+            "state": SagaState.COMPLETED if last else SagaState.RUNNING,
+            "step_index": index + 1,
+            "steps_completed": self.saga.steps_completed + 1,
+            "data": {**self.saga.data, **result},
+        }
+        if last:
+            changes["ended_at"] = now
+        entry = self._entry(
+            index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result
+        )
+        await self._persist(step=entry, **changes)
+        self.history.forward_results[index] = result
+        self._early.pop(index, None)
+        self.release_acks(True)
+        self._step_finished(entry, ok=True)
+        if last:
+            self.env.metrics.completed += 1
+            self._finished()
+            self._log(logging.INFO, "saga completed")
+
+    async def _forward_failed(
+        self, index: int, attempt: int, started_at: float, outcome: _Outcome
+    ) -> float | None:
+        """Persist a failed attempt; return the delay before the next one, or ``None`` when
+        the failure is final (the saga is then compensating or stalled)."""
+        step = self.definition.steps[index]
+        now = self.env.clock()
+        failed = self._entry(
+            index, FORWARD, "failed", attempt, started_at, ended_at=now, error=outcome.error
+        )
+        delay_s = step.retry.delay_s(attempt, self.env.rng)
+        past_deadline = now + delay_s >= self.saga.deadline_at
+        pivot = self.definition.pivot_index
+        after_pivot = pivot is not None and index > pivot
+        exhausted = not after_pivot and attempt >= step.retry.max_attempts
+        self._log(
+            logging.WARNING,
+            "step attempt failed",
+            step=step.name,
+            attempt=attempt,
+            error=outcome.error,
+        )
+        if outcome.retriable and not exhausted and not past_deadline:
+            await self._persist(step=failed)
+            self._step_finished(failed, ok=False)
+            return delay_s
+        if not outcome.retriable:
+            why = "business refusal"
+        elif exhausted:
+            why = f"{attempt} attempts exhausted"
+        else:
+            why = "saga deadline passed"
+        await self._fail_for_good(index, failed, f"{why}: {outcome.error}")
+        return None
+
+    async def _fail_for_good(self, index: int, failed: StepLogEntry | None, why: str) -> None:
+        step = self.definition.steps[index]
+        pivot = self.definition.pivot_index
+        error = f"step {step.name!r} failed ({why})"
+        now = self.env.clock()
+        if pivot is not None and index > pivot:
+            await self._persist(step=failed, state=SagaState.STALLED, ended_at=now, error=error)
+            if failed is not None:
+                self._step_finished(failed, ok=False)
+            self.env.metrics.stalled += 1
+            self._finished()
+            self._log(logging.ERROR, "saga stalled after its pivot", step=step.name, error=error)
+            self.env.alert(
+                Alert(
+                    kind="stalled",
+                    saga_id=self.saga.saga_id,
+                    saga_name=self.saga.saga_name,
+                    step_name=step.name,
+                    error=error,
+                    correlation_id=self.saga.correlation_id,
+                    at=now,
+                )
+            )
+            return
+        await self._persist(step=failed, state=SagaState.COMPENSATING, error=error)
+        if failed is not None:
+            self._step_finished(failed, ok=False)
+        self._log(logging.WARNING, "saga compensating", step=step.name, error=error)

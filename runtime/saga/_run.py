@@ -1,0 +1,192 @@
+"""The state of one saga run and what its forward and compensation paths share:
+persisting a transition before acting on it, step-log entries, logging, running one
+attempt of a step's action or compensation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
+from sagacrew.runtime.saga._env import Env, logger
+from sagacrew.runtime.saga._errors import StepFailed
+from sagacrew.runtime.saga._history import History, idempotency_key, transition_id
+from sagacrew.runtime.saga._types import SagaState
+from sagacrew.runtime.store import (
+    DeadLetter,
+    DeadLetterUpdate,
+    SagaExecution,
+    SagaTransition,
+    SagaUpdate,
+    StepLogEntry,
+    TransitionIds,
+)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    result: dict[str, Any] | None
+    error: str = ""
+    retriable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+def _json_result(raw: Mapping[str, Any] | None, step_name: str) -> dict[str, Any]:
+    result = dict(raw or {})
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise StepFailed(
+            f"step {step_name!r} returned a result that is not JSON-serialisable ({exc}); "
+            "return only str, int, float, bool, None, lists and dicts",
+            retriable=False,
+        ) from exc
+    return result
+
+
+class RunCore:
+    """One saga being driven to a terminal state: its state and the helpers both paths use
+    (see :class:`~sagacrew.runtime.saga._execution.SagaRun`)."""
+
+    def __init__(
+        self,
+        env: Env,
+        definition: SagaDefinition,
+        saga: SagaExecution,
+        history: History,
+        parked: dict[int, DeadLetter],
+        redrive: frozenset[int] = frozenset(),
+    ) -> None:
+        self.env = env
+        self.definition = definition
+        self.saga = saga
+        self.history = history
+        self.parked = parked
+        self.redrive = redrive
+        self._early: dict[int, dict[str, Any]] = {}
+        self._waiter: tuple[int, asyncio.Future[dict[str, Any]]] | None = None
+        self._acks: list[asyncio.Future[bool]] = []
+
+    # --- persistence ----------------------------------------------------------------
+
+    async def _persist(
+        self,
+        *,
+        step: StepLogEntry | None = None,
+        dead_letter: DeadLetter | None = None,
+        dead_letter_update: DeadLetterUpdate | None = None,
+        **changes: Any,
+    ) -> TransitionIds:
+        now = self.env.clock()
+        update = SagaUpdate(self.saga.saga_id, now, **changes) if changes else None
+        ids = await self.env.commit(
+            SagaTransition(
+                update=update,
+                step=step,
+                dead_letter=dead_letter,
+                dead_letter_update=dead_letter_update,
+            )
+        )
+        if changes:
+            self.saga = replace(self.saga, updated_at=now, **changes)
+        return ids
+
+    def _entry(
+        self,
+        index: int,
+        phase: str,
+        status: str,
+        attempt: int,
+        started_at: float,
+        *,
+        ended_at: float | None = None,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
+    ) -> StepLogEntry:
+        key = idempotency_key(self.saga.saga_id, index, phase, attempt)
+        step = self.definition.steps[index]
+        return StepLogEntry(
+            saga_id=self.saga.saga_id,
+            step_index=index,
+            step_name=step.name,
+            phase=phase,
+            status=status,
+            attempt=attempt,
+            compensatable=step.compensation is not None,
+            idempotency_key=key,
+            started_at=started_at,
+            correlation_id=self.saga.correlation_id,
+            causation_id=transition_id(key),
+            ended_at=ended_at,
+            latency_ms=None if ended_at is None else max(0.0, (ended_at - started_at) * 1000),
+            error=error,
+            result=result,
+        )
+
+    def _log(self, level: int, message: str, **fields: Any) -> None:
+        extra = {
+            "saga_id": self.saga.saga_id,
+            "saga_name": self.saga.saga_name,
+            "correlation_id": self.saga.correlation_id,
+            **fields,
+        }
+        details = " ".join(f"{key}={value}" for key, value in extra.items())
+        logger.log(level, "%s (%s)", message, details, extra=extra)
+
+    def _finished(self) -> None:
+        """Tell the listeners the saga is terminal (call after persisting it)."""
+        self.env.listeners.on_saga_finished(
+            self.saga.saga_name, self.saga.saga_id, SagaState(self.saga.state)
+        )
+
+    def _step_finished(self, entry: StepLogEntry, ok: bool) -> None:
+        """Tell the listeners a forward attempt ended (call after persisting ``entry``)."""
+        latency_s = (entry.latency_ms or 0.0) / 1000.0
+        self.env.listeners.on_step_finished(self.saga.saga_name, entry.step_name, latency_s, ok)
+
+    async def _attempt(
+        self,
+        index: int,
+        phase: str,
+        attempt: int,
+        action: StepAction,
+        step_result: Mapping[str, Any],
+    ) -> _Outcome:
+        step = self.definition.steps[index]
+        key = idempotency_key(self.saga.saga_id, index, phase, attempt)
+        context = StepContext(
+            saga_id=self.saga.saga_id,
+            saga_name=self.saga.saga_name,
+            step_name=step.name,
+            step_index=index,
+            phase=phase,
+            attempt=attempt,
+            idempotency_key=key,
+            correlation_id=self.saga.correlation_id,
+            causation_id=transition_id(key),
+            data=self.saga.data,
+            step_result=step_result,
+            dispatch=self.env.dispatch,
+            command_key=f"{self.saga.saga_id}:{index}:{phase}",
+        )
+        try:
+            if self.env.faults is not None:
+                self.env.faults.before(
+                    self.saga.saga_id, self.saga.saga_name, step.name, phase, attempt
+                )
+            raw = await asyncio.wait_for(action(context), timeout=step.timeout_s)
+            return _Outcome(_json_result(raw, step.name))
+        except StepFailed as exc:
+            return _Outcome(None, exc.reason, exc.retriable)
+        except TimeoutError:
+            return _Outcome(
+                None, f"{phase} of step {step.name!r} timed out after {step.timeout_s:g} s"
+            )
+        except Exception as exc:
+            return _Outcome(None, f"{type(exc).__name__}: {exc}")

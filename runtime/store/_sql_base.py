@@ -1,0 +1,52 @@
+"""What the SQL store's parts share: the backend hooks (a write transaction, a read), the
+cursor protocol, the internal unique-violation error and the WHERE-clause helper."""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from sagacrew.runtime.store._base import Store
+from sagacrew.runtime.store._errors import StoreError
+
+
+class UniqueViolation(StoreError):
+    """A backend's translation of a UNIQUE / PRIMARY KEY violation (internal)."""
+
+
+class Cursor(Protocol):
+    """What a backend's transaction yields: run one statement, get all its rows."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class SqlBase(Store):
+    """The backend hooks every part of :class:`~sagacrew.runtime.store._sql.SqlStore` uses;
+    ``clock`` stamps ``recorded_at`` and friends."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+
+    # --- backend hooks --------------------------------------------------------------
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Cursor]:
+        """A write transaction: commits on exit, rolls back on error.
+
+        Driver errors become :class:`StoreError`; unique violations :class:`UniqueViolation`.
+        """
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read statement outside an explicit transaction."""
+
+
+def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause matching every non-None keyword (column = value)."""
+    used = {column: value for column, value in equal.items() if value is not None}
+    if not used:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{column} = ?" for column in used), tuple(used.values())

@@ -1,0 +1,156 @@
+"""The SQL store's operational tables: ``actor_message_log``, ``external_calls`` and
+``consistency_validations``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sagacrew.runtime.store import _codec as codec
+from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._records import ExternalCall
+from sagacrew.runtime.store._sql_base import SqlBase, _filters
+
+_VALIDATION_COLUMNS = (
+    "system",
+    "profile",
+    "validated_at",
+    "sagas_total",
+    "success_rate",
+    "step_latency_p95_ms",
+    "step_latency_p99_ms",
+    "consistency_score",
+    "passed",
+    "report",
+)
+
+
+class SqlOperations(SqlBase):
+    """The actor message log, external calls and validation results."""
+
+    # --- operational tables ---------------------------------------------------------
+
+    def log_message(
+        self,
+        *,
+        message_id: str,
+        actor: str,
+        message_name: str,
+        correlation_id: str | None,
+        causation_id: str | None,
+        received_at: float,
+        handled_ms: float,
+        outcome: str,
+        error: str | None,
+    ) -> None:
+        with self._transaction() as cursor:
+            cursor.run(
+                "INSERT INTO actor_message_log (message_id, actor, message_name, correlation_id, "
+                "causation_id, received_at, handled_ms, outcome, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message_id,
+                    actor,
+                    message_name,
+                    correlation_id,
+                    causation_id,
+                    received_at,
+                    handled_ms,
+                    outcome,
+                    error,
+                ),
+            )
+
+    def record_external_call(self, call: ExternalCall) -> bool:
+        with self._transaction() as cursor:
+            inserted = cursor.run(
+                f"INSERT INTO external_calls ({codec.EXTERNAL_CALL_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+                (
+                    call.idempotency_key,
+                    call.system,
+                    call.operation,
+                    call.resource_id,
+                    call.status,
+                    codec.dumps(call.request, what="external call request"),
+                    codec.dumps(call.response, what="external call response"),
+                    call.correlation_id,
+                    call.causation_id,
+                    call.created_at,
+                    call.updated_at,
+                ),
+            )
+        return bool(inserted)
+
+    def get_external_call(self, idempotency_key: str) -> ExternalCall | None:
+        rows = self._read(
+            f"SELECT {codec.EXTERNAL_CALL_COLUMNS} FROM external_calls WHERE idempotency_key = ?",
+            (idempotency_key,),
+        )
+        return codec.external_call_from_row(rows[0]) if rows else None
+
+    def update_external_call(
+        self,
+        idempotency_key: str,
+        *,
+        status: str,
+        updated_at: float,
+        response: Mapping[str, Any] | None = None,
+    ) -> ExternalCall:
+        with self._transaction() as cursor:
+            if response is None:
+                rows = cursor.run(
+                    "UPDATE external_calls SET status = ?, updated_at = ? "
+                    f"WHERE idempotency_key = ? RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
+                    (status, updated_at, idempotency_key),
+                )
+            else:
+                rows = cursor.run(
+                    "UPDATE external_calls SET status = ?, updated_at = ?, response = ? "
+                    f"WHERE idempotency_key = ? RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
+                    (
+                        status,
+                        updated_at,
+                        codec.dumps(response, what="external call response"),
+                        idempotency_key,
+                    ),
+                )
+        if not rows:
+            raise StoreError(
+                f"no external call is recorded under key {idempotency_key!r}",
+                fix="record the call with record_external_call before updating it",
+            )
+        return codec.external_call_from_row(rows[0])
+
+    def list_external_calls(
+        self, *, system: str | None = None, status: str | None = None
+    ) -> list[ExternalCall]:
+        where, params = _filters(system=system, status=status)
+        rows = self._read(
+            f"SELECT {codec.EXTERNAL_CALL_COLUMNS} FROM external_calls{where} "
+            "ORDER BY created_at, idempotency_key",
+            params,
+        )
+        return [codec.external_call_from_row(row) for row in rows]
+
+    def record_validation(self, **row: Any) -> int:
+        missing = [name for name in _VALIDATION_COLUMNS if name not in row]
+        unknown = sorted(set(row) - set(_VALIDATION_COLUMNS))
+        if missing or unknown:
+            raise StoreError(
+                f"consistency_validations row has missing columns {missing} "
+                f"and unknown columns {unknown}",
+                fix=f"pass exactly these keyword arguments: {', '.join(_VALIDATION_COLUMNS)}",
+            )
+        values = dict(row)
+        if isinstance(values["report"], Mapping):
+            values["report"] = codec.dumps(values["report"], what="validation report")
+        values["passed"] = int(bool(values["passed"]))
+        with self._transaction() as cursor:
+            rows = cursor.run(
+                f"INSERT INTO consistency_validations ({', '.join(_VALIDATION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in _VALIDATION_COLUMNS)}) RETURNING id",
+                tuple(values[name] for name in _VALIDATION_COLUMNS),
+            )
+        return int(rows[0][0])

@@ -1,0 +1,225 @@
+"""The SQL store's saga persistence: ``saga_executions``, ``saga_step_log`` and
+``dead_letters``, each saga transition written in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sagacrew.runtime.store import _codec as codec
+from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._records import (
+    UNSET,
+    DeadLetter,
+    DeadLetterUpdate,
+    SagaExecution,
+    SagaTransition,
+    SagaUpdate,
+    StepLogEntry,
+    TransitionIds,
+)
+from sagacrew.runtime.store._sql_base import Cursor, SqlBase, _filters
+
+
+class SqlSagas(SqlBase):
+    """Saga transitions, sagas, their step log and dead letters."""
+
+    # --- saga persistence -----------------------------------------------------------
+
+    def apply_saga_transition(self, transition: SagaTransition) -> TransitionIds:
+        with self._transaction() as cursor:
+            return _apply(cursor, transition)
+
+    def apply_saga_transitions(self, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
+        if not transitions:
+            return []
+        with self._transaction() as cursor:
+            return [_apply(cursor, transition) for transition in transitions]
+
+    def get_saga(self, saga_id: str) -> SagaExecution | None:
+        rows = self._read(
+            f"SELECT {codec.SAGA_COLUMNS} FROM saga_executions WHERE saga_id = ?", (saga_id,)
+        )
+        return codec.saga_from_row(rows[0]) if rows else None
+
+    def list_sagas(
+        self, states: Sequence[str] | None = None, *, correlation_id: str | None = None
+    ) -> list[SagaExecution]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            if not states:
+                return []
+            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
+            params.extend(states)
+        if correlation_id is not None:
+            clauses.append("correlation_id = ?")
+            params.append(correlation_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._read(
+            f"SELECT {codec.SAGA_COLUMNS} FROM saga_executions{where} ORDER BY started_at, saga_id",
+            params,
+        )
+        return [codec.saga_from_row(row) for row in rows]
+
+    def step_log(self, saga_id: str) -> list[StepLogEntry]:
+        rows = self._read(
+            f"SELECT {codec.STEP_COLUMNS} FROM saga_step_log WHERE saga_id = ? ORDER BY seq",
+            (saga_id,),
+        )
+        return [codec.step_from_row(row) for row in rows]
+
+    def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
+        rows = self._read(
+            f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?", (dead_letter_id,)
+        )
+        return codec.dead_letter_from_row(rows[0]) if rows else None
+
+    def list_dead_letters(
+        self, *, status: str | None = None, saga_id: str | None = None
+    ) -> list[DeadLetter]:
+        where, params = _filters(status=status, saga_id=saga_id)
+        rows = self._read(
+            f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters{where} ORDER BY id", params
+        )
+        return [codec.dead_letter_from_row(row) for row in rows]
+
+
+def _apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
+    step_seq: int | None = None
+    dead_letter_id: int | None = None
+    if transition.create is not None:
+        _insert_saga(cursor, transition.create)
+    if transition.update is not None:
+        _update_saga(cursor, transition.update)
+    if transition.step is not None:
+        step_seq = _insert_step(cursor, transition.step)
+    if transition.dead_letter is not None:
+        dead_letter_id = _insert_dead_letter(cursor, transition.dead_letter)
+    if transition.dead_letter_update is not None:
+        _update_dead_letter(cursor, transition.dead_letter_update)
+    return TransitionIds(step_seq=step_seq, dead_letter_id=dead_letter_id)
+
+
+def _insert_saga(cursor: Cursor, saga: SagaExecution) -> None:
+    cursor.run(
+        f"INSERT INTO saga_executions ({codec.SAGA_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            saga.saga_id,
+            saga.saga_name,
+            saga.state,
+            saga.step_index,
+            saga.steps_total,
+            saga.steps_completed,
+            saga.pivot_index,
+            codec.dumps(saga.data, what=f"data of saga {saga.saga_id!r}"),
+            saga.correlation_id,
+            saga.causation_id,
+            saga.started_at,
+            saga.updated_at,
+            saga.deadline_at,
+            saga.ended_at,
+            saga.error,
+        ),
+    )
+
+
+def _changes(update: SagaUpdate) -> Iterator[tuple[str, Any]]:
+    yield "updated_at", update.updated_at
+    if update.state is not UNSET:
+        yield "state", update.state
+    if update.step_index is not UNSET:
+        yield "step_index", update.step_index
+    if update.steps_completed is not UNSET:
+        yield "steps_completed", update.steps_completed
+    if update.data is not UNSET:
+        yield "data", codec.dumps(update.data, what=f"data of saga {update.saga_id!r}")
+    if update.ended_at is not UNSET:
+        yield "ended_at", update.ended_at
+    if update.error is not UNSET:
+        yield "error", update.error
+
+
+def _update_saga(cursor: Cursor, update: SagaUpdate) -> None:
+    changes = list(_changes(update))
+    rows = cursor.run(
+        f"UPDATE saga_executions SET {', '.join(f'{name} = ?' for name, _ in changes)} "
+        "WHERE saga_id = ? RETURNING saga_id",
+        (*(value for _, value in changes), update.saga_id),
+    )
+    if not rows:
+        raise StoreError(
+            f"saga {update.saga_id!r} does not exist in saga_executions",
+            fix="create the saga (SagaTransition.create) before updating it",
+        )
+
+
+def _insert_step(cursor: Cursor, step: StepLogEntry) -> int:
+    result = None if step.result is None else codec.dumps(step.result, what="step result")
+    rows = cursor.run(
+        "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
+        "compensatable, idempotency_key, started_at, ended_at, latency_ms, error, result, "
+        "correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING seq",
+        (
+            step.saga_id,
+            step.step_index,
+            step.step_name,
+            step.phase,
+            step.status,
+            step.attempt,
+            int(step.compensatable),
+            step.idempotency_key,
+            step.started_at,
+            step.ended_at,
+            step.latency_ms,
+            step.error,
+            result,
+            step.correlation_id,
+            step.causation_id,
+        ),
+    )
+    return int(rows[0][0])
+
+
+def _insert_dead_letter(cursor: Cursor, letter: DeadLetter) -> int:
+    rows = cursor.run(
+        "INSERT INTO dead_letters (kind, saga_id, step_index, step_name, target, payload, "
+        "error, attempts, status, correlation_id, causation_id, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            letter.kind,
+            letter.saga_id,
+            letter.step_index,
+            letter.step_name,
+            letter.target,
+            codec.dumps(letter.payload, what="dead letter payload"),
+            letter.error,
+            letter.attempts,
+            letter.status,
+            letter.correlation_id,
+            letter.causation_id,
+            letter.created_at,
+            letter.updated_at,
+        ),
+    )
+    return int(rows[0][0])
+
+
+def _update_dead_letter(cursor: Cursor, update: DeadLetterUpdate) -> None:
+    changes: list[tuple[str, Any]] = [("status", update.status), ("updated_at", update.updated_at)]
+    if update.error is not UNSET:
+        changes.append(("error", update.error))
+    if update.attempts is not UNSET:
+        changes.append(("attempts", update.attempts))
+    rows = cursor.run(
+        f"UPDATE dead_letters SET {', '.join(f'{name} = ?' for name, _ in changes)} "
+        "WHERE id = ? RETURNING id",
+        (*(value for _, value in changes), update.id),
+    )
+    if not rows:
+        raise StoreError(
+            f"dead letter {update.id} does not exist",
+            fix="list the dead letters (list_dead_letters) and use one of their ids",
+        )
