@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree
 
 from sagacrew.agents.validator import (
@@ -322,7 +321,3 @@ def verify(
     metrics.set_consistency_score(system.name, verdict.consistency_score)
     metrics.write_textfile(state_dir / "reports" / "metrics.prom")
     return Verification(verdict, md, js, workload, crash)
-
-
-def summary(report: WorkloadReport) -> dict[str, Any]:
-    return {"total": report.total, **report.by_state}
