@@ -26,7 +26,13 @@ from typing import Any, ClassVar, Literal
 
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.store import AppendRequest, NewEvent, Store, event_appender
+from sagacrew.runtime.store import (
+    AppendRequest,
+    DuplicateCommandError,
+    NewEvent,
+    Store,
+    event_appender,
+)
 
 CommandKindName = Literal["create", "update", "delete", "reserve", "release", "query"]
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -198,6 +204,8 @@ class AggregateActor(Actor):
             done = self._store.processed_result(message.idempotency_key)
             if done is not None:
                 return done
+        if self.identity not in message.payload:
+            return Rejection(message.name, f"{message.name} needs {self.identity}")
         aggregate_id = str(message.payload[self.identity])
         instance = self._instance(aggregate_id)
         decision = self._decide(message, aggregate_id, instance)
@@ -215,15 +223,20 @@ class AggregateActor(Actor):
             event_version=self._event_version(event_type),
         )
         # Group commit: appends of other actors in the same loop turn share the transaction.
-        version = await self._appender.apply(
-            AppendRequest(
-                stream,
-                instance.version,
-                [event],
-                idempotency_key=message.idempotency_key,
-                result={**reply, "version": instance.version + 1},
+        try:
+            version = await self._appender.apply(
+                AppendRequest(
+                    stream,
+                    instance.version,
+                    [event],
+                    idempotency_key=message.idempotency_key,
+                    result={**reply, "version": instance.version + 1},
+                )
             )
-        )
+        except DuplicateCommandError as duplicate:
+            # Another writer handled the same command first: answer as it did, act not.
+            self._instances.pop(aggregate_id, None)
+            return dict(duplicate.result)
         instance.state, instance.exists = self.evolve(
             instance.state, instance.exists, event_type, payload
         )
