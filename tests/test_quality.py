@@ -82,3 +82,38 @@ def test_mypy_strict_passes_on_generated_code(system: str, namespace_tree: Path)
         cwd=ROOT / "generated" / system,
         env={"MYPYPATH": str(namespace_tree)},
     )
+
+
+@pytest.mark.slow
+def test_typed_actor_refs_refuse_other_messages_at_type_check_time(
+    namespace_tree: Path, tmp_path: Path
+) -> None:
+    import os
+
+    sample = tmp_path / "typed_refs.py"
+    sample.write_text(
+        "from sagacrew.runtime import ActorRef, Envelope\n\n\n"
+        "def use(ref: ActorRef[Envelope], anything: ActorRef) -> None:\n"
+        "    ref.tell(Envelope.origin('ping', {}))\n"
+        "    anything.tell(42)\n"
+        "    ref.tell(42)\n",
+        "utf-8",
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--explicit-package-bases",
+            "--cache-dir",
+            str(namespace_tree / ".mypy_cache"),
+            str(sample),
+        ],
+        cwd=namespace_tree,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": str(namespace_tree)},
+    )
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "typed_refs.py:7:" in errors[0], done.stdout

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
 
 from ._errors import AskTimeout, DeadLetterError
 
@@ -27,8 +29,15 @@ def _expire(reply: asyncio.Future[Any], path: str, message: Any, timeout_s: floa
         reply.set_exception(AskTimeout(path, message, timeout_s))
 
 
-class ActorRef:
+Message = TypeVar("Message", default=Any)
+"""What an actor accepts: ``ActorRef[Envelope]`` only takes envelopes (default: anything)."""
+
+
+class ActorRef(Generic[Message]):
     """A reference to the actor at ``path``; stable across restarts.
+
+    Typed by the messages it takes (``ActorRef[Envelope]``), so a type checker refuses a
+    ``tell``/``ask`` of anything else; a bare ``ActorRef`` takes anything.
 
     Like an OTP registered name, a reference whose actor stopped for good resolves the path
     again on use, so after a parent supervisor restarts a subtree the same reference reaches the
@@ -52,7 +61,7 @@ class ActorRef:
             self._cell = cell = found
         return cell
 
-    def tell(self, message: Any) -> None:
+    def tell(self, message: Message) -> None:
         """Send ``message`` without waiting (fire and forget).
 
         Delivered to the mailbox even while the actor restarts; to a stopped actor the message
@@ -72,7 +81,7 @@ class ActorRef:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def ask(self, message: Any, *, timeout_s: float = 5.0) -> Any:
+    async def ask(self, message: Message, *, timeout_s: float = 5.0) -> Any:
         """Send ``message`` and return the reply, i.e. what ``receive`` returned.
 
         If ``receive`` raises, that exception is raised here too (and the failure still goes to
