@@ -236,9 +236,15 @@ def test_saga_003_restarts_the_failed_supervision_tree_once(tmp_path: Path) -> N
 
     async def scenario() -> tuple[IncidentReport, SagaState]:
         async with system:
-            broken = Envelope("create_order", {}, "corr-1", "cause-1")  # no order_id: crashes
-            with pytest.raises(KeyError):
-                await system.actors.lookup("ordering.order").ask(broken)
+            # a text where the consumer's rule compares a number: the actor crashes
+            broken = Envelope(
+                "validate_order_for_consumer",
+                {"consumer_id": "c-1", "total_cents": "lots"},
+                "corr-1",
+                "cause-1",
+            )
+            with pytest.raises(TypeError):
+                await system.actors.lookup("consumers.consumer").ask(broken)
             await system.actors.failed.wait()
             figures = store_measure(system)
             report = await remediate(
@@ -254,8 +260,10 @@ def test_saga_003_restarts_the_failed_supervision_tree_once(tmp_path: Path) -> N
     assert report.before.supervision_failed and report.before.actor_failures == 1
     assert not report.after.supervision_failed and report.after.actor_failures == 0
     assert report.resolved
-    assert any("is down" in line and "SupervisionError" in line for line in report.found)
-    assert any("'ordering.order' (supervisor 'root') failed 1 time" in x for x in report.found)
+    assert any("is down" in line and "SupervisionError" in line for line in report.found), (
+        report.found
+    )
+    assert any("'consumers.consumer' (supervisor 'root') failed 1 time" in x for x in report.found)
     assert any("restarted supervision tree 'root' once: 4 actor(s)" in x for x in report.done)
     assert state_after is SagaState.COMPLETED, "the restarted tree serves sagas again"
 
