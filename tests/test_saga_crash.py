@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,8 +125,8 @@ def definition() -> SagaDefinition:
     )
 
 
-def worker(db_path: str, mode: str, crash_at: str) -> None:
-    store = open_store(f"sqlite://{db_path}")
+def worker(url: str, mode: str, crash_at: str) -> None:
+    store = open_store(url)
     original = store.apply_saga_transition
 
     def check(transition: SagaTransition) -> None:
@@ -167,9 +166,9 @@ def worker(db_path: str, mode: str, crash_at: str) -> None:
     store.close()
 
 
-def launch(db_path: Path, mode: str, crash_at: str) -> subprocess.CompletedProcess[str]:
+def launch(url: str, mode: str, crash_at: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, __file__, str(db_path), mode, crash_at],
+        [sys.executable, __file__, url, mode, crash_at],
         capture_output=True,
         text=True,
         timeout=60,
@@ -189,22 +188,21 @@ def launch(db_path: Path, mode: str, crash_at: str) -> subprocess.CompletedProce
     ],
 )
 def test_killed_worker_recovers_every_saga_with_effects_exactly_once(
-    tmp_path: Path, crash_at: str
+    store_url: str, crash_at: str
 ) -> None:
-    db_path = tmp_path / "crash.db"
-    crashed = launch(db_path, "run", crash_at)
+    crashed = launch(store_url, "run", crash_at)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    store = open_store(f"sqlite://{db_path}")
+    store = open_store(store_url)
     try:
         unfinished = store.list_sagas(["running", "waiting", "compensating"])
         assert unfinished, "the crash must leave sagas in flight"
     finally:
         store.close()
 
-    recovered = launch(db_path, "recover", "none")
+    recovered = launch(store_url, "recover", "none")
     assert recovered.returncode == 0, recovered.stderr
 
-    store = open_store(f"sqlite://{db_path}")
+    store = open_store(store_url)
     try:
         sagas = {saga.saga_id: saga for saga in store.list_sagas()}
         assert set(sagas) == set(SAGAS)
