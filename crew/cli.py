@@ -94,6 +94,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
         GeneratedSystemError,
         StoreError,
         LlmConfigError,
+        OSError,  # a folder that cannot be written, a file in the way: the OS says why
     )
     try:
         from sagacrew.runtime.api import ServeError

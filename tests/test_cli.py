@@ -147,3 +147,18 @@ def test_demo_steps_run_and_verify_from_relative_paths_pass(tmp_path: Path) -> N
     assert "VERDICT: PASS" in verified.stdout
     assert "violation" not in verified.stdout
     assert (system / ".sagacrew" / "reports" / "verdict.md").is_file()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way", "utf-8")
+    done = sagacrew(
+        "generate",
+        str(ROOT / "examples" / "order_fulfilment.yaml"),
+        "-o",
+        str(blocker / "out"),
+        "--no-flow",
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "a-file" in done.stderr and "Traceback" not in done.stderr
