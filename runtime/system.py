@@ -40,7 +40,7 @@ from sagacrew.runtime.saga import (
     SagaResult,
     StepFailed,
 )
-from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import MessageLogEntry, Store
 
 if TYPE_CHECKING:
     from sagacrew.runtime.metrics import RuntimeMetrics
@@ -164,6 +164,7 @@ class SagaSystem:
         self.duplicates_delivered = 0
         self.replies_lost = 0
         self.recovered: list[str] = []
+        self._message_log: list[MessageLogEntry] = []
         """Ids of the sagas the last ``start()`` found in flight and resumed."""
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -191,6 +192,7 @@ class SagaSystem:
         if self.orchestrator is not None:
             await self.orchestrator.close()
         await self.actors.stop()
+        self.flush_message_log()
         if self._detach_metrics is not None:
             self._detach_metrics()
             self._detach_metrics = None
@@ -312,20 +314,30 @@ class SagaSystem:
     def _observe(
         self, actor_path: str, message: Any, elapsed_s: float, error: BaseException | None
     ) -> None:
+        """Log a handled envelope to ``actor_message_log``; rows of one loop turn share a
+        transaction, written after the turn (the log never holds up a reply)."""
         if not isinstance(message, Envelope):
             return
-        outcome = "error" if error is not None else "ok"
-        self.store.log_message(
-            message_id=message.message_id,
-            actor=actor_path.rsplit("/", 1)[-1],
-            message_name=message.name,
-            correlation_id=message.correlation_id,
-            causation_id=message.causation_id,
-            received_at=self._clock() - elapsed_s,
-            handled_ms=elapsed_s * 1000.0,
-            outcome=outcome,
-            error=None if error is None else f"{type(error).__name__}: {error}",
+        self._message_log.append(
+            MessageLogEntry(
+                message_id=message.message_id,
+                actor=actor_path.rsplit("/", 1)[-1],
+                message_name=message.name,
+                correlation_id=message.correlation_id,
+                causation_id=message.causation_id,
+                received_at=self._clock() - elapsed_s,
+                handled_ms=elapsed_s * 1000.0,
+                outcome="error" if error is not None else "ok",
+                error=None if error is None else f"{type(error).__name__}: {error}",
+            )
         )
+        if len(self._message_log) == 1:
+            asyncio.get_running_loop().call_soon(self.flush_message_log)
+
+    def flush_message_log(self) -> None:
+        """Write the logged messages not yet written."""
+        entries, self._message_log = self._message_log, []
+        self.store.log_messages(entries)
 
 
 def _bind_aggregate(cls: type[AggregateActor], store: Store) -> Callable[[], Actor]:

@@ -14,6 +14,7 @@ from sagacrew.runtime.store import (
     DeadLetterUpdate,
     DuplicateCommandError,
     ExternalCall,
+    MessageLogEntry,
     NewEvent,
     SagaExecution,
     SagaTransition,
@@ -252,6 +253,20 @@ class StoreContract:
             "SELECT actor, message_name, correlation_id, handled_ms, outcome FROM actor_message_log"
         )
         assert rows == [("kitchen.ticket", "CreateTicket", None, 1.5, "ok")]
+
+    def test_log_messages_writes_a_batch_in_order(self) -> None:
+        self.store.log_messages(
+            [
+                MessageLogEntry(
+                    f"m-{n}", "ordering.order", "create", "c", f"m-{n - 1}", n, 0.5, "ok"
+                )
+                for n in range(1, 4)
+            ]
+        )
+        rows = self.store.query(
+            "SELECT message_id, causation_id FROM actor_message_log ORDER BY seq"
+        )
+        assert rows == [("m-1", "m-0"), ("m-2", "m-1"), ("m-3", "m-2")]
 
     def test_external_call_is_recorded_once_per_key_and_updated(self) -> None:
         call = ExternalCall(

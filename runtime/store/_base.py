@@ -16,6 +16,7 @@ from sagacrew.runtime.store._records import (
     DeadLetter,
     DeadLetterUpdate,
     ExternalCall,
+    MessageLogEntry,
     NewEvent,
     RecordedEvent,
     SagaExecution,
@@ -96,6 +97,21 @@ class Store(ABC):
         error: str | None,
     ) -> None:
         """Append one row to ``actor_message_log`` (``outcome``: ok, rejected or error)."""
+
+    def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
+        """Append several ``actor_message_log`` rows (SQL backends: one transaction)."""
+        for entry in entries:
+            self.log_message(
+                message_id=entry.message_id,
+                actor=entry.actor,
+                message_name=entry.message_name,
+                correlation_id=entry.correlation_id,
+                causation_id=entry.causation_id,
+                received_at=entry.received_at,
+                handled_ms=entry.handled_ms,
+                outcome=entry.outcome,
+                error=entry.error,
+            )
 
     @abstractmethod
     def record_external_call(self, call: ExternalCall) -> bool:

@@ -162,6 +162,22 @@ class DeadLetterUpdate:
 
 
 @dataclass(frozen=True)
+class MessageLogEntry:
+    """One ``actor_message_log`` row: a message an actor handled, with its ids and outcome."""
+
+    message_id: str
+    actor: str
+    message_name: str
+    correlation_id: str | None
+    causation_id: str | None
+    received_at: float
+    handled_ms: float
+    outcome: str
+    """``ok``, ``rejected`` or ``error``."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class AppendRequest:
     """One :meth:`Store.append` call as data, for :meth:`Store.append_many` (group commit)."""
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.store import _codec as codec
 from sagacrew.runtime.store._errors import StoreError
-from sagacrew.runtime.store._records import ExternalCall
+from sagacrew.runtime.store._records import ExternalCall, MessageLogEntry
 from sagacrew.runtime.store._sql_base import SqlBase, _filters
 
 _VALIDATION_COLUMNS = (
@@ -43,12 +43,9 @@ class SqlOperations(SqlBase):
         outcome: str,
         error: str | None,
     ) -> None:
-        with self._transaction() as cursor:
-            cursor.run(
-                "INSERT INTO actor_message_log (message_id, actor, message_name, correlation_id, "
-                "causation_id, received_at, handled_ms, outcome, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
+        self.log_messages(
+            [
+                MessageLogEntry(
                     message_id,
                     actor,
                     message_name,
@@ -58,8 +55,31 @@ class SqlOperations(SqlBase):
                     handled_ms,
                     outcome,
                     error,
-                ),
-            )
+                )
+            ]
+        )
+
+    def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
+        if not entries:
+            return
+        with self._transaction() as cursor:
+            for e in entries:
+                cursor.run(
+                    "INSERT INTO actor_message_log (message_id, actor, message_name, "
+                    "correlation_id, causation_id, received_at, handled_ms, outcome, error) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        e.message_id,
+                        e.actor,
+                        e.message_name,
+                        e.correlation_id,
+                        e.causation_id,
+                        e.received_at,
+                        e.handled_ms,
+                        e.outcome,
+                        e.error,
+                    ),
+                )
 
     def record_external_call(self, call: ExternalCall) -> bool:
         with self._transaction() as cursor:
