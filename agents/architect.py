@@ -77,9 +77,7 @@ class ActorArchitect:
         state_fields = list(fields)
         handlers = []
         for command_name, command in aggregate.commands.items():
-            params = list(command.params) if command.params is not None else []
-            if command.params is None and command.kind is CommandKind.CREATE:
-                params = [f for f in fields if f != aggregate.identity and f not in command.sets]
+            params = aggregate.command_params(command)
             rejects = None
             if command.rejects_when:
                 rejects = compile_expression(

@@ -137,9 +137,7 @@ class EventSourcingSpecialist:
             event = event_name(context, name, command)
             if event is None:
                 continue
-            params = list(command.params or [])
-            if command.params is None and command.kind is CommandKind.CREATE:
-                params = [f for f in fields if f != aggregate.identity and f not in command.sets]
+            params = aggregate.command_params(command)
             properties: dict[str, Any] = {
                 aggregate.identity: {"type": _JSON_TYPE[fields.get(aggregate.identity, "str")]}
             }

@@ -1,24 +1,32 @@
-"""Names the agents derive from the spec: actor addresses, class names, event names."""
+"""Names the agents derive from the spec: actor addresses, class names, event names, and
+the runtime's built-in compensations."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from sagacrew.crew.spec.catalog import event_verb
 from sagacrew.crew.spec.model import Command, CommandKind
 
-DEFAULT_EVENT_VERB: dict[CommandKind, str] = {
-    CommandKind.CREATE: "created",
-    CommandKind.UPDATE: "updated",
-    CommandKind.DELETE: "deleted",
-    CommandKind.RESERVE: "reserved",
-    CommandKind.RELEASE: "released",
+BUILTIN_COMPENSATIONS: dict[
+    CommandKind, tuple[Literal["delete", "restore", "recreate"], str, str]
+] = {
+    CommandKind.CREATE: ("delete", "_delete", "deleted"),
+    CommandKind.UPDATE: ("restore", "_restore", "restored"),
+    CommandKind.DELETE: ("recreate", "_recreate", "recreated"),
 }
-"""Past-tense verb of the event a command emits when the spec names none."""
+"""Per command kind, the runtime's built-in compensation: (kind, command, event verb).
+``sagacrew.runtime.AggregateActor`` implements these three commands."""
 
 COMPENSATION_EVENT_VERB: dict[CommandKind, str] = {
-    CommandKind.CREATE: "deleted",
-    CommandKind.UPDATE: "restored",
-    CommandKind.DELETE: "recreated",
+    kind: verb for kind, (_, _, verb) in BUILTIN_COMPENSATIONS.items()
 }
 """Verb of the event the runtime's built-in compensation emits for a command kind."""
+
+BUILTIN_COMPENSATION_VERB: dict[str, str] = {
+    command: verb for _, command, verb in BUILTIN_COMPENSATIONS.values()
+}
+"""Built-in compensation command → the verb of the event it emits."""
 
 
 def actor_address(context: str, aggregate: str) -> str:
@@ -33,7 +41,7 @@ def pascal(name: str) -> str:
 
 def event_name(context: str, aggregate: str, command: Command) -> str | None:
     """``context.aggregate.past_tense_verb`` of the event a command emits; None for queries."""
-    verb = command.event or DEFAULT_EVENT_VERB.get(command.kind)
+    verb = event_verb(command)
     return None if verb is None else f"{context}.{aggregate}.{verb}"
 
 

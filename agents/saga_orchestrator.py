@@ -21,15 +21,9 @@ before the pivot, so every step here before the pivot has a compensation or is a
 from __future__ import annotations
 
 from sagacrew.agents.flowchart import build_flowchart
-from sagacrew.agents.naming import actor_address, pascal
+from sagacrew.agents.naming import BUILTIN_COMPENSATIONS, actor_address, pascal
 from sagacrew.crew.blueprint import Blueprint, Compensation, SagaPart, SagaSpec, StepSpec
 from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, Saga
-
-_BUILTIN: dict[CommandKind, tuple[str, str]] = {
-    CommandKind.CREATE: ("delete", "_delete"),
-    CommandKind.UPDATE: ("restore", "_restore"),
-    CommandKind.DELETE: ("recreate", "_recreate"),
-}
 
 
 class SagaOrchestratorAgent:
@@ -56,14 +50,8 @@ class SagaOrchestratorAgent:
                 inputs.setdefault(
                     aggregate.identity, aggregate.fields.get(aggregate.identity, "str")
                 )
-                params = command.params
-                if params is None and kind is CommandKind.CREATE:
-                    params = [
-                        f
-                        for f in aggregate.fields
-                        if f != aggregate.identity and f not in command.sets
-                    ]
-                for param in params or []:
+                params = aggregate.command_params(command)
+                for param in params:
                     inputs.setdefault(param, aggregate.fields.get(param, "str"))
                 if command.quantity_field:
                     inputs.setdefault("amount", "int")
@@ -151,14 +139,14 @@ class SagaOrchestratorAgent:
                         command=other_name,
                         description=f"{other_name} removes what {command_name} created",
                     )
-        compensation_kind, builtin = _BUILTIN[kind]
+        compensation_kind, builtin, _ = BUILTIN_COMPENSATIONS[kind]
         what = {
             "delete": f"delete what {command_name} created",
             "restore": f"restore the state {command_name} changed from its before-image",
             "recreate": f"re-create what {command_name} deleted from its before-image",
         }[compensation_kind]
         return Compensation(
-            kind=compensation_kind,  # type: ignore[arg-type]
+            kind=compensation_kind,
             target=target,
             command=builtin,
             description=what,

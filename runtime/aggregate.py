@@ -99,8 +99,11 @@ class AggregateActor(Actor):
         self._appender = event_appender(store)
         self._instances: dict[str, _Instance] = {}
         verb = self.address + "."
+        self._handler_of_event: dict[str, CommandHandler] = {
+            h.event: h for h in self.commands.values() if h.event is not None
+        }
         self._kind_of_event: dict[str, str] = {
-            h.event: h.kind for h in self.commands.values() if h.event is not None
+            event: h.kind for event, h in self._handler_of_event.items()
         }
         self._kind_of_event.setdefault(verb + "deleted", "delete")
         self._kind_of_event[verb + "restored"] = "restore"
@@ -144,7 +147,7 @@ class AggregateActor(Actor):
         if kind in ("restore", "recreate"):
             return {**state, **payload.get("before", {})}, True
         if kind in ("reserve", "release"):
-            handler = next(h for h in self.commands.values() if h.event == event_type)
+            handler = self._handler_of_event[event_type]
             assert handler.quantity_field is not None
             sign = -1 if kind == "reserve" else 1
             new = {**state, **{k: v for k, v in changes.items() if k != "amount"}}
@@ -248,10 +251,8 @@ class AggregateActor(Actor):
         return {**reply, "version": version}
 
     def _event_version(self, event_type: str) -> int:
-        for handler in self.commands.values():
-            if handler.event == event_type:
-                return handler.event_version
-        return 1
+        handler = self._handler_of_event.get(event_type)
+        return 1 if handler is None else handler.event_version
 
     def _decide(
         self, message: Envelope, aggregate_id: str, instance: _Instance

@@ -9,11 +9,15 @@ stored event must be in the taxonomy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from sagacrew.agents.naming import BUILTIN_COMPENSATION_VERB
 from sagacrew.agents.validator.queries import builtin_queries
 from sagacrew.crew.blueprint import (
     Blueprint,
     FaultKind,
     FaultScenario,
+    StepSpec,
     ValidationPart,
     ValidationQuery,
 )
@@ -31,7 +35,13 @@ class ConsistencyValidatorPlanner:
 
     def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> ValidationPart:
         assert blueprint.sagas is not None and blueprint.events is not None
+        assert blueprint.actors is not None
         queries = [*builtin_queries(), self._taxonomy_check(blueprint)]
+        events = {
+            (actor.name, handler.command): handler.event
+            for actor in blueprint.actors.actors
+            for handler in actor.handlers
+        }
         seen: set[tuple[str, str]] = set()
         for saga in blueprint.sagas.sagas:
             for step in saga.steps:
@@ -39,7 +49,7 @@ class ConsistencyValidatorPlanner:
                 if key in seen or step.compensation is None or step.retriable:
                     continue  # steps after the pivot are retried, never compensated
                 seen.add(key)
-                query = self._undone_check(spec, step.target, step.command, step.kind)
+                query = self._undone_check(step, events)
                 if query is not None:
                     queries.append(query)
         return ValidationPart(
@@ -65,9 +75,13 @@ class ConsistencyValidatorPlanner:
         )
 
     def _undone_check(
-        self, spec: DomainSpec, target: str, command: str, kind: CommandKind
+        self, step: StepSpec, events: Mapping[tuple[str, str], str | None]
     ) -> ValidationQuery | None:
-        if kind is CommandKind.EXTERNAL:
+        """What ``step`` did is undone in every compensated saga (its compensation's event
+        follows its event on the same stream, or its external work is undone/cancelled)."""
+        target, command = step.target, step.command
+        assert step.compensation is not None
+        if step.kind is CommandKind.EXTERNAL:
             return ValidationQuery(
                 name=f"external_{target}_{command}_undone",
                 description=(
@@ -87,31 +101,13 @@ class ConsistencyValidatorPlanner:
                     f"AND c.operation = {_sql_str(command)}"
                 ),
             )
-        context, aggregate_name = target.split(".")
-        aggregate = spec.contexts[context].aggregates[aggregate_name]
-        spec_command = aggregate.commands[command]
-        from sagacrew.agents.naming import event_name
-
-        done = event_name(context, aggregate_name, spec_command)
+        done = events.get((target, command))
         if done is None:
             return None
-        undo_verb = {
-            CommandKind.CREATE: "deleted",
-            CommandKind.UPDATE: "restored",
-            CommandKind.DELETE: "recreated",
-        }.get(kind)
-        if kind is CommandKind.CREATE:
-            for other in aggregate.commands.values():
-                if other.kind is CommandKind.DELETE:
-                    undo_verb = (event_name(context, aggregate_name, other) or "").split(".")[-1]
-        if kind in (CommandKind.RESERVE, CommandKind.RELEASE):
-            opposite = CommandKind.RELEASE if kind is CommandKind.RESERVE else CommandKind.RESERVE
-            undo_verb = next(
-                (event_name(context, aggregate_name, other) or "").split(".")[-1]
-                for other in aggregate.commands.values()
-                if other.kind is opposite and other.quantity_field == spec_command.quantity_field
-            )
-        undone = f"{target}.{undo_verb}"
+        undo_command = step.compensation.command
+        undone = events.get((target, undo_command)) or (
+            f"{target}.{BUILTIN_COMPENSATION_VERB[undo_command]}"
+        )
         return ValidationQuery(
             name=f"{target.replace('.', '_')}_{command}_undone",
             description=f"Every {done} of a compensated saga is followed by {undone}.",

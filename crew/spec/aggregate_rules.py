@@ -40,16 +40,7 @@ def expression_params(aggregate: Aggregate, command: Command) -> list[str]:
     identity and those in ``sets``, none otherwise. ``reserve``/``release`` also take
     ``amount``.
     """
-    if command.params is not None:
-        names = list(command.params)
-    elif command.kind is CommandKind.CREATE:
-        names = [
-            field
-            for field in aggregate.fields
-            if field != aggregate.identity and field not in command.sets
-        ]
-    else:
-        names = []
+    names = aggregate.command_params(command)
     if command.kind in (CommandKind.RESERVE, CommandKind.RELEASE):
         names.append(RESERVE_AMOUNT_PARAM)
     return names

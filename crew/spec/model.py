@@ -129,6 +129,16 @@ class Aggregate(_Strict):
     snapshot_every: PositiveInt | None = None
     description: str = ""
 
+    def command_params(self, command: Command) -> list[str]:
+        """The fields ``command`` takes from its caller: its ``params`` as written; without
+        them, every field but the identity and those in ``sets`` for ``create``, none
+        otherwise. (``reserve``/``release`` also take ``amount``, which is not a field.)"""
+        if command.params is not None:
+            return list(command.params)
+        if command.kind is CommandKind.CREATE:
+            return [f for f in self.fields if f != self.identity and f not in command.sets]
+        return []
+
 
 class BoundedContext(_Strict):
     """A bounded context: a group of aggregates with one ubiquitous language."""
