@@ -20,7 +20,7 @@ Built-in compensations (derived by the Saga Orchestrator agent):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -30,6 +30,7 @@ from sagacrew.runtime.store import (
     AppendRequest,
     DuplicateCommandError,
     NewEvent,
+    RecordedEvent,
     Store,
     event_appender,
 )
@@ -164,11 +165,51 @@ class AggregateActor(Actor):
             state = dict(snapshot.state["state"])
             exists = bool(snapshot.state["exists"])
             version = snapshot.version
-        for event in self._store.read_stream(stream, from_version=version + 1):
-            payload = self.upcast(event.event_type, event.event_version, event.payload, stream)
+        events = self._store.read_stream(stream, from_version=version + 1)
+        state, exists = self.fold(events, state, exists)
+        return state, (events[-1].version if events else version), exists
+
+    def fold(
+        self,
+        events: Iterable[RecordedEvent],
+        state: dict[str, Any] | None = None,
+        exists: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
+        """Apply stored ``events`` in order (upcast to their current versions) to ``state``
+        (default: the empty state of an uncreated instance)."""
+        state = self.empty_state() if state is None else state
+        for event in events:
+            payload = self.upcast(
+                event.event_type, event.event_version, event.payload, event.stream_id
+            )
             state, exists = self.evolve(state, exists, event.event_type, payload)
-            version = event.version
-        return state, version, exists
+        return state, exists
+
+    def aggregate_ids(self) -> list[str]:
+        """Ids of every instance of this aggregate type that has a stream."""
+        prefix = self.address + ":"
+        rows = self._store.query(
+            "SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE ? ORDER BY stream_id",
+            (prefix + "%",),
+        )
+        # LIKE reads "_" in the address as a wildcard: keep exact prefixes only
+        return [str(s)[len(prefix) :] for (s,) in rows if str(s).startswith(prefix)]
+
+    def snapshot_agrees(self, aggregate_id: str) -> bool | None:
+        """``None`` without a snapshot; else whether the snapshot equals the replay of the
+        events up to its version, and the rebuild from it equals a full replay."""
+        stream = self.stream_id(aggregate_id)
+        snapshot = self._store.load_snapshot(stream)
+        if snapshot is None:
+            return None
+        events = self._store.read_stream(stream)
+        upto = [event for event in events if event.version <= snapshot.version]
+        at_snapshot, existed = self.fold(upto)
+        state, _, exists = self.replay(aggregate_id)
+        return {"state": at_snapshot, "exists": existed} == snapshot.state and (
+            state,
+            exists,
+        ) == self.fold(events)
 
     def upcast(
         self, event_type: str, version: int, payload: Mapping[str, Any], stream_id: str = ""
