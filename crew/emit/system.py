@@ -212,9 +212,9 @@ def write_files(
 ) -> list[str]:
     """Write ``files`` under ``out_dir`` and render each DOT flowchart to SVG.
 
-    Files whose content is unchanged are not rewritten; files in ``keep`` (the user's) are
-    only created when absent; files an earlier run wrote (its manifest) that this run no
-    longer produces are removed. Returns notes for the user (e.g. how to get Graphviz).
+    Files whose content is unchanged are not rewritten (nor their SVGs re-rendered);
+    files in ``keep`` (the user's) are only created when absent; files an earlier run
+    wrote (its manifest) that this run no longer produces are removed. Returns notes for the user (e.g. how to get Graphviz).
     """
     from sagacrew.agents.flowchart import render_svg
 
@@ -227,6 +227,7 @@ def write_files(
                 stale.unlink(missing_ok=True)
                 if stale.suffix == ".dot":
                     stale.with_suffix(SVG_SUFFIX).unlink(missing_ok=True)
+    changed: list[str] = []
     for relative, text in files.items():
         path = out_dir / relative
         if relative in keep and path.exists():
@@ -234,9 +235,11 @@ def write_files(
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text("utf-8") != text:
             path.write_text(text, "utf-8")
+            changed.append(relative)
     for relative, text in files.items():
-        if relative.endswith(".dot"):
-            hint = render_svg(text, out_dir / relative.replace(".dot", SVG_SUFFIX))
+        svg = out_dir / relative.replace(".dot", SVG_SUFFIX)
+        if relative.endswith(".dot") and (relative in changed or not svg.exists()):
+            hint = render_svg(text, svg)
             if hint and hint not in notes:
                 notes.append(hint)
     return notes
