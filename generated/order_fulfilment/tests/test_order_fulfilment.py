@@ -19,6 +19,12 @@ import pytest
 from order_fulfilment import SAGA_INPUTS, build_system, workload_faults
 from order_fulfilment.app import AGGREGATES
 from sagacrew.runtime import SagaResult, SagaState, ScriptedFault, ScriptedFaults, sample_inputs
+from sagacrew.runtime.testing import (
+    broken_invariants,
+    compensated_steps,
+    failing_checks,
+    run_one_saga,
+)
 
 BLUEPRINT = json.loads(
     (Path(__file__).resolve().parent.parent / "blueprint.json").read_text("utf-8")
@@ -28,26 +34,12 @@ BLUEPRINT = json.loads(
 def run(
     saga: str, faults: ScriptedFaults | None, store_url: str, *, duplicates: float = 0.0
 ) -> tuple[SagaResult, list[tuple[Any, ...]]]:
-    """Run one saga; return its result and its saga_step_log rows (in order)."""
-
-    async def go() -> tuple[SagaResult, list[tuple[Any, ...]]]:
-        system = build_system(store_url, faults=faults, duplicate_delivery_rate=duplicates)
-        async with system:
-            result = await system.run_saga(saga, sample_inputs(SAGA_INPUTS[saga], saga, 0))
-            rows = system.store.query(
-                "SELECT step_name, phase, status, attempt FROM saga_step_log "
-                "WHERE saga_id = ? ORDER BY seq",
-                (result.saga_id,),
-            )
-        return result, rows
-
-    return asyncio.run(go())
-
-
-def compensated(rows: list[tuple[Any, ...]]) -> list[str]:
-    return [
-        name for name, phase, status, _ in rows if phase == "compensation" and status == "succeeded"
-    ]
+    """Run one saga on a fresh system; return its result and its saga_step_log rows."""
+    return run_one_saga(
+        lambda: build_system(store_url, faults=faults, duplicate_delivery_rate=duplicates),
+        saga,
+        sample_inputs(SAGA_INPUTS[saga], saga, 0),
+    )
 
 
 # --- create_order ------------------------------------------------------------------
@@ -57,7 +49,7 @@ def test_create_order_completes_every_step(store_url: str) -> None:
     result, rows = run("create_order", None, store_url)
     assert result.state == SagaState.COMPLETED, result.error
     assert (result.steps_completed, result.steps_total) == (6, 6)
-    assert compensated(rows) == []
+    assert compensated_steps(rows) == []
 
 
 def test_create_order_refusal_at_create_order_compensates_done_steps_in_reverse(
@@ -66,7 +58,7 @@ def test_create_order_refusal_at_create_order_compensates_done_steps_in_reverse(
     faults = ScriptedFaults().add(ScriptedFault("create_order", "create_order"))
     result, rows = run("create_order", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated(rows) == []
+    assert compensated_steps(rows) == []
 
 
 def test_create_order_refusal_at_validate_consumer_compensates_done_steps_in_reverse(
@@ -75,7 +67,7 @@ def test_create_order_refusal_at_validate_consumer_compensates_done_steps_in_rev
     faults = ScriptedFaults().add(ScriptedFault("create_order", "validate_consumer"))
     result, rows = run("create_order", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated(rows) == ["create_order"]
+    assert compensated_steps(rows) == ["create_order"]
 
 
 def test_create_order_refusal_at_create_ticket_compensates_done_steps_in_reverse(
@@ -84,7 +76,7 @@ def test_create_order_refusal_at_create_ticket_compensates_done_steps_in_reverse
     faults = ScriptedFaults().add(ScriptedFault("create_order", "create_ticket"))
     result, rows = run("create_order", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated(rows) == ["create_order"]
+    assert compensated_steps(rows) == ["create_order"]
 
 
 def test_create_order_refusal_at_authorize_card_compensates_done_steps_in_reverse(
@@ -93,7 +85,7 @@ def test_create_order_refusal_at_authorize_card_compensates_done_steps_in_revers
     faults = ScriptedFaults().add(ScriptedFault("create_order", "authorize_card"))
     result, rows = run("create_order", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated(rows) == ["create_ticket", "create_order"]
+    assert compensated_steps(rows) == ["create_ticket", "create_order"]
 
 
 def test_create_order_confirm_ticket_is_retried_after_the_pivot(store_url: str) -> None:
@@ -191,29 +183,13 @@ def faulty_workload(store_url: str) -> str:
 
 def test_every_consistency_check_holds_after_a_faulty_workload(faulty_workload: str) -> None:
     system = build_system(faulty_workload)
-    violations = {}
-    for check in BLUEPRINT["validation"]["queries"]:
-        params = [time.time() for _ in check["params"]]
-        rows = system.store.query(check["violations_sql"], params)
-        if rows:
-            violations[check["name"]] = rows[:5]
+    failing = failing_checks(system.store, BLUEPRINT["validation"]["queries"], now=time.time())
     system.store.close()
-    assert violations == {}
+    assert failing == {}
 
 
 def test_replayed_state_keeps_every_invariant(faulty_workload: str) -> None:
     system = build_system(faulty_workload)
-    broken = {}
-    for actor_class in AGGREGATES:
-        actor = actor_class(system.store)
-        prefix = actor_class.address + ":"
-        streams = system.store.query(
-            "SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE ? ORDER BY stream_id",
-            (prefix + "%",),
-        )
-        for (stream_id,) in streams:
-            state, _, exists = actor.replay(stream_id[len(prefix) :])
-            if exists and actor.broken_invariants(state):
-                broken[stream_id] = actor.broken_invariants(state)
+    broken = broken_invariants(system.store, AGGREGATES)
     system.store.close()
     assert broken == {}
