@@ -214,7 +214,8 @@ def write_files(
 
     Files whose content is unchanged are not rewritten (nor their SVGs re-rendered);
     files in ``keep`` (the user's) are only created when absent; files an earlier run
-    wrote (its manifest) that this run no longer produces are removed. Returns notes for the user (e.g. how to get Graphviz).
+    wrote (its manifest) that this run no longer produces are removed. Returns notes for
+    the user (e.g. how to get Graphviz).
     """
     from sagacrew.agents.flowchart import render_svg
 
