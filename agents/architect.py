@@ -91,6 +91,7 @@ class ActorArchitect:
                     kind=command.kind,
                     params=params,
                     sets=dict(command.sets),
+                    delta=dict(command.delta),
                     quantity_field=command.quantity_field,
                     rejects_when=rejects,
                     event=event_name(context, name, command),

@@ -37,13 +37,15 @@ _JSON_TYPE = {
 _SNAPSHOT_EVERY = {"high": 20, "normal": 50, "low": 100}
 
 
-def _object(properties: dict[str, Any], title: str) -> dict[str, Any]:
+def _object(
+    properties: dict[str, Any], title: str, optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title,
         "type": "object",
         "properties": properties,
-        "required": sorted(properties),
+        "required": sorted(set(properties) - optional),
         "additionalProperties": False,
     }
 
@@ -119,6 +121,7 @@ class EventSourcingSpecialist:
             properties: dict[str, Any],
             reliability: Reliability,
             description: str,
+            optional: frozenset[str] = frozenset(),
         ) -> None:
             result.append(
                 EventSchema(
@@ -126,13 +129,20 @@ class EventSourcingSpecialist:
                     version=version,
                     source=source,
                     class_name=event_class_name(event),
-                    payload_schema=_object(properties, f"{event} v{version}"),
+                    payload_schema=_object(properties, f"{event} v{version}", optional),
                     reliability=reliability,
                     description=description,
                 )
             )
 
         kinds = {command.kind for command in aggregate.commands.values()}
+        moves = {field for command in aggregate.commands.values() for field in command.delta}
+        delta = {
+            "type": "object",
+            "description": "Signed change of each moved field (a commutative update).",
+            "properties": {field: {"type": _JSON_TYPE[fields[field]]} for field in sorted(moves)},
+            "additionalProperties": False,
+        }
         for command_name, command in aggregate.commands.items():
             event = event_name(context, name, command)
             if event is None:
@@ -142,7 +152,10 @@ class EventSourcingSpecialist:
                 aggregate.identity: {"type": _JSON_TYPE[fields.get(aggregate.identity, "str")]}
             }
             for field in [*params, *command.sets]:
-                properties[field] = {"type": _JSON_TYPE[fields.get(field, "str")]}
+                kind_of = fields.get(field) or aggregate.param_type(command, field)
+                properties[field] = {"type": _JSON_TYPE[kind_of]}
+            if command.delta:
+                properties["delta"] = delta
             if command.kind in (CommandKind.UPDATE, CommandKind.DELETE):
                 properties["before"] = before
             if command.kind in (CommandKind.RESERVE, CommandKind.RELEASE):
@@ -161,11 +174,14 @@ class EventSourcingSpecialist:
                 }
                 if kind is not CommandKind.CREATE:
                     properties["before"] = before
+                if kind is CommandKind.UPDATE and moves:
+                    properties["delta"] = delta
                 add(
                     f"{context}.{name}.{verb}",
                     1,
                     properties,
                     Reliability.PERSISTENT,
                     f"Compensation: a {kind.value} on {source} was undone.",
+                    frozenset({"delta"}),
                 )
         return result

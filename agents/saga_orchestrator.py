@@ -52,7 +52,7 @@ class SagaOrchestratorAgent:
                 )
                 params = aggregate.command_params(command)
                 for param in params:
-                    inputs.setdefault(param, aggregate.fields.get(param, "str"))
+                    inputs.setdefault(param, aggregate.param_type(command, param))
                 if command.quantity_field:
                     inputs.setdefault("amount", "int")
             else:

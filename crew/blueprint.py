@@ -41,6 +41,8 @@ class Handler(_Part):
     kind: CommandKind
     params: list[str]
     sets: dict[str, str | int | float | bool]
+    delta: dict[str, str | int | float] = {}
+    """Commutative update: field → signed parameter name or number it moves by."""
     quantity_field: str | None
     rejects_when: str | None
     """A Python expression over ``state`` and ``params``; true means refuse."""

@@ -135,9 +135,12 @@ def generate(
 
             settings = llm_settings(llm_base_url, llm_model, None)
         from sagacrew.crew.pipeline import generate as run_generate
-        from sagacrew.crew.spec import load_spec
+        from sagacrew.crew.spec import SpecError, load_spec
 
-        target = output or Path("generated") / load_spec(spec).system
+        warnings: list[SpecError] = []
+        target = output or Path("generated") / load_spec(spec, warnings).system
+        for warning in warnings:
+            err.print(f"warning: {warning}", markup=False)
         result = run_generate(spec, target, use_flow=not no_flow, llm=settings)
         for note in result.notes:
             err.print(f"note: {note}", markup=False)

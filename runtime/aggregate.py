@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from sagacrew.runtime._undo import UNDOES, Proceed, decide_undo, undo_key
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import (
@@ -42,6 +43,8 @@ Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A stored payload at one version → the payload at the next version."""
 
 _EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False}
+_NOT_STATE = frozenset({"before", "delta"})
+"""Event payload keys that describe a change rather than hold a field's new value."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class CommandHandler:
     """How an aggregate handles one command; the behaviour follows from ``kind``.
 
     ``params`` are copied from the command's payload into the event, ``sets`` are literal
-    assignments, ``quantity_field`` is what ``reserve``/``release`` move by ``amount``,
+    assignments, ``delta`` moves numeric fields (field → a number, or a parameter name,
+    optionally signed: ``"-amount_cents"``) and is recorded in the event as the signed
+    change, ``quantity_field`` is what ``reserve``/``release`` move by ``amount``,
     ``rejects_when`` refuses the command when it returns true.
     """
 
@@ -57,9 +62,17 @@ class CommandHandler:
     event: str | None
     params: tuple[str, ...] = ()
     sets: Mapping[str, Any] = field(default_factory=dict)
+    delta: Mapping[str, str | int | float] = field(default_factory=dict)
     quantity_field: str | None = None
     rejects_when: Predicate | None = None
     event_version: int = 1
+
+    @property
+    def delta_params(self) -> frozenset[str]:
+        """Parameters that only say how far ``delta`` moves a field (not state)."""
+        return frozenset(
+            change.lstrip("+-") for change in self.delta.values() if isinstance(change, str)
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,9 @@ class Rejection:
 
     command: str
     reason: str
+    conflict: bool = False
+    """True when an undo was refused because another writer changed what it would
+    overwrite (a lost update prevented); an operator must resolve it."""
 
 
 @dataclass
@@ -110,6 +126,11 @@ class AggregateActor(Actor):
         self._kind_of_event[verb + "restored"] = "restore"
         self._kind_of_event[verb + "recreated"] = "recreate"
 
+    @property
+    def store(self) -> Store:
+        """The store this actor persists to."""
+        return self._store
+
     # -- what a subclass may override ---------------------------------------------------
 
     def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
@@ -140,21 +161,23 @@ class AggregateActor(Actor):
                 fix="add the event to the spec (and an upcaster for renamed events) or repair "
                 "the stream",
             )
-        changes = {k: v for k, v in payload.items() if k != "before"}
+        handler = self._handler_of_event.get(event_type)
+        hidden = _NOT_STATE | (handler.delta_params if handler is not None else frozenset())
+        changes = {k: v for k, v in payload.items() if k not in hidden}
+        delta: Mapping[str, Any] = payload.get("delta") or {}
         if kind == "create":
             return {**self.empty_state(), **changes}, True
         if kind == "delete":
             return state, False
         if kind in ("restore", "recreate"):
-            return {**state, **payload.get("before", {})}, True
+            return _moved({**state, **payload.get("before", {})}, delta), True
         if kind in ("reserve", "release"):
-            handler = self._handler_of_event[event_type]
-            assert handler.quantity_field is not None
+            assert handler is not None and handler.quantity_field is not None
             sign = -1 if kind == "reserve" else 1
             new = {**state, **{k: v for k, v in changes.items() if k != "amount"}}
             new[handler.quantity_field] = state[handler.quantity_field] + sign * payload["amount"]
             return new, exists
-        return {**state, **changes}, exists
+        return _moved({**state, **changes}, delta), exists
 
     def replay(self, aggregate_id: str) -> tuple[dict[str, Any], int, bool]:
         """State, version and existence from the latest snapshot plus the later events."""
@@ -244,8 +267,11 @@ class AggregateActor(Actor):
     async def receive(self, message: Any) -> Any:
         if not isinstance(message, Envelope):
             raise TypeError(f"{self.address} takes Envelope commands, got {type(message).__name__}")
-        if message.idempotency_key is not None:
-            done = self._store.processed_result(message.idempotency_key)
+        key = message.idempotency_key
+        if UNDOES in message.payload:
+            key = undo_key(str(message.payload[UNDOES]))  # one undo per undone command
+        if key is not None:
+            done = self._store.processed_result(key)
             if done is not None:
                 return done
         if self.identity not in message.payload:
@@ -273,7 +299,7 @@ class AggregateActor(Actor):
                     stream,
                     instance.version,
                     [event],
-                    idempotency_key=message.idempotency_key,
+                    idempotency_key=key,
                     result={**reply, "version": instance.version + 1},
                 )
             )
@@ -301,6 +327,11 @@ class AggregateActor(Actor):
         name, payload = message.name, message.payload
         reply: dict[str, Any] = {self.identity: aggregate_id}
         verb = self.address + "."
+        if UNDOES in payload:
+            undo = decide_undo(self, name, payload, aggregate_id, instance)
+            if not isinstance(undo, Proceed):
+                return undo
+            payload = undo.payload
         if name == "_delete":
             if not instance.exists:
                 return None, {}, reply  # already gone: undoing twice is harmless
@@ -327,8 +358,17 @@ class AggregateActor(Actor):
         if handler.kind == "query":
             return None, {}, {**reply, "state": dict(instance.state)}
         event_payload: dict[str, Any] = {self.identity: aggregate_id, **params, **handler.sets}
+        if handler.delta:
+            delta = _delta_of(handler, params)
+            if isinstance(delta, str):
+                return Rejection(name, f"{name} on {aggregate_id}: {delta}")
+            event_payload["delta"] = delta
         if handler.kind in ("update", "delete"):
-            changed = event_payload.keys() - {self.identity} if handler.kind == "update" else None
+            changed = (
+                event_payload.keys() - {self.identity, "delta"} - handler.delta_params
+                if handler.kind == "update"
+                else None
+            )
             before = {k: v for k, v in instance.state.items() if changed is None or k in changed}
             event_payload["before"] = before
             reply["before"] = before
@@ -340,6 +380,28 @@ class AggregateActor(Actor):
         if broken:
             return Rejection(name, f"{name} would break {', '.join(broken)} on {aggregate_id}")
         return handler.event, event_payload, reply
+
+
+def _delta_of(handler: CommandHandler, params: Mapping[str, Any]) -> dict[str, Any] | str:
+    """The signed change of each field ``handler.delta`` moves, or why it cannot be had."""
+    delta: dict[str, Any] = {}
+    for name, change in handler.delta.items():
+        if isinstance(change, str):
+            sign = -1 if change.startswith("-") else 1
+            value = params.get(change.lstrip("+-"))
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"{change.lstrip('+-')} must be a number, got {value!r}"
+            delta[name] = sign * value
+        else:
+            delta[name] = change
+    return delta
+
+
+def _moved(state: dict[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
+    """``state`` with each field of ``delta`` moved by its signed change."""
+    for name, change in delta.items():
+        state[name] = state.get(name, 0) + change
+    return state
 
 
 def _empty(kind: str) -> Any:

@@ -66,19 +66,18 @@ def _compensation_payload(step: StepSpec, actors: Mapping[str, ActorSpec]) -> st
         undo = next(
             h for h in actors[compensation.target].handlers if h.command == compensation.command
         )
-        entries = ["'resource_id': ctx.step_result['resource_id']"]
+        entries = [
+            "'undoes': ctx.forward_key",
+            "'resource_id': ctx.step_result.get('resource_id', '')",
+        ]
         entries += [f"{p!r}: {_data(p)}" for p in undo.params if p != "resource_id"]
         return "{" + ", ".join(entries) + "}"
     actor = actors[compensation.target]
     assert actor.identity is not None
-    entries = [f"{actor.identity!r}: {_data(actor.identity)}"]
-    if compensation.kind in ("restore", "recreate"):
-        entries.append("'before': ctx.step_result['before']")
-    elif compensation.kind in ("release", "reserve"):
-        entries.append("'amount': ctx.step_result['amount']")
-        handler = next(h for h in actor.handlers if h.command == compensation.command)
-        entries += [f"{p!r}: {_data(p)}" for p in handler.params]
-    elif compensation.kind == "delete" and compensation.command != "_delete":
+    # Undo by key: the actor reverses what the forward command did (before-image, delta,
+    # amount from its event), and nothing when it never acted (its outcome was unknown).
+    entries = [f"{actor.identity!r}: {_data(actor.identity)}", "'undoes': ctx.forward_key"]
+    if not compensation.command.startswith("_"):  # a command the spec declares
         handler = next(h for h in actor.handlers if h.command == compensation.command)
         entries += [f"{p!r}: {_data(p)}" for p in handler.params]
     return "{" + ", ".join(entries) + "}"

@@ -95,7 +95,11 @@ def _command(
         )
     if command.params is not None and command.kind is not CommandKind.QUERY:
         for index, param in enumerate(command.params):
-            if param not in fields and not _is_amount(command, param):
+            if (
+                param not in fields
+                and not _is_amount(command, param)
+                and not _moves_by(command, param)
+            ):
                 yield Violation(
                     (*base, "params", index),
                     f"param '{param}' of command '{name}' is not a field of aggregate "
@@ -105,6 +109,7 @@ def _command(
     for field_name, value in command.sets.items():
         yield from _assigned((*base, "sets", field_name), field_name, value, fields, "sets")
     yield from _quantity(base, name, command, entry, aggregate)
+    yield from _delta(base, name, command, aggregate)
     if command.event is not None and not is_past_tense(command.event):
         yield Violation(
             (*base, "event"),
@@ -225,6 +230,60 @@ def _quantity(
             )
 
 
+def _delta(base: Path, name: str, command: Command, aggregate: Aggregate) -> Iterator[Violation]:
+    """``delta`` is for ``update`` commands: numeric fields, moved by a parameter of the
+    command (``-amount``, ``+amount``, ``amount``) or a number; not also in ``sets``."""
+    if command.delta and command.kind is not CommandKind.UPDATE:
+        yield Violation(
+            (*base, "delta"),
+            f"`delta` only applies to update commands, not {command.kind.value}",
+            "make the command `kind: update`, or use `sets:` for a value",
+        )
+        return
+    fields = aggregate.fields
+    params = aggregate.command_params(command)
+    for field_name, change in command.delta.items():
+        path: Path = (*base, "delta", field_name)
+        if field_name not in fields:
+            yield Violation(
+                path,
+                f"`delta` names '{field_name}', which is not a field of the aggregate",
+                _field_fix(field_name, fields, "int"),
+                at_key=True,
+            )
+            continue
+        if fields[field_name] not in ("int", "float"):
+            yield Violation(
+                path,
+                f"`delta` moves '{field_name}', a {fields[field_name]} field; only int and "
+                "float fields can move",
+                f"use `sets: {{{field_name}: ...}}` for a {fields[field_name]} value",
+                at_key=True,
+            )
+        if field_name in command.sets or field_name in params:
+            yield Violation(
+                path,
+                f"'{field_name}' is both moved by `delta` and assigned by "
+                f"`{'sets' if field_name in command.sets else 'params'}` in command '{name}'",
+                "keep it in `delta` only: the change is applied to the current value",
+                at_key=True,
+            )
+        if isinstance(change, bool):
+            yield Violation(path, f"`delta` of '{field_name}' is a bool", "write a number")
+        elif isinstance(change, str) and change.lstrip("+-") not in params:
+            param = change.lstrip("+-")
+            yield Violation(
+                path,
+                f"`delta` of '{field_name}' uses '{param}', which is not a param of command "
+                f"'{name}'",
+                f"add it: `params: [{', '.join([*params, param])}]`",
+            )
+        elif isinstance(change, float) and fields[field_name] == "int" and not change.is_integer():
+            yield Violation(
+                path, f"'{field_name}' is an int field but moves by {change}", "write an int"
+            )
+
+
 def _expression(
     path: Path, expression: str, fields: list[str], params: list[str]
 ) -> Iterator[Violation]:
@@ -242,6 +301,14 @@ def _field_fix(name: str, fields: Mapping[str, str], field_type: str) -> str:
     if hint.startswith("did you mean"):
         return hint
     return f"{add}, or {hint}"
+
+
+def _moves_by(command: Command, param: str) -> bool:
+    """True when ``param`` is the amount a ``delta`` entry moves a field by."""
+    return any(
+        isinstance(change, str) and change.lstrip("+-") == param
+        for change in command.delta.values()
+    )
 
 
 def _is_amount(command: Command, param: str) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path as FilePath
 
 from pydantic import ValidationError
 
+from sagacrew.crew.spec.advice import advise
 from sagacrew.crew.spec.errors import SpecError, SpecErrors
 from sagacrew.crew.spec.model import DomainSpec
 from sagacrew.crew.spec.model_errors import translate_validation_error
@@ -25,11 +26,12 @@ MAX_SPEC_BYTES = 1024 * 1024
 _START = "start the file with `system: my_system`, then `contexts:` and `sagas:`"
 
 
-def load_spec(path: str | FilePath) -> DomainSpec:
+def load_spec(path: str | FilePath, warnings: list[SpecError] | None = None) -> DomainSpec:
     """Read, validate and rule-check the spec at ``path``.
 
     Raises :class:`SpecErrors` listing every problem (a missing file, a directory, a file
-    over 1 MiB or not UTF-8 each give one error).
+    over 1 MiB or not UTF-8 each give one error). With ``warnings``, the spec's
+    warnings (see :mod:`~sagacrew.crew.spec.advice`), positioned, are appended to it.
     """
     file = str(path)
     raw = _read(FilePath(path), file)
@@ -50,13 +52,16 @@ def load_spec(path: str | FilePath) -> DomainSpec:
                 )
             ]
         ) from None
-    return parse_spec(text, file)
+    return parse_spec(text, file, warnings)
 
 
-def parse_spec(text: str, file: str = "<spec>") -> DomainSpec:
+def parse_spec(
+    text: str, file: str = "<spec>", warnings: list[SpecError] | None = None
+) -> DomainSpec:
     """Validate and rule-check spec ``text``; ``file`` names it in error messages.
 
-    Raises :class:`SpecErrors` listing every problem, sorted by position.
+    Raises :class:`SpecErrors` listing every problem, sorted by position. With
+    ``warnings``, the spec's warnings, positioned and sorted, are appended to it.
     """
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_SPEC_BYTES:
@@ -79,6 +84,9 @@ def parse_spec(text: str, file: str = "<spec>") -> DomainSpec:
     errors = problems + [_positioned(file, source, violation) for violation in violations]
     if errors or spec is None:
         raise SpecErrors(errors)
+    if warnings is not None:
+        found = [_positioned(file, source, violation) for violation in advise(spec)]
+        warnings.extend(sorted(found, key=SpecError.sort_key))
     return spec
 
 

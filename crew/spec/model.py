@@ -103,6 +103,9 @@ class Command(_Strict):
     kind: CommandKind
     params: list[Identifier] | None = None
     sets: dict[Identifier, str | int | float | bool] = Field(default_factory=dict)
+    delta: dict[Identifier, Annotated[str, Field(pattern=r"^[+-]?[^\W\d]\w*$")] | int | float] = (
+        Field(default_factory=dict)
+    )
     quantity_field: Identifier | None = None
     rejects_when: str | None = Field(default=None, max_length=500)
     event: Identifier | None = None
@@ -138,6 +141,18 @@ class Aggregate(_Strict):
         if command.kind is CommandKind.CREATE:
             return [f for f in self.fields if f != self.identity and f not in command.sets]
         return []
+
+    def param_type(self, command: Command, param: str) -> str:
+        """The type of a command parameter: its field's type; for a parameter that moves a
+        field by ``delta``, that field's type; ``int`` for ``amount``; else ``str``."""
+        if param in self.fields:
+            return self.fields[param]
+        for field_name, change in command.delta.items():
+            if isinstance(change, str) and change.lstrip("+-") == param:
+                return self.fields.get(field_name, "int")
+        if param == "amount" and command.quantity_field:
+            return "int"
+        return "str"
 
 
 class BoundedContext(_Strict):

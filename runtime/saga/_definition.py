@@ -28,7 +28,12 @@ class StepContext:
     - ``causation_id``: the id of this step attempt's transition (deterministic from the
       key); ``correlation_id`` is the saga's.
     - ``data``: the saga input merged with the results of earlier steps (read-only).
-    - ``step_result``: in a compensation, the forward step's result; ``{}`` in forward.
+    - ``step_result``: in a compensation, the forward step's result; ``{}`` in forward
+      and when the forward step's outcome is unknown (it failed or timed out).
+    - ``forward_key``: ``f"{saga_id}:{step_index}:forward"``, the key the step's forward
+      command carried (on every attempt). A compensation names it (``undoes``) so the
+      target undoes exactly what that command did, and nothing when it never acted:
+      this is how a step whose outcome is unknown (a timeout) is undone safely.
     """
 
     __slots__ = (
@@ -39,6 +44,7 @@ class StepContext:
         "command_key",
         "correlation_id",
         "data",
+        "forward_key",
         "idempotency_key",
         "phase",
         "saga_id",
@@ -73,6 +79,7 @@ class StepContext:
         self.attempt = attempt
         self.idempotency_key = idempotency_key
         self.command_key = command_key or idempotency_key
+        self.forward_key = f"{saga_id}:{step_index}:forward"
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.data: Mapping[str, Any] = types.MappingProxyType(dict(data))

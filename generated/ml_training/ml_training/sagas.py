@@ -37,7 +37,7 @@ async def undo_train_model_create_training_run(ctx: StepContext) -> Mapping[str,
     return await ctx.send(
         "ml.training_run",
         "_delete",
-        {"run_id": ctx.data["run_id"]},
+        {"run_id": ctx.data["run_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -55,7 +55,7 @@ async def undo_train_model_reserve_gpus(ctx: StepContext) -> Mapping[str, Any]:
     return await ctx.send(
         "compute.gpu_quota",
         "release_gpus",
-        {"quota_id": ctx.data["quota_id"], "amount": ctx.step_result["amount"]},
+        {"quota_id": ctx.data["quota_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -77,7 +77,11 @@ async def undo_train_model_dispatch_training(ctx: StepContext) -> Mapping[str, A
     return await ctx.send(
         "training_cluster",
         "cancel_training",
-        {"resource_id": ctx.step_result["resource_id"], "run_id": ctx.data["run_id"]},
+        {
+            "undoes": ctx.forward_key,
+            "resource_id": ctx.step_result.get("resource_id", ""),
+            "run_id": ctx.data["run_id"],
+        },
     )
 
 
@@ -99,7 +103,7 @@ async def undo_train_model_register_best_model(ctx: StepContext) -> Mapping[str,
     return await ctx.send(
         "registry.model_version",
         "_delete",
-        {"version_id": ctx.data["version_id"]},
+        {"version_id": ctx.data["version_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -117,7 +121,7 @@ async def undo_train_model_promote_model(ctx: StepContext) -> Mapping[str, Any]:
     return await ctx.send(
         "registry.model_version",
         "_restore",
-        {"version_id": ctx.data["version_id"], "before": ctx.step_result["before"]},
+        {"version_id": ctx.data["version_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -135,7 +139,7 @@ async def undo_train_model_release_gpus(ctx: StepContext) -> Mapping[str, Any]:
     return await ctx.send(
         "compute.gpu_quota",
         "reserve_gpus",
-        {"quota_id": ctx.data["quota_id"], "amount": ctx.step_result["amount"]},
+        {"quota_id": ctx.data["quota_id"], "undoes": ctx.forward_key},
     )
 
 

@@ -37,7 +37,7 @@ async def undo_create_order_create_order(ctx: StepContext) -> Mapping[str, Any]:
     return await ctx.send(
         "ordering.order",
         "_delete",
-        {"order_id": ctx.data["order_id"]},
+        {"order_id": ctx.data["order_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -64,7 +64,7 @@ async def undo_create_order_create_ticket(ctx: StepContext) -> Mapping[str, Any]
     return await ctx.send(
         "kitchen.ticket",
         "_delete",
-        {"ticket_id": ctx.data["ticket_id"]},
+        {"ticket_id": ctx.data["ticket_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -82,7 +82,7 @@ async def undo_create_order_authorize_card(ctx: StepContext) -> Mapping[str, Any
     return await ctx.send(
         "payment_gateway",
         "void_authorization",
-        {"resource_id": ctx.step_result["resource_id"]},
+        {"undoes": ctx.forward_key, "resource_id": ctx.step_result.get("resource_id", "")},
     )
 
 
@@ -100,7 +100,7 @@ async def undo_create_order_confirm_ticket(ctx: StepContext) -> Mapping[str, Any
     return await ctx.send(
         "kitchen.ticket",
         "_restore",
-        {"ticket_id": ctx.data["ticket_id"], "before": ctx.step_result["before"]},
+        {"ticket_id": ctx.data["ticket_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -118,7 +118,7 @@ async def undo_create_order_approve_order(ctx: StepContext) -> Mapping[str, Any]
     return await ctx.send(
         "ordering.order",
         "_restore",
-        {"order_id": ctx.data["order_id"], "before": ctx.step_result["before"]},
+        {"order_id": ctx.data["order_id"], "undoes": ctx.forward_key},
     )
 
 

@@ -37,7 +37,7 @@ async def undo_provision_user_create_account(ctx: StepContext) -> Mapping[str, A
     return await ctx.send(
         "accounts.account",
         "_delete",
-        {"account_id": ctx.data["account_id"]},
+        {"account_id": ctx.data["account_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -55,7 +55,11 @@ async def undo_provision_user_provision_vault(ctx: StepContext) -> Mapping[str, 
     return await ctx.send(
         "vault_service",
         "deprovision_vault",
-        {"resource_id": ctx.step_result["resource_id"], "account_id": ctx.data["account_id"]},
+        {
+            "undoes": ctx.forward_key,
+            "resource_id": ctx.step_result.get("resource_id", ""),
+            "account_id": ctx.data["account_id"],
+        },
     )
 
 
@@ -77,7 +81,7 @@ async def undo_provision_user_join_default_community(ctx: StepContext) -> Mappin
     return await ctx.send(
         "community.membership",
         "_delete",
-        {"membership_id": ctx.data["membership_id"]},
+        {"membership_id": ctx.data["membership_id"], "undoes": ctx.forward_key},
     )
 
 
@@ -95,7 +99,7 @@ async def undo_provision_user_activate_account(ctx: StepContext) -> Mapping[str,
     return await ctx.send(
         "accounts.account",
         "_restore",
-        {"account_id": ctx.data["account_id"], "before": ctx.step_result["before"]},
+        {"account_id": ctx.data["account_id"], "undoes": ctx.forward_key},
     )
 
 

@@ -1,0 +1,31 @@
+# Created once by sagacrew from bank_transfer.yaml: this file is yours. `sagacrew generate` never overwrites it.
+"""Business rules of bank_transfer: the part of the system sagacrew leaves to you.
+
+Each class below subclasses a generated base and replaces it in the running system
+(see app.py). Add rules by overriding, for an aggregate, ``broken_invariants`` (call
+``super()`` to keep the spec's), and for a gateway, ``perform`` to call the real system
+instead of the sandbox ledger. A class you delete falls back to the generated base;
+a base added by a later spec change runs as generated until you subclass it here.
+"""
+
+from __future__ import annotations
+
+from .actors import (
+    AccountActorBase,
+    TransferActorBase,
+)
+from .gateways import (
+    RemoteBankGatewayBase,
+)
+
+
+class AccountActor(AccountActorBase):
+    """banking.account: the spec's rules, plus any you add here."""
+
+
+class TransferActor(TransferActorBase):
+    """banking.transfer: the spec's rules, plus any you add here."""
+
+
+class RemoteBankGateway(RemoteBankGatewayBase):
+    """remote_bank: the sandbox until you override ``perform`` with the real client."""
