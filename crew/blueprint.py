@@ -11,7 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagacrew.crew.spec.model import CommandKind, Reliability, RetryPolicy, Thresholds, Workload
+from sagacrew.crew.spec.model import (
+    CommandKind,
+    Reliability,
+    RetryPolicy,
+    SystemInvariant,
+    Thresholds,
+    Workload,
+)
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 RestartType = Literal["permanent", "transient", "temporary"]
@@ -234,6 +241,8 @@ class ValidationPart(_Part):
     faults: list[FaultScenario]
     profiles: dict[str, Thresholds]
     workload: Workload
+    invariants: list[SystemInvariant] = Field(default_factory=list)
+    """The spec's system invariants, checked by ``verify`` at the end of every run."""
 
 
 # --- The whole -----------------------------------------------------------------------

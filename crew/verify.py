@@ -32,6 +32,7 @@ from sagacrew.agents.validator import (
 )
 from sagacrew.crew.generated import GeneratedSystem
 from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
+from sagacrew.runtime.invariants import Conserved, References, check_system_invariants
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``."""
@@ -146,11 +147,11 @@ def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
     snapshot_subjects, snapshot_violations = 0, []
     for actor_class in system.package.app.AGGREGATES:
         actor = actor_class(store)
-        for aggregate_id in actor.aggregate_ids():
-            state, _, exists = actor.replay(aggregate_id)
+        for aggregate_id, state in actor.live_instances():
             invariant_subjects += 1
-            if exists and actor.broken_invariants(state):
+            if actor.broken_invariants(state):
                 invariant_violations.append(actor.stream_id(aggregate_id))
+        for aggregate_id in actor.aggregate_ids():
             agrees = actor.snapshot_agrees(aggregate_id)
             if agrees is not None:
                 snapshot_subjects += 1
@@ -171,6 +172,28 @@ def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
             violations=snapshot_violations[:20],
             violation_count=len(snapshot_violations),
         ),
+    ]
+
+
+def system_invariant_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
+    """The spec's system invariants (conservation, references) over the store's state."""
+    assert system.blueprint.validation is not None
+    invariants = [
+        Conserved(i.name, tuple(i.conserved), i.description)
+        if i.conserved is not None
+        else References(i.name, str(i.each), str(i.exists), i.description)
+        for i in system.blueprint.validation.invariants
+    ]
+    outcomes = check_system_invariants(store, system.package.app.AGGREGATES, invariants)
+    return [
+        CheckResult(
+            name=f"system_invariant_{outcome.name}",
+            description=outcome.description,
+            subjects=outcome.subjects,
+            violations=outcome.violations[:20],
+            violation_count=len(outcome.violations),
+        )
+        for outcome in outcomes
     ]
 
 
@@ -288,6 +311,7 @@ def verify(
     try:
         step("consistency checks", 0, 1)
         extra += replay_checks(system, store)
+        extra += system_invariant_checks(system, store)
         now = time.time()
         verdict = compute_verdict(
             store,

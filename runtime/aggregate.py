@@ -20,7 +20,7 @@ Built-in compensations (derived by the Saga Orchestrator agent):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -218,6 +218,22 @@ class AggregateActor(Actor):
         # LIKE reads "_" in the address as a wildcard: keep exact prefixes only
         return [str(s)[len(prefix) :] for (s,) in rows if str(s).startswith(prefix)]
 
+    def live_instances(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(id, state)`` of every live instance (see :meth:`is_live`), rebuilt by replay."""
+        for aggregate_id in self.aggregate_ids():
+            state, _, exists = self.replay(aggregate_id)
+            if exists or self.is_live(aggregate_id):
+                yield aggregate_id, state
+
+    def is_live(self, aggregate_id: str) -> bool:
+        """True for an instance created and not deleted, or never created but acted on
+        (it lives in its ``initial`` state, e.g. an account that commands only update)."""
+        events = self._store.read_stream(self.stream_id(aggregate_id))
+        lifecycle = ("create", "delete", "recreate")
+        if not any(self._kind_of_event.get(e.event_type) in lifecycle for e in events):
+            return bool(events)
+        return self.replay(aggregate_id)[2]
+
     def snapshot_agrees(self, aggregate_id: str) -> bool | None:
         """``None`` without a snapshot; else whether the snapshot equals the replay of the
         events up to its version, and the rebuild from it equals a full replay."""
@@ -291,6 +307,7 @@ class AggregateActor(Actor):
             correlation_id=message.correlation_id,
             causation_id=message.message_id,
             event_version=self._event_version(event_type),
+            metadata=_metadata(message),
         )
         # Group commit: appends of other actors in the same loop turn share the transaction.
         try:
@@ -380,6 +397,17 @@ class AggregateActor(Actor):
         if broken:
             return Rejection(name, f"{name} would break {', '.join(broken)} on {aggregate_id}")
         return handler.event, event_payload, reply
+
+
+def _metadata(message: Envelope) -> dict[str, Any]:
+    """What an event records of its command: the command's name, its idempotency key,
+    and for an undo the key of the command it undoes."""
+    metadata: dict[str, Any] = {"command": message.name}
+    if message.idempotency_key is not None:
+        metadata["idempotency_key"] = message.idempotency_key
+    if UNDOES in message.payload:
+        metadata[UNDOES] = str(message.payload[UNDOES])
+    return metadata
 
 
 def _delta_of(handler: CommandHandler, params: Mapping[str, Any]) -> dict[str, Any] | str:

@@ -30,6 +30,12 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_BY_FORWARD_STEP = "e.metadata NOT LIKE '%\"undoes\"%'"
+"""The event was not emitted by a compensation (an undo records the key it undoes in the
+event's metadata): the ``deleted`` of a create's compensation is not a forward
+``delete``, which its own compensation must re-create."""
+
+
 class ConsistencyValidatorPlanner:
     """Plans validation: SQL checks, the fault-injection plan, the threshold profiles."""
 
@@ -57,6 +63,7 @@ class ConsistencyValidatorPlanner:
             faults=self._faults(spec, blueprint),
             profiles={str(name): thresholds for name, thresholds in spec.profiles.items()},
             workload=spec.workload,
+            invariants=list(spec.invariants),
         )
 
     def _taxonomy_check(self, blueprint: Blueprint) -> ValidationQuery:
@@ -114,7 +121,7 @@ class ConsistencyValidatorPlanner:
             violations_sql=(
                 "SELECT e.stream_id || '@' || e.version FROM events e "
                 "JOIN saga_executions s ON s.correlation_id = e.correlation_id "
-                f"WHERE {_COMPENSATED} AND e.event_type = {_sql_str(done)} "
+                f"WHERE {_COMPENSATED} AND e.event_type = {_sql_str(done)} AND {_BY_FORWARD_STEP} "
                 "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id "
                 f"AND u.event_type = {_sql_str(undone)} AND u.version > e.version "
                 "AND u.correlation_id = e.correlation_id) ORDER BY e.position"
@@ -122,7 +129,7 @@ class ConsistencyValidatorPlanner:
             subjects_sql=(
                 "SELECT COUNT(*) FROM events e "
                 "JOIN saga_executions s ON s.correlation_id = e.correlation_id "
-                f"WHERE {_COMPENSATED} AND e.event_type = {_sql_str(done)}"
+                f"WHERE {_COMPENSATED} AND e.event_type = {_sql_str(done)} AND {_BY_FORWARD_STEP}"
             ),
         )
 

@@ -267,8 +267,40 @@ class Workload(_Strict):
     crash_after: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+class SystemInvariant(_Strict):
+    """A rule across aggregates and external systems, checked by ``verify`` whenever every
+    saga of a run has ended (Consistency Validator).
+
+    Exactly one of:
+
+    - ``conserved``: terms whose sum never changes. A term is
+      ``context.aggregate.field`` (the field's change from its initial value, summed over
+      every instance) or ``external.operation.param`` (the parameter summed over the calls
+      of that operation that took effect: ``done`` or ``completed``, not undone or
+      cancelled). Prefix a term with ``-`` to subtract it. E.g. money moved from accounts
+      to a remote bank: ``[banking.account.balance_cents,
+      remote_bank.credit_remote.amount_cents]``.
+    - ``each`` + ``exists``: every live instance of the aggregate owning the field
+      ``each`` (``context.aggregate.field``) names, by that field, a live instance of the
+      aggregate ``exists`` (``context.aggregate``), e.g. every ticket's ``order_id`` names
+      an existing order.
+    """
+
+    name: Identifier
+    conserved: list[Annotated[str, Field(pattern=r"^-?[^\W\d]\w*(\.[^\W\d]\w*){2}$")]] | None = (
+        None
+    )
+    each: str | None = Field(default=None, pattern=r"^[^\W\d]\w*(\.[^\W\d]\w*){2}$")
+    exists: str | None = Field(default=None, pattern=r"^[^\W\d]\w*\.[^\W\d]\w*$")
+    description: str = ""
+
+
 class DomainSpec(_Strict):
-    """A whole domain spec: the root of ``spec.yaml``."""
+    """A whole domain spec: the root of ``spec.yaml``.
+
+    ``invariants`` are system invariants (:class:`SystemInvariant`), across aggregates
+    and external systems; an aggregate's own invariants live under the aggregate.
+    """
 
     system: Identifier
     title: str = ""
@@ -276,5 +308,6 @@ class DomainSpec(_Strict):
     contexts: dict[Identifier, BoundedContext] = Field(min_length=1)
     externals: dict[Identifier, ExternalSystem] = Field(default_factory=dict)
     sagas: dict[Identifier, Saga] = Field(min_length=1)
+    invariants: list[SystemInvariant] = Field(default_factory=list)
     profiles: dict[Literal["dev", "prod"], Thresholds] = Field(default_factory=_default_profiles)
     workload: Workload = Field(default_factory=Workload)

@@ -23,6 +23,7 @@ from sagacrew.crew.spec.catalog import Catalog, build_catalog, event_verb
 from sagacrew.crew.spec.model import DomainSpec
 from sagacrew.crew.spec.naming import is_past_tense, past_tense_of, suggestion
 from sagacrew.crew.spec.saga_rules import check_sagas
+from sagacrew.crew.spec.system_rules import check_system_invariants
 from sagacrew.crew.spec.violation import Path, Violation
 
 __all__ = ["MAX_AGGREGATES", "MAX_SAGAS", "check_data", "check_rules"]
@@ -50,6 +51,7 @@ def check_data(data: Any) -> list[Violation]:
     violations.extend(_operations(catalog))
     violations.extend(_events(catalog))
     violations.extend(check_sagas(catalog))
+    violations.extend(check_system_invariants(data, catalog))
     return violations
 
 

@@ -47,9 +47,9 @@ SELECT COUNT(*) FROM events;
 
 -- name: banking_account_debit_account_undone
 -- Every banking.account.debited of a compensated saga is followed by banking.account.restored.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'banking.account.debited' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'banking.account.restored' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'banking.account.debited' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'banking.account.restored' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: banking_account_debit_account_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'banking.account.debited';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'banking.account.debited' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_remote_bank_credit_remote_undone
 -- remote_bank.credit_remote done by a compensated saga was undone or cancelled.

@@ -47,15 +47,15 @@ SELECT COUNT(*) FROM events;
 
 -- name: ml_training_run_create_training_run_undone
 -- Every ml.training_run.created of a compensated saga is followed by ml.training_run.deleted.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ml.training_run.created' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'ml.training_run.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ml.training_run.created' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'ml.training_run.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: ml_training_run_create_training_run_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ml.training_run.created';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ml.training_run.created' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: compute_gpu_quota_reserve_gpus_undone
 -- Every compute.gpu_quota.reserved of a compensated saga is followed by compute.gpu_quota.released.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'compute.gpu_quota.reserved' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'compute.gpu_quota.released' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'compute.gpu_quota.reserved' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'compute.gpu_quota.released' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: compute_gpu_quota_reserve_gpus_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'compute.gpu_quota.reserved';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'compute.gpu_quota.reserved' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_training_cluster_dispatch_training_undone
 -- training_cluster.dispatch_training done by a compensated saga was undone or cancelled.
@@ -65,6 +65,6 @@ SELECT COUNT(*) FROM external_calls c JOIN saga_executions s ON s.correlation_id
 
 -- name: registry_model_version_register_model_version_undone
 -- Every registry.model_version.registered of a compensated saga is followed by registry.model_version.deleted.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'registry.model_version.registered' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'registry.model_version.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'registry.model_version.registered' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'registry.model_version.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: registry_model_version_register_model_version_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'registry.model_version.registered';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'registry.model_version.registered' AND e.metadata NOT LIKE '%"undoes"%';

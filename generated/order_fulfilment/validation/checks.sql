@@ -47,15 +47,15 @@ SELECT COUNT(*) FROM events;
 
 -- name: ordering_order_create_order_undone
 -- Every ordering.order.created of a compensated saga is followed by ordering.order.deleted.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ordering.order.created' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'ordering.order.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ordering.order.created' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'ordering.order.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: ordering_order_create_order_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ordering.order.created';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'ordering.order.created' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: kitchen_ticket_create_ticket_undone
 -- Every kitchen.ticket.created of a compensated saga is followed by kitchen.ticket.deleted.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'kitchen.ticket.created' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'kitchen.ticket.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'kitchen.ticket.created' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'kitchen.ticket.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: kitchen_ticket_create_ticket_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'kitchen.ticket.created';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'kitchen.ticket.created' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_payment_gateway_authorize_card_undone
 -- payment_gateway.authorize_card done by a compensated saga was undone or cancelled.

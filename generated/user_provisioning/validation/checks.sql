@@ -47,9 +47,9 @@ SELECT COUNT(*) FROM events;
 
 -- name: accounts_account_create_account_undone
 -- Every accounts.account.created of a compensated saga is followed by accounts.account.deleted.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.created' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'accounts.account.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.created' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'accounts.account.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: accounts_account_create_account_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.created';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.created' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_vault_service_provision_vault_undone
 -- vault_service.provision_vault done by a compensated saga was undone or cancelled.
@@ -59,12 +59,12 @@ SELECT COUNT(*) FROM external_calls c JOIN saga_executions s ON s.correlation_id
 
 -- name: community_membership_join_default_community_undone
 -- Every community.membership.joined of a compensated saga is followed by community.membership.deleted.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'community.membership.joined' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'community.membership.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'community.membership.joined' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'community.membership.deleted' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: community_membership_join_default_community_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'community.membership.joined';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'community.membership.joined' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: accounts_account_activate_account_undone
 -- Every accounts.account.activated of a compensated saga is followed by accounts.account.restored.
-SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.activated' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'accounts.account.restored' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
+SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.activated' AND e.metadata NOT LIKE '%"undoes"%' AND NOT EXISTS (SELECT 1 FROM events u WHERE u.stream_id = e.stream_id AND u.event_type = 'accounts.account.restored' AND u.version > e.version AND u.correlation_id = e.correlation_id) ORDER BY e.position;
 -- subjects: accounts_account_activate_account_undone
-SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.activated';
+SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.activated' AND e.metadata NOT LIKE '%"undoes"%';
