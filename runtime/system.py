@@ -30,7 +30,7 @@ from sagacrew.runtime.actors import (
     SupervisorSpec,
 )
 from sagacrew.runtime.aggregate import AggregateActor, Rejection
-from sagacrew.runtime.externals.sandbox import SandboxGateway
+from sagacrew.runtime.externals.sandbox import LateCompletions, SandboxGateway
 from sagacrew.runtime.messages import Envelope, new_id
 from sagacrew.runtime.saga import (
     Alert,
@@ -118,7 +118,15 @@ class SagaSystem:
 
     Fault injection (for tests and ``sagacrew verify``): ``faults`` fails steps on
     purpose; ``duplicate_delivery_rate`` delivers a command twice; ``lost_reply_rate``
-    lets an actor act but never answers, so the step times out after the effect.
+    lets an actor act but never answers, so the step times out after the effect;
+    ``late_completion_rate`` lets a gateway complete a call's work (``completed`` in the
+    ledger) but deliver its completion event ``late_completion_delay_s`` later (default:
+    the longest ``timeout_s`` of the steps that wait for a completion event), after the
+    waiting step timed out: a retry of the step is answered from the ledger, and after
+    the last attempt the saga compensates the step, then undoes the late work exactly
+    once when the event comes (``await system.late_completions.delivered()`` waits for
+    those events). Every rate defaults to 0 and is decided per idempotency key, so a
+    rerun meets the same faults.
 
     ``metrics`` (default none) is fed by the orchestrator and the actor system while the
     system runs; ``on_alert`` (default none) is called when an operator must act (a
@@ -137,6 +145,8 @@ class SagaSystem:
         faults: FaultInjector | None = None,
         duplicate_delivery_rate: float = 0.0,
         lost_reply_rate: float = 0.0,
+        late_completion_rate: float = 0.0,
+        late_completion_delay_s: float | None = None,
         ask_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
         metrics: RuntimeMetrics | None = None,
@@ -144,11 +154,18 @@ class SagaSystem:
     ) -> None:
         self.name = name
         self.store = store
+        if late_completion_delay_s is None:
+            late_completion_delay_s = _longest_wait_s(sagas)
+        self.late_completions = LateCompletions(
+            rate=late_completion_rate, delay_s=late_completion_delay_s
+        )
         self._factories: dict[str, Callable[[], Actor]] = {}
         for aggregate in aggregates:
             self._factories[aggregate.address] = _bind_aggregate(aggregate, store)
         for gateway in gateways:
-            self._factories[gateway.system] = _bind_gateway(gateway, store, self._deliver)
+            self._factories[gateway.system] = _bind_gateway(
+                gateway, store, self._deliver, self.late_completions
+            )
         self._plan = supervision
         self._definitions = list(sagas)
         self._faults = faults
@@ -345,9 +362,18 @@ def _bind_aggregate(cls: type[AggregateActor], store: Store) -> Callable[[], Act
 
 
 def _bind_gateway(
-    cls: type[SandboxGateway], store: Store, deliver: Callable[..., Any]
+    cls: type[SandboxGateway],
+    store: Store,
+    deliver: Callable[..., Any],
+    late_completions: LateCompletions,
 ) -> Callable[[], Actor]:
-    return lambda: cls(store, deliver)
+    return lambda: cls(store, deliver, late_completions=late_completions)
+
+
+def _longest_wait_s(sagas: Sequence[SagaDefinition]) -> float:
+    """The longest ``timeout_s`` of a step waiting for a completion event (1.0 if none)."""
+    waits = [s.timeout_s for saga in sagas for s in saga.steps if s.completion_event]
+    return max(waits, default=1.0)
 
 
 def _chance(key: str, rate: float) -> bool:

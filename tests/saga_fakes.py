@@ -37,7 +37,11 @@ class FakeService:
     """Handles every command by idempotency key: a redelivered key returns the stored reply
     and applies nothing. ``effects`` counts applied effects per (target, command, saga, step)
     and ``applied`` lists them in order. ``before_effect`` / ``after_effect`` hooks let a
-    test fail or block around the effect."""
+    test fail or block around the effect.
+
+    An undo naming the key it undoes (payload ``undoes``) acts only when that command
+    acted and was not undone yet; otherwise it is a no-op answered ``nothing_to_undo``
+    (like the sandbox gateway and the aggregates' ``_undo``)."""
 
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     effects: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
@@ -45,6 +49,8 @@ class FakeService:
     envelopes: list[Envelope] = field(default_factory=list)
     refuse: set[tuple[str, str]] = field(default_factory=set)
     after_effect: Callable[[str, Envelope], Any] | None = None
+    acted: set[str] = field(default_factory=set)
+    undone: set[str] = field(default_factory=set)
 
     async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
         self.envelopes.append(envelope)
@@ -54,10 +60,16 @@ class FakeService:
             return self.replies[key]
         step = str(envelope.payload.get("step", "?"))
         saga_id = key.split(":")[0]
+        undoes = envelope.payload.get("undoes")
         reply: dict[str, Any]
-        if (target, envelope.name) in self.refuse:
+        if undoes is not None and (undoes not in self.acted or undoes in self.undone):
+            reply = {"nothing_to_undo": True}
+        elif (target, envelope.name) in self.refuse:
             reply = {"refused": True}
         else:
+            self.acted.add(key)
+            if undoes is not None:
+                self.undone.add(str(undoes))
             self.effects[(target, envelope.name, saga_id, step)] += 1
             self.applied.append((target, envelope.name, step))
             reply = {f"{step}_done": True, f"{step}_key": key}
@@ -89,11 +101,14 @@ def do(step: str, target: str = "svc") -> Callable[[StepContext], Any]:
 
 
 def undo(step: str, target: str = "svc") -> Callable[[StepContext], Any]:
-    """A compensation sending ``undo`` for ``step`` with the forward result's key."""
+    """A compensation sending ``undo`` for ``step``, naming the forward command's key; it
+    gets the step result, or ``{}`` when the step failed (its outcome is unknown)."""
 
     async def compensation(ctx: StepContext) -> Mapping[str, Any]:
-        assert ctx.step_result.get(f"{step}_done") is True, "compensation needs the step result"
-        return await ctx.send(target, "undo", {"step": step})
+        assert ctx.step_result == {} or ctx.step_result.get(f"{step}_done") is True, (
+            "compensation needs the step result"
+        )
+        return await ctx.send(target, "undo", {"step": step, "undoes": ctx.forward_key})
 
     return compensation
 

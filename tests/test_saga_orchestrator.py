@@ -303,8 +303,10 @@ def test_step_timeout_counts_as_failure_and_compensates(store: ObservedStore) ->
             ("b", "forward", "failed", 1),
             ("b", "forward", "started", 2),
             ("b", "forward", "failed", 2),
-        ]
-        assert h.service.compensated() == ["a"]
+            ("b", "compensation", "started", 1),
+            ("b", "compensation", "succeeded", 1),
+        ], "a timed-out step may have acted: it is compensated too, first"
+        assert h.service.compensated() == ["a"], "b never acted: its undo was a no-op"
 
     asyncio.run(scenario())
 
@@ -407,8 +409,11 @@ def test_completion_never_delivered_times_out_and_compensates(store: ObservedSto
         assert result.state is SagaState.COMPENSATED
         assert result.error is not None and "'ml.job.finished'" in result.error
         assert "not delivered within 0.02 s" in result.error
-        assert h.service.compensated() == ["reserve"]
+        assert h.service.compensated() == ["dispatch", "reserve"], (
+            "the dispatch acted (its work may finish): it is undone too, first"
+        )
         assert await h.orchestrator.deliver("ml.job.finished", "job-3", {}) is False
+        assert h.service.compensated() == ["dispatch", "reserve"], "undone once, not twice"
 
     asyncio.run(scenario())
 

@@ -34,7 +34,9 @@ ORDER BY s.saga_id
 #     letter; or
 # (b) two steps were compensated in forward order: a lower step's compensation succeeded
 #     before a higher one's. Steps whose compensation was dead-lettered are left out of
-#     (b): a redriven compensation succeeds out of band, after the others.
+#     (b): a redriven compensation succeeds out of band, after the others; so are late
+#     compensations (a completion event that arrived after the saga was compensated
+#     undoes its step again, out of band, under a ``:late_compensation:`` key).
 _COMPENSATION_ORDER = f"""
 SELECT s.saga_id
 FROM saga_executions s
@@ -66,6 +68,7 @@ WHERE s.state IN {_COMPENSATING_ENDS}
         AND lo.phase = 'compensation' AND lo.status = 'succeeded'
         AND hi.phase = 'compensation' AND hi.status = 'succeeded'
         AND lo.seq < hi.seq
+        AND hi.idempotency_key NOT LIKE '%:late_compensation:%'
         AND NOT EXISTS (
           SELECT 1 FROM dead_letters d
           WHERE d.saga_id = s.saga_id AND d.kind = 'compensation'

@@ -4,16 +4,26 @@ A generated system reaches an external system through a gateway actor. Until a u
 plugs in the real client (subclass the generated gateway and override :meth:`perform`),
 the sandbox does the bookkeeping a real system would: every call is recorded in the
 ``external_calls`` table under its idempotency key (so a redelivered call acts once),
-an undo operation really marks the resource ``undone`` (or ``cancelled`` when its work
-was still running), and long work completes later by an event delivered to the saga,
-never by polling. Pending completions survive a restart: the gateway re-arms them from
-the ledger when it starts.
+an undo operation really marks the call it names ``undone`` (or ``cancelled`` when its
+work was still running), and long work completes later by an event delivered to the
+saga, never by polling. Pending completions survive a restart: the gateway re-arms them
+from the ledger when it starts.
+
+An undo names the call it reverses by that call's idempotency key (payload ``undoes``,
+the saga step's ``forward_key``), so it is safe whatever happened to the call: undone
+once however often it is sent, and when the call never arrived a tombstone is left under
+its key, so that the call, should it arrive late, is answered ``cancelled`` and does
+nothing. (Undo payloads without ``undoes`` find the call by ``resource_id``.)
+
+Fault injection (:class:`LateCompletions`): work completes in the ledger, but its
+completion event is delivered late, after the saga stopped waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,16 +33,22 @@ from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import ExternalCall, Store
 
+logger = logging.getLogger("sagacrew.runtime.externals")
+
 Deliver = Callable[[str, str, Mapping[str, Any]], Awaitable[bool]]
 """``deliver(event_name, correlation_id, payload)``: hands a completion event to the sagas."""
+
+NOTHING_TO_UNDO = "nothing_to_undo"
+"""The status an undo answers when the call it names never reached the system."""
 
 
 @dataclass(frozen=True)
 class GatewayOperation:
     """One operation of an external system.
 
-    ``undoes`` names the operation this one reverses (it then needs ``resource_id`` in its
-    payload); ``completion_event`` makes the work finish later, announced by that event.
+    ``undoes`` names the operation this one reverses: its payload names the call to undo
+    by idempotency key (``undoes``; or, without it, by ``resource_id``).
+    ``completion_event`` makes the work finish later, announced by that event.
     """
 
     undoes: str | None = None
@@ -44,18 +60,84 @@ class GatewayError(Exception):
     """A call the gateway cannot make (unknown operation, unknown resource)."""
 
 
+def _unit(key: str) -> float:
+    """A number in [0, 1] determined by ``key`` alone."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+class LateCompletions:
+    """Fault injection for sandbox gateways: a call's work completes on time (``completed``
+    in the ledger) but its completion event is delivered ``delay_s`` later, after the
+    waiting saga step has timed out and the saga has compensated it.
+
+    - ``rate`` (default 0.0, none): the share of calls whose event comes late; decided by
+      a hash of the call's idempotency key, so the same call is always late, or never.
+    - ``delay_s`` (default 1.0): how much later than the completion the event arrives.
+
+    ``pending`` counts the late events not delivered yet; ``await delivered()`` returns
+    once every one of them has been delivered (waiting on them, not polling).
+    """
+
+    def __init__(self, *, rate: float = 0.0, delay_s: float = 1.0) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"late completion rate={rate} must be within [0, 1]")
+        if delay_s < 0:
+            raise ValueError(f"late completion delay_s={delay_s} must be >= 0")
+        self.rate = rate
+        self.delay_s = delay_s
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def applies_to(self, idempotency_key: str) -> bool:
+        """True when the completion event of the call with this key is delivered late."""
+        return self.rate > 0.0 and _unit(f"late:{idempotency_key}") < self.rate
+
+    def schedule(self, deliver: Callable[[], Awaitable[bool]]) -> asyncio.Task[None]:
+        """Call ``deliver`` ``delay_s`` from now; return the task doing it."""
+
+        async def later() -> None:
+            await asyncio.sleep(self.delay_s)
+            try:
+                await deliver()
+            except Exception:
+                logger.exception("late completion event could not be delivered")
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @property
+    def pending(self) -> int:
+        """Late completion events scheduled and not delivered yet."""
+        return len(self._tasks)
+
+    async def delivered(self) -> None:
+        """Return once every late completion event scheduled so far has been delivered
+        (or dropped because its gateway stopped)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 class SandboxGateway(Actor):
-    """Gateway actor to one external system, backed by the sandbox ledger."""
+    """Gateway actor to one external system, backed by the sandbox ledger.
+
+    ``late_completions`` (default none) delays some completion events on purpose (see
+    :class:`LateCompletions`); a stopped gateway drops the late events it still holds.
+    """
 
     system: ClassVar[str]
     operations: ClassVar[Mapping[str, GatewayOperation]]
     completion_delay_s: ClassVar[float] = 0.01
 
-    def __init__(self, store: Store, deliver: Deliver) -> None:
+    def __init__(
+        self, store: Store, deliver: Deliver, *, late_completions: LateCompletions | None = None
+    ) -> None:
         self._store = store
         self._deliver = deliver
+        self._late = late_completions
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._completing: set[asyncio.Task[None]] = set()
+        self._late_events: set[asyncio.Task[None]] = set()
 
     async def pre_start(self) -> None:
         for call in self._store.list_external_calls(system=self.system, status="running"):
@@ -65,6 +147,8 @@ class SandboxGateway(Actor):
         for handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
+        for task in self._late_events:
+            task.cancel()
 
     async def receive(self, message: Any) -> Any:
         if not isinstance(message, Envelope):
@@ -74,6 +158,7 @@ class SandboxGateway(Actor):
         if done is not None:
             # A redelivered call acts once; if its work already completed, say so again:
             # the caller may have missed the completion event (e.g. its reply was lost).
+            # A call undone before it arrived finds its tombstone: cancelled, no effect.
             if done.status == "completed":
                 self._arm(key, redeliver=True)
             return dict(done.response)
@@ -107,32 +192,78 @@ class SandboxGateway(Actor):
     ) -> dict[str, Any]:
         """Carry out the call; returns at least ``resource_id`` and ``status``.
 
-        The sandbox marks undone resources in the ledger; a real client overrides this.
+        The sandbox marks undone calls in the ledger; a real client overrides this. An
+        undo (``operation.undoes``) finds the call by the key in ``payload["undoes"]``
+        (or, without it, by ``payload["resource_id"]``) and answers with its new status:
+        ``running`` work becomes ``cancelled`` (it will not complete), ``done`` or
+        ``completed`` work ``undone``; an already undone or cancelled call is left as
+        it is and the undo answers its status again. When no call has that key, the undo
+        leaves a ``cancelled`` tombstone under it (so the call, arriving late, does
+        nothing) and answers ``nothing_to_undo``.
         """
         if operation.undoes is None:
             digest = hashlib.sha256(message.correlation_id.encode() + name.encode()).hexdigest()
             status = "running" if operation.completion_event else "done"
             return {"resource_id": f"{self.system}-{digest[:12]}", "status": status}
-        resource_id = str(message.payload["resource_id"])
+        undoes = message.payload.get("undoes")
+        if undoes is None:
+            target = self._made(name, operation.undoes, str(message.payload["resource_id"]))
+        else:
+            found = self._store.get_external_call(str(undoes))
+            if found is None:
+                return self._tombstone(str(undoes), operation.undoes, message)
+            target = found
+            if target.system != self.system or target.operation != operation.undoes:
+                raise GatewayError(
+                    f"{self.system}.{name} undoes {operation.undoes}, but call {undoes!r} is "
+                    f"{target.system}.{target.operation}; name the key of a "
+                    f"{operation.undoes} call"
+                )
+        if target.status not in ("running", "done", "completed"):
+            return {"resource_id": target.resource_id, "status": target.status}
+        new_status = "cancelled" if target.status == "running" else "undone"
+        handle = self._pending.pop(target.idempotency_key, None)
+        if handle is not None:
+            handle.cancel()
+        self._store.update_external_call(
+            target.idempotency_key, status=new_status, updated_at=time.time()
+        )
+        return {"resource_id": target.resource_id, "status": new_status}
+
+    def _made(self, name: str, undone: str, resource_id: str) -> ExternalCall:
+        """The ``undone`` call that made ``resource_id`` (undo payloads without a key)."""
         rows = self._store.query(
             "SELECT idempotency_key FROM external_calls "
             "WHERE system = ? AND operation = ? AND resource_id = ?",
-            (self.system, operation.undoes, resource_id),
+            (self.system, undone, resource_id),
         )
         target = self._store.get_external_call(str(rows[0][0])) if rows else None
         if target is None:
             raise GatewayError(
-                f"{self.system}.{name}: no {operation.undoes} call made resource {resource_id}"
+                f"{self.system}.{name}: no {undone} call made resource {resource_id}"
             )
-        new_status = "cancelled" if target.status == "running" else "undone"
-        if target.status in ("running", "done", "completed"):
-            handle = self._pending.pop(target.idempotency_key, None)
-            if handle is not None:
-                handle.cancel()
-            self._store.update_external_call(
-                target.idempotency_key, status=new_status, updated_at=time.time()
+        return target
+
+    def _tombstone(self, key: str, undone: str, message: Envelope) -> dict[str, Any]:
+        """Record call ``key`` as ``cancelled`` before it arrives; answer the undo."""
+        now = time.time()
+        self._store.record_external_call(
+            ExternalCall(
+                idempotency_key=key,
+                system=self.system,
+                operation=undone,
+                resource_id="none",
+                status="cancelled",
+                request={"tombstone": True, "undone_by": message.idempotency_key},
+                response={"resource_id": "none", "status": "cancelled"},
+                correlation_id=message.correlation_id,
+                causation_id=message.message_id,
+                created_at=now,
+                updated_at=now,
             )
-        return {"resource_id": resource_id, "status": new_status}
+        )
+        resource_id = str(message.payload.get("resource_id") or "none")
+        return {"resource_id": resource_id, "status": NOTHING_TO_UNDO}
 
     def _arm(self, key: str, *, redeliver: bool = False) -> None:
         loop = asyncio.get_running_loop()
@@ -151,11 +282,16 @@ class SandboxGateway(Actor):
         if call is None or call.status != wanted:
             return  # cancelled or undone meanwhile: no completion to announce
         operation = self.operations[call.operation]
-        assert operation.completion_event is not None
+        event = operation.completion_event
+        assert event is not None
+        payload = {"resource_id": call.resource_id, "status": "completed", "result": {}}
         if not redeliver:
             self._store.update_external_call(key, status="completed", updated_at=time.time())
-        await self._deliver(
-            operation.completion_event,
-            call.correlation_id,
-            {"resource_id": call.resource_id, "status": "completed", "result": {}},
-        )
+            if self._late is not None and self._late.applies_to(key):
+                # Fault injection: the work is done, its event is on its way, late.
+                correlation_id = call.correlation_id
+                task = self._late.schedule(lambda: self._deliver(event, correlation_id, payload))
+                self._late_events.add(task)
+                task.add_done_callback(self._late_events.discard)
+                return
+        await self._deliver(event, call.correlation_id, payload)

@@ -1,10 +1,14 @@
 """Durable sagas: definitions, the orchestrator, retry policies and fault injection.
 
 Steps run in order; before the pivot a failed step makes the saga compensate the
-succeeded steps in reverse order; after the pivot steps are retried until they succeed
-or the deadline passes (then the saga is STALLED and an operator is alerted). Every
-transition is persisted in the store before it is acted on, so nothing is lost or
-done twice across a crash (see :meth:`SagaOrchestrator.recover`).
+succeeded steps in reverse order, and first the failed step itself when it may have
+acted (it timed out); after the pivot steps are retried until they succeed or the
+deadline passes (then the saga is STALLED and an operator is alerted). A step that may
+have acted but has no compensation stalls the saga too (an ``unknown_outcome`` alert).
+A completion event that arrives after its step was given up has the step compensated
+once more, with its own key (see :meth:`SagaOrchestrator.deliver`). Every transition is
+persisted in the store before it is acted on, so nothing is lost or done twice across a
+crash (see :meth:`SagaOrchestrator.recover`).
 """
 
 from sagacrew.runtime.saga._definition import (

@@ -1,12 +1,13 @@
-"""The compensation path of a saga run: succeeded steps compensated latest first, with
-retries; a compensation that exhausts them is parked in the dead-letter queue."""
+"""The compensation path of a saga run: succeeded steps, and the step that failed when it
+may have acted, compensated latest first, with retries; a compensation that exhausts
+them is parked in the dead-letter queue."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
 
-from sagacrew.runtime.saga._history import COMPENSATION
+from sagacrew.runtime.saga._history import COMPENSATION, is_late
 from sagacrew.runtime.saga._run import RunCore
 from sagacrew.runtime.saga._types import Alert, SagaState
 from sagacrew.runtime.store import DeadLetter, DeadLetterUpdate, StepLogEntry
@@ -18,35 +19,49 @@ class CompensationPath(RunCore):
     # --- compensation ---------------------------------------------------------------
 
     def compensation_plan(self) -> list[int]:
-        """Succeeded, compensatable, not yet compensated steps, latest first. Parked ones
-        are included only when redriven (or when a redrive attempt was in flight)."""
+        """Steps to compensate, latest first: the succeeded compensatable steps, and the
+        step the forward path failed at when it may have acted (any failure but a
+        business refusal: its compensation gets ``step_result == {}`` and names the
+        forward key, a no-op where the step never acted), minus those whose last
+        compensation succeeded. An unfinished compensation (e.g. a late one,
+        interrupted) is finished. Parked ones are included only when redriven (or when
+        a redrive attempt was in flight)."""
+        candidates = set(self.history.forward_results) | set(self.history.last_compensation)
+        failing = self.history.failing_index()
+        if failing is not None and self.history.maybe_acted(failing):
+            candidates.add(failing)
         plan = []
-        for index in sorted(self.history.forward_results, reverse=True):
+        for index in sorted(candidates, reverse=True):
             if self.definition.steps[index].compensation is None:
                 continue
-            if index in self.history.compensated:
+            last = self.history.last_compensation.get(index)
+            if last is not None and last.status == "succeeded":
                 continue
-            if index in self.parked and index not in self.redrive:
-                last = self.history.last_compensation.get(index)
-                if last is None or last.status != "started":
-                    continue
+            interrupted = last is not None and last.status == "started"
+            if index in self.parked and index not in self.redrive and not interrupted:
+                continue
             plan.append(index)
         return plan
 
     async def _compensate(self) -> None:
+        """Run the plan, then end ``compensation_failed`` (something is parked) or
+        ``compensated``. A saga reopened for a late compensation that ends in the state
+        it had is not counted (nor reported finished) a second time."""
         for index in self.compensation_plan():
             await self._compensate_step(index)
         now = self.env.clock()
+        state = SagaState.COMPENSATION_FAILED if self.parked else SagaState.COMPENSATED
+        await self._persist(state=state, ended_at=now)
+        if state != self._reopened_from:
+            if self.parked:
+                self.env.metrics.compensation_failed += 1
+            else:
+                self.env.metrics.compensated += 1
+            self._finished()
         if self.parked:
             steps = ", ".join(repr(self.definition.steps[i].name) for i in sorted(self.parked))
-            await self._persist(state=SagaState.COMPENSATION_FAILED, ended_at=now)
-            self.env.metrics.compensation_failed += 1
-            self._finished()
             self._log(logging.ERROR, f"saga compensation failed; dead-lettered: {steps}")
         else:
-            await self._persist(state=SagaState.COMPENSATED, ended_at=now)
-            self.env.metrics.compensated += 1
-            self._finished()
             self._log(logging.INFO, "saga compensated")
 
     async def _compensate_step(self, index: int) -> None:
@@ -55,13 +70,18 @@ class CompensationPath(RunCore):
         assert compensation is not None
         policy = self.definition.compensation_retry
         letter = self.parked.get(index)
-        budget_end = (letter.attempts if letter is not None else 0) + policy.max_attempts
         last = self.history.last_compensation.get(index)
         attempt, replay = 1, False
         if last is not None and last.status == "started":
             attempt, replay = last.attempt, True
         elif last is not None:
             attempt = last.attempt + 1
+        late = last is not None and last.status != "succeeded" and is_late(last)
+        # The budget counts attempt numbers: a redrive gets a fresh one after the parked
+        # attempts, a late compensation after the first compensation's attempts.
+        spent = self.history.first_compensation_attempts.get(index, 0) if late else 0
+        budget_end = (letter.attempts if letter is not None else spent) + policy.max_attempts
+        step_result = self.history.forward_results.get(index, {})
         first = attempt
         while True:
             if replay and last is not None:
@@ -69,12 +89,14 @@ class CompensationPath(RunCore):
             else:
                 started_at = self.env.clock()
                 await self._persist(
-                    step=self._entry(index, COMPENSATION, "started", attempt, started_at),
+                    step=self._entry(
+                        index, COMPENSATION, "started", attempt, started_at, late=late
+                    ),
                     step_index=index,
                 )
             replay = False
             outcome = await self._attempt(
-                index, COMPENSATION, attempt, compensation, self.history.forward_results[index]
+                index, COMPENSATION, attempt, compensation, step_result, late=late
             )
             now = self.env.clock()
             if outcome.result is not None:
@@ -83,16 +105,15 @@ class CompensationPath(RunCore):
                     redriven = DeadLetterUpdate(letter.id, "redriven", now, attempts=attempt)
                 entry = self._entry(
                     index, COMPENSATION, "succeeded", attempt, started_at, ended_at=now,
-                    result=outcome.result,
+                    result=outcome.result, late=late,
                 )  # fmt: skip
                 await self._persist(step=entry, dead_letter_update=redriven)
-                self.history.compensated.add(index)
                 self.parked.pop(index, None)
                 self.env.listeners.on_compensation(self.saga.saga_name, step.name)
                 return
             failed = self._entry(
                 index, COMPENSATION, "failed", attempt, started_at, ended_at=now,
-                error=outcome.error,
+                error=outcome.error, late=late,
             )  # fmt: skip
             if outcome.retriable and attempt < budget_end:
                 await self._persist(step=failed)
@@ -133,7 +154,7 @@ class CompensationPath(RunCore):
                     "step_name": step.name,
                     "step_index": index,
                     "phase": COMPENSATION,
-                    "step_result": self.history.forward_results[index],
+                    "step_result": self.history.forward_results.get(index, {}),
                     "data": dict(self.saga.data),
                     "last_attempt": attempt,
                     "last_idempotency_key": failed.idempotency_key,

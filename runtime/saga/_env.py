@@ -28,7 +28,8 @@ class SagaListener(Protocol):
     - ``on_saga_started``: a new saga was persisted (not when ``recover()`` resumes one).
     - ``on_saga_finished``: the saga reached a terminal ``state`` (``completed``,
       ``compensated``, ``compensation_failed``, ``stalled``); a redriven saga finishes
-      a second time.
+      a second time; a saga reopened for a late compensation only when it ends in
+      another state than before (``compensation_failed``: the late one was parked).
     - ``on_step_finished``: a forward attempt of a step ended, ``ok`` (the step
       succeeded) or not (the attempt failed); ``latency_s`` runs from the attempt's start
       to its end, waiting for a completion event included.

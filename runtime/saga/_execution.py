@@ -6,7 +6,8 @@ Every transition is persisted before it is acted on, so a run rebuilt from the s
 - a forward or compensation attempt logged ``started`` with no outcome is re-executed
   with the same attempt number and idempotency key;
 - a step logged ``waiting`` keeps waiting, its timeout measured from the attempt's start;
-- a step logged ``failed`` (not final) continues with the next attempt.
+- a step logged ``failed`` (not final) continues with the next attempt;
+- a compensation attempt logged ``started`` (a late one included) is re-executed.
 
 Deadline: checked before each forward attempt and each retry delay; an attempt already
 running finishes within its own ``timeout_s``. Compensations are not bounded by the
@@ -14,23 +15,28 @@ deadline. Compensation policy on a dead-lettered compensation: the remaining ste
 are still compensated (Temporal-style), the parked one waits for ``redrive``.
 
 A run is composed of its parts: state, persistence and one attempt (``_run``), the
-forward path (``_forward``), the compensation path (``_compensation``); the listener
-protocol and the shared environment live in ``_env``.
+forward path (``_forward``), the compensation path (``_compensation``), the reopening of
+a compensated saga for a late completion (``_late``); the listener protocol and the
+shared environment live in ``_env``.
 """
 
 from __future__ import annotations
 
 from sagacrew.runtime.saga._compensation import CompensationPath
 from sagacrew.runtime.saga._forward import ForwardPath
+from sagacrew.runtime.saga._late import LatePath
 from sagacrew.runtime.saga._types import SagaResult, SagaState
 
 
-class SagaRun(ForwardPath, CompensationPath):
+class SagaRun(ForwardPath, CompensationPath, LatePath):
     """One saga being driven to a terminal state (one asyncio task runs ``drive``)."""
 
     async def drive(self) -> SagaResult:
-        """Run until the saga is terminal; return its result."""
+        """Run until the saga is terminal (first reopening it for the late compensations
+        it was given, latest step first); return its result."""
         try:
+            for index in sorted(self.late, reverse=True):
+                await self._reopen_late(index)
             while not SagaState(self.saga.state).terminal:
                 if self.saga.state == SagaState.COMPENSATING:
                     await self._compensate()

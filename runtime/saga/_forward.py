@@ -1,5 +1,6 @@
 """The forward path of a saga run: steps in order, completion events, retries, the
-deadline, and the turn to compensation (before the pivot) or to stalled (after it)."""
+deadline, and the turn to compensation (before the pivot) or to stalled (after it, or at
+a step that may have acted and cannot be undone)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sagacrew.runtime.saga._history import FORWARD
+from sagacrew.runtime.saga._history import FORWARD, UNKNOWN, outcome_of
 from sagacrew.runtime.saga._run import RunCore, _Outcome
 from sagacrew.runtime.saga._types import Alert, SagaState
 from sagacrew.runtime.store import StepLogEntry
@@ -68,6 +69,7 @@ class ForwardPath(RunCore):
                     None,
                     f"completion event {step.completion_event!r} of step {step.name!r} was not "
                     f"delivered within {step.timeout_s:g} s",
+                    unknown=True,
                 )
             finally:
                 self._waiter = None
@@ -137,7 +139,6 @@ class ForwardPath(RunCore):
             index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result
         )
         await self._persist(step=entry, **changes)
-        self.history.forward_results[index] = result
         self._early.pop(index, None)
         self.release_acks(True)
         self._step_finished(entry, ok=True)
@@ -154,8 +155,9 @@ class ForwardPath(RunCore):
         step = self.definition.steps[index]
         now = self.env.clock()
         failed = self._entry(
-            index, FORWARD, "failed", attempt, started_at, ended_at=now, error=outcome.error
-        )
+            index, FORWARD, "failed", attempt, started_at, ended_at=now, error=outcome.error,
+            result={"outcome": outcome.kind},
+        )  # fmt: skip
         delay_s = step.retry.delay_s(attempt, self.env.rng)
         past_deadline = now + delay_s >= self.saga.deadline_at
         pivot = self.definition.pivot_index
@@ -182,30 +184,52 @@ class ForwardPath(RunCore):
         return None
 
     async def _fail_for_good(self, index: int, failed: StepLogEntry | None, why: str) -> None:
+        """The step failed for good: after the pivot the saga is stalled; at a step that
+        may have acted (it timed out) and has no compensation, it is stalled too (an
+        ``unknown_outcome`` alert: compensating the earlier steps would drop what the
+        step did); otherwise the saga turns to compensation."""
         step = self.definition.steps[index]
         pivot = self.definition.pivot_index
         error = f"step {step.name!r} failed ({why})"
-        now = self.env.clock()
         if pivot is not None and index > pivot:
-            await self._persist(step=failed, state=SagaState.STALLED, ended_at=now, error=error)
-            if failed is not None:
-                self._step_finished(failed, ok=False)
-            self.env.metrics.stalled += 1
-            self._finished()
-            self._log(logging.ERROR, "saga stalled after its pivot", step=step.name, error=error)
-            self.env.alert(
-                Alert(
-                    kind="stalled",
-                    saga_id=self.saga.saga_id,
-                    saga_name=self.saga.saga_name,
-                    step_name=step.name,
-                    error=error,
-                    correlation_id=self.saga.correlation_id,
-                    at=now,
-                )
+            await self._stall(index, failed, "stalled", error)
+            return
+        unknown = self.history.outcome_unknown(index) or (
+            failed is not None and outcome_of(failed) == UNKNOWN
+        )
+        if unknown and step.compensation is None and not step.read_only:
+            error = (
+                f"saga {self.saga.saga_id!r} ({self.saga.saga_name}): step {step.name!r} "
+                f"failed ({why}) and may have acted, but it has no compensation, so the "
+                "earlier steps were not compensated; give the operation an undo, or "
+                "resolve by hand"
             )
+            await self._stall(index, failed, "unknown_outcome", error)
             return
         await self._persist(step=failed, state=SagaState.COMPENSATING, error=error)
         if failed is not None:
             self._step_finished(failed, ok=False)
         self._log(logging.WARNING, "saga compensating", step=step.name, error=error)
+
+    async def _stall(self, index: int, failed: StepLogEntry | None, kind: str, error: str) -> None:
+        """End the saga ``stalled`` and alert an operator (``kind``: the alert's kind)."""
+        step = self.definition.steps[index]
+        now = self.env.clock()
+        await self._persist(step=failed, state=SagaState.STALLED, ended_at=now, error=error)
+        if failed is not None:
+            self._step_finished(failed, ok=False)
+        self.env.metrics.stalled += 1
+        self._finished()
+        message = "saga stalled after its pivot" if kind == "stalled" else "saga stalled"
+        self._log(logging.ERROR, message, step=step.name, error=error)
+        self.env.alert(
+            Alert(
+                kind=kind,
+                saga_id=self.saga.saga_id,
+                saga_name=self.saga.saga_name,
+                step_name=step.name,
+                error=error,
+                correlation_id=self.saga.correlation_id,
+                at=now,
+            )
+        )

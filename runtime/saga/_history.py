@@ -1,4 +1,10 @@
-"""What a saga has done so far, rebuilt from its step log (after a restart, or on redrive)."""
+"""What a saga has done so far, rebuilt from its step log (after a restart, or on redrive).
+
+A failed forward row records how much is known about the attempt in ``result``:
+``{"outcome": "refused"}`` (a business refusal: the step did not act), ``"failed"`` (the
+step reported a transient failure) or ``"unknown"`` (it timed out, or its completion
+event was not delivered in time: it may well have acted).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,14 @@ from sagacrew.runtime.store import StepLogEntry
 
 FORWARD = "forward"
 COMPENSATION = "compensation"
+LATE_COMPENSATION = "late_compensation"
+"""Key phase of a compensation run again because the step's completion event came after
+the saga had given the step up (``f"{saga_id}:{index}:late_compensation"``); its
+step-log rows have phase ``compensation`` and keys ``...:late_compensation:<attempt>``."""
+
+REFUSED = "refused"
+FAILED = "failed"
+UNKNOWN = "unknown"
 
 _NAMESPACE = uuid.UUID("5a6ac5e0-0000-4000-8000-000000000001")
 
@@ -26,26 +40,68 @@ def transition_id(key: str) -> str:
     return uuid.uuid5(_NAMESPACE, key).hex
 
 
+def is_late(row: StepLogEntry) -> bool:
+    """True for a row of a late compensation (see :data:`LATE_COMPENSATION`)."""
+    return f":{LATE_COMPENSATION}:" in row.idempotency_key
+
+
+def outcome_of(row: StepLogEntry) -> str:
+    """What a failed forward row knows of its attempt: refused, failed or unknown. Rows
+    written before outcomes were recorded count as ``failed``."""
+    return str((row.result or {}).get("outcome", FAILED))
+
+
 @dataclass
 class History:
     """Per step: the forward result (when it succeeded), the last forward and compensation
-    rows, and which compensations succeeded."""
+    rows, the outcomes of its failed forward attempts, which compensations (and late
+    compensations) succeeded, and how many attempts its first (not late) compensation
+    made."""
 
     forward_results: dict[int, dict[str, Any]] = field(default_factory=dict)
     last_forward: dict[int, StepLogEntry] = field(default_factory=dict)
     compensated: set[int] = field(default_factory=set)
     last_compensation: dict[int, StepLogEntry] = field(default_factory=dict)
+    failed_outcomes: dict[int, set[str]] = field(default_factory=dict)
+    late_compensated: set[int] = field(default_factory=set)
+    first_compensation_attempts: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def from_log(cls, rows: Iterable[StepLogEntry]) -> History:
         history = cls()
         for row in rows:
-            if row.phase == FORWARD:
-                history.last_forward[row.step_index] = row
-                if row.status == "succeeded":
-                    history.forward_results[row.step_index] = dict(row.result or {})
-            else:
-                history.last_compensation[row.step_index] = row
-                if row.status == "succeeded":
-                    history.compensated.add(row.step_index)
+            history.note(row)
         return history
+
+    def note(self, row: StepLogEntry) -> None:
+        """Take in one more row of the step log (in ``seq`` order)."""
+        index = row.step_index
+        if row.phase == FORWARD:
+            self.last_forward[index] = row
+            if row.status == "succeeded":
+                self.forward_results[index] = dict(row.result or {})
+            elif row.status == "failed":
+                self.failed_outcomes.setdefault(index, set()).add(outcome_of(row))
+            return
+        self.last_compensation[index] = row
+        if not is_late(row):
+            self.first_compensation_attempts[index] = row.attempt
+        if row.status == "succeeded":
+            self.compensated.add(index)
+            if is_late(row):
+                self.late_compensated.add(index)
+
+    def failing_index(self) -> int | None:
+        """The step the forward path stopped at: the latest step with forward rows whose
+        last forward row is not ``succeeded`` (``None`` when there is none)."""
+        failing = [i for i, row in self.last_forward.items() if row.status != "succeeded"]
+        return max(failing, default=None)
+
+    def maybe_acted(self, index: int) -> bool:
+        """True when a failed attempt of the step may have acted: any failure but a
+        business refusal (the step did not act) leaves its effect unknown."""
+        return bool(self.failed_outcomes.get(index, set()) - {REFUSED})
+
+    def outcome_unknown(self, index: int) -> bool:
+        """True when an attempt of the step timed out or never saw its completion event."""
+        return UNKNOWN in self.failed_outcomes.get(index, set())

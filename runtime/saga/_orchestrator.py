@@ -23,6 +23,7 @@ from sagacrew.runtime.saga._errors import (
 from sagacrew.runtime.saga._execution import SagaRun
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import History
+from sagacrew.runtime.saga._late import GIVEN_UP_STATES, late_step
 from sagacrew.runtime.saga._types import (
     ACTIVE_STATES,
     Alert,
@@ -270,6 +271,12 @@ class SagaOrchestrator:
         this returns True. An event that arrives while the step's action is still
         running is kept for it. Sagas waiting in the store but not running here (after
         a restart) are resumed.
+
+        A late completion, for a step the saga already gave up (it is compensating,
+        compensated or compensation_failed), makes that step's compensation run again
+        with its own key (see ``_late``): the late work is undone exactly once. This
+        waits for the saga's compensation in progress, then for the late compensation;
+        it neither raises nor counts as accepted (nothing waits for the event).
         """
         accepted = False
         acks: list[asyncio.Future[bool]] = []
@@ -295,6 +302,10 @@ class SagaOrchestrator:
                 acks.append(ack)
         for ack in acks:
             accepted = await ack or accepted
+        given_up = [state.value for state in GIVEN_UP_STATES]
+        for saga in self.store.list_sagas(given_up, correlation_id=correlation_id):
+            if saga.saga_name in self._definitions:
+                await self._undo_late(saga.saga_id, event_name)
         return accepted
 
     # --- status and dead letters ----------------------------------------------------
@@ -432,14 +443,52 @@ class SagaOrchestrator:
         except Exception:
             logger.exception("on_alert raised", extra={"saga_id": alert.saga_id})
 
-    def _resume(self, saga: SagaExecution, redrive: frozenset[int] = frozenset()) -> SagaRun:
+    async def _undo_late(self, saga_id: str, event_name: str) -> None:
+        """Run the late compensation of the saga's step completing on ``event_name``, if
+        it has one, once the saga's run here has ended (a compensating saga not running
+        here is resumed first); see ``_late``."""
+        if self._late_step(saga_id, event_name) is None:
+            return
+        resumed = False
+        while not self._closed:
+            live = self._live.get(saga_id)
+            if live is None:
+                saga = self.store.get_saga(saga_id)
+                if resumed or saga is None or saga.state != SagaState.COMPENSATING:
+                    break
+                self._resume(saga)
+                live, resumed = self._live[saga_id], True
+            await asyncio.wait([live.task])
+        saga = self.store.get_saga(saga_id)
+        if self._closed or saga is None:
+            return
+        if saga.state not in (SagaState.COMPENSATED, SagaState.COMPENSATION_FAILED):
+            return
+        index = self._late_step(saga_id, event_name)
+        if index is not None:
+            self._resume(saga, late=frozenset({index}))
+            await asyncio.wait([self._live[saga_id].task])
+
+    def _late_step(self, saga_id: str, event_name: str) -> int | None:
+        saga = self.store.get_saga(saga_id)
+        if saga is None or saga.saga_name not in self._definitions:
+            return None
+        history = History.from_log(self.store.step_log(saga_id))
+        return late_step(self._definitions[saga.saga_name], history, event_name)
+
+    def _resume(
+        self,
+        saga: SagaExecution,
+        redrive: frozenset[int] = frozenset(),
+        late: frozenset[int] = frozenset(),
+    ) -> SagaRun:
         history = History.from_log(self.store.step_log(saga.saga_id))
         parked = {
             letter.step_index: letter
             for letter in self.store.list_dead_letters(status="parked", saga_id=saga.saga_id)
             if letter.kind == "compensation" and letter.step_index is not None
         }
-        return self._spawn(saga, history, parked, redrive)
+        return self._spawn(saga, history, parked, redrive, late)
 
     def _spawn(
         self,
@@ -447,9 +496,10 @@ class SagaOrchestrator:
         history: History,
         parked: dict[int, DeadLetter],
         redrive: frozenset[int] = frozenset(),
+        late: frozenset[int] = frozenset(),
     ) -> SagaRun:
         definition = self._definitions[saga.saga_name]
-        run = SagaRun(self._env, definition, saga, history, parked, redrive)
+        run = SagaRun(self._env, definition, saga, history, parked, redrive, late)
         task = asyncio.get_running_loop().create_task(
             self._drive(run), name=f"saga:{saga.saga_name}:{saga.saga_id}"
         )

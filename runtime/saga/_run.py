@@ -1,6 +1,6 @@
 """The state of one saga run and what its forward and compensation paths share:
-persisting a transition before acting on it, step-log entries, logging, running one
-attempt of a step's action or compensation."""
+persisting a transition before acting on it (and noting it in the run's history),
+step-log entries, logging, running one attempt of a step's action or compensation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from typing import Any
 from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
 from sagacrew.runtime.saga._env import Env, logger
 from sagacrew.runtime.saga._errors import StepFailed
-from sagacrew.runtime.saga._history import History, idempotency_key, transition_id
+from sagacrew.runtime.saga._history import (
+    FAILED,
+    LATE_COMPENSATION,
+    REFUSED,
+    UNKNOWN,
+    History,
+    idempotency_key,
+    transition_id,
+)
 from sagacrew.runtime.saga._types import SagaState
 from sagacrew.runtime.store import (
     DeadLetter,
@@ -28,13 +36,23 @@ from sagacrew.runtime.store import (
 
 @dataclass(frozen=True)
 class _Outcome:
+    """One attempt's result, or its error; ``unknown``: it timed out (it may have acted)."""
+
     result: dict[str, Any] | None
     error: str = ""
     retriable: bool = True
+    unknown: bool = False
 
     @property
     def ok(self) -> bool:
         return self.result is not None
+
+    @property
+    def kind(self) -> str:
+        """How a failure is recorded in the step log: refused, unknown or failed."""
+        if not self.retriable:
+            return REFUSED
+        return UNKNOWN if self.unknown else FAILED
 
 
 def _json_result(raw: Mapping[str, Any] | None, step_name: str) -> dict[str, Any]:
@@ -62,6 +80,7 @@ class RunCore:
         history: History,
         parked: dict[int, DeadLetter],
         redrive: frozenset[int] = frozenset(),
+        late: frozenset[int] = frozenset(),
     ) -> None:
         self.env = env
         self.definition = definition
@@ -69,6 +88,8 @@ class RunCore:
         self.history = history
         self.parked = parked
         self.redrive = redrive
+        self.late = late
+        self._reopened_from: SagaState | None = None
         self._early: dict[int, dict[str, Any]] = {}
         self._waiter: tuple[int, asyncio.Future[dict[str, Any]]] | None = None
         self._acks: list[asyncio.Future[bool]] = []
@@ -95,6 +116,8 @@ class RunCore:
         )
         if changes:
             self.saga = replace(self.saga, updated_at=now, **changes)
+        if step is not None:
+            self.history.note(step)
         return ids
 
     def _entry(
@@ -108,8 +131,11 @@ class RunCore:
         ended_at: float | None = None,
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
+        late: bool = False,
     ) -> StepLogEntry:
-        key = idempotency_key(self.saga.saga_id, index, phase, attempt)
+        key = idempotency_key(
+            self.saga.saga_id, index, LATE_COMPENSATION if late else phase, attempt
+        )
         step = self.definition.steps[index]
         return StepLogEntry(
             saga_id=self.saga.saga_id,
@@ -157,9 +183,14 @@ class RunCore:
         attempt: int,
         action: StepAction,
         step_result: Mapping[str, Any],
+        *,
+        late: bool = False,
     ) -> _Outcome:
+        """Run one attempt; a late compensation (``late``) carries the command key
+        ``f"{saga_id}:{index}:late_compensation"``, distinct from the first undo's."""
         step = self.definition.steps[index]
-        key = idempotency_key(self.saga.saga_id, index, phase, attempt)
+        key_phase = LATE_COMPENSATION if late else phase
+        key = idempotency_key(self.saga.saga_id, index, key_phase, attempt)
         context = StepContext(
             saga_id=self.saga.saga_id,
             saga_name=self.saga.saga_name,
@@ -173,7 +204,7 @@ class RunCore:
             data=self.saga.data,
             step_result=step_result,
             dispatch=self.env.dispatch,
-            command_key=f"{self.saga.saga_id}:{index}:{phase}",
+            command_key=f"{self.saga.saga_id}:{index}:{key_phase}",
         )
         try:
             if self.env.faults is not None:
@@ -186,7 +217,9 @@ class RunCore:
             return _Outcome(None, exc.reason, exc.retriable)
         except TimeoutError:
             return _Outcome(
-                None, f"{phase} of step {step.name!r} timed out after {step.timeout_s:g} s"
+                None,
+                f"{phase} of step {step.name!r} timed out after {step.timeout_s:g} s",
+                unknown=True,
             )
         except Exception as exc:
             return _Outcome(None, f"{type(exc).__name__}: {exc}")

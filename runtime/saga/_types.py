@@ -11,7 +11,10 @@ class SagaState(StrEnum):
     """Where a saga is. Terminal: COMPLETED, COMPENSATED, COMPENSATION_FAILED, STALLED.
 
     STALLED: a retriable step after the pivot still failing when the deadline passed;
-    the saga cannot go back, so an operator is alerted (no compensation).
+    the saga cannot go back, so an operator is alerted (no compensation). Also a step
+    without a compensation (the pivot, typically) that failed with an unknown outcome
+    (it timed out: it may have acted): compensating the earlier steps would drop what
+    it did, so an operator is alerted instead.
     COMPENSATION_FAILED: a compensation exhausted its attempts and sits in the dead
     letter queue; ``redrive`` can finish the compensation.
     """
@@ -65,8 +68,11 @@ class Alert:
     """Raised to ``on_alert`` when an operator must act.
 
     ``kind`` is ``compensation_failed`` (a compensation was dead-lettered; redrive it
-    with ``dead_letter_id``) or ``stalled`` (a step after the pivot kept failing until
-    the deadline).
+    with ``dead_letter_id``), ``stalled`` (a step after the pivot kept failing until
+    the deadline) or ``unknown_outcome`` (a step without a compensation failed for good
+    after timing out, so it may have acted; the saga is stalled, the earlier steps are
+    not compensated; ``error`` names the saga, the step and the fix: give the operation
+    an undo, or resolve by hand).
     """
 
     kind: str
