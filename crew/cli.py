@@ -192,6 +192,12 @@ def verify(
     skip_crash: Annotated[
         bool, typer.Option("--skip-crash", help="Do not run the kill -9 and restart phase.")
     ] = False,
+    skip_contention: Annotated[
+        bool,
+        typer.Option(
+            "--skip-contention", help="Do not run the shared-aggregates contention phase."
+        ),
+    ] = False,
 ) -> None:
     """Lint, test, fault-inject and check the generated system; print the verdict."""
     with _user_errors():
@@ -215,6 +221,8 @@ def verify(
                 profile=profile.value,
                 store_url=store,
                 run_tests=not skip_tests,
+                crash_run=not skip_crash,
+                contention_run=not skip_contention,
                 progress=progress,
             )
         verdict = result.verdict
@@ -232,6 +240,8 @@ def verify(
         for check in verdict.checks:
             if check.violation_count:
                 out.print(f"[red]check {check.name}: {check.violation_count} violation(s)[/]")
+                for violation in check.violations[:3]:
+                    out.print(f"  {violation}", markup=False)
         for finding in verdict.lint_findings:
             out.print(f"[red]lint: {finding}[/]")
         out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")
@@ -240,6 +250,11 @@ def verify(
             out.print(
                 f"kill -9 after {crash.ended_before_kill} sagas ended; on restart "
                 f"{crash.recovered} in flight resumed: {crash.by_state}"
+            )
+        if result.contention is not None:
+            out.print(
+                f"contention: {len(result.contention.results)} concurrent sagas over shared "
+                f"aggregates: {result.contention.by_state}"
             )
         out.print(f"report: {result.report_md} and {result.report_json}")
         for saga in system.blueprint.sagas.sagas if system.blueprint.sagas else []:

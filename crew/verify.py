@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -29,6 +29,13 @@ from sagacrew.agents.validator import (
     load_taxonomy,
     record_verdict,
     write_reports,
+)
+from sagacrew.crew.contention import (
+    ContentionPlan,
+    ContentionRun,
+    contention_checks,
+    contention_store_url,
+    run_contention,
 )
 from sagacrew.crew.generated import GeneratedSystem
 from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
@@ -175,6 +182,22 @@ def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
     ]
 
 
+def check_contention(
+    system: GeneratedSystem, store_url: str, plan: ContentionPlan
+) -> tuple[ContentionRun, list[CheckResult]]:
+    """Run the contention workload beside ``store_url``; its checks, named ``contention_*``."""
+    url = contention_store_url(store_url)
+    run = run_contention(system, url, plan)
+    from sagacrew.runtime import open_store
+
+    store = open_store(url)
+    try:
+        checks = contention_checks(system, store) + system_invariant_checks(system, store)
+    finally:
+        store.close()
+    return run, [replace(check, name=f"contention_{check.name}") for check in checks]
+
+
 def system_invariant_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
     """The spec's system invariants (conservation, references) over the store's state."""
     assert system.blueprint.validation is not None
@@ -244,6 +267,7 @@ class Verification:
     report_json: Path
     workload: WorkloadReport
     crash: CrashRecovery | None = None
+    contention: ContentionRun | None = None
 
 
 def verify(
@@ -253,6 +277,7 @@ def verify(
     store_url: str | None = None,
     run_tests: bool = True,
     crash_run: bool = True,
+    contention_run: bool = True,
     progress: Progress | None = None,
 ) -> Verification:
     """Lint, test, fault-inject, check, score: the whole verdict for ``system``.
@@ -260,7 +285,11 @@ def verify(
     The fault-injected workload meets the generated fault plan (step failures, business
     refusals, failing compensations, duplicate deliveries, lost replies and so timeouts);
     with ``crash_run`` a second workload runs in a process killed with SIGKILL midway and
-    is restarted here, so the checks also cover sagas recovered after a crash.
+    is restarted here, so the checks also cover sagas recovered after a crash. With
+    ``contention_run``, a third workload runs many concurrent sagas over a few shared
+    aggregates with timeouts and late completions (:mod:`sagacrew.crew.contention`) in a
+    store of its own; its isolation checks and the system invariants over it are
+    blocking gates: a lost update or orphaned external work fails the verdict.
     """
     blueprint = system.blueprint
     assert blueprint.validation is not None
@@ -305,6 +334,15 @@ def verify(
         crash = crash_and_recover(system, store_url, sagas_per_type=per_type, metrics=metrics)
         step("crash and restart", 1, 1)
 
+    contention_extra: list[CheckResult] = []
+    contention: ContentionRun | None = None
+    if contention_run:
+        plan = ContentionPlan(sagas_per_type=blueprint.validation.workload.sagas_per_type)
+        step("contention", 0, 1)
+        contention, contention_extra = check_contention(system, store_url, plan)
+        extra += contention_extra
+        step("contention", 1, 1)
+
     from sagacrew.runtime import open_store
 
     store = open_store(store_url)
@@ -321,7 +359,7 @@ def verify(
             queries=blueprint.validation.queries,
             extra_checks=extra,
             lint_findings=[str(f) for f in findings],
-            blocking=["generated_tests_pass"],
+            blocking=["generated_tests_pass", *(c.name for c in contention_extra)],
             now=now,
         )
         record_verdict(store, verdict, now=now)
@@ -331,4 +369,4 @@ def verify(
     md, js = write_reports(verdict, state_dir / "reports")
     metrics.set_consistency_score(system.name, verdict.consistency_score)
     metrics.write_textfile(state_dir / "reports" / "metrics.prom")
-    return Verification(verdict, md, js, workload, crash)
+    return Verification(verdict, md, js, workload, crash, contention)

@@ -104,8 +104,7 @@ def _conserved(
     violations = []
     if abs(total) > 1e-9:
         violations.append(
-            f"{invariant.name}: the conserved sum changed by {_shown(total)} "
-            f"({'; '.join(parts)})"
+            f"{invariant.name}: the conserved sum changed by {_shown(total)} ({'; '.join(parts)})"
         )
     return InvariantOutcome(invariant.name, _about(invariant), subjects, violations)
 

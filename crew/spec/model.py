@@ -287,9 +287,7 @@ class SystemInvariant(_Strict):
     """
 
     name: Identifier
-    conserved: list[Annotated[str, Field(pattern=r"^-?[^\W\d]\w*(\.[^\W\d]\w*){2}$")]] | None = (
-        None
-    )
+    conserved: list[Annotated[str, Field(pattern=r"^-?[^\W\d]\w*(\.[^\W\d]\w*){2}$")]] | None = None
     each: str | None = Field(default=None, pattern=r"^[^\W\d]\w*(\.[^\W\d]\w*){2}$")
     exists: str | None = Field(default=None, pattern=r"^[^\W\d]\w*\.[^\W\d]\w*$")
     description: str = ""
