@@ -36,7 +36,8 @@ ORDER BY s.saga_id
 #     before a higher one's. Steps whose compensation was dead-lettered are left out of
 #     (b): a redriven compensation succeeds out of band, after the others; so are late
 #     compensations (a completion event that arrived after the saga was compensated
-#     undoes its step again, out of band, under a ``:late_compensation:`` key).
+#     undoes its step again, out of band, under a ``:late_compensation:`` key rather than
+#     the ``saga:step:compensation:attempt`` key of the compensation path).
 _COMPENSATION_ORDER = f"""
 SELECT s.saga_id
 FROM saga_executions s
@@ -68,7 +69,8 @@ WHERE s.state IN {_COMPENSATING_ENDS}
         AND lo.phase = 'compensation' AND lo.status = 'succeeded'
         AND hi.phase = 'compensation' AND hi.status = 'succeeded'
         AND lo.seq < hi.seq
-        AND hi.idempotency_key NOT LIKE '%:late_compensation:%'
+        AND hi.idempotency_key = hi.saga_id || ':' || CAST(hi.step_index AS TEXT)
+          || ':compensation:' || CAST(hi.attempt AS TEXT)
         AND NOT EXISTS (
           SELECT 1 FROM dead_letters d
           WHERE d.saga_id = s.saga_id AND d.kind = 'compensation'
