@@ -107,7 +107,9 @@ class StepLogEntry:
 
     ``phase`` is forward or compensation; ``status`` started, succeeded, failed or
     waiting. ``seq`` is assigned by the store (``None`` before insertion) and orders
-    the transitions. ``result`` is set on success (and on waiting: the action's result).
+    the transitions. ``result`` is set on success (and on waiting: the action's result);
+    a failed forward attempt records ``{"outcome": "refused" | "failed" | "unknown"}``
+    (unknown: it timed out, so it may have acted).
     """
 
     saga_id: str
