@@ -32,7 +32,7 @@ from typing import Any
 from sagacrew.agents.validator import CheckResult
 from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.runtime import SagaResult, SagaSystem, SeededFaults, Store, open_store
+from sagacrew.runtime import SagaResult, SagaSystem, SeededFaults, Store
 from sagacrew.runtime.system import sample_inputs
 
 __all__ = [
@@ -134,13 +134,8 @@ def run_contention(system: GeneratedSystem, store_url: str, plan: ContentionPlan
 async def _run(system: GeneratedSystem, store_url: str, plan: ContentionPlan) -> ContentionRun:
     app = system.package.app
     shared = shared_identities(system.blueprint)
-    saga_system = SagaSystem(
-        name=app.SYSTEM,
-        store=open_store(store_url),
-        aggregates=app.AGGREGATES,
-        gateways=app.GATEWAYS,
-        supervision=app.SUPERVISION,
-        sagas=app.SAGAS,
+    saga_system: SagaSystem = app.build_system(
+        store_url,
         faults=SeededFaults(
             seed=plan.seed,
             step_failure_rate=plan.step_failure_rate,

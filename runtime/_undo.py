@@ -62,7 +62,7 @@ def decide_undo(
         return None, {}, {**reply, "undone": False, "reason": "the command never acted"}
     stream = actor.stream_id(aggregate_id)
     version = int(done["version"])
-    events = actor.store.read_stream(stream, from_version=version)
+    events = actor.store.read_stream(stream, from_version=version, to_version=version)
     if not events or events[0].version != version:
         return Rejection(
             name,

@@ -221,18 +221,23 @@ class AggregateActor(Actor):
     def live_instances(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(id, state)`` of every live instance (see :meth:`is_live`), rebuilt by replay."""
         for aggregate_id in self.aggregate_ids():
-            state, _, exists = self.replay(aggregate_id)
-            if exists or self.is_live(aggregate_id):
+            state, live = self._liveness(aggregate_id)
+            if live:
                 yield aggregate_id, state
 
     def is_live(self, aggregate_id: str) -> bool:
         """True for an instance created and not deleted, or never created but acted on
         (it lives in its ``initial`` state, e.g. an account that commands only update)."""
+        return self._liveness(aggregate_id)[1]
+
+    def _liveness(self, aggregate_id: str) -> tuple[dict[str, Any], bool]:
+        """State and liveness of an instance, from one read of its stream."""
         events = self._store.read_stream(self.stream_id(aggregate_id))
+        state, exists = self.fold(events)
         lifecycle = ("create", "delete", "recreate")
-        if not any(self._kind_of_event.get(e.event_type) in lifecycle for e in events):
-            return bool(events)
-        return self.replay(aggregate_id)[2]
+        if any(self._kind_of_event.get(e.event_type) in lifecycle for e in events):
+            return state, exists
+        return state, bool(events)
 
     def snapshot_agrees(self, aggregate_id: str) -> bool | None:
         """``None`` without a snapshot; else whether the snapshot equals the replay of the

@@ -57,8 +57,11 @@ class Store(ABC):
         """The result stored with an already processed command, or ``None``."""
 
     @abstractmethod
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        """The stream's events from ``from_version`` on, in version order.
+    def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        """The stream's events from ``from_version`` on (up to ``to_version`` included,
+        default: the last), in version order.
 
         A broken row (payload or metadata not a JSON object, a version gap) raises
         :class:`StoreError` naming the stream and version: rows are never skipped.

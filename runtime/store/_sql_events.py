@@ -130,11 +130,16 @@ class SqlEvents(SqlBase):
             repair="restore the command's result from its events",
         )
 
-    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    def read_stream(
+        self, stream_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        upto = "" if to_version is None else " AND version <= ?"
         rows = self._read(
-            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? "
-            "ORDER BY version",
-            (stream_id, from_version),
+            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ?"
+            f"{upto} ORDER BY version",
+            (stream_id, from_version)
+            if to_version is None
+            else (stream_id, from_version, to_version),
         )
         events: list[RecordedEvent] = []
         expected = max(from_version, 1)

@@ -66,12 +66,14 @@ def build_system(
     faults: FaultInjector | None = None,
     duplicate_delivery_rate: float = 0.0,
     lost_reply_rate: float = 0.0,
+    late_completion_rate: float = 0.0,
     metrics: RuntimeMetrics | None = None,
     on_alert: Callable[[Alert], None] | None = None,
 ) -> SagaSystem:
     """The ml_training system on the store at ``store_url`` (SQLite or PostgreSQL).
 
-    ``faults`` injects failures (tests, fault-injection runs); ``metrics`` collects the
+    ``faults`` injects failures (tests, fault-injection runs), and so do the rates of
+    duplicate deliveries, lost replies and late completion events; ``metrics`` collects the
     Prometheus metrics; ``on_alert`` hears of dead-lettered compensations and stalled sagas.
     """
     return SagaSystem(
@@ -84,6 +86,7 @@ def build_system(
         faults=faults,
         duplicate_delivery_rate=duplicate_delivery_rate,
         lost_reply_rate=lost_reply_rate,
+        late_completion_rate=late_completion_rate,
         metrics=metrics,
         on_alert=on_alert,
     )
