@@ -118,6 +118,8 @@ class ActorArchitect:
             handlers=handlers,
             invariants=invariants,
             description=aggregate.description or f"The {name} aggregate of the {context} context.",
+            when_locked=aggregate.when_locked,
+            lock_timeout_s=aggregate.lock_timeout_s,
         )
 
     def _supervisors(self, spec: DomainSpec) -> list[SupervisorSpec]:

@@ -20,10 +20,12 @@ before the pivot, so every step here before the pivot has a compensation or is a
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sagacrew.agents.flowchart import build_flowchart
 from sagacrew.agents.naming import BUILTIN_COMPENSATIONS, actor_address, pascal
 from sagacrew.crew.blueprint import Blueprint, Compensation, SagaPart, SagaSpec, StepSpec
-from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, Saga
+from sagacrew.crew.spec.model import Aggregate, Command, CommandKind, DomainSpec, Saga
 
 
 class SagaOrchestratorAgent:
@@ -34,6 +36,7 @@ class SagaOrchestratorAgent:
 
     def _saga(self, spec: DomainSpec, name: str, saga: Saga) -> SagaSpec:
         pivot_index = next((i for i, step in enumerate(saga.steps) if step.pivot), None)
+        locks = semantic_locks(spec, saga)
         steps: list[StepSpec] = []
         inputs: dict[str, str] = {}
         for index, step in enumerate(saga.steps):
@@ -91,6 +94,7 @@ class SagaOrchestratorAgent:
                     retry=step.retry or saga.retry,
                     completion_event=completion_event,
                     description=step.description or f"{command_name} on {target}",
+                    lock=locks.get(index),
                 )
             )
         return SagaSpec(
@@ -151,6 +155,59 @@ class SagaOrchestratorAgent:
             command=builtin,
             description=what,
         )
+
+
+def semantic_locks(spec: DomainSpec, saga: Saga) -> dict[int, Literal["acquire", "release"]]:
+    """Each step's semantic lock: as the spec writes it, else derived. An aggregate that
+    the saga writes before its pivot and again after it is held from its first write
+    (``acquire``) to its last (``release``): between the two it is in a pending state no
+    other saga may change (Richardson's semantic lock; the FTGO order in ``pending``).
+    Aggregates the saga only moves commutatively (``reserve``/``release``, ``delta``
+    updates) need no lock: concurrent sagas cannot lose those changes."""
+    locks: dict[int, Literal["acquire", "release"]] = {}
+    writes: dict[str, list[int]] = {}
+    overwrites: set[str] = set()
+    explicit: set[str] = set()
+    for index, step in enumerate(saga.steps):
+        parts = step.invoke.split(".")
+        if len(parts) != 3:
+            continue
+        context, aggregate, command_name = parts
+        command = spec.contexts[context].aggregates[aggregate].commands[command_name]
+        if command.kind is CommandKind.QUERY:
+            continue
+        address = f"{context}.{aggregate}"
+        writes.setdefault(address, []).append(index)
+        if not _commutative(command):
+            overwrites.add(address)
+        if step.lock in ("acquire", "release"):
+            locks[index] = step.lock
+            explicit.add(address)
+    pivot = next((i for i, step in enumerate(saga.steps) if step.pivot), None)
+    if pivot is None:
+        return locks
+    for address, indices in writes.items():
+        first, last = indices[0], indices[-1]
+        if address in explicit or address not in overwrites or not first < pivot < last:
+            continue
+        if saga.steps[first].lock != "none":
+            locks[first] = "acquire"
+        if saga.steps[last].lock != "none" and first in locks:
+            locks[last] = "release"
+    return locks
+
+
+def _commutative(command: Command) -> bool:
+    """True when the command only moves quantities (no value another saga could lose)."""
+    if command.kind in (CommandKind.RESERVE, CommandKind.RELEASE):
+        return True
+    moved_by = {c.lstrip("+-") for c in command.delta.values() if isinstance(c, str)}
+    return (
+        command.kind is CommandKind.UPDATE
+        and bool(command.delta)
+        and not command.sets
+        and set(command.params or []) <= moved_by
+    )
 
 
 def _field_type(spec: DomainSpec, name: str) -> str:

@@ -81,6 +81,10 @@ class ActorSpec(_Part):
     handlers: list[Handler]
     invariants: list[InvariantRule]
     description: str
+    when_locked: Literal["refuse", "wait"] = "refuse"
+    """What another saga's command meets on an instance under a semantic lock."""
+    lock_timeout_s: float = 1.0
+    """How long a ``wait`` lasts before the command is refused."""
 
 
 class ChildSpec(_Part):
@@ -142,6 +146,8 @@ class StepSpec(_Part):
     retry: RetryPolicy
     completion_event: str | None
     description: str
+    lock: Literal["acquire", "release"] | None = None
+    """Semantic lock on the instance the step writes (as written, or derived)."""
 
 
 class Flowchart(_Part):

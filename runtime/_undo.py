@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sagacrew.runtime._locks import LOCK, LOCK_DIRECTIVE
+
 if TYPE_CHECKING:
     from sagacrew.runtime.aggregate import AggregateActor, Rejection, _Instance
 
@@ -73,8 +75,14 @@ def decide_undo(
     acted = actor.upcast(original.event_type, original.event_version, original.payload, stream)
     now = instance.version
     verb = actor.address + "."
+    # The undo of the step that acquired a semantic lock releases it.
+    unlock: dict[str, Any] = {LOCK: ""} if acted.get(LOCK) else {}
     if name == "_restore":
-        return _restore(actor, name, aggregate_id, instance, acted, version, reply)
+        decision = _restore(actor, name, aggregate_id, instance, acted, version, reply)
+        if not isinstance(decision, tuple):
+            return decision
+        event, body, answer = decision
+        return event, {**body, **unlock}, answer
     if name == "_recreate":
         if instance.exists:
             return Rejection(
@@ -85,17 +93,20 @@ def decide_undo(
                 conflict=True,
             )
         before = dict(acted.get("before", {}))
-        return verb + "recreated", {actor.identity: aggregate_id, "before": before}, reply
+        body = {actor.identity: aggregate_id, "before": before, **unlock}
+        return verb + "recreated", body, reply
     if name == "_delete":
         if not instance.exists:
             return None, {}, {**reply, "undone": False, "reason": "already gone"}
-        return verb + "deleted", {actor.identity: aggregate_id}, reply
+        return verb + "deleted", {actor.identity: aggregate_id, **unlock}, reply
+    release = {LOCK_DIRECTIVE: "release"} if unlock else {}
     handler = actor.commands.get(name)
     if handler is not None and handler.kind in ("reserve", "release"):
-        return Proceed({**payload, "amount": acted.get("amount", payload.get("amount", 1))})
+        amount = acted.get("amount", payload.get("amount", 1))
+        return Proceed({**payload, "amount": amount, **release})
     if handler is not None and handler.kind == "delete" and not instance.exists:
         return None, {}, {**reply, "undone": False, "reason": "already gone"}
-    return Proceed(dict(payload))
+    return Proceed({**payload, **release})
 
 
 def _restore(

@@ -20,10 +20,12 @@ Built-in compensations (derived by the Saga Orchestrator agent):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from sagacrew.runtime._locks import LOCK, LOCK_DIRECTIVE, LockWaits, holder, with_lock
 from sagacrew.runtime._undo import UNDOES, Proceed, decide_undo, undo_key
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
@@ -43,7 +45,7 @@ Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A stored payload at one version → the payload at the next version."""
 
 _EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False}
-_NOT_STATE = frozenset({"before", "delta"})
+_NOT_STATE = frozenset({"before", "delta", LOCK})
 """Event payload keys that describe a change rather than hold a field's new value."""
 
 
@@ -84,6 +86,11 @@ class Rejection:
     conflict: bool = False
     """True when an undo was refused because another writer changed what it would
     overwrite (a lost update prevented); an operator must resolve it."""
+    released: asyncio.Event | None = None
+    """Refused because another saga holds the instance under a semantic lock and the
+    aggregate says ``wait``: set when the lock is released (wait, then send again)."""
+    wait_s: float = 0.0
+    """How long to wait on ``released`` before giving up."""
 
 
 @dataclass
@@ -109,12 +116,15 @@ class AggregateActor(Actor):
     initial: ClassVar[Mapping[str, Any]] = {}
     commands: ClassVar[Mapping[str, CommandHandler]]
     snapshot_every: ClassVar[int] = 50
+    when_locked: ClassVar[str] = "refuse"
+    lock_timeout_s: ClassVar[float] = 1.0
     upcasters: ClassVar[Mapping[tuple[str, int], Upcaster]] = {}
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._appender = event_appender(store)
         self._instances: dict[str, _Instance] = {}
+        self._lock_waits = LockWaits()
         verb = self.address + "."
         self._handler_of_event: dict[str, CommandHandler] = {
             h.event: h for h in self.commands.values() if h.event is not None
@@ -152,6 +162,12 @@ class AggregateActor(Actor):
         self, state: dict[str, Any], exists: bool, event_type: str, payload: Mapping[str, Any]
     ) -> tuple[dict[str, Any], bool]:
         """Apply one event: pure, used for live updates and replay alike."""
+        new, exists = self._changed(state, exists, event_type, payload)
+        return with_lock(dict(new), payload), exists
+
+    def _changed(
+        self, state: dict[str, Any], exists: bool, event_type: str, payload: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
         kind = self._kind_of_event.get(event_type)
         if kind is None:
             from sagacrew.runtime.store import StoreError
@@ -299,6 +315,9 @@ class AggregateActor(Actor):
             return Rejection(message.name, f"{message.name} needs {self.identity}")
         aggregate_id = str(message.payload[self.identity])
         instance = self._instance(aggregate_id)
+        held_by = holder(instance.state)
+        if held_by and held_by != message.correlation_id and UNDOES not in message.payload:
+            return self._locked_out(message.name, aggregate_id, held_by)
         decision = self._decide(message, aggregate_id, instance)
         if isinstance(decision, Rejection):
             return decision
@@ -333,11 +352,24 @@ class AggregateActor(Actor):
             instance.state, instance.exists, event_type, payload
         )
         instance.version = version
+        if held_by and not holder(instance.state):
+            self._lock_waits.released(aggregate_id)
         if version % self.snapshot_every == 0:
             self._store.save_snapshot(
                 stream, version, {"state": instance.state, "exists": instance.exists}
             )
         return {**reply, "version": version}
+
+    def _locked_out(self, command: str, aggregate_id: str, held_by: str) -> Rejection:
+        """The answer to another saga's command on an instance ``held_by`` a saga."""
+        reason = (
+            f"{self.stream_id(aggregate_id)} is pending: saga {held_by} holds it under a "
+            f"semantic lock until it ends; {command} refused"
+        )
+        if self.when_locked != "wait":
+            return Rejection(command, reason)
+        event = self._lock_waits.event(aggregate_id)
+        return Rejection(command, reason, released=event, wait_s=self.lock_timeout_s)
 
     def _event_version(self, event_type: str) -> int:
         handler = self._handler_of_event.get(event_type)
@@ -380,6 +412,9 @@ class AggregateActor(Actor):
         if handler.kind == "query":
             return None, {}, {**reply, "state": dict(instance.state)}
         event_payload: dict[str, Any] = {self.identity: aggregate_id, **params, **handler.sets}
+        directive = payload.get(LOCK_DIRECTIVE)
+        if directive in ("acquire", "release"):
+            event_payload[LOCK] = message.correlation_id if directive == "acquire" else ""
         if handler.delta:
             delta = _delta_of(handler, params)
             if isinstance(delta, str):

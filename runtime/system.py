@@ -264,7 +264,12 @@ class SagaSystem:
         return WorkloadReport(tuple(results), dict(sorted(by_state.items())))
 
     async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
-        """Deliver a saga step's command to the actor at ``target`` and await its reply."""
+        """Deliver a saga step's command to the actor at ``target`` and await its reply.
+
+        A refusal becomes a business failure of the step, except that a command held up
+        by another saga's semantic lock on an aggregate that says ``wait`` waits for the
+        release (an event, not polling), at most the aggregate's ``lock_timeout_s`` in
+        all, and is sent again."""
         ref = self.actors.lookup(target)
         if self._duplicate_rate and _chance(envelope.idempotency_key or "", self._duplicate_rate):
             self.duplicates_delivered += 1
@@ -277,6 +282,20 @@ class SagaSystem:
             # out and its retry must be answered from the idempotency record.
             self.replies_lost += 1
             await asyncio.Event().wait()
+        if isinstance(reply, Rejection) and reply.released is not None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + reply.wait_s
+            while isinstance(reply, Rejection) and reply.released is not None:
+                try:
+                    await asyncio.wait_for(
+                        reply.released.wait(), timeout=max(0.0, deadline - loop.time())
+                    )
+                except TimeoutError:
+                    raise StepFailed(
+                        f"{reply.reason} (still held after waiting {reply.wait_s:g} s)",
+                        retriable=False,
+                    ) from None
+                reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
         if isinstance(reply, Rejection):
             raise StepFailed(reply.reason, retriable=False)
         return dict(reply)

@@ -461,3 +461,24 @@ def test_importing_the_runtime_does_not_import_fastapi() -> None:
         check=True,
     )
     assert json.loads(out.stdout) == []
+
+
+# --- semantic locks --------------------------------------------------------------------
+
+
+def test_locks_lists_the_pending_order_a_stalled_saga_holds(served: Served) -> None:
+    served.run(1)  # completed: its locks were released by its last steps
+    stalled = served.run(2, refused("approve_order"))
+    assert stalled.state is SagaState.STALLED
+    assert served.client.get("/api/locks").status_code == 401
+    body = served.client.get("/api/locks", headers=AUTH).json()
+    assert body == {
+        "locks": [
+            {
+                "stream_id": "ordering.order:ORDER-SECRET-0002",
+                "saga_id": stalled.saga_id,
+                "saga_name": "create_order",
+                "step_name": "create_order",
+            }
+        ]
+    }

@@ -121,6 +121,11 @@ class Aggregate(_Strict):
     ``initial`` gives the state of an instance nobody has created (fields not named
     there start empty: ``""``, ``0``, ``0.0``, ``false``, ``[]``, ``{}``); commands other
     than ``create`` act on it, e.g. a quota that starts with ``available_gpus: 64``.
+
+    ``when_locked`` says what a command of another saga meets while a saga holds an
+    instance under a semantic lock (see ``SagaStep.lock``): ``refuse`` (default; a
+    business refusal, so that saga compensates) or ``wait`` until the lock is released,
+    for at most ``lock_timeout_s`` (default 1.0), then refuse.
     """
 
     identity: Identifier
@@ -130,6 +135,8 @@ class Aggregate(_Strict):
     commands: dict[Identifier, Command] = Field(min_length=1)
     criticality: Literal["low", "normal", "high"] = "normal"
     snapshot_every: PositiveInt | None = None
+    when_locked: Literal["refuse", "wait"] = "refuse"
+    lock_timeout_s: PositiveFloat = 1.0
     description: str = ""
 
     def command_params(self, command: Command) -> list[str]:
@@ -205,11 +212,20 @@ class SagaStep(_Strict):
 
     ``pivot: true`` marks the go/no-go step: steps before it must be compensatable, steps
     after it are retried until they succeed or the saga's deadline passes.
+
+    ``lock`` (aggregate steps only) is a semantic lock (Richardson, *Microservices
+    Patterns* ch. 4): ``acquire`` holds the instance the step writes for this saga (other
+    sagas' commands on it are refused or wait, as the aggregate's ``when_locked`` says),
+    ``release`` lets it go; the compensation of the acquiring step releases it too. Left
+    out, it is derived: an aggregate written by a step before the pivot and again after it
+    is acquired by its first write and released by its last. ``none`` turns the derived
+    lock off for this step.
     """
 
     name: Identifier
     invoke: str = Field(pattern=r"^[^\W\d]\w*(\.[^\W\d]\w*){1,2}$")
     pivot: bool = False
+    lock: Literal["acquire", "release", "none"] | None = None
     timeout_s: PositiveFloat | None = None
     retry: RetryPolicy | None = None
     description: str = ""

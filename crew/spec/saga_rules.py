@@ -40,7 +40,43 @@ def check_sagas(catalog: Catalog) -> list[Violation]:
                     violations.append(_unknown_target(base, index, step, commands, operations))
             targets.append(target)
         violations.extend(_pivot(base, saga, targets, catalog))
+        violations.extend(_locks(base, saga, targets))
     return violations
+
+
+def _locks(base: Path, saga: SagaEntry, targets: list[Target | None]) -> Iterator[Violation]:
+    """``lock`` is for aggregate steps that write (not queries, not external calls), and
+    a ``release`` follows an ``acquire`` of the same aggregate in the saga."""
+    acquired: set[str] = set()
+    for index, (step, target) in enumerate(zip(saga.steps, targets, strict=True)):
+        if step is None or step.lock in (None, "none") or target is None:
+            continue
+        path: Path = (*base, "steps", index, "lock")
+        if isinstance(target, OperationEntry):
+            yield Violation(
+                path,
+                f"step '{step.name}' calls an external system, which a semantic lock cannot hold",
+                "remove `lock:`; lock the aggregate a step before or after writes instead",
+            )
+            continue
+        if target.model is not None and target.model.kind is CommandKind.QUERY:
+            yield Violation(
+                path,
+                f"step '{step.name}' is a query, which writes nothing to lock",
+                "put `lock:` on a step that writes the aggregate",
+            )
+            continue
+        address = f"{target.context}.{target.aggregate}"
+        if step.lock == "acquire":
+            acquired.add(address)
+        elif address not in acquired:
+            yield Violation(
+                path,
+                f"step '{step.name}' releases a lock on {address} that no earlier step of "
+                f"saga '{saga.name}' acquires",
+                f"add `lock: acquire` to the first step that writes {address}, or remove "
+                "this `lock: release`",
+            )
 
 
 def compensation_gap(target: Target, catalog: Catalog) -> str | None:

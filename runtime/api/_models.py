@@ -131,3 +131,17 @@ class SystemView(_Body):
     title: str
     sagas: list[SagaTypeView]
     states: list[str]
+
+
+class LockView(_Body):
+    """One semantic lock: the instance (stream) a saga holds in a pending state."""
+
+    stream_id: str
+    saga_id: str
+    saga_name: str
+    step_name: str
+    """The step that acquired it."""
+
+
+class LockList(_Body):
+    locks: list[LockView]

@@ -1,4 +1,5 @@
-"""Operator endpoints: dead letters and their redrive; pause, resume and drain.
+"""Operator endpoints: dead letters and their redrive; held semantic locks; pause,
+resume and drain.
 
 These are the seed's rollback procedure as HTTP calls: pause new sagas, drain the ones
 in flight, (restore and re-validate with the CLI), resume. Every route here requires the
@@ -14,11 +15,14 @@ from fastapi import APIRouter, Depends, Query
 
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._locks import held_locks
 from sagacrew.runtime.api._models import (
     AdminState,
     DeadLetterList,
     DeadLetterView,
     Drained,
+    LockList,
+    LockView,
     Redriven,
 )
 from sagacrew.runtime.api._progress import iso_utc, summary_text
@@ -29,7 +33,8 @@ DRAIN_TIMEOUT_S = 30.0
 
 
 def operations_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
-    """``/api/dead-letters`` and ``/api/admin``, all behind the operator token."""
+    """``/api/dead-letters``, ``/api/locks`` and ``/api/admin``, all behind the operator
+    token."""
     router = APIRouter(prefix="/api", dependencies=[Depends(operator)], tags=["operations"])
 
     @router.get("/dead-letters", response_model=DeadLetterList)
@@ -58,6 +63,13 @@ def operations_router(ctx: AppContext, operator: Callable[..., None]) -> APIRout
                 if letter.id is not None  # rows read from the store always have one
             ]
         )
+
+    @router.get("/locks", response_model=LockList)
+    async def locks() -> LockList:
+        """Semantic locks sagas hold now: each instance in a pending state, by stream id,
+        with the saga holding it and the step that acquired it."""
+        held = held_locks(ctx.system, ctx.blueprint)
+        return LockList(locks=[LockView(**vars(lock)) for lock in held])
 
     @router.post("/dead-letters/{dead_letter_id}/redrive", response_model=Redriven)
     async def redrive(dead_letter_id: int) -> Redriven:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from sagacrew.runtime._locks import LOCK_DIRECTIVE
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga._errors import SagaDefinitionError
 from sagacrew.runtime.saga._policy import RetryPolicy
@@ -30,6 +31,9 @@ class StepContext:
     - ``data``: the saga input merged with the results of earlier steps (read-only).
     - ``step_result``: in a compensation, the forward step's result; ``{}`` in forward
       and when the forward step's outcome is unknown (it failed or timed out).
+    - ``lock``: the step's semantic lock (``acquire``/``release``, forward only); the
+      first command the step sends carries it as ``_lock`` in its payload, and the
+      aggregate holds or frees the instance for this saga (its correlation id).
     - ``forward_key``: ``f"{saga_id}:{step_index}:forward"``, the key the step's forward
       command carried (on every attempt). A compensation names it (``undoes``) so the
       target undoes exactly what that command did, and nothing when it never acted:
@@ -46,6 +50,7 @@ class StepContext:
         "data",
         "forward_key",
         "idempotency_key",
+        "lock",
         "phase",
         "saga_id",
         "saga_name",
@@ -70,6 +75,7 @@ class StepContext:
         step_result: Mapping[str, Any],
         dispatch: Dispatch,
         command_key: str | None = None,
+        lock: str | None = None,
     ) -> None:
         self.saga_id = saga_id
         self.saga_name = saga_name
@@ -80,6 +86,7 @@ class StepContext:
         self.idempotency_key = idempotency_key
         self.command_key = command_key or idempotency_key
         self.forward_key = f"{saga_id}:{step_index}:forward"
+        self.lock = lock
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.data: Mapping[str, Any] = types.MappingProxyType(dict(data))
@@ -96,11 +103,14 @@ class StepContext:
         """
         self._sends += 1
         key = self.command_key
+        body = dict(payload)
         if self._sends > 1:
             key = f"{key}#{self._sends}"
+        elif self.lock is not None:
+            body[LOCK_DIRECTIVE] = self.lock
         return Envelope(
             name=command,
-            payload=dict(payload),
+            payload=body,
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
             idempotency_key=key,
@@ -135,6 +145,9 @@ class SagaStep:
     - ``retry``: attempts and backoff (default ``RetryPolicy()``).
     - ``completion_event``: the step completes only when this event is delivered
       (``SagaOrchestrator.deliver``); its payload is merged into the step's result.
+    - ``lock`` (default None): a semantic lock on the aggregate instance the step
+      writes: ``acquire`` holds it for this saga, ``release`` frees it (the
+      compensation of an acquiring step frees it too); see ``AggregateActor``.
     """
 
     name: str
@@ -145,6 +158,7 @@ class SagaStep:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     completion_event: str | None = None
     read_only: bool = False
+    lock: Literal["acquire", "release"] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sagacrew.runtime.saga._env import Env, logger
 from sagacrew.runtime.saga._errors import StepFailed
 from sagacrew.runtime.saga._history import (
     FAILED,
+    FORWARD,
     LATE_COMPENSATION,
     REFUSED,
     UNKNOWN,
@@ -205,6 +206,7 @@ class RunCore:
             step_result=step_result,
             dispatch=self.env.dispatch,
             command_key=f"{self.saga.saga_id}:{index}:{key_phase}",
+            lock=step.lock if phase == FORWARD else None,
         )
         try:
             if self.env.faults is not None:
