@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from sagacrew.runtime._changes import delta_of, empty_value, event_metadata, moved
 from sagacrew.runtime._locks import LOCK, LOCK_DIRECTIVE, LockWaits, holder, with_lock
 from sagacrew.runtime._undo import UNDOES, Proceed, decide_undo, undo_key
 from sagacrew.runtime.actors import Actor
@@ -44,7 +45,6 @@ Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A stored payload at one version → the payload at the next version."""
 
-_EMPTY: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False}
 _NOT_STATE = frozenset({"before", "delta", LOCK})
 """Event payload keys that describe a change rather than hold a field's new value."""
 
@@ -151,7 +151,7 @@ class AggregateActor(Actor):
 
     def empty_state(self) -> dict[str, Any]:
         """The state of an instance nobody has created."""
-        state = {name: _empty(kind) for name, kind in self.fields.items()}
+        state = {name: empty_value(kind) for name, kind in self.fields.items()}
         state.update(self.initial)
         return state
 
@@ -186,14 +186,14 @@ class AggregateActor(Actor):
         if kind == "delete":
             return state, False
         if kind in ("restore", "recreate"):
-            return _moved({**state, **payload.get("before", {})}, delta), True
+            return moved({**state, **payload.get("before", {})}, delta), True
         if kind in ("reserve", "release"):
             assert handler is not None and handler.quantity_field is not None
             sign = -1 if kind == "reserve" else 1
             new = {**state, **{k: v for k, v in changes.items() if k != "amount"}}
             new[handler.quantity_field] = state[handler.quantity_field] + sign * payload["amount"]
             return new, exists
-        return _moved({**state, **changes}, delta), exists
+        return moved({**state, **changes}, delta), exists
 
     def replay(self, aggregate_id: str) -> tuple[dict[str, Any], int, bool]:
         """State, version and existence from the latest snapshot plus the later events."""
@@ -331,7 +331,7 @@ class AggregateActor(Actor):
             correlation_id=message.correlation_id,
             causation_id=message.message_id,
             event_version=self._event_version(event_type),
-            metadata=_metadata(message),
+            metadata=event_metadata(message),
         )
         # Group commit: appends of other actors in the same loop turn share the transaction.
         try:
@@ -416,7 +416,7 @@ class AggregateActor(Actor):
         if directive in ("acquire", "release"):
             event_payload[LOCK] = message.correlation_id if directive == "acquire" else ""
         if handler.delta:
-            delta = _delta_of(handler, params)
+            delta = delta_of(handler, params)
             if isinstance(delta, str):
                 return Rejection(name, f"{name} on {aggregate_id}: {delta}")
             event_payload["delta"] = delta
@@ -437,44 +437,3 @@ class AggregateActor(Actor):
         if broken:
             return Rejection(name, f"{name} would break {', '.join(broken)} on {aggregate_id}")
         return handler.event, event_payload, reply
-
-
-def _metadata(message: Envelope) -> dict[str, Any]:
-    """What an event records of its command: the command's name, its idempotency key,
-    and for an undo the key of the command it undoes."""
-    metadata: dict[str, Any] = {"command": message.name}
-    if message.idempotency_key is not None:
-        metadata["idempotency_key"] = message.idempotency_key
-    if UNDOES in message.payload:
-        metadata[UNDOES] = str(message.payload[UNDOES])
-    return metadata
-
-
-def _delta_of(handler: CommandHandler, params: Mapping[str, Any]) -> dict[str, Any] | str:
-    """The signed change of each field ``handler.delta`` moves, or why it cannot be had."""
-    delta: dict[str, Any] = {}
-    for name, change in handler.delta.items():
-        if isinstance(change, str):
-            sign = -1 if change.startswith("-") else 1
-            value = params.get(change.lstrip("+-"))
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return f"{change.lstrip('+-')} must be a number, got {value!r}"
-            delta[name] = sign * value
-        else:
-            delta[name] = change
-    return delta
-
-
-def _moved(state: dict[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
-    """``state`` with each field of ``delta`` moved by its signed change."""
-    for name, change in delta.items():
-        state[name] = state.get(name, 0) + change
-    return state
-
-
-def _empty(kind: str) -> Any:
-    if kind == "list":
-        return []
-    if kind == "dict":
-        return {}
-    return _EMPTY.get(kind, "")
