@@ -435,6 +435,11 @@ class SagaOrchestrator:
                 f"unknown saga {saga_name!r}; known: {sorted(self._definitions)}"
             ) from None
 
+    async def raise_alert(self, alert: Alert) -> None:
+        """Raise an alert that is not part of a saga transition (e.g. a quarantined
+        stream): it is handed to ``on_alert`` like the orchestrator's own alerts."""
+        self._alert(alert)
+
     def _alert(self, alert: Alert) -> None:
         if self._on_alert is None:
             return

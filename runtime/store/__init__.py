@@ -5,7 +5,13 @@ The tables are those of ``schema.sql`` (the contract other components query).
 """
 
 from sagacrew.runtime.store._base import Store
-from sagacrew.runtime.store._errors import ConcurrencyError, DuplicateCommandError, StoreError
+from sagacrew.runtime.store._errors import (
+    ConcurrencyError,
+    CorruptRecord,
+    DuplicateCommandError,
+    StoreError,
+    StoreUnavailable,
+)
 from sagacrew.runtime.store._group import GroupCommitter, event_appender
 from sagacrew.runtime.store._open import open_store
 from sagacrew.runtime.store._records import (
@@ -30,6 +36,7 @@ __all__ = [
     "UNSET",
     "AppendRequest",
     "ConcurrencyError",
+    "CorruptRecord",
     "DeadLetter",
     "DeadLetterUpdate",
     "DuplicateCommandError",
@@ -45,6 +52,7 @@ __all__ = [
     "StepLogEntry",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "TransitionIds",
     "Unset",
     "event_appender",

@@ -224,6 +224,21 @@ class Store(ABC):
     ) -> list[DeadLetter]:
         """Dead letters, optionally filtered by status and saga, oldest first."""
 
+    # --- health ---------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """False while the last attempt to reach the store failed (no I/O: cheap to ask).
+
+        Backends set it when a call raises :class:`StoreUnavailable` and clear it when a
+        call (or :meth:`ping`) reaches the store again."""
+        return getattr(self, "_available", True)
+
+    def ping(self) -> None:
+        """Reach the store now (reconnecting if it was lost); raises
+        :class:`StoreUnavailable` when it cannot be reached. Used by readiness checks."""
+        self.query("SELECT 1")
+
     @abstractmethod
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""

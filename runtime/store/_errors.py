@@ -58,3 +58,37 @@ class DuplicateCommandError(StoreError):
             fix="check processed_result(key) before handling and return the stored result",
             stream_id=stream_id,
         )
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (a dropped connection, a restarting server).
+
+    Transient, not a failure of what was asked: nothing is known to be written or lost.
+    Callers pause and try again after ``retry_after_s`` seconds; the store reconnects
+    by itself (with backoff) on a later call. The API answers 503 with ``Retry-After``.
+    """
+
+    def __init__(self, message: str, *, fix: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message, fix=fix)
+        self.retry_after_s = retry_after_s
+
+
+class CorruptRecord(StoreError):
+    """A stored row cannot be read (bad JSON, a version gap, an unknown event type).
+
+    Data corruption, not a transient or business failure: retrying cannot help. The
+    affected stream or saga is quarantined; ``stream_id``/``version`` (or ``saga_id``)
+    locate the row and ``fix`` says how to repair it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str,
+        stream_id: str | None = None,
+        version: int | None = None,
+        saga_id: str | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix, stream_id=stream_id, version=version)
+        self.saga_id = saga_id
