@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,10 +41,15 @@ from sagacrew.runtime.saga import (
     SagaResult,
     StepFailed,
 )
-from sagacrew.runtime.store import MessageLogEntry, Store
+from sagacrew.runtime.store import MessageLogEntry, Store, StoreError
 
 if TYPE_CHECKING:
     from sagacrew.runtime.metrics import RuntimeMetrics
+
+logger = logging.getLogger("sagacrew.runtime")
+
+MESSAGE_LOG_BACKLOG = 100_000
+"""Most actor message-log rows kept in memory while the store cannot be written."""
 
 RestartType = Literal["permanent", "transient", "temporary"]
 _Base = TypeVar("_Base", bound=Actor)
@@ -182,6 +188,8 @@ class SagaSystem:
         self.replies_lost = 0
         self.recovered: list[str] = []
         self._message_log: list[MessageLogEntry] = []
+        self.message_log_dropped = 0
+        """Message-log rows dropped because the store stayed unwritable (see flush)."""
         """Ids of the sagas the last ``start()`` found in flight and resumed."""
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -371,9 +379,29 @@ class SagaSystem:
             asyncio.get_running_loop().call_soon(self.flush_message_log)
 
     def flush_message_log(self) -> None:
-        """Write the logged messages not yet written."""
-        entries, self._message_log = self._message_log, []
-        self.store.log_messages(entries)
+        """Write the logged messages not yet written.
+
+        Rows leave the buffer only once written: when the store fails (e.g. it is
+        unreachable), they stay and go with the next flush (at most
+        ``MESSAGE_LOG_BACKLOG`` rows are kept; older ones are counted in
+        ``message_log_dropped`` and logged)."""
+        entries = list(self._message_log)
+        if not entries:
+            return
+        try:
+            self.store.log_messages(entries)
+        except StoreError as exc:
+            overflow = len(self._message_log) - MESSAGE_LOG_BACKLOG
+            if overflow > 0:
+                del self._message_log[:overflow]
+                self.message_log_dropped += overflow
+                logger.error("actor message log: %d rows dropped: %s", overflow, exc)
+            else:
+                logger.warning("actor message log not written, kept for the next flush: %s", exc)
+            if self._message_log:
+                asyncio.get_running_loop().call_later(1.0, self.flush_message_log)
+            return
+        del self._message_log[: len(entries)]
 
 
 def _bind_aggregate(cls: type[AggregateActor], store: Store) -> Callable[[], Actor]:

@@ -24,6 +24,7 @@ from sagacrew.runtime.saga._execution import SagaRun
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._late import GIVEN_UP_STATES, late_step
+from sagacrew.runtime.saga._restarts import MAX_DEFECT_RESTARTS, DriverRestarts
 from sagacrew.runtime.saga._types import (
     ACTIVE_STATES,
     Alert,
@@ -38,6 +39,7 @@ from sagacrew.runtime.store import (
     SagaTransition,
     SagaUpdate,
     Store,
+    StoreUnavailable,
 )
 
 logger = logging.getLogger("sagacrew.runtime.saga")
@@ -124,6 +126,8 @@ class SagaOrchestrator:
         self._waiters: dict[str, list[asyncio.Future[SagaResult]]] = {}
         self._paused = False
         self._closed = False
+        self._restarts = DriverRestarts(self._restart)
+        self._given_up: dict[str, str] = {}
 
     # --- properties -----------------------------------------------------------------
 
@@ -226,6 +230,8 @@ class SagaOrchestrator:
         terminal nor running here (e.g. before ``recover()``) is waited for until a
         recovery or redrive finishes it.
         """
+        if saga_id in self._given_up:
+            raise SagaError(self._given_up[saga_id])
         if saga_id not in self._live:
             saga = self.store.get_saga(saga_id)
             if saga is None:
@@ -415,6 +421,7 @@ class SagaOrchestrator:
     async def close(self) -> None:
         """Stop driving sagas without marking them: they resume on ``recover()``."""
         self._closed = True
+        await self._restarts.close()
         tasks = [live.task for live in self._live.values()]
         for task in tasks:
             task.cancel()
@@ -509,6 +516,7 @@ class SagaOrchestrator:
             self._drive(run), name=f"saga:{saga.saga_name}:{saga.saga_id}"
         )
         self._live[saga.saga_id] = _Live(run, task)
+        self._given_up.pop(saga.saga_id, None)
         self._by_correlation.setdefault(saga.correlation_id, set()).add(saga.saga_id)
         return run
 
@@ -517,23 +525,72 @@ class SagaOrchestrator:
         try:
             result = await run.drive()
         except Exception as exc:
-            logger.exception(
-                "saga driver failed; the saga resumes on recover()",
-                extra={"saga_id": saga_id, "correlation_id": run.saga.correlation_id},
-            )
             self._forget(run)
-            error = SagaError(f"saga {saga_id!r} stopped: {exc}; it resumes on recover()")
-            for future in self._waiters.pop(saga_id, []):
-                if not future.done():
-                    future.set_exception(error)
+            self._driver_failed(run, exc)
             return
         except asyncio.CancelledError:
             self._forget(run)
             raise
         self._forget(run)
+        self._restarts.succeeded(saga_id)
         for future in self._waiters.pop(saga_id, []):
             if not future.done():
                 future.set_result(result)
+
+    def _driver_failed(self, run: SagaRun, exc: Exception) -> None:
+        """Restart the saga after a backoff (see ``_restarts``); once its budget for
+        defects is spent, give it up: waiters get a :class:`SagaError` and an operator a
+        ``driver_failed`` alert (the saga resumes on the next ``recover()``)."""
+        saga = run.saga
+        ids = {"saga_id": saga.saga_id, "correlation_id": saga.correlation_id}
+        if self._closed:
+            return
+        if self._restarts.failed(saga.saga_id, exc):
+            if isinstance(exc, StoreUnavailable):
+                logger.warning("store unavailable; saga paused: %s", exc, extra=ids)
+            else:
+                logger.exception("saga driver failed; restarting it after a backoff", extra=ids)
+            return
+        logger.exception("saga driver kept failing; given up until recover()", extra=ids)
+        error = SagaError(
+            f"saga {saga.saga_id!r} stopped: its driver failed {MAX_DEFECT_RESTARTS + 1} "
+            f"times, last with {type(exc).__name__}: {exc}; fix the cause, then restart the "
+            "system (recover() resumes it)"
+        )
+        self._given_up[saga.saga_id] = str(error)
+        for future in self._waiters.pop(saga.saga_id, []):
+            if not future.done():
+                future.set_exception(error)
+        definition = self._definitions[saga.saga_name]
+        index = min(run.saga.step_index, len(definition.steps) - 1)
+        self._alert(
+            Alert(
+                kind="driver_failed",
+                saga_id=saga.saga_id,
+                saga_name=saga.saga_name,
+                step_name=definition.steps[index].name if definition.steps else "",
+                error=str(error),
+                correlation_id=saga.correlation_id,
+                at=self._env.clock(),
+            )
+        )
+
+    async def _restart(self, saga_id: str) -> None:
+        """Resume a saga whose driver failed, from the store (see :meth:`_driver_failed`)."""
+        if self._closed or saga_id in self._live:
+            return
+        saga = self.store.get_saga(saga_id)
+        if saga is None or SagaState(saga.state).terminal:
+            for future in self._waiters.pop(saga_id, []):
+                if future.done():
+                    continue
+                if saga is None:
+                    future.set_exception(UnknownSagaError(f"saga {saga_id!r} is gone"))
+                else:
+                    future.set_result(_result_of(saga))
+            return
+        logger.info("restarting saga after its driver failed", extra={"saga_id": saga_id})
+        self._resume(saga)
 
     def _forget(self, run: SagaRun) -> None:
         saga_id = run.saga.saga_id

@@ -72,7 +72,9 @@ class Alert:
     the deadline) or ``unknown_outcome`` (a step without a compensation failed for good
     after timing out, so it may have acted; the saga is stalled, the earlier steps are
     not compensated; ``error`` names the saga, the step and the fix: give the operation
-    an undo, or resolve by hand).
+    an undo, or resolve by hand), or ``driver_failed`` (the code driving the saga kept
+    raising, e.g. a defect or corrupt data; the saga is left as the store holds it and
+    resumes on the next ``recover()``).
     """
 
     kind: str

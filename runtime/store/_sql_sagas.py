@@ -18,7 +18,7 @@ from sagacrew.runtime.store._records import (
     StepLogEntry,
     TransitionIds,
 )
-from sagacrew.runtime.store._sql_base import Cursor, SqlBase, _filters
+from sagacrew.runtime.store._sql_base import Cursor, SqlBase, UniqueViolation, _filters
 
 
 class SqlSagas(SqlBase):
@@ -102,9 +102,12 @@ def _apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
 
 
 def _insert_saga(cursor: Cursor, saga: SagaExecution) -> None:
-    cursor.run(
+    """Insert a new saga; the same create replayed (a batch whose commit acknowledgement
+    was lost) is a no-op, another saga with the same id a :class:`UniqueViolation`."""
+    rows = cursor.run(
         f"INSERT INTO saga_executions ({codec.SAGA_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id",
         (
             saga.saga_id,
             saga.saga_name,
@@ -123,6 +126,17 @@ def _insert_saga(cursor: Cursor, saga: SagaExecution) -> None:
             saga.error,
         ),
     )
+    if rows:
+        return
+    existing = cursor.run(
+        "SELECT saga_name, correlation_id, started_at FROM saga_executions WHERE saga_id = ?",
+        (saga.saga_id,),
+    )
+    if not existing or tuple(existing[0]) != (saga.saga_name, saga.correlation_id, saga.started_at):
+        raise UniqueViolation(
+            f"saga id {saga.saga_id!r} already exists in saga_executions",
+            fix="start the saga with a fresh saga_id",
+        )
 
 
 def _changes(update: SagaUpdate) -> Iterator[tuple[str, Any]]:
@@ -161,7 +175,7 @@ def _insert_step(cursor: Cursor, step: StepLogEntry) -> int:
         "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
         "compensatable, idempotency_key, started_at, ended_at, latency_ms, error, result, "
         "correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING seq",
+        "ON CONFLICT (idempotency_key, status) DO NOTHING RETURNING seq",
         (
             step.saga_id,
             step.step_index,
@@ -180,6 +194,11 @@ def _insert_step(cursor: Cursor, step: StepLogEntry) -> int:
             step.causation_id,
         ),
     )
+    if not rows:  # replayed: the row is there already
+        rows = cursor.run(
+            "SELECT seq FROM saga_step_log WHERE idempotency_key = ? AND status = ?",
+            (step.idempotency_key, step.status),
+        )
     return int(rows[0][0])
 
 
@@ -187,7 +206,9 @@ def _insert_dead_letter(cursor: Cursor, letter: DeadLetter) -> int:
     rows = cursor.run(
         "INSERT INTO dead_letters (kind, saga_id, step_index, step_name, target, payload, "
         "error, attempts, status, correlation_id, causation_id, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (kind, correlation_id, causation_id, step_index, created_at) DO NOTHING "
+        "RETURNING id",
         (
             letter.kind,
             letter.saga_id,
@@ -204,6 +225,18 @@ def _insert_dead_letter(cursor: Cursor, letter: DeadLetter) -> int:
             letter.updated_at,
         ),
     )
+    if not rows:  # replayed: the letter is there already
+        rows = cursor.run(
+            "SELECT id FROM dead_letters WHERE kind = ? AND correlation_id = ? AND "
+            "causation_id = ? AND step_index = ? AND created_at = ?",
+            (
+                letter.kind,
+                letter.correlation_id,
+                letter.causation_id,
+                letter.step_index,
+                letter.created_at,
+            ),
+        )
     return int(rows[0][0])
 
 

@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS saga_step_log (
     causation_id    TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS saga_step_log_saga ON saga_step_log (saga_id, step_index);
+-- One row per attempt and status: a batch replayed after a lost commit acknowledgement
+-- inserts nothing twice (the insert is ON CONFLICT DO NOTHING).
+CREATE UNIQUE INDEX IF NOT EXISTS saga_step_log_once ON saga_step_log (idempotency_key, status);
 
 CREATE TABLE IF NOT EXISTS dead_letters (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -92,6 +95,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     created_at      REAL    NOT NULL,
     updated_at      REAL    NOT NULL
 );
+-- A dead letter is written once per failure: a replayed batch finds it by this key.
+CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_once
+    ON dead_letters (kind, correlation_id, causation_id, step_index, created_at);
 
 CREATE TABLE IF NOT EXISTS actor_message_log (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
