@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from sagacrew.runtime._quarantine import OnQuarantine, QuarantineAlerts
 from sagacrew.runtime.actors import (
     Actor,
     ActorSystem,
@@ -31,6 +32,7 @@ from sagacrew.runtime.actors import (
     SupervisorSpec,
 )
 from sagacrew.runtime.aggregate import AggregateActor, Rejection
+from sagacrew.runtime.alerts import AlertSink
 from sagacrew.runtime.externals.sandbox import LateCompletions, SandboxGateway
 from sagacrew.runtime.messages import Envelope, new_id
 from sagacrew.runtime.saga import (
@@ -137,6 +139,9 @@ class SagaSystem:
     ``metrics`` (default none) is fed by the orchestrator and the actor system while the
     system runs; ``on_alert`` (default none) is called when an operator must act (a
     dead-lettered compensation, a stalled saga; see :class:`~sagacrew.runtime.saga.Alert`).
+    Alerts are durable (the store's ``alerts`` table) and delivered at least once to
+    ``on_alert`` and to ``alert_sinks`` (default none; see :mod:`sagacrew.runtime.alerts`),
+    also after a restart; sinks added to ``alert_sinks`` before :meth:`start` are used.
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class SagaSystem:
         clock: Callable[[], float] = time.time,
         metrics: RuntimeMetrics | None = None,
         on_alert: Callable[[Alert], None] | None = None,
+        alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
         self.name = name
         self.store = store
@@ -166,8 +172,9 @@ class SagaSystem:
             rate=late_completion_rate, delay_s=late_completion_delay_s
         )
         self._factories: dict[str, Callable[[], Actor]] = {}
+        alerts = QuarantineAlerts(self._orchestrator_or_none, clock)
         for aggregate in aggregates:
-            self._factories[aggregate.address] = _bind_aggregate(aggregate, store)
+            self._factories[aggregate.address] = _bind_aggregate(aggregate, store, alerts)
         for gateway in gateways:
             self._factories[gateway.system] = _bind_gateway(
                 gateway, store, self._deliver, self.late_completions
@@ -181,6 +188,8 @@ class SagaSystem:
         self._clock = clock
         self.metrics = metrics
         self._on_alert = on_alert
+        self.alert_sinks: list[AlertSink] = list(alert_sinks)
+        """Where alerts go besides ``on_alert``; wired by :meth:`start`."""
         self._detach_metrics: Callable[[], None] | None = None
         self.actors = ActorSystem(name, observer=self._observe)
         self.orchestrator: SagaOrchestrator | None = None
@@ -208,6 +217,7 @@ class SagaSystem:
             clock=self._clock,
             on_alert=self._on_alert,
             listeners=() if self.metrics is None else (self.metrics,),
+            alert_sinks=self.alert_sinks,
         )
         self.recovered = await self.orchestrator.recover()
         return self.recovered
@@ -277,7 +287,8 @@ class SagaSystem:
         A refusal becomes a business failure of the step, except that a command held up
         by another saga's semantic lock on an aggregate that says ``wait`` waits for the
         release (an event, not polling), at most the aggregate's ``lock_timeout_s`` in
-        all, and is sent again."""
+        all, and is sent again. A command the actor could not handle because the store
+        was unreachable raises :class:`StoreUnavailable` again: the saga pauses."""
         ref = self.actors.lookup(target)
         if self._duplicate_rate and _chance(envelope.idempotency_key or "", self._duplicate_rate):
             self.duplicates_delivered += 1
@@ -305,8 +316,14 @@ class SagaSystem:
                     ) from None
                 reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
         if isinstance(reply, Rejection):
+            if reply.unavailable is not None:
+                raise reply.unavailable  # not a refusal: the saga pauses and resumes later
             raise StepFailed(reply.reason, retriable=False)
         return dict(reply)
+
+    def _orchestrator_or_none(self) -> SagaOrchestrator | None:
+        """The orchestrator once started (quarantine alerts go to it)."""
+        return self.orchestrator
 
     async def _deliver(self, event: str, correlation_id: str, payload: Mapping[str, Any]) -> bool:
         return await self._orchestrator().deliver(event, correlation_id, payload)
@@ -404,8 +421,15 @@ class SagaSystem:
         del self._message_log[: len(entries)]
 
 
-def _bind_aggregate(cls: type[AggregateActor], store: Store) -> Callable[[], Actor]:
-    return lambda: cls(store)
+def _bind_aggregate(
+    cls: type[AggregateActor], store: Store, on_quarantine: OnQuarantine
+) -> Callable[[], Actor]:
+    def make() -> Actor:
+        actor = cls(store)
+        actor.quarantine.notify = on_quarantine
+        return actor
+
+    return make
 
 
 def _bind_gateway(

@@ -34,6 +34,14 @@ def find_bin_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
+def _options(root: Path) -> str:
+    """Server options: a unix socket in ``root`` only, no durability (a test cluster)."""
+    return (
+        f"-k {root} -p {_PORT} -c listen_addresses='' -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+
+
 @dataclass
 class PostgresServer:
     """A running cluster; ``url`` connects as superuser ``sagacrew`` to database postgres."""
@@ -77,18 +85,23 @@ class PostgresServer:
                 "initdb", "-D", str(server.data_dir), "-U", "sagacrew", "-A", "trust",
                 "-E", "UTF8", "--no-sync", "--no-instructions",
             )  # fmt: skip
-            options = (
-                f"-k {root} -p {_PORT} -c listen_addresses='' -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off"
-            )
-            server._run(
-                "pg_ctl", "-D", str(server.data_dir), "-l", str(root / "server.log"),
-                "-o", options, "-w", "-t", "60", "start",
-            )  # fmt: skip
+            server.restart()
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
         return server
+
+    def halt(self) -> None:
+        """Stop the server, cutting every connection (``-m fast``: committed work is
+        flushed, since this cluster runs without fsync), keeping it for :meth:`restart`."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def restart(self) -> None:
+        """Start the server of a halted cluster again."""
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+            "-o", _options(self.root), "-w", "-t", "60", "start",
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Stop the server immediately and delete the cluster."""

@@ -29,9 +29,11 @@ MAX_DELAY_S = 5.0
 @dataclass
 class DriverRestarts:
     """Schedules restarts of failed drivers; ``restart(saga_id)`` resumes one (it raises
-    :class:`StoreUnavailable` while the store is down, and is then tried again later)."""
+    :class:`StoreUnavailable` while the store is down, and is then tried again later);
+    ``gave_up(saga_id, error)`` is told when a restart itself spent the defect budget."""
 
     restart: Callable[[str], Awaitable[None]]
+    gave_up: Callable[[str, BaseException], Awaitable[None]]
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _defects: dict[str, int] = field(default_factory=dict)
     _delays: dict[str, float] = field(default_factory=dict)
@@ -89,7 +91,9 @@ class DriverRestarts:
         try:
             await self.restart(saga_id)
         except StoreUnavailable as exc:
-            logger.warning(
-                "store unavailable; saga restart postponed", extra={"saga_id": saga_id}
-            )
+            logger.warning("store unavailable; saga restart postponed", extra={"saga_id": saga_id})
             self._schedule(saga_id, exc)
+        except Exception as exc:  # a defect while resuming: counted like a driver's
+            logger.exception("saga restart failed", extra={"saga_id": saga_id})
+            if not self.failed(saga_id, exc):
+                await self.gave_up(saga_id, exc)

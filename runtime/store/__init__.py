@@ -16,6 +16,7 @@ from sagacrew.runtime.store._group import GroupCommitter, event_appender
 from sagacrew.runtime.store._open import open_store
 from sagacrew.runtime.store._records import (
     UNSET,
+    AlertRecord,
     AppendRequest,
     DeadLetter,
     DeadLetterUpdate,
@@ -34,6 +35,7 @@ from sagacrew.runtime.store._records import (
 
 __all__ = [
     "UNSET",
+    "AlertRecord",
     "AppendRequest",
     "ConcurrencyError",
     "CorruptRecord",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.store._records import (
+    AlertRecord,
     AppendRequest,
     DeadLetter,
     DeadLetterUpdate,
@@ -224,6 +225,34 @@ class Store(ABC):
     ) -> list[DeadLetter]:
         """Dead letters, optionally filtered by status and saga, oldest first."""
 
+    # --- alerts ---------------------------------------------------------------------
+
+    @abstractmethod
+    def record_alert(self, alert: AlertRecord) -> int:
+        """Insert an ``alerts`` row in its own transaction and return its id.
+
+        For alerts that are not part of a saga transition (those ride on
+        :attr:`SagaTransition.alert`). Recording the same alert again (same kind,
+        correlation, saga, step, stream and ``raised_at``) writes nothing and returns the
+        id of the row already there. ``id``, ``delivered_at``, ``delivery_attempts`` and
+        ``last_delivery_error`` of ``alert`` are ignored (a new row is undelivered).
+        """
+
+    @abstractmethod
+    def list_alerts(self, *, delivered: bool | None = None, limit: int = 1000) -> list[AlertRecord]:
+        """Up to ``limit`` alerts, oldest first: all (``delivered`` ``None``), those every
+        sink took (``True``) or those still to deliver (``False``)."""
+
+    @abstractmethod
+    def mark_alert_delivered(self, alert_id: int, at: float) -> None:
+        """Note that every sink took the alert (``delivered_at``: the first time, ``at``)
+        and count the delivery round; :class:`StoreError` if there is no such alert."""
+
+    @abstractmethod
+    def note_alert_delivery_failed(self, alert_id: int, error: str) -> None:
+        """Count a failed delivery round and keep its ``error``; :class:`StoreError` if
+        there is no such alert."""
+
     # --- health ---------------------------------------------------------------------
 
     @property
@@ -248,3 +277,32 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # --- quarantine: recovery and repair --------------------------------------------
+
+    @abstractmethod
+    def list_saga_ids(self, states: Sequence[str]) -> list[str]:
+        """Ids of the sagas in any of ``states``, oldest first, without decoding their rows
+        (so that one corrupt row can be quarantined while the others are read)."""
+
+    @abstractmethod
+    def repair_event(
+        self,
+        stream_id: str,
+        version: int,
+        *,
+        payload: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        event_type: str | None = None,
+        reason: str = "",
+    ) -> RecordedEvent:
+        """Replace the payload (and ``metadata``, ``event_type`` when given) of the stored
+        event at ``version`` of ``stream_id`` in place, and return the repaired event.
+
+        For a row that cannot be read (see ``sagacrew streams repair``, which checks that
+        the row is broken first). Events are never deleted or renumbered: the new metadata
+        (``metadata``, default the stored one when it is a JSON object, else ``{}``) gets
+        ``repaired``: the original event type, payload and metadata texts, the time and
+        ``reason``. A snapshot of the stream at or after ``version`` is dropped (replay
+        rebuilds it). :class:`StoreError` when the row does not exist.
+        """

@@ -1,6 +1,8 @@
 """JSON encoding of the TEXT columns, and decoding of rows into records.
 
-Every decoding error names the table and row and says how to repair it.
+Every decoding error is a :class:`CorruptRecord` (data corruption: retrying cannot help)
+naming the table and the row's key (stream and version, saga id, ...) and saying how to
+repair it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._errors import CorruptRecord, StoreError
 from sagacrew.runtime.store._records import (
     DeadLetter,
     ExternalCall,
@@ -52,49 +54,72 @@ def dumps(value: Mapping[str, Any], *, what: str) -> str:
         ) from exc
 
 
-def loads_object(text: object, *, where: str, repair: str) -> dict[str, Any]:
-    """Decode a JSON object column; anything else is a :class:`StoreError`."""
+def stream_repair(stream_id: str, version: int) -> str:
+    """The fix of a broken ``events`` row: the operator commands that inspect and repair it."""
+    return (
+        f"inspect the stream with `sagacrew streams inspect DIR {stream_id}`, then repair the "
+        f"row with `sagacrew streams repair DIR {stream_id} --version {version} --payload JSON` "
+        "(or restore it from a backup); never delete or renumber events"
+    )
+
+
+def loads_object(
+    text: object,
+    *,
+    where: str,
+    repair: str,
+    stream_id: str | None = None,
+    version: int | None = None,
+    saga_id: str | None = None,
+) -> dict[str, Any]:
+    """Decode a JSON object column; anything else is a :class:`CorruptRecord` located by
+    ``stream_id``/``version`` or ``saga_id`` (when given)."""
     try:
         value = json.loads(text) if isinstance(text, str | bytes) else None
     except ValueError as exc:
-        raise StoreError(f"{where} is not valid JSON ({exc})", fix=repair) from exc
-    if not isinstance(value, dict):
-        raise StoreError(f"{where} is not a JSON object: {text!r:.80}", fix=repair)
-    return value
+        problem = f"{where} is not valid JSON ({exc})"
+    else:
+        if isinstance(value, dict):
+            return value
+        problem = f"{where} is not a JSON object: {text!r:.80}"
+    raise CorruptRecord(problem, fix=repair, stream_id=stream_id, version=version, saga_id=saga_id)
 
 
 def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
     """Decode an ``events`` row selected with :data:`EVENT_COLUMNS`."""
     stream_id, version = str(row[1]), int(row[2])
+    repair = stream_repair(stream_id, version)
 
     def column(index: int, name: str) -> dict[str, Any]:
-        try:
-            return loads_object(
-                row[index],
-                where=f"event {name} of stream {stream_id!r} version {version}",
-                repair=(
-                    f"restore the row (stream_id={stream_id!r}, version={version}) "
-                    "from a backup; never delete or renumber events"
-                ),
-            )
-        except StoreError as exc:
-            raise StoreError(
-                exc.message, fix=exc.fix, stream_id=stream_id, version=version
-            ) from exc
+        return loads_object(
+            row[index],
+            where=f"events.{name} of stream {stream_id!r} version {version}",
+            repair=repair,
+            stream_id=stream_id,
+            version=version,
+        )
 
-    return RecordedEvent(
-        position=int(row[0]),
-        stream_id=stream_id,
-        version=version,
-        event_type=str(row[3]),
-        event_version=int(row[4]),
-        payload=column(5, "payload"),
-        metadata=column(6, "metadata"),
-        message_id=str(row[7]),
-        correlation_id=str(row[8]),
-        causation_id=str(row[9]),
-        recorded_at=float(row[10]),
-    )
+    try:
+        return RecordedEvent(
+            position=int(row[0]),
+            stream_id=stream_id,
+            version=version,
+            event_type=str(row[3]),
+            event_version=int(row[4]),
+            payload=column(5, "payload"),
+            metadata=column(6, "metadata"),
+            message_id=str(row[7]),
+            correlation_id=str(row[8]),
+            causation_id=str(row[9]),
+            recorded_at=float(row[10]),
+        )
+    except (TypeError, ValueError) as exc:  # a column of the wrong type
+        raise CorruptRecord(
+            f"events row of stream {stream_id!r} version {version} is malformed ({exc})",
+            fix=repair,
+            stream_id=stream_id,
+            version=version,
+        ) from exc
 
 
 def _opt_float(value: Any) -> float | None:
@@ -108,27 +133,40 @@ def _opt_int(value: Any) -> int | None:
 def saga_from_row(row: tuple[Any, ...]) -> SagaExecution:
     """Decode a ``saga_executions`` row selected with :data:`SAGA_COLUMNS`."""
     saga_id = str(row[0])
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name=str(row[1]),
-        state=str(row[2]),
-        step_index=int(row[3]),
-        steps_total=int(row[4]),
-        steps_completed=int(row[5]),
-        pivot_index=_opt_int(row[6]),
-        data=loads_object(
-            row[7],
-            where=f"saga_executions.data of saga {saga_id!r}",
-            repair="restore the saga's data from the succeeded rows of saga_step_log",
-        ),
-        correlation_id=str(row[8]),
-        causation_id=str(row[9]),
-        started_at=float(row[10]),
-        updated_at=float(row[11]),
-        deadline_at=float(row[12]),
-        ended_at=_opt_float(row[13]),
-        error=None if row[14] is None else str(row[14]),
+    repair = (
+        f"restore saga_executions.data of saga {saga_id!r} from the results of its succeeded "
+        "steps in saga_step_log, then restart the system (it resumes the saga)"
     )
+    try:
+        return SagaExecution(
+            saga_id=saga_id,
+            saga_name=str(row[1]),
+            state=str(row[2]),
+            step_index=int(row[3]),
+            steps_total=int(row[4]),
+            steps_completed=int(row[5]),
+            pivot_index=_opt_int(row[6]),
+            data=loads_object(
+                row[7],
+                where=f"saga_executions.data of saga {saga_id!r}",
+                repair=repair,
+                saga_id=saga_id,
+            ),
+            correlation_id=str(row[8]),
+            causation_id=str(row[9]),
+            started_at=float(row[10]),
+            updated_at=float(row[11]),
+            deadline_at=float(row[12]),
+            ended_at=_opt_float(row[13]),
+            error=None if row[14] is None else str(row[14]),
+        )
+    except (TypeError, ValueError) as exc:  # a column of the wrong type
+        raise CorruptRecord(
+            f"saga_executions row of saga {saga_id!r} is malformed ({exc})",
+            fix="correct the row's columns by hand or restore the row from a backup, then "
+            "restart the system (it resumes the saga)",
+            saga_id=saga_id,
+        ) from exc
 
 
 def step_from_row(row: tuple[Any, ...]) -> StepLogEntry:
@@ -139,6 +177,7 @@ def step_from_row(row: tuple[Any, ...]) -> StepLogEntry:
             row[13],
             where=f"saga_step_log.result of row seq={row[0]} (saga {row[1]!r})",
             repair="restore the step's result from the service's processed_commands row",
+            saga_id=str(row[1]),
         )
     return StepLogEntry(
         seq=int(row[0]),
@@ -173,6 +212,7 @@ def dead_letter_from_row(row: tuple[Any, ...]) -> DeadLetter:
             row[6],
             where=f"dead_letters.payload of id {row[0]}",
             repair="rebuild the payload from the saga's step log before redriving",
+            saga_id=None if row[2] is None else str(row[2]),
         ),
         error=str(row[7]),
         attempts=int(row[8]),

@@ -164,6 +164,35 @@ class DeadLetterUpdate:
 
 
 @dataclass(frozen=True)
+class AlertRecord:
+    """An ``alerts`` row: an alert for an operator (see ``sagacrew.runtime.saga.Alert``).
+
+    ``saga_id``, ``saga_name``, ``step_name`` and ``correlation_id`` are ``""`` when the
+    alert concerns no saga or step; ``stream_id`` names the stream concerned (e.g. a
+    quarantined stream), ``dead_letter_id`` the parked compensation to redrive.
+    ``delivered_at`` stays ``None`` until every configured sink took the alert;
+    ``delivery_attempts`` counts delivery rounds and ``last_delivery_error`` says why the
+    last failed one failed. ``id`` is assigned by the store. Times are seconds since the
+    epoch. The same alert recorded twice (same kind, correlation, saga, step, stream and
+    ``raised_at``) is one row.
+    """
+
+    kind: str
+    saga_id: str
+    saga_name: str
+    step_name: str
+    error: str
+    correlation_id: str
+    raised_at: float
+    dead_letter_id: int | None = None
+    stream_id: str | None = None
+    delivered_at: float | None = None
+    delivery_attempts: int = 0
+    last_delivery_error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
 class MessageLogEntry:
     """One ``actor_message_log`` row: a message an actor handled, with its ids and outcome."""
 
@@ -196,7 +225,9 @@ class SagaTransition:
 
     Any part may be ``None``. ``create`` inserts a saga, ``update`` changes it (exactly one
     row must match), ``step`` appends to the step log, ``dead_letter`` parks a failed
-    compensation, ``dead_letter_update`` changes a dead letter's status.
+    compensation, ``dead_letter_update`` changes a dead letter's status, ``alert`` records
+    the alert the transition raises (its ``dead_letter_id``, when ``None``, becomes the id
+    of the dead letter this transition parks).
     """
 
     create: SagaExecution | None = None
@@ -204,14 +235,17 @@ class SagaTransition:
     step: StepLogEntry | None = None
     dead_letter: DeadLetter | None = None
     dead_letter_update: DeadLetterUpdate | None = None
+    alert: AlertRecord | None = None
 
 
 @dataclass(frozen=True)
 class TransitionIds:
-    """Ids assigned by a transition: the step log ``seq`` and the dead letter ``id``."""
+    """Ids assigned by a transition: the step log ``seq``, the dead letter ``id`` and the
+    alert ``id``."""
 
     step_seq: int | None
     dead_letter_id: int | None
+    alert_id: int | None = None
 
 
 @dataclass(frozen=True)

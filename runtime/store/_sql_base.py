@@ -44,6 +44,31 @@ class SqlBase(Store):
         """Run one read statement outside an explicit transaction."""
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def checked(params: Sequence[Any]) -> tuple[Any, ...]:
+    """``params`` as a tuple, refused the same way on every backend when a value cannot be
+    stored: text with a NUL character (PostgreSQL cannot hold it) or an integer outside
+    64 bits (SQLite cannot)."""
+    for value in params:
+        if isinstance(value, str) and "\x00" in value:
+            raise StoreError(
+                f"text value {value[:40]!r} contains a NUL character",
+                fix="remove NUL (\\x00) characters from ids and text",
+            )
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not (_INT_MIN <= value <= _INT_MAX)
+        ):
+            raise StoreError(
+                f"integer {value} does not fit in 64 bits",
+                fix=f"use an integer between {_INT_MIN} and {_INT_MAX}",
+            )
+    return tuple(params)
+
+
 def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:
     """A WHERE clause matching every non-None keyword (column = value)."""
     used = {column: value for column, value in equal.items() if value is not None}

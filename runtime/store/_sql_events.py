@@ -6,7 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.store import _codec as codec
-from sagacrew.runtime.store._errors import ConcurrencyError, DuplicateCommandError, StoreError
+from sagacrew.runtime.store._errors import (
+    ConcurrencyError,
+    CorruptRecord,
+    DuplicateCommandError,
+)
 from sagacrew.runtime.store._records import AppendRequest, NewEvent, RecordedEvent, Snapshot
 from sagacrew.runtime.store._sql_base import Cursor, SqlBase, UniqueViolation
 
@@ -146,12 +150,13 @@ class SqlEvents(SqlBase):
         for row in rows:
             version = int(row[2])
             if version != expected:
-                raise StoreError(
-                    f"stream {stream_id!r} has a version gap: version {expected} is missing "
-                    f"(next stored version is {version})",
+                raise CorruptRecord(
+                    f"events of stream {stream_id!r} have a version gap: version {expected} "
+                    f"is missing (the next stored version is {version})",
                     fix=(
-                        f"restore event {expected} of stream {stream_id!r} from a backup; "
-                        "never delete or renumber events"
+                        f"restore event {expected} of stream {stream_id!r} from a backup "
+                        f"(`sagacrew streams inspect DIR {stream_id}` lists the rows); never "
+                        "delete or renumber events"
                     ),
                     stream_id=stream_id,
                     version=expected,

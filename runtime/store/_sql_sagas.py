@@ -18,6 +18,7 @@ from sagacrew.runtime.store._records import (
     StepLogEntry,
     TransitionIds,
 )
+from sagacrew.runtime.store._sql_alerts import insert_alert
 from sagacrew.runtime.store._sql_base import Cursor, SqlBase, UniqueViolation, _filters
 
 
@@ -62,6 +63,17 @@ class SqlSagas(SqlBase):
         )
         return [codec.saga_from_row(row) for row in rows]
 
+    def list_saga_ids(self, states: Sequence[str]) -> list[str]:
+        if not states:
+            return []
+        marks = ", ".join("?" for _ in states)
+        rows = self._read(
+            f"SELECT saga_id FROM saga_executions WHERE state IN ({marks}) "
+            "ORDER BY started_at, saga_id",
+            list(states),
+        )
+        return [str(saga_id) for (saga_id,) in rows]
+
     def step_log(self, saga_id: str) -> list[StepLogEntry]:
         rows = self._read(
             f"SELECT {codec.STEP_COLUMNS} FROM saga_step_log WHERE saga_id = ? ORDER BY seq",
@@ -98,7 +110,10 @@ def _apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
         dead_letter_id = _insert_dead_letter(cursor, transition.dead_letter)
     if transition.dead_letter_update is not None:
         _update_dead_letter(cursor, transition.dead_letter_update)
-    return TransitionIds(step_seq=step_seq, dead_letter_id=dead_letter_id)
+    alert_id: int | None = None
+    if transition.alert is not None:
+        alert_id = insert_alert(cursor, transition.alert, dead_letter_id=dead_letter_id)
+    return TransitionIds(step_seq=step_seq, dead_letter_id=dead_letter_id, alert_id=alert_id)
 
 
 def _insert_saga(cursor: Cursor, saga: SagaExecution) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sagacrew.runtime.store._errors import StoreError
 from sagacrew.runtime.store._sql import SqlStore
-from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation
+from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation, checked
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -27,7 +27,7 @@ class _SqliteCursor:
         self._cursor = cursor
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._cursor.execute(sql, tuple(params)).fetchall()
+        return self._cursor.execute(sql, checked(params)).fetchall()
 
 
 def _translate(exc: sqlite3.Error, path: str) -> StoreError:
@@ -102,7 +102,7 @@ class SqliteStore(SqlStore):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
-                return self._conn.execute(sql, tuple(params)).fetchall()
+                return self._conn.execute(sql, checked(params)).fetchall()
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
 
@@ -110,7 +110,7 @@ class SqliteStore(SqlStore):
         with self._lock:
             self._conn.execute("PRAGMA query_only = ON")
             try:
-                return self._conn.execute(sql, tuple(params)).fetchall()
+                return self._conn.execute(sql, checked(params)).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"query failed on {self.path!r}: {exc}; SQL: {' '.join(sql.split())}",

@@ -141,3 +141,28 @@ CREATE TABLE IF NOT EXISTS consistency_validations (
     passed              INTEGER NOT NULL,  -- 1 when every gate passed
     report              TEXT    NOT NULL   -- JSON report
 );
+
+-- Alerts for an operator (see sagacrew.runtime.saga.Alert): written in the same
+-- transaction as the saga transition that raises them, delivered to the configured
+-- sinks at least once, and re-delivered after a restart while delivered_at is NULL.
+CREATE TABLE IF NOT EXISTS alerts (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind                TEXT    NOT NULL,  -- compensation_failed | stalled | unknown_outcome |
+                                           -- driver_failed | ... (see Alert)
+    saga_id             TEXT    NOT NULL,  -- '' when the alert concerns no saga
+    saga_name           TEXT    NOT NULL,
+    step_name           TEXT    NOT NULL,  -- '' when the alert concerns no step
+    error               TEXT    NOT NULL,  -- what is wrong and what to do
+    correlation_id      TEXT    NOT NULL,
+    dead_letter_id      INTEGER,           -- the parked compensation (compensation_failed)
+    stream_id           TEXT,              -- the stream concerned (a quarantined stream)
+    raised_at           REAL    NOT NULL,
+    delivered_at        REAL,              -- NULL until every sink took it
+    delivery_attempts   INTEGER NOT NULL DEFAULT 0,
+    last_delivery_error TEXT               -- why the last failed delivery failed
+);
+-- An alert is written once: a replayed batch (lost commit acknowledgement) or the same
+-- alert recorded again finds it by this key (stream_id NULL counts as '').
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_once
+    ON alerts (kind, correlation_id, saga_id, step_name, (COALESCE(stream_id, '')), raised_at);
+CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts (delivered_at, id);
