@@ -10,7 +10,9 @@ returns the stored result and acts no second time.
 
 A command the business rules refuse (``rejects_when`` holds, an invariant would break,
 the instance does not exist) is answered with a :class:`Rejection`, not an exception: a
-refusal is an answer, not a crash, so the supervisor is not involved.
+refusal is an answer, not a crash, so the supervisor is not involved. So is a command on
+an instance whose stream is corrupt (the instance is quarantined, see ``_quarantine``) or
+met while the store is unavailable (the saga pauses).
 
 Built-in compensations (derived by the Saga Orchestrator agent):
 ``_delete`` undoes a create, ``_restore`` puts back an update's before-image and
@@ -25,17 +27,27 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from sagacrew.runtime._changes import delta_of, empty_value, event_metadata, moved
-from sagacrew.runtime._locks import LOCK, LOCK_DIRECTIVE, LockWaits, holder, with_lock
-from sagacrew.runtime._undo import UNDOES, Proceed, decide_undo, undo_key
+from sagacrew.runtime._changes import empty_value, event_metadata, moved
+from sagacrew.runtime._decide import decide
+from sagacrew.runtime._locks import LOCK, LockWaits, holder, with_lock
+from sagacrew.runtime._quarantine import (
+    APPLY_ERRORS,
+    Quarantine,
+    unappliable,
+    unknown_event,
+    unusable_snapshot,
+)
+from sagacrew.runtime._undo import UNDOES, Decision, undo_key
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import (
     AppendRequest,
+    CorruptRecord,
     DuplicateCommandError,
     NewEvent,
     RecordedEvent,
     Store,
+    StoreUnavailable,
     event_appender,
 )
 
@@ -91,6 +103,11 @@ class Rejection:
     aggregate says ``wait``: set when the lock is released (wait, then send again)."""
     wait_s: float = 0.0
     """How long to wait on ``released`` before giving up."""
+    corrupt: bool = False
+    """Refused because stored data is corrupt (a quarantined stream): not retriable."""
+    unavailable: StoreUnavailable | None = None
+    """Not decided: the store could not be reached; ``SagaSystem.dispatch`` raises this
+    again so that the saga pauses and is resumed later."""
 
 
 @dataclass
@@ -125,6 +142,8 @@ class AggregateActor(Actor):
         self._appender = event_appender(store)
         self._instances: dict[str, _Instance] = {}
         self._lock_waits = LockWaits()
+        self.quarantine = Quarantine(self.address, self.identity)
+        """This actor's quarantined instances (streams that cannot be replayed)."""
         verb = self.address + "."
         self._handler_of_event: dict[str, CommandHandler] = {
             h.event: h for h in self.commands.values() if h.event is not None
@@ -169,13 +188,11 @@ class AggregateActor(Actor):
         self, state: dict[str, Any], exists: bool, event_type: str, payload: Mapping[str, Any]
     ) -> tuple[dict[str, Any], bool]:
         kind = self._kind_of_event.get(event_type)
-        if kind is None:
-            from sagacrew.runtime.store import StoreError
-
-            raise StoreError(
+        if kind is None:  # stored events are checked in fold, which names stream and version
+            raise CorruptRecord(
                 f"event type {event_type!r} is not one {self.address} emits",
-                fix="add the event to the spec (and an upcaster for renamed events) or repair "
-                "the stream",
+                fix="add the event to the spec (and an upcaster for a renamed event) and "
+                "regenerate",
             )
         handler = self._handler_of_event.get(event_type)
         hidden = _NOT_STATE | (handler.delta_params if handler is not None else frozenset())
@@ -199,11 +216,15 @@ class AggregateActor(Actor):
         """State, version and existence from the latest snapshot plus the later events."""
         stream = self.stream_id(aggregate_id)
         state, version, exists = self.empty_state(), 0, False
-        snapshot = self._store.load_snapshot(stream)
-        if snapshot is not None:
-            state = dict(snapshot.state["state"])
-            exists = bool(snapshot.state["exists"])
-            version = snapshot.version
+        try:
+            snapshot = self._store.load_snapshot(stream)
+            if snapshot is not None:
+                state = dict(snapshot.state["state"])
+                exists = bool(snapshot.state["exists"])
+                version = snapshot.version
+        except (CorruptRecord, LookupError, TypeError, ValueError) as error:
+            unusable_snapshot(stream, error)
+            state, version, exists = self.empty_state(), 0, False
         events = self._store.read_stream(stream, from_version=version + 1)
         state, exists = self.fold(events, state, exists)
         return state, (events[-1].version if events else version), exists
@@ -215,13 +236,26 @@ class AggregateActor(Actor):
         exists: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Apply stored ``events`` in order (upcast to their current versions) to ``state``
-        (default: the empty state of an uncreated instance)."""
+        (default: the empty state of an uncreated instance).
+
+        An event that cannot be applied (a type this aggregate does not emit, no upcaster,
+        a payload its rules cannot read) raises :class:`CorruptRecord` naming the stream
+        and the version."""
         state = self.empty_state() if state is None else state
         for event in events:
-            payload = self.upcast(
-                event.event_type, event.event_version, event.payload, event.stream_id
-            )
-            state, exists = self.evolve(state, exists, event.event_type, payload)
+            if event.event_type not in self._kind_of_event:
+                raise unknown_event(event, self.address)
+            try:
+                payload = self.upcast(
+                    event.event_type,
+                    event.event_version,
+                    event.payload,
+                    event.stream_id,
+                    at=event.version,
+                )
+                state, exists = self.evolve(state, exists, event.event_type, payload)
+            except APPLY_ERRORS as error:
+                raise unappliable(event, error) from error
         return state, exists
 
     def aggregate_ids(self) -> list[str]:
@@ -272,21 +306,28 @@ class AggregateActor(Actor):
         ) == self.fold(events)
 
     def upcast(
-        self, event_type: str, version: int, payload: Mapping[str, Any], stream_id: str = ""
+        self,
+        event_type: str,
+        version: int,
+        payload: Mapping[str, Any],
+        stream_id: str = "",
+        *,
+        at: int | None = None,
     ) -> Mapping[str, Any]:
-        """``payload`` stored at ``version``, brought up to the event's current version."""
+        """``payload`` stored at ``version``, brought up to the event's current version
+        (``stream_id`` and ``at``, the event's stream version, locate an error)."""
         current = self._event_version(event_type)
         while version < current:
             step = self.upcasters.get((event_type, version))
             if step is None:
-                from sagacrew.runtime.store import StoreError
-
-                raise StoreError(
-                    f"{stream_id}: {event_type} v{version} is stored but the system emits "
+                where = stream_id if at is None else f"{stream_id} version {at}"
+                raise CorruptRecord(
+                    f"{where}: {event_type} v{version} is stored but the system emits "
                     f"v{current} and has no upcaster from v{version}",
                     fix=f"add an event_history entry with from_version: {version} to the "
                     "command in the spec and regenerate",
                     stream_id=stream_id or None,
+                    version=at,
                 )
             payload = step(payload)
             version += 1
@@ -295,15 +336,24 @@ class AggregateActor(Actor):
     def _instance(self, aggregate_id: str) -> _Instance:
         instance = self._instances.get(aggregate_id)
         if instance is None:
-            state, version, exists = self.replay(aggregate_id)
+            state, version, exists = self.replay(aggregate_id)  # CorruptRecord: quarantined
             instance = self._instances[aggregate_id] = _Instance(state, version, exists)
+            self.quarantine.release(aggregate_id)
         return instance
 
     # -- handling -----------------------------------------------------------------------
 
     async def receive(self, message: Any) -> Any:
+        """Handle a command; a corrupt stream or an unavailable store is answered with a
+        :class:`Rejection` (see ``_quarantine``), never raised to the supervisor."""
         if not isinstance(message, Envelope):
             raise TypeError(f"{self.address} takes Envelope commands, got {type(message).__name__}")
+        return await self.quarantine.guard(message, self._handle, self._forget)
+
+    def _forget(self, aggregate_id: str) -> None:
+        self._instances.pop(aggregate_id, None)
+
+    async def _handle(self, message: Envelope) -> Any:
         key = message.idempotency_key
         if UNDOES in message.payload:
             key = undo_key(str(message.payload[UNDOES]))  # one undo per undone command
@@ -377,63 +427,5 @@ class AggregateActor(Actor):
 
     def _decide(
         self, message: Envelope, aggregate_id: str, instance: _Instance
-    ) -> Rejection | tuple[str | None, dict[str, Any], dict[str, Any]]:
-        name, payload = message.name, message.payload
-        reply: dict[str, Any] = {self.identity: aggregate_id}
-        verb = self.address + "."
-        if UNDOES in payload:
-            undo = decide_undo(self, name, payload, aggregate_id, instance)
-            if not isinstance(undo, Proceed):
-                return undo
-            payload = undo.payload
-        if name == "_delete":
-            if not instance.exists:
-                return None, {}, reply  # already gone: undoing twice is harmless
-            return verb + "deleted", {self.identity: aggregate_id}, reply
-        if name in ("_restore", "_recreate"):
-            before = dict(payload.get("before", {}))
-            event = verb + ("restored" if name == "_restore" else "recreated")
-            return event, {self.identity: aggregate_id, "before": before}, reply
-        handler = self.commands.get(name)
-        if handler is None:
-            return Rejection(name, f"{self.address} has no command {name!r}")
-        params = {p: payload[p] for p in handler.params if p in payload}
-        missing = [p for p in handler.params if p not in payload]
-        if missing:
-            return Rejection(name, f"{name} needs {', '.join(missing)}")
-        if handler.kind in ("reserve", "release"):
-            params["amount"] = int(payload.get("amount", 1))
-        if handler.kind == "create" and instance.exists:
-            return Rejection(name, f"{self.stream_id(aggregate_id)} already exists")
-        if handler.kind == "delete" and not instance.exists:
-            return Rejection(name, f"{self.stream_id(aggregate_id)} does not exist")
-        if handler.rejects_when is not None and handler.rejects_when(instance.state, params):
-            return Rejection(name, f"{name} refused by its rule for {aggregate_id}")
-        if handler.kind == "query":
-            return None, {}, {**reply, "state": dict(instance.state)}
-        event_payload: dict[str, Any] = {self.identity: aggregate_id, **params, **handler.sets}
-        directive = payload.get(LOCK_DIRECTIVE)
-        if directive in ("acquire", "release"):
-            event_payload[LOCK] = message.correlation_id if directive == "acquire" else ""
-        if handler.delta:
-            delta = delta_of(handler, params)
-            if isinstance(delta, str):
-                return Rejection(name, f"{name} on {aggregate_id}: {delta}")
-            event_payload["delta"] = delta
-        if handler.kind in ("update", "delete"):
-            changed = (
-                event_payload.keys() - {self.identity, "delta"} - handler.delta_params
-                if handler.kind == "update"
-                else None
-            )
-            before = {k: v for k, v in instance.state.items() if changed is None or k in changed}
-            event_payload["before"] = before
-            reply["before"] = before
-        if handler.kind in ("reserve", "release"):
-            reply["amount"] = params["amount"]
-        assert handler.event is not None
-        new_state, _ = self.evolve(instance.state, True, handler.event, event_payload)
-        broken = self.broken_invariants(new_state)
-        if broken:
-            return Rejection(name, f"{name} would break {', '.join(broken)} on {aggregate_id}")
-        return handler.event, event_payload, reply
+    ) -> Rejection | Decision:
+        return decide(self, message, aggregate_id, instance)

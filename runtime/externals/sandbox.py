@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sagacrew.runtime.actors import Actor
+from sagacrew.runtime.aggregate import Rejection
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.store import ExternalCall, Store
+from sagacrew.runtime.store import CorruptRecord, ExternalCall, Store, StoreUnavailable
 
 logger = logging.getLogger("sagacrew.runtime.externals")
 
@@ -151,8 +152,20 @@ class SandboxGateway(Actor):
             task.cancel()
 
     async def receive(self, message: Any) -> Any:
+        """Handle one call. A store that cannot be reached, or a corrupt ledger row, is
+        answered with a :class:`Rejection` (``unavailable``: the saga pauses; ``corrupt``:
+        the step fails, not retried) instead of crashing the actor: neither is fixed by a
+        restart, and restarts would count against its supervisor."""
         if not isinstance(message, Envelope):
             raise TypeError(f"{self.system} takes Envelope calls, got {type(message).__name__}")
+        try:
+            return await self._call(message)
+        except StoreUnavailable as exc:
+            return Rejection(message.name, str(exc), unavailable=exc)
+        except CorruptRecord as exc:
+            return Rejection(message.name, f"{self.system}: {exc}", corrupt=True)
+
+    async def _call(self, message: Envelope) -> Any:
         key = message.idempotency_key or message.message_id
         done = self._store.get_external_call(key)
         if done is not None:

@@ -24,8 +24,11 @@ class StepFailed(SagaError):
 
     ``retriable=True`` (default): a transient failure, retried per the step's
     :class:`RetryPolicy`. ``retriable=False``: a business refusal; before the pivot the
-    saga compensates at once, without retrying. Any other exception raised by an action
-    counts as transient.
+    saga compensates at once, without retrying. Other exceptions raised by an action:
+    :class:`~sagacrew.runtime.store.StoreUnavailable` pauses the saga (it resumes from
+    the store once the store is back); corrupt data and programming errors (see
+    ``DEFECTS`` in ``_run``) fail the step without retrying; anything else counts as
+    transient.
     """
 
     def __init__(self, reason: str, retriable: bool = True) -> None:

@@ -1,6 +1,19 @@
 """The state of one saga run and what its forward and compensation paths share:
 persisting a transition before acting on it (and noting it in the run's history),
-step-log entries, logging, running one attempt of a step's action or compensation."""
+step-log entries, logging, running one attempt of a step's action or compensation.
+
+How an attempt's exception is classed (blast radius: only what a retry can fix is
+retried):
+
+- :class:`StepFailed` says itself whether it is retriable (a business refusal is not);
+- a timeout is retriable, with an unknown outcome (the command may have acted);
+- :class:`~sagacrew.runtime.store.StoreUnavailable` is not the step's failure at all:
+  it propagates, the saga's driver stops and the orchestrator resumes the saga from the
+  store after a backoff (the saga is *paused*, not failed);
+- :data:`DEFECTS`, corrupt data and programming errors, fail the step for good
+  (``retriable=False``): the same input fails the same way on every attempt;
+- anything else (a dropped connection, an actor restarting, ...) is transient: retried.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
 from sagacrew.runtime.saga._env import Env, logger
 from sagacrew.runtime.saga._errors import StepFailed
@@ -23,16 +37,34 @@ from sagacrew.runtime.saga._history import (
     idempotency_key,
     transition_id,
 )
-from sagacrew.runtime.saga._types import SagaState
+from sagacrew.runtime.saga._types import Alert, SagaState
 from sagacrew.runtime.store import (
+    CorruptRecord,
     DeadLetter,
     DeadLetterUpdate,
     SagaExecution,
     SagaTransition,
     SagaUpdate,
     StepLogEntry,
+    StoreUnavailable,
     TransitionIds,
 )
+
+DEFECTS: tuple[type[Exception], ...] = (
+    CorruptRecord,
+    TypeError,
+    AttributeError,
+    NameError,
+    KeyError,
+    IndexError,
+    AssertionError,
+    ArithmeticError,
+)
+"""Exceptions a retry cannot fix: a stored row that cannot be read, and programming errors
+(a wrong type or attribute, an unbound name, a missing key or index, a failed assertion,
+a division by zero). Not ``LookupError`` as a whole: an actor not found (while its
+supervisor restarts it) is transient. Not ``ValueError``: libraries also raise it for
+transient conditions (e.g. an operation on a connection closed meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +75,9 @@ class _Outcome:
     error: str = ""
     retriable: bool = True
     unknown: bool = False
+    defect: bool = False
+    """Corrupt data or a programming error (see :data:`DEFECTS`): not retried, and, unlike
+    a refusal, the step may have acted before it raised."""
 
     @property
     def ok(self) -> bool:
@@ -51,7 +86,7 @@ class _Outcome:
     @property
     def kind(self) -> str:
         """How a failure is recorded in the step log: refused, unknown or failed."""
-        if not self.retriable:
+        if not self.retriable and not self.defect:
             return REFUSED
         return UNKNOWN if self.unknown else FAILED
 
@@ -103,8 +138,13 @@ class RunCore:
         step: StepLogEntry | None = None,
         dead_letter: DeadLetter | None = None,
         dead_letter_update: DeadLetterUpdate | None = None,
+        alert: Alert | None = None,
         **changes: Any,
     ) -> TransitionIds:
+        """Write the transition (saga ``changes``, a step-log row, a dead letter, the
+        ``alert`` it raises) in one transaction, then note it in the run. The alert is
+        not delivered here: hand it to ``env.alert`` once this returns; its
+        ``dead_letter_id``, left ``None``, becomes the id of the letter parked here."""
         now = self.env.clock()
         update = SagaUpdate(self.saga.saga_id, now, **changes) if changes else None
         ids = await self.env.commit(
@@ -113,6 +153,7 @@ class RunCore:
                 step=step,
                 dead_letter=dead_letter,
                 dead_letter_update=dead_letter_update,
+                alert=None if alert is None else alert_record(alert),
             )
         )
         if changes:
@@ -222,6 +263,17 @@ class RunCore:
                 None,
                 f"{phase} of step {step.name!r} timed out after {step.timeout_s:g} s",
                 unknown=True,
+            )
+        except StoreUnavailable:
+            raise  # the saga pauses: its driver stops and is restarted from the store
+        except DEFECTS as exc:
+            what = "corrupt data" if isinstance(exc, CorruptRecord) else "a defect"
+            return _Outcome(
+                None,
+                f"{phase} of step {step.name!r} raised {type(exc).__name__}: {exc} ({what}: "
+                "not retried; fix it, then run the saga again)",
+                retriable=False,
+                defect=True,
             )
         except Exception as exc:
             return _Outcome(None, f"{type(exc).__name__}: {exc}")
