@@ -353,13 +353,48 @@ def serve(
             help="Bearer token for operator endpoints (or SAGACREW_OPERATOR_TOKEN).",
         ),
     ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="SAGACREW_MAX_BODY_BYTES",
+            help="Largest request body; larger ones get 413 before they are read "
+            "(or SAGACREW_MAX_BODY_BYTES).",
+        ),
+    ] = 1 << 20,
+    max_input_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="SAGACREW_MAX_INPUT_BYTES",
+            help="Largest saga input (compact JSON) a start accepts (or SAGACREW_MAX_INPUT_BYTES).",
+        ),
+    ] = 64 * 1024,
+    alert_webhook: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SAGACREW_ALERT_WEBHOOK",
+            metavar="URL",
+            help="POST each alert as JSON to this http(s) URL, besides the log "
+            "(or SAGACREW_ALERT_WEBHOOK).",
+        ),
+    ] = None,
 ) -> None:
     """Run the system with its status API and live flowchart page (FastAPI + uvicorn)."""
     with _user_errors():
         from sagacrew.runtime.api import serve as run_server
 
         out.print(f"serving {system_dir} on http://{host}:{port}/ (Ctrl-C stops)")
-        run_server(system_dir, host=host, port=port, store_url=store, operator_token=operator_token)
+        run_server(
+            system_dir,
+            host=host,
+            port=port,
+            store_url=store,
+            operator_token=operator_token,
+            max_body_bytes=max_body_bytes,
+            max_input_bytes=max_input_bytes,
+            alert_webhook=alert_webhook,
+        )
 
 
 @app.command()
@@ -371,9 +406,13 @@ def schema() -> None:
 
 
 def _register_operations() -> None:
+    from sagacrew.crew.cli_alerts import register as register_alerts
     from sagacrew.crew.cli_ops import register
+    from sagacrew.crew.cli_streams import register as register_streams
 
     register(app)
+    register_streams(app)
+    register_alerts(app)
 
 
 _register_operations()

@@ -423,6 +423,7 @@ def test_healthz_and_system_describe_the_running_system(served: Served) -> None:
     assert served.client.get("/healthz").json() == {
         "status": "ok",
         "system": "order_fulfilment",
+        "store": "available",
         "paused": False,
         "in_flight": 0,
     }

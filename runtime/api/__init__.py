@@ -7,25 +7,43 @@
 - ``GET /api/sagas?state=&saga_name=&limit=``: sagas, newest first;
 - ``GET /api/sagas/{saga_id}/flowchart.svg``: the saga type's flowchart;
 - ``GET /`` and ``GET /sagas/{saga_id}``: the web page, the flowchart coloured live;
-- ``GET /healthz`` and ``GET /api/system``;
+- ``GET /livez`` (liveness), ``GET /healthz`` = ``GET /readyz`` (readiness: the store
+  answers; 503 with ``Retry-After`` when not) and ``GET /api/system``;
 - operator endpoints (``Authorization: Bearer <token>``; disabled without a token):
   ``POST /api/sagas/{saga_name}``, ``GET /api/dead-letters``,
   ``POST /api/dead-letters/{id}/redrive``, ``POST /api/admin/pause|resume|drain``.
+
+Request bodies over ``max_body_bytes`` (1 MiB) are refused with 413 before they are read,
+operator routes check the token before the body, saga inputs are limited to
+``max_input_bytes`` (64 KiB), ids are checked before any store call, and a store outage
+answers 503 with ``Retry-After``.
 
 ``serve(system_dir, ...)`` runs a generated system and this API until SIGINT/SIGTERM.
 ``import sagacrew.runtime`` never imports this package (nor FastAPI).
 """
 
 from sagacrew.runtime.api._app import create_app
-from sagacrew.runtime.api._auth import OPERATOR_TOKEN_ENV, operator_guard
+from sagacrew.runtime.api._auth import OPERATOR_TOKEN_ENV, OperatorGuard, operator_guard
 from sagacrew.runtime.api._errors import ApiError, HttpError, ServeError
+from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES, ID_MAX_LENGTH
+from sagacrew.runtime.api._limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    MAX_BODY_BYTES_ENV,
+    MAX_INPUT_BYTES_ENV,
+)
 from sagacrew.runtime.api._progress import StepOutline, step_statuses, summary_text
 from sagacrew.runtime.api._serve import default_store_url, serve
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_INPUT_BYTES",
+    "ID_MAX_LENGTH",
+    "MAX_BODY_BYTES_ENV",
+    "MAX_INPUT_BYTES_ENV",
     "OPERATOR_TOKEN_ENV",
     "ApiError",
     "HttpError",
+    "OperatorGuard",
     "ServeError",
     "StepOutline",
     "create_app",

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from sagacrew.runtime.api._alerts import alerts_router
 from sagacrew.runtime.api._auth import operator_guard
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import install_error_handlers
+from sagacrew.runtime.api._headers import SecurityHeaders
+from sagacrew.runtime.api._health import health_router
+from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES
+from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES, RequestGuard
 from sagacrew.runtime.api._operations import operations_router
 from sagacrew.runtime.api._page import PAGE_CSP, STATIC_DIR, page_router
 from sagacrew.runtime.api._sagas import sagas_router
@@ -25,6 +30,8 @@ def create_app(
     blueprint: Mapping[str, Any],
     flowcharts_dir: Path | None,
     operator_token: str | None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
 ) -> FastAPI:
     """The status API and web page of ``system``.
 
@@ -33,14 +40,27 @@ def create_app(
     - ``flowcharts_dir``: the folder of ``<saga>.svg`` flowcharts (``None``: the page
       shows no flowchart and ``/flowchart.svg`` answers 404);
     - ``operator_token``: the bearer token of the operator endpoints; ``None`` or empty
-      disables them (403 saying how to set one), so they are never open by default.
+      disables them (403 saying how to set one), so they are never open by default;
+    - ``max_body_bytes`` (default 1 MiB): larger request bodies are refused with 413
+      before they are read (see ``_limits``); operator routes check the token first;
+    - ``max_input_bytes`` (default 64 KiB): the largest saga input (compact JSON) a
+      start accepts (413 above).
 
     Lifecycle: when ``system`` is not started, the app's lifespan starts it on the
     server's event loop and stops it at shutdown; a system the caller started (on the
     same loop) is left to the caller. Customer-facing endpoints never return saga data,
-    step results or errors. Every error is JSON ``{"error": ..., "detail": ...}``.
+    step results or errors. Every error is JSON ``{"error": ..., "detail": ...}``; a store
+    outage is 503 with ``Retry-After``. Raises ``ValueError`` for a limit below 1.
     """
-    context = AppContext(system=system, blueprint=blueprint, flowcharts_dir=flowcharts_dir)
+    for name, limit in (("max_body_bytes", max_body_bytes), ("max_input_bytes", max_input_bytes)):
+        if limit < 1:
+            raise ValueError(f"{name} must be at least 1 byte, not {limit}; pass e.g. 1048576")
+    context = AppContext(
+        system=system,
+        blueprint=blueprint,
+        flowcharts_dir=flowcharts_dir,
+        max_input_bytes=max_input_bytes,
+    )
     operator = operator_guard(operator_token)
 
     @asynccontextmanager
@@ -65,18 +85,13 @@ def create_app(
     install_error_handlers(app)
     app.include_router(sagas_router(context, operator))
     app.include_router(operations_router(context, operator))
+    app.include_router(alerts_router(context, operator))
+    app.include_router(health_router(context))
     app.include_router(page_router(context))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.middleware("http")(_security_headers)
+    # The last added runs first: security headers on every response, including refusals.
+    app.add_middleware(
+        RequestGuard, routes=app.routes, guard=operator, max_body_bytes=max_body_bytes
+    )
+    app.add_middleware(SecurityHeaders, csp=PAGE_CSP)
     return app
-
-
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """nosniff and no referrer everywhere; the page's CSP unless a route set its own."""
-    response = await call_next(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-    return response

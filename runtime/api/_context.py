@@ -1,4 +1,5 @@
-"""What every route needs: the running system, its blueprint and its flowcharts folder."""
+"""What every route needs: the running system, its blueprint, its flowcharts folder and
+the saga-input limit."""
 
 from __future__ import annotations
 
@@ -15,24 +16,27 @@ from sagacrew.runtime.system import SagaSystem
 
 @dataclass(frozen=True)
 class AppContext:
-    """The system served, its ``blueprint.json`` mapping and its flowcharts folder."""
+    """The system served, its ``blueprint.json`` mapping, its flowcharts folder and the
+    largest saga input ``POST /api/sagas/{saga_name}`` accepts (bytes of compact JSON)."""
 
     system: SagaSystem
     blueprint: Mapping[str, Any]
     flowcharts_dir: Path | None
+    max_input_bytes: int = 64 * 1024
     _outlines: dict[str, list[StepOutline]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._outlines.update(outline_from_blueprint(self.blueprint))
 
     def orchestrator(self) -> SagaOrchestrator:
-        """The running orchestrator; 503 while the system is not started."""
+        """The running orchestrator; 503 (``Retry-After: 1``) while the system is not started."""
         orchestrator = self.system.orchestrator
         if orchestrator is None:
             raise HttpError(
                 503,
                 f"the saga system {self.system.name!r} is not started yet",
                 {"fix": "retry in a moment; the server starts the system before serving"},
+                headers={"Retry-After": "1"},
             )
         return orchestrator
 

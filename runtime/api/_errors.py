@@ -8,13 +8,16 @@ Tracebacks, saga data and step errors never reach a response body.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sagacrew.runtime.store import StoreUnavailable
 
 logger = logging.getLogger("sagacrew.runtime.api")
 
@@ -50,6 +53,28 @@ class ServeError(ApiError):
     """``serve()`` could not start (e.g. the port is taken); ``str()`` says what to do."""
 
 
+MAX_RETRY_AFTER_S: Final = 3600
+"""The longest ``Retry-After`` the API sends (seconds)."""
+
+
+def retry_after(seconds: float) -> str:
+    """The ``Retry-After`` header value for ``seconds``: whole seconds, 1 to an hour."""
+    if not math.isfinite(seconds):
+        return str(MAX_RETRY_AFTER_S)
+    return str(min(MAX_RETRY_AFTER_S, max(1, math.ceil(seconds))))
+
+
+def store_unavailable_error(exc: StoreUnavailable) -> HttpError:
+    """503 with ``Retry-After``; the cause (which may name hosts) goes to the log only."""
+    wait = retry_after(exc.retry_after_s)
+    return HttpError(
+        503,
+        f"the saga store is unavailable right now; retry in {wait} s",
+        {"retry_after_s": int(wait), "fix": "retry later; operators: the server log has the cause"},
+        headers={"Retry-After": wait},
+    )
+
+
 def error_response(
     status_code: int,
     error: str,
@@ -63,7 +88,8 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every error (ours, routing, validation, unexpected) with the JSON error body."""
+    """Answer every error (ours, routing, validation, store outage, unexpected) with the
+    JSON error body; a store outage is 503 with ``Retry-After``."""
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HttpError)
@@ -84,6 +110,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return error_response(422, "invalid request: see detail for each problem", problems)
 
+    async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StoreUnavailable)
+        logger.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        error = store_unavailable_error(exc)
+        return error_response(error.status_code, error.error, error.detail, error.headers)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error; the server log has the details")
@@ -91,4 +123,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HttpError, on_http_error)
     app.add_exception_handler(StarletteHTTPException, on_starlette_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

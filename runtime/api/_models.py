@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -108,9 +108,27 @@ class Drained(_Body):
     paused: bool
 
 
+class ErrorBody(_Body):
+    """Every error response: ``error`` is one line saying what is wrong (and often the fix);
+    ``detail`` is ``null`` or data that helps fix the request (e.g. the known saga names,
+    or one ``{"loc", "msg"}`` entry per invalid parameter)."""
+
+    error: str
+    detail: Any
+
+
+class Liveness(_Body):
+    """``GET /livez``: the process serves requests (says nothing about the store)."""
+
+    status: Literal["alive"]
+
+
 class Health(_Body):
+    """``GET /healthz`` and ``/readyz`` (200): the system runs and its store answered just now."""
+
     status: Literal["ok"]
     system: str
+    store: Literal["available"]
     paused: bool
     in_flight: int
 

@@ -8,13 +8,14 @@ operator token (see ``_auth``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from sagacrew.runtime.api._auth import OperatorGuard
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._inputs import DeadLetterIdPath
 from sagacrew.runtime.api._locks import held_locks
 from sagacrew.runtime.api._models import (
     AdminState,
@@ -26,18 +27,25 @@ from sagacrew.runtime.api._models import (
     Redriven,
 )
 from sagacrew.runtime.api._progress import iso_utc, summary_text
+from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
 from sagacrew.runtime.saga import SagaError, UnknownSagaError
 
 DRAIN_TIMEOUT_S = 30.0
 """Default of ``POST /api/admin/drain?timeout_s=`` (seconds; at most 3600)."""
 
 
-def operations_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
+def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
     """``/api/dead-letters``, ``/api/locks`` and ``/api/admin``, all behind the operator
     token."""
-    router = APIRouter(prefix="/api", dependencies=[Depends(operator)], tags=["operations"])
+    router = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(operator)],
+        tags=["operations"],
+        responses=error_responses(*ANY_REQUEST, *OPERATOR, *RUNNING),
+    )
+    with_params = error_responses(422)
 
-    @router.get("/dead-letters", response_model=DeadLetterList)
+    @router.get("/dead-letters", response_model=DeadLetterList, responses=with_params)
     async def dead_letters(
         status: Annotated[
             Literal["parked", "redriven", "resolved", "all"],
@@ -71,8 +79,12 @@ def operations_router(ctx: AppContext, operator: Callable[..., None]) -> APIRout
         held = held_locks(ctx.system, ctx.blueprint)
         return LockList(locks=[LockView(**vars(lock)) for lock in held])
 
-    @router.post("/dead-letters/{dead_letter_id}/redrive", response_model=Redriven)
-    async def redrive(dead_letter_id: int) -> Redriven:
+    @router.post(
+        "/dead-letters/{dead_letter_id}/redrive",
+        response_model=Redriven,
+        responses=error_responses(404, 409, 422),
+    )
+    async def redrive(dead_letter_id: DeadLetterIdPath) -> Redriven:
         """Re-run a parked compensation, then finish compensating; answers when the saga
         is terminal again (``compensated`` when nothing remains parked)."""
         try:
@@ -102,7 +114,7 @@ def operations_router(ctx: AppContext, operator: Callable[..., None]) -> APIRout
         orchestrator.resume()
         return AdminState(paused=orchestrator.paused, in_flight=orchestrator.in_flight)
 
-    @router.post("/admin/drain", response_model=Drained)
+    @router.post("/admin/drain", response_model=Drained, responses=with_params)
     async def drain(
         timeout_s: Annotated[float, Query(gt=0, le=3600)] = DRAIN_TIMEOUT_S,
     ) -> Drained:

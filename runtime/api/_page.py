@@ -1,4 +1,4 @@
-"""The web page (static HTML + vanilla JS, no CDN, no build step), health and system info."""
+"""The web page (static HTML + vanilla JS, no CDN, no build step), metrics and system info."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from sagacrew.runtime.api._context import AppContext
-from sagacrew.runtime.api._models import Health, SagaTypeView, SystemView
+from sagacrew.runtime.api._inputs import SagaIdPath
+from sagacrew.runtime.api._models import SagaTypeView, SystemView
+from sagacrew.runtime.api._responses import ANY_REQUEST, error_responses
 from sagacrew.runtime.saga import SagaState
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -24,7 +26,7 @@ PAGE_CSP: Final = (
 
 
 def page_router(ctx: AppContext) -> APIRouter:
-    """``/``, ``/sagas/{saga_id}``, ``/healthz``, ``/metrics`` and ``/api/system``."""
+    """``/``, ``/sagas/{saga_id}``, ``/metrics`` and ``/api/system``."""
     router = APIRouter()
     index_html = (STATIC_DIR / "index.html").read_text("utf-8")
     saga_html = (STATIC_DIR / "saga.html").read_text("utf-8")
@@ -35,22 +37,11 @@ def page_router(ctx: AppContext) -> APIRouter:
         return HTMLResponse(index_html, headers=headers)
 
     @router.get("/sagas/{saga_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def saga_page(saga_id: str) -> HTMLResponse:
+    async def saga_page(saga_id: SagaIdPath) -> HTMLResponse:
         # The page reads the id from its URL; an unknown id still gets the page (which
         # says so) but with status 404.
         known = ctx.system.store.get_saga(saga_id) is not None
         return HTMLResponse(saga_html, status_code=200 if known else 404, headers=headers)
-
-    @router.get("/healthz", response_model=Health, tags=["operations"])
-    async def healthz() -> Health:
-        """200 once the saga system runs (503 before): name, paused flag, sagas in flight."""
-        orchestrator = ctx.orchestrator()
-        return Health(
-            status="ok",
-            system=ctx.system.name,
-            paused=orchestrator.paused,
-            in_flight=orchestrator.in_flight,
-        )
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -62,7 +53,12 @@ def page_router(ctx: AppContext) -> APIRouter:
 
         return Response(content=exported.exposition(), media_type=CONTENT_TYPE)
 
-    @router.get("/api/system", response_model=SystemView, tags=["sagas"])
+    @router.get(
+        "/api/system",
+        response_model=SystemView,
+        tags=["sagas"],
+        responses=error_responses(*ANY_REQUEST),
+    )
     async def system_info() -> SystemView:
         """The system's name, title, saga types and the saga states (for the web page)."""
         blueprint = ctx.blueprint

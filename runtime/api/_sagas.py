@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
+from sagacrew.runtime.api._auth import OperatorGuard
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._inputs import (
+    SagaIdPath,
+    SagaNamePath,
+    SagaNameQuery,
+    check_saga_input,
+)
 from sagacrew.runtime.api._models import (
     SagaList,
     SagaListItem,
@@ -18,6 +25,7 @@ from sagacrew.runtime.api._models import (
     StepView,
 )
 from sagacrew.runtime.api._progress import iso_utc, step_statuses, summary_text
+from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
 from sagacrew.runtime.saga import SagaError, SagaPaused, SagaState, UnknownSagaError
 
 SAGA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -37,16 +45,22 @@ FLOWCHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 """Served with the SVG so that, opened on its own, it can never run a script."""
 
 
-def sagas_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
+def sagas_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
     """``/api/sagas``: list, start, status and flowchart."""
     router = APIRouter(prefix="/api/sagas", tags=["sagas"])
+    reads = error_responses(*ANY_REQUEST, *RUNNING, 422)
+    by_id = error_responses(*ANY_REQUEST, *RUNNING, 404, 422)
 
-    @router.get("", response_model=SagaList)
+    @router.get("", response_model=SagaList, responses=reads)
     async def list_sagas(
         state: Annotated[
-            str | None, Query(description="comma-separated saga states, e.g. running,waiting")
+            str | None,
+            Query(
+                max_length=1000,
+                description="comma-separated saga states, e.g. running,waiting",
+            ),
         ] = None,
-        saga_name: Annotated[str | None, Query(description="one saga type")] = None,
+        saga_name: SagaNameQuery = None,
         limit: Annotated[int, Query(ge=1, le=1000, description="newest first")] = 50,
     ) -> SagaList:
         """Sagas, newest first (default 50): id, type, state, summary and start time."""
@@ -69,8 +83,8 @@ def sagas_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
             ]
         )
 
-    @router.get("/{saga_id}/status", response_model=SagaStatusView)
-    async def saga_status(saga_id: str) -> SagaStatusView:
+    @router.get("/{saga_id}/status", response_model=SagaStatusView, responses=by_id)
+    async def saga_status(saga_id: SagaIdPath) -> SagaStatusView:
         """A saga's progress ("2 of 5 steps complete") and each step's status.
 
         Customer-facing: no saga data, step results, errors or other ids.
@@ -111,9 +125,15 @@ def sagas_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
     @router.get(
         "/{saga_id}/flowchart.svg",
         response_class=Response,
-        responses={200: {"content": {"image/svg+xml": {}}}},
+        responses={
+            200: {
+                "description": "The flowchart (SVG).",
+                "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+            },
+            **by_id,
+        },
     )
-    async def saga_flowchart(saga_id: str) -> Response:
+    async def saga_flowchart(saga_id: SagaIdPath) -> Response:
         """The flowchart (Graphviz SVG) of the saga's type."""
         saga = ctx.system.store.get_saga(saga_id)
         if saga is None:
@@ -143,9 +163,10 @@ def sagas_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
         status_code=202,
         response_model=SagaStarted,
         dependencies=[Depends(operator)],
+        responses=error_responses(*ANY_REQUEST, *RUNNING, *OPERATOR, 404, 409, 422),
     )
     async def start_saga(
-        saga_name: str,
+        saga_name: SagaNamePath,
         response: Response,
         data: Annotated[dict[str, Any] | None, Body(description="the saga's input")] = None,
         saga_id: Annotated[
@@ -156,13 +177,17 @@ def sagas_router(ctx: AppContext, operator: Callable[..., None]) -> APIRouter:
             ),
         ] = None,
     ) -> SagaStarted:
-        """Start a saga with the JSON body as its input (operator); 202 with its id."""
+        """Start a saga with the JSON body as its input (operator); 202 with its id.
+
+        The input is at most the server's ``max_input_bytes`` as compact JSON (413 above),
+        nests at most 32 levels and holds no NUL character (422)."""
         orchestrator = ctx.orchestrator()
         if saga_name not in orchestrator.definitions:
             raise HttpError(
                 404, f"unknown saga type {saga_name!r}", {"known": sorted(orchestrator.definitions)}
             )
         data = data or {}
+        check_saga_input(data, ctx.max_input_bytes)
         problems = _input_problems(ctx.saga_entry(saga_name), data)
         if problems:
             raise HttpError(422, f"invalid input for saga {saga_name!r}", problems)

@@ -17,8 +17,11 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
+from sagacrew.runtime.alerts import AlertSink, LoggingSink, WebhookSink
 from sagacrew.runtime.api._app import create_app
 from sagacrew.runtime.api._errors import ServeError
+from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES
+from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES
 from sagacrew.runtime.system import SagaSystem
 
 logger = logging.getLogger("sagacrew.runtime.api")
@@ -38,6 +41,9 @@ def serve(
     port: int = 8000,
     store_url: str | None = None,
     operator_token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    alert_webhook: str | None = None,
 ) -> None:
     """Serve the generated system in ``system_dir`` until SIGINT or SIGTERM.
 
@@ -46,16 +52,22 @@ def serve(
     starts it (resuming sagas left in flight), then serves the status API and the web
     page on ``host:port`` (default ``127.0.0.1:8000``, this machine only) with uvicorn on
     the same event loop. ``operator_token`` (default ``None``: operator endpoints
-    disabled) is the bearer token of the operator endpoints.
+    disabled) is the bearer token of the operator endpoints. ``max_body_bytes`` (default
+    1 MiB) and ``max_input_bytes`` (default 64 KiB) are the request-body and saga-input
+    limits of :func:`create_app`. Alerts go to the log (logger ``sagacrew.runtime.alerts``)
+    and, with ``alert_webhook`` (an http(s) URL), are POSTed there as JSON; undelivered
+    ones are re-delivered on the next start (see :mod:`sagacrew.runtime.alerts`).
 
     On SIGINT or SIGTERM: stops accepting requests, finishes the ones in progress, stops
     the sagas (they resume on the next start), the actors, and closes the store; then
-    returns. Raises :class:`ServeError` when the port cannot be bound, and the crew's
+    returns. Raises :class:`ServeError` when the port cannot be bound or
+    ``alert_webhook`` is not an http(s) URL, and the crew's
     ``GeneratedSystemError`` when ``system_dir`` is not a generated system.
     """
     # Imported here so that the API itself does not depend on the crew (only serve does).
     from sagacrew.crew.generated import open_generated
 
+    sinks = _alert_sinks(alert_webhook)
     generated = open_generated(system_dir)
     if store_url is None:
         generated.state_dir.mkdir(parents=True, exist_ok=True)
@@ -65,18 +77,32 @@ def serve(
         from sagacrew.runtime.metrics import RuntimeMetrics
 
         system: SagaSystem = generated.package.build_system(store_url, metrics=RuntimeMetrics())
+        system.alert_sinks.extend(sinks)
         try:
             app = create_app(
                 system,
                 blueprint=generated.blueprint.model_dump(mode="json"),
                 flowcharts_dir=system_dir / "flowcharts",
                 operator_token=operator_token,
+                max_body_bytes=max_body_bytes,
+                max_input_bytes=max_input_bytes,
             )
             asyncio.run(_run(system, app, sock, host))
         finally:
             system.store.close()
     finally:
         sock.close()
+
+
+def _alert_sinks(webhook: str | None) -> list[AlertSink]:
+    """The log always; the webhook when given (a one-line :class:`ServeError` if invalid)."""
+    sinks: list[AlertSink] = [LoggingSink()]
+    if webhook:
+        try:
+            sinks.append(WebhookSink(webhook))
+        except ValueError as error:
+            raise ServeError(f"--alert-webhook: {error}") from None
+    return sinks
 
 
 async def _run(system: SagaSystem, app: FastAPI, sock: socket.socket, host: str) -> None:

@@ -135,9 +135,20 @@ class CompensationPath(RunCore):
     ) -> None:
         step = self.definition.steps[index]
         now = self.env.clock()
+        alert = Alert(
+            kind="compensation_failed",
+            saga_id=self.saga.saga_id,
+            saga_name=self.saga.saga_name,
+            step_name=step.name,
+            error=f"compensation of step {step.name!r} failed after {attempt} attempts: {error}",
+            correlation_id=self.saga.correlation_id,
+            at=now,
+            dead_letter_id=None if letter is None else letter.id,
+        )
         if letter is not None and letter.id is not None:
             await self._persist(
                 step=failed,
+                alert=alert,
                 dead_letter_update=DeadLetterUpdate(
                     letter.id, "parked", now, error=error, attempts=attempt
                 ),
@@ -167,8 +178,9 @@ class CompensationPath(RunCore):
                 created_at=now,
                 updated_at=now,
             )
-            ids = await self._persist(step=failed, dead_letter=letter)
+            ids = await self._persist(step=failed, dead_letter=letter, alert=alert)
             letter = replace(letter, id=ids.dead_letter_id)
+            alert = replace(alert, dead_letter_id=ids.dead_letter_id)
         self.parked[index] = letter
         self.env.metrics.dead_lettered += 1
         self.env.listeners.on_dead_letter(self.saga.saga_name, step.name, letter.id)
@@ -180,17 +192,4 @@ class CompensationPath(RunCore):
             dead_letter_id=letter.id,
             error=error,
         )
-        self.env.alert(
-            Alert(
-                kind="compensation_failed",
-                saga_id=self.saga.saga_id,
-                saga_name=self.saga.saga_name,
-                step_name=step.name,
-                error=(
-                    f"compensation of step {step.name!r} failed after {attempt} attempts: {error}"
-                ),
-                correlation_id=self.saga.correlation_id,
-                at=now,
-                dead_letter_id=letter.id,
-            )
-        )
+        self.env.alert(alert)

@@ -174,7 +174,9 @@ class ForwardPath(RunCore):
             await self._persist(step=failed)
             self._step_finished(failed, ok=False)
             return delay_s
-        if not outcome.retriable:
+        if outcome.defect:
+            why = "defect, not retried"
+        elif not outcome.retriable:
             why = "business refusal"
         elif exhausted:
             why = f"{attempt} attempts exhausted"
@@ -212,24 +214,26 @@ class ForwardPath(RunCore):
         self._log(logging.WARNING, "saga compensating", step=step.name, error=error)
 
     async def _stall(self, index: int, failed: StepLogEntry | None, kind: str, error: str) -> None:
-        """End the saga ``stalled`` and alert an operator (``kind``: the alert's kind)."""
+        """End the saga ``stalled`` and alert an operator (``kind``: the alert's kind); the
+        alert is written with the transition, then delivered."""
         step = self.definition.steps[index]
         now = self.env.clock()
-        await self._persist(step=failed, state=SagaState.STALLED, ended_at=now, error=error)
+        alert = Alert(
+            kind=kind,
+            saga_id=self.saga.saga_id,
+            saga_name=self.saga.saga_name,
+            step_name=step.name,
+            error=error,
+            correlation_id=self.saga.correlation_id,
+            at=now,
+        )
+        await self._persist(
+            step=failed, alert=alert, state=SagaState.STALLED, ended_at=now, error=error
+        )
         if failed is not None:
             self._step_finished(failed, ok=False)
         self.env.metrics.stalled += 1
         self._finished()
         message = "saga stalled after its pivot" if kind == "stalled" else "saga stalled"
         self._log(logging.ERROR, message, step=step.name, error=error)
-        self.env.alert(
-            Alert(
-                kind=kind,
-                saga_id=self.saga.saga_id,
-                saga_name=self.saga.saga_name,
-                step_name=step.name,
-                error=error,
-                correlation_id=self.saga.correlation_id,
-                at=now,
-            )
-        )
+        self.env.alert(alert)

@@ -7,12 +7,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sagacrew.runtime.messages import new_id
+from sagacrew.runtime.saga._alert_sinks import AlertSink, CallbackSink
+from sagacrew.runtime.saga._alerts import AlertDelivery
 from sagacrew.runtime.saga._commit import transition_committer
 from sagacrew.runtime.saga._definition import Dispatch, SagaDefinition
+from sagacrew.runtime.saga._driving import SagaDriving, _Live, _result_of
 from sagacrew.runtime.saga._env import Env, Listeners, SagaListener
 from sagacrew.runtime.saga._errors import (
     SagaDefinitionError,
@@ -20,11 +22,9 @@ from sagacrew.runtime.saga._errors import (
     SagaPaused,
     UnknownSagaError,
 )
-from sagacrew.runtime.saga._execution import SagaRun
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import History
-from sagacrew.runtime.saga._late import GIVEN_UP_STATES, late_step
-from sagacrew.runtime.saga._restarts import MAX_DEFECT_RESTARTS, DriverRestarts
+from sagacrew.runtime.saga._restarts import DriverRestarts
 from sagacrew.runtime.saga._types import (
     ACTIVE_STATES,
     Alert,
@@ -34,36 +34,18 @@ from sagacrew.runtime.saga._types import (
     SagaStatus,
 )
 from sagacrew.runtime.store import (
+    CorruptRecord,
     DeadLetter,
     SagaExecution,
     SagaTransition,
     SagaUpdate,
     Store,
-    StoreUnavailable,
 )
 
 logger = logging.getLogger("sagacrew.runtime.saga")
 
 
-@dataclass
-class _Live:
-    run: SagaRun
-    task: asyncio.Task[None]
-
-
-def _result_of(saga: SagaExecution) -> SagaResult:
-    return SagaResult(
-        saga_id=saga.saga_id,
-        saga_name=saga.saga_name,
-        state=SagaState(saga.state),
-        steps_completed=saga.steps_completed,
-        steps_total=saga.steps_total,
-        data=dict(saga.data),
-        error=saga.error,
-    )
-
-
-class SagaOrchestrator:
+class SagaOrchestrator(SagaDriving):
     """Runs sagas durably over a :class:`Store` on one asyncio loop.
 
     Every transition is persisted before it is acted on (see ``_execution``), so after a
@@ -73,6 +55,11 @@ class SagaOrchestrator:
     measures deadlines; ``sleep`` (default ``asyncio.sleep``) waits between retries;
     ``rng`` (default a fresh ``random.Random()``) draws the jitter; ``on_alert`` is called
     when an operator must act (a dead-lettered compensation, a stalled saga).
+
+    Alerts are durable: each is written to the store's ``alerts`` table (with the saga
+    transition that raises it), then delivered to ``on_alert`` and ``alert_sinks``
+    (default none; see :class:`AlertSink`) at least once, retried while a sink fails,
+    and re-delivered by ``recover()`` after a restart (see ``alert_delivery``).
 
     ``metrics`` holds simple counters: started, completed, compensated,
     compensation_failed, stalled, retries, dead_lettered. ``listeners`` (default none)
@@ -95,6 +82,7 @@ class SagaOrchestrator:
         rng: random.Random | None = None,
         on_alert: Callable[[Alert], None] | None = None,
         listeners: Sequence[SagaListener] = (),
+        alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
         self._definitions: dict[str, SagaDefinition] = {}
         for definition in definitions:
@@ -107,7 +95,10 @@ class SagaOrchestrator:
             faults.bind(list(definitions))
         self.store = store
         self.metrics = SagaMetrics()
-        self._on_alert = on_alert
+        sinks = [CallbackSink(on_alert)] if on_alert is not None else []
+        self.alert_delivery = AlertDelivery(store, [*sinks, *alert_sinks], clock=clock)
+        """Delivers the alerts recorded in the store's ``alerts`` table to ``on_alert``
+        and ``alert_sinks`` (at least once; re-delivered after a restart by ``recover``)."""
         self._committer = transition_committer(store)
         self._env = Env(
             store=store,
@@ -126,7 +117,7 @@ class SagaOrchestrator:
         self._waiters: dict[str, list[asyncio.Future[SagaResult]]] = {}
         self._paused = False
         self._closed = False
-        self._restarts = DriverRestarts(self._restart)
+        self._restarts = DriverRestarts(self._restart, self._restart_gave_up, sleep=sleep)
         self._given_up: dict[str, str] = {}
 
     # --- properties -----------------------------------------------------------------
@@ -232,7 +223,7 @@ class SagaOrchestrator:
         """
         if saga_id in self._given_up:
             raise SagaError(self._given_up[saga_id])
-        if saga_id not in self._live:
+        if saga_id not in self._live and not self._restarts.pending(saga_id):
             saga = self.store.get_saga(saga_id)
             if saga is None:
                 raise UnknownSagaError(f"no saga {saga_id!r} in the store; check the saga id")
@@ -245,11 +236,25 @@ class SagaOrchestrator:
     async def recover(self) -> list[str]:
         """Resume every non-terminal saga found in the store; return their ids.
 
-        Sagas already running here are left alone. Raises
-        :class:`SagaDefinitionError` (and resumes nothing) when a saga's definition is
-        missing.
+        Sagas already running here are left alone. A saga whose rows cannot be read (a
+        :class:`~sagacrew.runtime.store.CorruptRecord`: bad JSON in its data, its step log
+        or its dead letters) is quarantined, not resumed, and the others are (see
+        :meth:`_quarantine_saga`). Raises :class:`SagaDefinitionError` (and resumes
+        nothing) when a saga's definition is missing.
+
+        Also re-delivers, in the background, the alerts still undelivered in the store
+        (those raised before a restart; a failing sink never fails recover).
         """
-        active = self.store.list_sagas([state.value for state in ACTIVE_STATES])
+        self.alert_delivery.redeliver_pending()
+        active: list[SagaExecution] = []
+        for saga_id in self.store.list_saga_ids([state.value for state in ACTIVE_STATES]):
+            try:
+                saga = self.store.get_saga(saga_id)
+            except CorruptRecord as error:
+                await self._quarantine_saga(saga_id, error)
+                continue
+            if saga is not None:
+                active.append(saga)
         missing = sorted({saga.saga_name for saga in active} - set(self._definitions))
         if missing:
             raise SagaDefinitionError(
@@ -259,60 +264,15 @@ class SagaOrchestrator:
         resumed = []
         for saga in active:
             if saga.saga_id not in self._live:
-                self._resume(saga)
+                try:
+                    self._resume(saga)
+                except CorruptRecord as error:
+                    await self._quarantine_saga(saga.saga_id, error)
+                    continue
                 resumed.append(saga.saga_id)
         if resumed:
             logger.info("recovering %d sagas", len(resumed), extra={"sagas": resumed})
         return resumed
-
-    # --- completion events ----------------------------------------------------------
-
-    async def deliver(
-        self, event_name: str, correlation_id: str, payload: Mapping[str, Any]
-    ) -> bool:
-        """Deliver a completion event to the saga(s) with ``correlation_id`` whose current
-        step waits for ``event_name``; return False when nothing waits for it.
-
-        A waiting step's success (payload merged into its result) is persisted before
-        this returns True. An event that arrives while the step's action is still
-        running is kept for it. Sagas waiting in the store but not running here (after
-        a restart) are resumed.
-
-        A late completion, for a step the saga already gave up (it is compensating,
-        compensated or compensation_failed), makes that step's compensation run again
-        with its own key (see ``_late``): the late work is undone exactly once. This
-        waits for the saga's compensation in progress, then for the late compensation;
-        it neither raises nor counts as accepted (nothing waits for the event).
-        """
-        accepted = False
-        acks: list[asyncio.Future[bool]] = []
-        for saga_id in sorted(self._by_correlation.get(correlation_id, ())):
-            run = self._live[saga_id].run
-            if run.accepts(event_name):
-                ack = run.offer(payload)
-                if ack is None:
-                    accepted = True
-                else:
-                    acks.append(ack)
-        for saga in self.store.list_sagas([SagaState.WAITING.value], correlation_id=correlation_id):
-            if saga.saga_id in self._live or saga.saga_name not in self._definitions:
-                continue
-            steps = self._definitions[saga.saga_name].steps
-            if saga.step_index >= len(steps) or steps[saga.step_index].completion_event != (
-                event_name
-            ):
-                continue
-            run = self._resume(saga)
-            ack = run.offer(payload)
-            if ack is not None:
-                acks.append(ack)
-        for ack in acks:
-            accepted = await ack or accepted
-        given_up = [state.value for state in GIVEN_UP_STATES]
-        for saga in self.store.list_sagas(given_up, correlation_id=correlation_id):
-            if saga.saga_name in self._definitions:
-                await self._undo_late(saga.saga_id, event_name)
-        return accepted
 
     # --- status and dead letters ----------------------------------------------------
 
@@ -427,176 +387,8 @@ class SagaOrchestrator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._committer.flush()
+        await self.alert_delivery.close()
         for futures in self._waiters.values():
             for future in futures:
                 future.cancel()
         self._waiters.clear()
-
-    # --- internals ------------------------------------------------------------------
-
-    def _definition(self, saga_name: str) -> SagaDefinition:
-        try:
-            return self._definitions[saga_name]
-        except KeyError:
-            raise UnknownSagaError(
-                f"unknown saga {saga_name!r}; known: {sorted(self._definitions)}"
-            ) from None
-
-    async def raise_alert(self, alert: Alert) -> None:
-        """Raise an alert that is not part of a saga transition (e.g. a quarantined
-        stream): it is handed to ``on_alert`` like the orchestrator's own alerts."""
-        self._alert(alert)
-
-    def _alert(self, alert: Alert) -> None:
-        if self._on_alert is None:
-            return
-        try:
-            self._on_alert(alert)
-        except Exception:
-            logger.exception("on_alert raised", extra={"saga_id": alert.saga_id})
-
-    async def _undo_late(self, saga_id: str, event_name: str) -> None:
-        """Run the late compensation of the saga's step completing on ``event_name``, if
-        it has one, once the saga's run here has ended (a compensating saga not running
-        here is resumed first); see ``_late``."""
-        if self._late_step(saga_id, event_name) is None:
-            return
-        resumed = False
-        while not self._closed:
-            live = self._live.get(saga_id)
-            if live is None:
-                saga = self.store.get_saga(saga_id)
-                if resumed or saga is None or saga.state != SagaState.COMPENSATING:
-                    break
-                self._resume(saga)
-                live, resumed = self._live[saga_id], True
-            await asyncio.wait([live.task])
-        saga = self.store.get_saga(saga_id)
-        if self._closed or saga is None:
-            return
-        if saga.state not in (SagaState.COMPENSATED, SagaState.COMPENSATION_FAILED):
-            return
-        index = self._late_step(saga_id, event_name)
-        if index is not None:
-            self._resume(saga, late=frozenset({index}))
-            await asyncio.wait([self._live[saga_id].task])
-
-    def _late_step(self, saga_id: str, event_name: str) -> int | None:
-        saga = self.store.get_saga(saga_id)
-        if saga is None or saga.saga_name not in self._definitions:
-            return None
-        history = History.from_log(self.store.step_log(saga_id))
-        return late_step(self._definitions[saga.saga_name], history, event_name)
-
-    def _resume(
-        self,
-        saga: SagaExecution,
-        redrive: frozenset[int] = frozenset(),
-        late: frozenset[int] = frozenset(),
-    ) -> SagaRun:
-        history = History.from_log(self.store.step_log(saga.saga_id))
-        parked = {
-            letter.step_index: letter
-            for letter in self.store.list_dead_letters(status="parked", saga_id=saga.saga_id)
-            if letter.kind == "compensation" and letter.step_index is not None
-        }
-        return self._spawn(saga, history, parked, redrive, late)
-
-    def _spawn(
-        self,
-        saga: SagaExecution,
-        history: History,
-        parked: dict[int, DeadLetter],
-        redrive: frozenset[int] = frozenset(),
-        late: frozenset[int] = frozenset(),
-    ) -> SagaRun:
-        definition = self._definitions[saga.saga_name]
-        run = SagaRun(self._env, definition, saga, history, parked, redrive, late)
-        task = asyncio.get_running_loop().create_task(
-            self._drive(run), name=f"saga:{saga.saga_name}:{saga.saga_id}"
-        )
-        self._live[saga.saga_id] = _Live(run, task)
-        self._given_up.pop(saga.saga_id, None)
-        self._by_correlation.setdefault(saga.correlation_id, set()).add(saga.saga_id)
-        return run
-
-    async def _drive(self, run: SagaRun) -> None:
-        saga_id = run.saga.saga_id
-        try:
-            result = await run.drive()
-        except Exception as exc:
-            self._forget(run)
-            self._driver_failed(run, exc)
-            return
-        except asyncio.CancelledError:
-            self._forget(run)
-            raise
-        self._forget(run)
-        self._restarts.succeeded(saga_id)
-        for future in self._waiters.pop(saga_id, []):
-            if not future.done():
-                future.set_result(result)
-
-    def _driver_failed(self, run: SagaRun, exc: Exception) -> None:
-        """Restart the saga after a backoff (see ``_restarts``); once its budget for
-        defects is spent, give it up: waiters get a :class:`SagaError` and an operator a
-        ``driver_failed`` alert (the saga resumes on the next ``recover()``)."""
-        saga = run.saga
-        ids = {"saga_id": saga.saga_id, "correlation_id": saga.correlation_id}
-        if self._closed:
-            return
-        if self._restarts.failed(saga.saga_id, exc):
-            if isinstance(exc, StoreUnavailable):
-                logger.warning("store unavailable; saga paused: %s", exc, extra=ids)
-            else:
-                logger.exception("saga driver failed; restarting it after a backoff", extra=ids)
-            return
-        logger.exception("saga driver kept failing; given up until recover()", extra=ids)
-        error = SagaError(
-            f"saga {saga.saga_id!r} stopped: its driver failed {MAX_DEFECT_RESTARTS + 1} "
-            f"times, last with {type(exc).__name__}: {exc}; fix the cause, then restart the "
-            "system (recover() resumes it)"
-        )
-        self._given_up[saga.saga_id] = str(error)
-        for future in self._waiters.pop(saga.saga_id, []):
-            if not future.done():
-                future.set_exception(error)
-        definition = self._definitions[saga.saga_name]
-        index = min(run.saga.step_index, len(definition.steps) - 1)
-        self._alert(
-            Alert(
-                kind="driver_failed",
-                saga_id=saga.saga_id,
-                saga_name=saga.saga_name,
-                step_name=definition.steps[index].name if definition.steps else "",
-                error=str(error),
-                correlation_id=saga.correlation_id,
-                at=self._env.clock(),
-            )
-        )
-
-    async def _restart(self, saga_id: str) -> None:
-        """Resume a saga whose driver failed, from the store (see :meth:`_driver_failed`)."""
-        if self._closed or saga_id in self._live:
-            return
-        saga = self.store.get_saga(saga_id)
-        if saga is None or SagaState(saga.state).terminal:
-            for future in self._waiters.pop(saga_id, []):
-                if future.done():
-                    continue
-                if saga is None:
-                    future.set_exception(UnknownSagaError(f"saga {saga_id!r} is gone"))
-                else:
-                    future.set_result(_result_of(saga))
-            return
-        logger.info("restarting saga after its driver failed", extra={"saga_id": saga_id})
-        self._resume(saga)
-
-    def _forget(self, run: SagaRun) -> None:
-        saga_id = run.saga.saga_id
-        self._live.pop(saga_id, None)
-        ids = self._by_correlation.get(run.saga.correlation_id)
-        if ids is not None:
-            ids.discard(saga_id)
-            if not ids:
-                del self._by_correlation[run.saga.correlation_id]

@@ -74,7 +74,10 @@ class Alert:
     not compensated; ``error`` names the saga, the step and the fix: give the operation
     an undo, or resolve by hand), or ``driver_failed`` (the code driving the saga kept
     raising, e.g. a defect or corrupt data; the saga is left as the store holds it and
-    resumes on the next ``recover()``).
+    resumes on the next ``recover()``), ``saga_quarantined`` (the saga's rows cannot be
+    read; it is not resumed until repaired) or ``stream_quarantined`` (an aggregate
+    instance's event stream cannot be replayed: its commands are refused until
+    ``sagacrew streams repair``; ``stream_id`` names it).
     """
 
     kind: str
@@ -85,6 +88,8 @@ class Alert:
     correlation_id: str
     at: float
     dead_letter_id: int | None = None
+    stream_id: str | None = None
+    """The event stream concerned (a ``stream_quarantined`` alert), else ``None``."""
 
 
 @dataclass

@@ -1,0 +1,98 @@
+"""Operator endpoint: the durable alerts of the store's ``alerts`` table.
+
+``GET /api/alerts?delivered=true|false&limit=`` lists them oldest first, with their
+delivery state (see :mod:`sagacrew.runtime.alerts`). It requires the operator token: an
+alert's error names sagas, steps and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+
+from sagacrew.runtime.api._auth import OperatorGuard
+from sagacrew.runtime.api._context import AppContext
+from sagacrew.runtime.api._progress import iso_utc
+from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
+from sagacrew.runtime.store import AlertRecord
+
+ALERTS_LIMIT: Final = 1000
+"""Default and largest ``limit`` of ``GET /api/alerts``."""
+
+
+class AlertView(BaseModel):
+    """An alert for operators (times ISO 8601 in UTC; ``delivered_at`` ``null`` until
+    every sink took it). ``saga_id``, ``step_name`` ... are ``""`` when the alert concerns
+    no saga or step; ``stream_id`` names the stream of a quarantined-stream alert."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int
+    kind: str
+    saga_id: str
+    saga_name: str
+    step_name: str
+    error: str
+    correlation_id: str
+    dead_letter_id: int | None
+    stream_id: str | None
+    raised_at: str
+    delivered_at: str | None
+    delivery_attempts: int
+    last_delivery_error: str | None
+
+
+class AlertList(BaseModel):
+    """``GET /api/alerts``: alerts, oldest first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alerts: list[AlertView]
+
+
+def alert_view(alert: AlertRecord) -> AlertView:
+    """An ``alerts`` row as the API shows it (rows read from the store have an id)."""
+    return AlertView(
+        id=alert.id if alert.id is not None else 0,
+        kind=alert.kind,
+        saga_id=alert.saga_id,
+        saga_name=alert.saga_name,
+        step_name=alert.step_name,
+        error=alert.error,
+        correlation_id=alert.correlation_id,
+        dead_letter_id=alert.dead_letter_id,
+        stream_id=alert.stream_id,
+        raised_at=iso_utc(alert.raised_at),
+        delivered_at=None if alert.delivered_at is None else iso_utc(alert.delivered_at),
+        delivery_attempts=alert.delivery_attempts,
+        last_delivery_error=alert.last_delivery_error,
+    )
+
+
+def alerts_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
+    """``/api/alerts``, behind the operator token."""
+    router = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(operator)],
+        tags=["operations"],
+        responses=error_responses(*ANY_REQUEST, *OPERATOR, *RUNNING),
+    )
+
+    @router.get("/alerts", response_model=AlertList, responses=error_responses(422))
+    async def alerts(
+        delivered: Annotated[
+            bool | None,
+            Query(description="true: delivered to every sink; false: still to deliver"),
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=ALERTS_LIMIT, description="at most this many, oldest first")
+        ] = ALERTS_LIMIT,
+    ) -> AlertList:
+        """Alerts raised for operators (a dead-lettered compensation, a stalled saga, a
+        quarantined stream ...), oldest first, with their delivery state."""
+        rows = ctx.system.store.list_alerts(delivered=delivered, limit=limit)
+        return AlertList(alerts=[alert_view(row) for row in rows])
+
+    return router

@@ -1,0 +1,193 @@
+"""Fuzzing the status API against its own OpenAPI document (schemathesis).
+
+A real uvicorn server on loopback serves generated/order_fulfilment on a SQLite store;
+schemathesis generates requests for every operation of ``/api/openapi.json`` (valid and
+invalid parameters and bodies, with the operator token) and checks each response: no
+5xx, and status code, content type, headers and body as the document declares them.
+A second pass runs while every store read fails as an unreachable database does: the
+answers are then 503 with ``Retry-After`` (or what the document says for the request),
+never 500. A bounded, derandomized number of examples per operation keeps both short and
+repeatable.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from sagacrew.crew.generated import open_generated
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime.api import create_app
+from sagacrew.runtime.store import StoreUnavailable
+
+SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
+TOKEN = "fuzz-operator-token"
+MAX_EXAMPLES = 25
+OUTAGE_EXAMPLES = 5
+OUTAGE_METHODS = (
+    "ping",
+    "query",
+    "get_saga",
+    "list_sagas",
+    "step_log",
+    "list_dead_letters",
+    "get_dead_letter",
+    "list_alerts",
+)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+OUTAGE_CHECKS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@dataclass
+class Api:
+    base: str
+    system: SagaSystem
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A uvicorn server (in a thread) serving the generated system, and the system."""
+    generated = open_generated(SYSTEM_DIR)
+    state = tmp_path_factory.mktemp("fuzz") / "state.db"
+    system = generated.package.build_system(f"sqlite:///{state}")
+    app = create_app(
+        system,
+        blueprint=generated.blueprint.model_dump(mode="json"),
+        flowcharts_dir=SYSTEM_DIR / "flowcharts",
+        operator_token=TOKEN,
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:  # set by uvicorn once it accepts connections
+            thread.join(0.05)
+            assert thread.is_alive(), "uvicorn exited before it was ready"
+        yield Api(f"http://127.0.0.1:{port}", system)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()
+        system.store.close()
+
+
+@pytest.fixture(scope="module")
+def api_schema(api: Api) -> Any:
+    # The token as the document's `operator` bearer scheme, so that the negative cases
+    # that leave it out (and expect 401) are sent without it; the saga type the system
+    # has, most of the time, so that starts reach the input checks.
+    config = schemathesis.Config.from_dict(
+        {
+            "auth": {"openapi": {"operator": {"bearer": TOKEN}}},
+            "dictionaries": {"saga_types": {"values": ["create_order"]}},
+            "parameters": {"path.saga_name": {"dictionary": "saga_types", "probability": 0.8}},
+        }
+    )
+    return schemathesis.openapi.from_url(f"{api.base}/api/openapi.json", config=config)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_response_matches_the_openapi_document(case: Any) -> None:
+    short_drain(case)
+    case.call_and_validate(checks=CHECKS, timeout=30)
+
+
+@pytest.fixture
+def store_down(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every store read the API makes fails as an unreachable database does."""
+
+    def unreachable(*args: object, **kwargs: object) -> Any:
+        raise StoreUnavailable("the fuzzed store is down", fix="wait", retry_after_s=0.2)
+
+    for name in OUTAGE_METHODS:
+        monkeypatch.setattr(api.system.store, name, unreachable)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=OUTAGE_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_during_a_store_outage_every_response_still_matches_the_document(
+    case: Any, store_down: None
+) -> None:
+    short_drain(case)
+    response = case.call_and_validate(checks=OUTAGE_CHECKS, timeout=30)
+    assert response.status_code != 500, response.text
+    if response.status_code == 503:
+        assert response.headers["retry-after"] == ["1"]  # 0.2 s, rounded up
+
+
+def short_drain(case: Any) -> None:
+    """A valid drain waits up to ``timeout_s``: at most a second here."""
+    drain_timeout = (case.query or {}).get("timeout_s")
+    if case.path == "/api/admin/drain" and isinstance(drain_timeout, int | float):
+        case.query["timeout_s"] = min(drain_timeout, 1)
+
+
+def test_the_document_declares_the_error_body_for_every_error_of_every_operation(
+    api: Api,
+) -> None:
+    with urllib.request.urlopen(f"{api.base}/api/openapi.json", timeout=30) as response:
+        document = json.loads(response.read())
+    error_ref = "#/components/schemas/ErrorBody"
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"400", "413", "500"} <= set(responses), (method, path)
+            for code, described in responses.items():
+                if int(code) >= 400:
+                    schema = described["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": error_ref}, (method, path, code)
+            if operation.get("security"):
+                assert {"401", "403"} <= set(responses), (method, path)
+    assert document["paths"]["/healthz"]["get"]["responses"]["503"]["headers"]["Retry-After"]
+    assert document["components"]["securitySchemes"]["operator"]["scheme"] == "bearer"
