@@ -11,9 +11,7 @@ from typing import Any
 
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import StepContext, StepFailed
-from sagacrew.runtime.store import SagaTransition, TransitionIds
-from sagacrew.runtime.store._postgres import PostgresStore
-from sagacrew.runtime.store._sqlite import SqliteStore
+from sagacrew.runtime.store import PostgresStore, SagaTransition, SqliteStore, TransitionIds
 
 
 class FakeClock:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+from async_helpers import ManualClock, run
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,19 +20,6 @@ from sagacrew.runtime.actors import (
     SupervisorSpec,
     WhichChildren,
 )
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run one async test body, failing (not hanging) if it takes more than 5 s."""
-    asyncio.run(asyncio.wait_for(coro, 5.0))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Flaky(Actor):
@@ -55,7 +42,7 @@ def test_backoff_delays_double_from_min_and_stop_at_max() -> None:
         async def fake_sleep(delay_s: float) -> None:
             delays.append(delay_s)
 
-        system = ActorSystem(clock=FakeClock(), sleep=fake_sleep)
+        system = ActorSystem(clock=ManualClock(), sleep=fake_sleep)
         spec = SupervisorSpec(
             intensity=100,
             backoff=Backoff(min_s=0.5, max_s=3.0),
@@ -76,7 +63,7 @@ def test_backoff_delays_double_from_min_and_stop_at_max() -> None:
 
 def test_backoff_restarts_from_min_after_the_child_ran_for_reset_after_s() -> None:
     async def body() -> None:
-        clock = FakeClock()
+        clock = ManualClock()
         delays: list[float] = []
 
         async def fake_sleep(delay_s: float) -> None:
@@ -111,7 +98,7 @@ def test_messages_sent_during_a_backoff_delay_wait_in_the_mailbox() -> None:
             sleeping.set()
             await wake.wait()
 
-        system = ActorSystem(clock=FakeClock(), sleep=gated_sleep)
+        system = ActorSystem(clock=ManualClock(), sleep=gated_sleep)
         spec = SupervisorSpec(
             backoff=Backoff(min_s=1.0, max_s=1.0), children=[ChildSpec("w", Flaky)]
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+from async_helpers import run
 
 from sagacrew.runtime.actors import (
     Actor,
@@ -22,11 +22,6 @@ from sagacrew.runtime.actors import (
     SupervisorSpec,
     WhichChildren,
 )
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run one async test body, failing (not hanging) if it takes more than 5 s."""
-    asyncio.run(asyncio.wait_for(coro, 5.0))
 
 
 class Echo(Actor):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from async_helpers import ManualClock, run
 
 from sagacrew.runtime.actors import (
     Actor,
@@ -23,21 +24,6 @@ from sagacrew.runtime.actors import (
     WhichChildren,
     directives,
 )
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run one async test body, failing (not hanging) if it takes more than 5 s."""
-    asyncio.run(asyncio.wait_for(coro, 5.0))
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Worker(Actor):
@@ -243,7 +229,7 @@ def test_intensity_exceeded_fails_the_supervisor_and_its_parent_restarts_it() ->
             children=[ChildSpec("x", worker("x", events)), ChildSpec("y", worker("y", events))],
         )
         spec = SupervisorSpec(decider=parent_decider, children=[ChildSpec("inner", inner)])
-        system = ActorSystem(clock=FakeClock())
+        system = ActorSystem(clock=ManualClock())
         root = await system.start(spec)
         x = system.lookup("x")
         await crash(x)  # restart 1 of at most 1
@@ -270,7 +256,7 @@ def test_intensity_exceeded_fails_the_supervisor_and_its_parent_restarts_it() ->
 def test_intensity_exceeded_at_the_top_marks_the_system_failed() -> None:
     async def body() -> None:
         events: list[str] = []
-        system = ActorSystem(clock=FakeClock())
+        system = ActorSystem(clock=ManualClock())
         spec = SupervisorSpec(intensity=0, children=[ChildSpec("w", worker("w", events))])
         root = await system.start(spec)
         await crash(system.lookup("w"))
@@ -287,7 +273,7 @@ def test_intensity_exceeded_at_the_top_marks_the_system_failed() -> None:
 
 def test_crashes_spaced_beyond_the_period_do_not_escalate() -> None:
     async def body() -> None:
-        clock = FakeClock()
+        clock = ManualClock()
         events: list[str] = []
         system = ActorSystem(clock=clock)
         spec = SupervisorSpec(
@@ -326,7 +312,7 @@ def test_failing_restart_counts_toward_intensity() -> None:
             raise RuntimeError("crash")
 
     async def body() -> None:
-        system = ActorSystem(clock=FakeClock())
+        system = ActorSystem(clock=ManualClock())
         spec = SupervisorSpec(intensity=3, children=[ChildSpec("w", FailsAfterFirstStart)])
         await system.start(spec)
         await crash(system.lookup("w"))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from async_helpers import run
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -44,11 +45,6 @@ STEPS = (
     "confirm_ticket",
     "approve_order",
 )
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run one async test body, failing (not hanging) if it takes more than 10 s."""
-    asyncio.run(asyncio.wait_for(coro, 10.0))
 
 
 def order_fulfilment() -> ModuleType:

@@ -20,6 +20,7 @@ from sagacrew.runtime import (
     AggregateActor,
     CommandHandler,
     Envelope,
+    Quarantined,
     Rejection,
     RetryPolicy,
     SagaDefinition,
@@ -30,7 +31,6 @@ from sagacrew.runtime import (
     StepContext,
     open_store,
 )
-from sagacrew.runtime._quarantine import Quarantined
 from sagacrew.runtime.store import CorruptRecord, NewEvent, Store, StoreError, StoreUnavailable
 from sagacrew.runtime.system import ChildPlan, SupervisorPlan
 

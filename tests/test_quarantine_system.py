@@ -13,11 +13,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from async_helpers import run
 from corruption import corrupt
 
 from sagacrew.crew.generated import GeneratedSystem, open_generated
@@ -102,11 +103,6 @@ class Alerts:
         return self.of(kind)
 
 
-def run(body: Callable[[], Awaitable[T]]) -> T:
-    """Run one async test body, failing (not hanging) if it takes more than 60 s."""
-    return asyncio.run(asyncio.wait_for(body(), 60.0))
-
-
 @pytest.fixture
 def build(shop: GeneratedSystem) -> Iterator[Callable[..., SagaSystem]]:
     """``build(url, on_alert=...)``: the shop over a store; every store is closed after."""
@@ -132,7 +128,7 @@ def stocked(build: Callable[..., SagaSystem], url: str, count: int) -> None:
                 result = await system.run_saga("stock_item", data)
                 assert result.state is SagaState.COMPLETED, result.error
 
-    run(body)
+    run(body, 60.0)
 
 
 def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
@@ -185,7 +181,7 @@ def test_four_corrupt_streams_are_quarantined_and_unrelated_sagas_are_unaffected
                 system.actors.failed.is_set(),
             )
 
-    touched, unrelated, quarantined, restarts, failed = run(body)
+    touched, unrelated, quarantined, restarts, failed = run(body, 60.0)
     for result in touched:
         item = result.data["item_id"]
         assert result.state is SagaState.COMPENSATED, result.error
@@ -238,7 +234,7 @@ def test_inspect_shows_the_broken_row_and_repair_lets_the_next_saga_succeed(
             data = {"order_id": "o-after-repair", "item_id": "i-1"}
             return await system.run_saga("tag_and_order", data)
 
-    result = run(body)
+    result = run(body, 60.0)
     assert result.state is SagaState.COMPLETED, result.error
     events = build(store_url).store.read_stream(stream)
     assert events[0].metadata["repaired"]["payload"] == "not json"
@@ -301,7 +297,7 @@ def test_a_saga_row_with_bad_json_quarantines_that_saga_not_the_start(
             quarantined = await alerts.wait_for("saga_quarantined", 2)
             return recovered, results, refused, quarantined
 
-    recovered, results, refused, quarantined = run(body)
+    recovered, results, refused, quarantined = run(body, 60.0)
     assert recovered == ["good-1", "good-2"]
     assert [result.state for result in results] == [SagaState.COMPLETED] * 2
     assert "saga 'bad-data' is quarantined" in refused[0] and "not valid JSON" in refused[0]

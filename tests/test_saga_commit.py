@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sagacrew.runtime.saga._commit import transition_committer
+from sagacrew.runtime.saga import transition_committer
 from sagacrew.runtime.store import (
     SagaExecution,
     SagaTransition,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from async_helpers import run
 from saga_fakes import FakeClock, FakeService, do, undo
 
 from sagacrew.runtime.saga import (
@@ -21,8 +22,7 @@ from sagacrew.runtime.saga import (
     SagaState,
     SagaStep,
 )
-from sagacrew.runtime.store import SagaTransition, TransitionIds
-from sagacrew.runtime.store._sqlite import SqliteStore
+from sagacrew.runtime.store import SagaTransition, SqliteStore, TransitionIds
 
 ONCE = RetryPolicy(max_attempts=1, jitter=0.0)
 
@@ -74,10 +74,6 @@ def orchestrator(store: SqliteStore, service: FakeService, alerts: list[Alert]) 
         sleep=clock.sleep,
         on_alert=alerts.append,
     )
-
-
-def run(body: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(body(), 10.0))
 
 
 def test_a_saga_whose_driver_failed_is_restarted_and_wait_ends(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pytest
+from async_helpers import run
 from saga_fakes import (
     FakeClock,
     FakeService,
@@ -49,11 +50,6 @@ def store(store_url: str) -> Iterator[ObservedStore]:
     observed = observed_store(store_url)
     yield observed
     observed.close()
-
-
-def run(body: Callable[[], Any]) -> Any:
-    """Run one async test body, failing (not hanging) if it takes more than 10 s."""
-    return asyncio.run(asyncio.wait_for(body(), 10.0))
 
 
 def acts_then_hangs(step: str, *, attempts: Sequence[int] = (1, 2, 3)) -> StepAction:

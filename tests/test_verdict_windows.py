@@ -3,6 +3,7 @@ a gate is judged on its worst window, so a bad five minutes cannot hide in a goo
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ SCHEMA = Path(__file__).resolve().parent.parent / "runtime" / "store" / "schema.
 class Db:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
+        self.keys = itertools.count()  # each step-log row has its own idempotency key
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.connection.execute(sql, tuple(params)))
@@ -34,8 +36,8 @@ class Db:
         self.connection.execute(
             "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
             "idempotency_key, started_at, ended_at, latency_ms, correlation_id, causation_id) "
-            "VALUES ('x', 0, 'a', 'forward', 'succeeded', 1, 'k', 0, ?, ?, 'c', 'c')",
-            (ended_at, latency_ms),
+            "VALUES ('x', 0, 'a', 'forward', 'succeeded', 1, ?, 0, ?, ?, 'c', 'c')",
+            (f"k-{next(self.keys)}", ended_at, latency_ms),
         )
 
 

@@ -11,6 +11,7 @@ persisted in the store before it is acted on, so nothing is lost or done twice a
 crash (see :meth:`SagaOrchestrator.recover`).
 """
 
+from sagacrew.runtime.saga._commit import transition_committer
 from sagacrew.runtime.saga._definition import (
     Dispatch,
     SagaDefinition,
@@ -60,5 +61,6 @@ __all__ = [
     "StepFailed",
     "UnknownSagaError",
     "idempotency_key",
+    "transition_committer",
     "transition_id",
 ]

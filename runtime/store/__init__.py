@@ -4,6 +4,8 @@ One interface, :class:`Store`; two real backends chosen by URL with :func:`open_
 The tables are those of ``schema.sql`` (the contract other components query).
 """
 
+from typing import TYPE_CHECKING
+
 from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import (
     ConcurrencyError,
@@ -14,6 +16,10 @@ from sagacrew.runtime.store._errors import (
 )
 from sagacrew.runtime.store._group import GroupCommitter, event_appender
 from sagacrew.runtime.store._open import open_store
+from sagacrew.runtime.store._sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from sagacrew.runtime.store._postgres import PostgresStore
 from sagacrew.runtime.store._records import (
     UNSET,
     AlertRecord,
@@ -46,11 +52,13 @@ __all__ = [
     "GroupCommitter",
     "MessageLogEntry",
     "NewEvent",
+    "PostgresStore",
     "RecordedEvent",
     "SagaExecution",
     "SagaTransition",
     "SagaUpdate",
     "Snapshot",
+    "SqliteStore",
     "StepLogEntry",
     "Store",
     "StoreError",
@@ -60,3 +68,12 @@ __all__ = [
     "event_appender",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``PostgresStore`` is imported on first use, so SQLite-only users never load psycopg."""
+    if name == "PostgresStore":
+        from sagacrew.runtime.store._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,33 @@
+"""Helpers shared by the async tests: run one test body with a bound, a hand-moved clock.
+
+(``saga_fakes.FakeClock`` is the other clock: it moves when the orchestrator sleeps.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def run(body: Awaitable[T] | Callable[[], Awaitable[T]], timeout_s: float = 10.0) -> T:
+    """Run one async test body (a coroutine, or a function making one), failing instead of
+    hanging when it takes longer than ``timeout_s``."""
+    awaitable = body() if callable(body) else body
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(awaitable, timeout_s)
+
+    return asyncio.run(bounded())
+
+
+class ManualClock:
+    """A clock the test moves by hand (``clock.now += 5``)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
