@@ -52,34 +52,33 @@ def test_transfer_money_completes_every_step(store_url: str) -> None:
     assert compensated_steps(rows) == []
 
 
-def test_transfer_money_refusal_at_debit_account_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize(
+    ("refused_step", "undone_in_order"),
+    [
+        ("debit_account", []),
+        ("credit_remote", ["debit_account"]),
+    ],
+)
+def test_transfer_money_refused_at_a_step_undoes_the_done_steps_in_reverse(
+    store_url: str, refused_step: str, undone_in_order: list[str]
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("transfer_money", "debit_account"))
+    faults = ScriptedFaults().add(ScriptedFault("transfer_money", refused_step))
     result, rows = run("transfer_money", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == []
+    assert compensated_steps(rows) == undone_in_order
 
 
-def test_transfer_money_refusal_at_credit_remote_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize("step", ["record_transfer"])
+def test_transfer_money_step_after_the_pivot_is_retried_until_it_succeeds(
+    store_url: str, step: str
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("transfer_money", "credit_remote"))
-    result, rows = run("transfer_money", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["debit_account"]
-
-
-def test_transfer_money_record_transfer_is_retried_after_the_pivot(store_url: str) -> None:
-    faults = ScriptedFaults().add(
-        ScriptedFault("transfer_money", "record_transfer", retriable=True, times=2)
-    )
+    faults = ScriptedFaults().add(ScriptedFault("transfer_money", step, retriable=True, times=2))
     result, rows = run("transfer_money", faults, store_url)
     assert result.state == SagaState.COMPLETED, result.error
     attempts = [
         a
         for name, phase, status, a in rows
-        if name == "record_transfer" and phase == "forward" and status == "succeeded"
+        if name == step and phase == "forward" and status == "succeeded"
     ]
     assert attempts == [3]
 

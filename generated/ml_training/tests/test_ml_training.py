@@ -52,66 +52,35 @@ def test_train_model_completes_every_step(store_url: str) -> None:
     assert compensated_steps(rows) == []
 
 
-def test_train_model_refusal_at_create_training_run_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize(
+    ("refused_step", "undone_in_order"),
+    [
+        ("create_training_run", []),
+        ("reserve_gpus", ["create_training_run"]),
+        ("dispatch_training", ["reserve_gpus", "create_training_run"]),
+        ("register_best_model", ["dispatch_training", "reserve_gpus", "create_training_run"]),
+    ],
+)
+def test_train_model_refused_at_a_step_undoes_the_done_steps_in_reverse(
+    store_url: str, refused_step: str, undone_in_order: list[str]
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("train_model", "create_training_run"))
+    faults = ScriptedFaults().add(ScriptedFault("train_model", refused_step))
     result, rows = run("train_model", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == []
+    assert compensated_steps(rows) == undone_in_order
 
 
-def test_train_model_refusal_at_reserve_gpus_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize("step", ["promote_model", "release_gpus"])
+def test_train_model_step_after_the_pivot_is_retried_until_it_succeeds(
+    store_url: str, step: str
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("train_model", "reserve_gpus"))
-    result, rows = run("train_model", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_training_run"]
-
-
-def test_train_model_refusal_at_dispatch_training_compensates_done_steps_in_reverse(
-    store_url: str,
-) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("train_model", "dispatch_training"))
-    result, rows = run("train_model", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["reserve_gpus", "create_training_run"]
-
-
-def test_train_model_refusal_at_register_best_model_compensates_done_steps_in_reverse(
-    store_url: str,
-) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("train_model", "register_best_model"))
-    result, rows = run("train_model", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["dispatch_training", "reserve_gpus", "create_training_run"]
-
-
-def test_train_model_promote_model_is_retried_after_the_pivot(store_url: str) -> None:
-    faults = ScriptedFaults().add(
-        ScriptedFault("train_model", "promote_model", retriable=True, times=2)
-    )
+    faults = ScriptedFaults().add(ScriptedFault("train_model", step, retriable=True, times=2))
     result, rows = run("train_model", faults, store_url)
     assert result.state == SagaState.COMPLETED, result.error
     attempts = [
         a
         for name, phase, status, a in rows
-        if name == "promote_model" and phase == "forward" and status == "succeeded"
-    ]
-    assert attempts == [3]
-
-
-def test_train_model_release_gpus_is_retried_after_the_pivot(store_url: str) -> None:
-    faults = ScriptedFaults().add(
-        ScriptedFault("train_model", "release_gpus", retriable=True, times=2)
-    )
-    result, rows = run("train_model", faults, store_url)
-    assert result.state == SagaState.COMPLETED, result.error
-    attempts = [
-        a
-        for name, phase, status, a in rows
-        if name == "release_gpus" and phase == "forward" and status == "succeeded"
+        if name == step and phase == "forward" and status == "succeeded"
     ]
     assert attempts == [3]
 

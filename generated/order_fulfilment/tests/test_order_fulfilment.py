@@ -52,66 +52,35 @@ def test_create_order_completes_every_step(store_url: str) -> None:
     assert compensated_steps(rows) == []
 
 
-def test_create_order_refusal_at_create_order_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize(
+    ("refused_step", "undone_in_order"),
+    [
+        ("create_order", []),
+        ("validate_consumer", ["create_order"]),
+        ("create_ticket", ["create_order"]),
+        ("authorize_card", ["create_ticket", "create_order"]),
+    ],
+)
+def test_create_order_refused_at_a_step_undoes_the_done_steps_in_reverse(
+    store_url: str, refused_step: str, undone_in_order: list[str]
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("create_order", "create_order"))
+    faults = ScriptedFaults().add(ScriptedFault("create_order", refused_step))
     result, rows = run("create_order", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == []
+    assert compensated_steps(rows) == undone_in_order
 
 
-def test_create_order_refusal_at_validate_consumer_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize("step", ["confirm_ticket", "approve_order"])
+def test_create_order_step_after_the_pivot_is_retried_until_it_succeeds(
+    store_url: str, step: str
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("create_order", "validate_consumer"))
-    result, rows = run("create_order", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_order"]
-
-
-def test_create_order_refusal_at_create_ticket_compensates_done_steps_in_reverse(
-    store_url: str,
-) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("create_order", "create_ticket"))
-    result, rows = run("create_order", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_order"]
-
-
-def test_create_order_refusal_at_authorize_card_compensates_done_steps_in_reverse(
-    store_url: str,
-) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("create_order", "authorize_card"))
-    result, rows = run("create_order", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_ticket", "create_order"]
-
-
-def test_create_order_confirm_ticket_is_retried_after_the_pivot(store_url: str) -> None:
-    faults = ScriptedFaults().add(
-        ScriptedFault("create_order", "confirm_ticket", retriable=True, times=2)
-    )
+    faults = ScriptedFaults().add(ScriptedFault("create_order", step, retriable=True, times=2))
     result, rows = run("create_order", faults, store_url)
     assert result.state == SagaState.COMPLETED, result.error
     attempts = [
         a
         for name, phase, status, a in rows
-        if name == "confirm_ticket" and phase == "forward" and status == "succeeded"
-    ]
-    assert attempts == [3]
-
-
-def test_create_order_approve_order_is_retried_after_the_pivot(store_url: str) -> None:
-    faults = ScriptedFaults().add(
-        ScriptedFault("create_order", "approve_order", retriable=True, times=2)
-    )
-    result, rows = run("create_order", faults, store_url)
-    assert result.state == SagaState.COMPLETED, result.error
-    attempts = [
-        a
-        for name, phase, status, a in rows
-        if name == "approve_order" and phase == "forward" and status == "succeeded"
+        if name == step and phase == "forward" and status == "succeeded"
     ]
     assert attempts == [3]
 

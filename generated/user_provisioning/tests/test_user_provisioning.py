@@ -52,56 +52,35 @@ def test_provision_user_completes_every_step(store_url: str) -> None:
     assert compensated_steps(rows) == []
 
 
-def test_provision_user_refusal_at_create_account_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize(
+    ("refused_step", "undone_in_order"),
+    [
+        ("create_account", []),
+        ("provision_vault", ["create_account"]),
+        ("join_default_community", ["provision_vault", "create_account"]),
+        ("activate_account", ["join_default_community", "provision_vault", "create_account"]),
+    ],
+)
+def test_provision_user_refused_at_a_step_undoes_the_done_steps_in_reverse(
+    store_url: str, refused_step: str, undone_in_order: list[str]
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("provision_user", "create_account"))
+    faults = ScriptedFaults().add(ScriptedFault("provision_user", refused_step))
     result, rows = run("provision_user", faults, store_url)
     assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == []
+    assert compensated_steps(rows) == undone_in_order
 
 
-def test_provision_user_refusal_at_provision_vault_compensates_done_steps_in_reverse(
-    store_url: str,
+@pytest.mark.parametrize("step", ["send_magic_link"])
+def test_provision_user_step_after_the_pivot_is_retried_until_it_succeeds(
+    store_url: str, step: str
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("provision_user", "provision_vault"))
-    result, rows = run("provision_user", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_account"]
-
-
-def test_provision_user_refusal_at_join_default_community_compensates_done_steps_in_reverse(
-    store_url: str,
-) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("provision_user", "join_default_community"))
-    result, rows = run("provision_user", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["provision_vault", "create_account"]
-
-
-def test_provision_user_refusal_at_activate_account_compensates_done_steps_in_reverse(
-    store_url: str,
-) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("provision_user", "activate_account"))
-    result, rows = run("provision_user", faults, store_url)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == [
-        "join_default_community",
-        "provision_vault",
-        "create_account",
-    ]
-
-
-def test_provision_user_send_magic_link_is_retried_after_the_pivot(store_url: str) -> None:
-    faults = ScriptedFaults().add(
-        ScriptedFault("provision_user", "send_magic_link", retriable=True, times=2)
-    )
+    faults = ScriptedFaults().add(ScriptedFault("provision_user", step, retriable=True, times=2))
     result, rows = run("provision_user", faults, store_url)
     assert result.state == SagaState.COMPLETED, result.error
     attempts = [
         a
         for name, phase, status, a in rows
-        if name == "send_magic_link" and phase == "forward" and status == "succeeded"
+        if name == step and phase == "forward" and status == "succeeded"
     ]
     assert attempts == [3]
 
