@@ -32,8 +32,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: rich would print an error's ``:100:`` (a line number) as an emoji. Text
+# that names a file, a finding or an error is printed with markup=False as well.
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 _debug = False
 
 EXIT_USER_ERROR = 2
@@ -148,10 +150,10 @@ def generate(
             out.print(f"llm: accepted {item}", markup=False)
         for item in result.rejected:
             err.print(f"llm: rejected {item}", markup=False)
-        out.print(f"generated {len(result.files)} files in {target}")
+        out.print(f"generated {len(result.files)} files in {target}", markup=False)
         for path in sorted(p for p in result.files if p.endswith(".dot")):
             svg = (target / path).with_suffix(".svg")
-            out.print(f"  flowchart: {svg if svg.exists() else target / path}")
+            out.print(f"  flowchart: {svg if svg.exists() else target / path}", markup=False)
 
 
 @app.command()
@@ -174,7 +176,7 @@ def run(
         system.state_dir.mkdir(parents=True, exist_ok=True)
         url = store or sqlite_url(system.state_dir / "runtime.db")
         report = run_workload(system, url, sagas_per_type=sagas)
-        out.print(f"{system.name}: {report.total} sagas run on {url}")
+        out.print(f"{system.name}: {report.total} sagas run on {url}", markup=False)
         for state, count in report.by_state.items():
             out.print(f"  {state:<20} {count}")
 
@@ -243,7 +245,7 @@ def verify(
                 for violation in check.violations[:3]:
                     out.print(f"  {violation}", markup=False)
         for finding in verdict.lint_findings:
-            out.print(f"[red]lint: {finding}[/]")
+            out.print(f"lint: {finding}", style="red", markup=False)
         out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")
         if result.crash is not None:
             crash = result.crash
@@ -256,11 +258,11 @@ def verify(
                 f"contention: {len(result.contention.results)} concurrent sagas over shared "
                 f"aggregates: {result.contention.by_state}"
             )
-        out.print(f"report: {result.report_md} and {result.report_json}")
+        out.print(f"report: {result.report_md} and {result.report_json}", markup=False)
         for saga in system.blueprint.sagas.sagas if system.blueprint.sagas else []:
             svg = system_dir / "flowcharts" / f"{saga.name}.svg"
             shown = svg if svg.exists() else svg.with_suffix(".dot")
-            out.print(f"flowchart: {shown}")
+            out.print(f"flowchart: {shown}", markup=False)
         if verdict.passed:
             out.print(f"[bold green]VERDICT: PASS[/] ({profile.value})")
         else:
@@ -302,7 +304,7 @@ def render(
             if hint:
                 err.print(f"note: {hint}", markup=False)
             shown = "svg" if hint is None else "dot"
-            out.print(f"{saga.name}: {output / saga.name}.{shown} (and .mmd)")
+            out.print(f"{saga.name}: {output / saga.name}.{shown} (and .mmd)", markup=False)
 
 
 @app.command()
@@ -321,7 +323,10 @@ def lint(
         from sagacrew.agents.validator import lint_path, load_taxonomy
 
         if not path.exists():
-            err.print(f"sagacrew: {path}: no such file or folder; pass a .py file or a folder")
+            err.print(
+                f"sagacrew: {path}: no such file or folder; pass a .py file or a folder",
+                markup=False,
+            )
             raise typer.Exit(EXIT_USER_ERROR)
         if taxonomy is None:
             for candidate in (path / "taxonomy.json", path.parent / "taxonomy.json"):
@@ -384,7 +389,7 @@ def serve(
     with _user_errors():
         from sagacrew.runtime.api import serve as run_server
 
-        out.print(f"serving {system_dir} on http://{host}:{port}/ (Ctrl-C stops)")
+        out.print(f"serving {system_dir} on http://{host}:{port}/ (Ctrl-C stops)", markup=False)
         run_server(
             system_dir,
             host=host,

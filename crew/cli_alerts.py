@@ -24,7 +24,7 @@ from rich.table import Table
 
 from sagacrew.crew.cli_ops import StoreUrl, SystemDir, _cell, _open, _ops_errors
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 LIMIT = 1000
 """Default of ``--limit``."""

@@ -41,8 +41,8 @@ EXIT_USER_ERROR = 2
 EXIT_FAILED = 1
 """The stream is (still) broken."""
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 streams = typer.Typer(
     name="streams",

@@ -1,57 +1,62 @@
-"""Open a generated system folder: its blueprint and its Python package."""
+"""Open a generated system folder: its blueprint (as the crew's model) and its package.
+
+Finding and importing the package is the runtime's job (:mod:`sagacrew.runtime.loader`,
+which ``sagacrew serve`` uses alone); this adds the typed :class:`Blueprint` the crew's
+commands read.
+"""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from pydantic import ValidationError
+
 from sagacrew.crew.blueprint import Blueprint
+from sagacrew.runtime.loader import (
+    BLUEPRINT_FILE,
+    STATE_DIR,
+    GeneratedSystemError,
+    import_package,
+    read_blueprint,
+)
 
-
-class GeneratedSystemError(Exception):
-    """The folder is not a generated system (one line: what is wrong; the fix)."""
+__all__ = ["GeneratedSystem", "GeneratedSystemError", "open_generated"]
 
 
 @dataclass(frozen=True)
 class GeneratedSystem:
+    """A generated system: its folder, its validated blueprint, its imported package."""
+
     root: Path
     blueprint: Blueprint
     package: ModuleType
 
     @property
     def name(self) -> str:
+        """The system's name (also its package's name)."""
         return self.blueprint.system
 
     @property
     def state_dir(self) -> Path:
         """Where runs keep their databases and reports (not committed)."""
-        return self.root / ".sagacrew"
+        return self.root / STATE_DIR
 
 
 def open_generated(root: Path) -> GeneratedSystem:
-    """Load ``root/blueprint.json`` and import the package it names."""
-    blueprint_file = root / "blueprint.json"
-    if not root.is_dir():
-        raise GeneratedSystemError(
-            f"{root}: not a folder; pass the folder `sagacrew generate SPEC -o DIR` wrote"
-        )
-    if not blueprint_file.is_file():
-        raise GeneratedSystemError(
-            f"{blueprint_file}: missing; run `sagacrew generate SPEC -o {root}` first"
-        )
+    """Load ``root/blueprint.json`` and import the package it names.
+
+    Raises :class:`GeneratedSystemError` (one line: the file and the fix) when ``root`` is
+    not a generated system.
+    """
+    data = read_blueprint(root)
     try:
-        blueprint = Blueprint.model_validate_json(blueprint_file.read_text("utf-8"))
-    except ValueError as error:
+        blueprint = Blueprint.model_validate(data)
+    except ValidationError as error:
         first = str(error).splitlines()[0]
         raise GeneratedSystemError(
-            f"{blueprint_file}:1:1: not a sagacrew blueprint ({first}); regenerate it with "
-            f"`sagacrew generate SPEC -o {root}`"
+            f"{root / BLUEPRINT_FILE}:1:1: not a sagacrew blueprint ({first}); regenerate it "
+            f"with `sagacrew generate SPEC -o {root}`"
         ) from None
-    path = str(root.resolve())
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    package = importlib.import_module(blueprint.system)
-    return GeneratedSystem(root, blueprint, package)
+    return GeneratedSystem(root, blueprint, import_package(root, blueprint.system))

@@ -1,8 +1,11 @@
 """sagacrew's runtime: supervised asyncio actors, an event store, durable sagas.
 
-Generated systems import from here only. It never imports crewAI.
+Generated systems import from here only. It never imports crewAI, nor the crew or the
+agents: :func:`load_system` opens a generated-system folder (``blueprint.json`` and its
+package) by itself, which is all ``sagacrew serve`` needs.
 """
 
+from sagacrew.runtime._quarantine import Quarantined
 from sagacrew.runtime.actors import (
     Actor,
     ActorRef,
@@ -14,6 +17,7 @@ from sagacrew.runtime.actors import (
 from sagacrew.runtime.aggregate import AggregateActor, CommandHandler, Rejection
 from sagacrew.runtime.externals.sandbox import GatewayError, GatewayOperation, SandboxGateway
 from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
+from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, load_system
 from sagacrew.runtime.messages import Envelope, new_id
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import (
@@ -56,7 +60,10 @@ __all__ = [
     "FaultInjector",
     "GatewayError",
     "GatewayOperation",
+    "GeneratedSystemError",
+    "LoadedSystem",
     "NewEvent",
+    "Quarantined",
     "Rejection",
     "RetryPolicy",
     "RuntimeMetrics",
@@ -77,6 +84,7 @@ __all__ = [
     "SupervisorPlan",
     "SupervisorSpec",
     "WorkloadReport",
+    "load_system",
     "new_id",
     "open_store",
     "overrides",

@@ -22,6 +22,8 @@ from sagacrew.runtime.api._app import create_app
 from sagacrew.runtime.api._errors import ServeError
 from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES
 from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES
+from sagacrew.runtime.loader import load_system
+from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.system import SagaSystem
 
 logger = logging.getLogger("sagacrew.runtime.api")
@@ -61,27 +63,24 @@ def serve(
     On SIGINT or SIGTERM: stops accepting requests, finishes the ones in progress, stops
     the sagas (they resume on the next start), the actors, and closes the store; then
     returns. Raises :class:`ServeError` when the port cannot be bound or
-    ``alert_webhook`` is not an http(s) URL, and the crew's
-    ``GeneratedSystemError`` when ``system_dir`` is not a generated system.
+    ``alert_webhook`` is not an http(s) URL, and
+    :class:`~sagacrew.runtime.loader.GeneratedSystemError` when ``system_dir`` is not a
+    generated system. Only the runtime is needed: the folder is opened by
+    :func:`~sagacrew.runtime.loader.load_system`, not by the crew.
     """
-    # Imported here so that the API itself does not depend on the crew (only serve does).
-    from sagacrew.crew.generated import open_generated
-
     sinks = _alert_sinks(alert_webhook)
-    generated = open_generated(system_dir)
+    generated = load_system(system_dir)
     if store_url is None:
         generated.state_dir.mkdir(parents=True, exist_ok=True)
         store_url = default_store_url(system_dir)
     sock = _bind(host, port)
     try:
-        from sagacrew.runtime.metrics import RuntimeMetrics
-
-        system: SagaSystem = generated.package.build_system(store_url, metrics=RuntimeMetrics())
+        system = generated.build_system(store_url, metrics=RuntimeMetrics())
         system.alert_sinks.extend(sinks)
         try:
             app = create_app(
                 system,
-                blueprint=generated.blueprint.model_dump(mode="json"),
+                blueprint=generated.blueprint,
                 flowcharts_dir=system_dir / "flowcharts",
                 operator_token=operator_token,
                 max_body_bytes=max_body_bytes,
