@@ -40,6 +40,7 @@ from sagacrew.crew.contention import (
 from sagacrew.crew.generated import GeneratedSystem
 from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
 from sagacrew.runtime.invariants import Conserved, References, check_system_invariants
+from sagacrew.runtime.replay_check import check_streams
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``."""
@@ -149,35 +150,24 @@ def crash_and_recover(
 
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
-    """Replayed state keeps every invariant, and equals each stored snapshot."""
-    invariant_subjects, invariant_violations = 0, []
-    snapshot_subjects, snapshot_violations = 0, []
-    for actor_class in system.package.app.AGGREGATES:
-        actor = actor_class(store)
-        for aggregate_id, state in actor.live_instances():
-            invariant_subjects += 1
-            if actor.broken_invariants(state):
-                invariant_violations.append(actor.stream_id(aggregate_id))
-        for aggregate_id in actor.aggregate_ids():
-            agrees = actor.snapshot_agrees(aggregate_id)
-            if agrees is not None:
-                snapshot_subjects += 1
-                if not agrees:
-                    snapshot_violations.append(actor.stream_id(aggregate_id))
+    """The runtime's replay check (:mod:`sagacrew.runtime.replay_check`) as two verdict
+    checks: live state rebuilt by replay keeps every invariant (a stream that cannot be
+    replayed counts as a violation), and equals each stored snapshot."""
+    replay = check_streams(actor_class(store) for actor_class in system.package.app.AGGREGATES)
     return [
         CheckResult(
             name="replayed_state_keeps_invariants",
             description="Every live aggregate rebuilt by replay keeps the spec's invariants.",
-            subjects=invariant_subjects,
-            violations=invariant_violations[:20],
-            violation_count=len(invariant_violations),
+            subjects=replay.live + replay.error_count,
+            violations=[*replay.broken, *replay.errors][:20],
+            violation_count=replay.broken_count + replay.error_count,
         ),
         CheckResult(
             name="replay_equals_snapshot",
             description="State rebuilt by replay equals the stored snapshot at its version.",
-            subjects=snapshot_subjects,
-            violations=snapshot_violations[:20],
-            violation_count=len(snapshot_violations),
+            subjects=replay.snapshots,
+            violations=list(replay.mismatches),
+            violation_count=replay.mismatch_count,
         ),
     ]
 

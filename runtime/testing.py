@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.aggregate import AggregateActor
+from sagacrew.runtime.replay_check import ReplayCheck, check_streams, replay_streams
 from sagacrew.runtime.saga import SagaResult
 from sagacrew.runtime.store import Store
 from sagacrew.runtime.system import SagaSystem
@@ -57,13 +58,23 @@ def failing_checks(
 def broken_invariants(
     store: Store, aggregates: Iterable[type[AggregateActor]]
 ) -> dict[str, list[str]]:
-    """Every live instance whose state, rebuilt by replay, breaks an invariant."""
+    """Every live instance whose state, rebuilt by replay, breaks an invariant (stream id →
+    the invariants' names), and every stream that cannot be replayed (stream id →
+    ``["cannot be replayed: <error>"]``).
+
+    Runs the runtime's replay check (:mod:`sagacrew.runtime.replay_check`), which also
+    compares each rebuild with its snapshot: see :func:`replay_check` for that part.
+    """
     broken: dict[str, list[str]] = {}
-    for actor_class in aggregates:
-        actor = actor_class(store)
-        for aggregate_id in actor.aggregate_ids():
-            state, _, exists = actor.replay(aggregate_id)
-            names = actor.broken_invariants(state) if exists else []
-            if names:
-                broken[actor.stream_id(aggregate_id)] = names
+    for result in replay_streams(actor_class(store) for actor_class in aggregates):
+        if result.error is not None:
+            broken[result.stream_id] = [f"cannot be replayed: {result.error}"]
+        elif result.broken:
+            broken[result.stream_id] = list(result.broken)
     return broken
+
+
+def replay_check(store: Store, aggregates: Iterable[type[AggregateActor]]) -> ReplayCheck:
+    """The runtime's whole replay check over ``store``: rebuilds equal full replays and
+    their snapshots, live instances keep their invariants (``ok and keeps_invariants``)."""
+    return check_streams(actor_class(store) for actor_class in aggregates)

@@ -11,9 +11,11 @@ name in YAML mappings. Names are identifiers (Unicode letters allowed) in snake_
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from sagacrew.runtime.saga import RetryPolicy as RuntimeRetryPolicy
 
 Identifier = Annotated[
     str,
@@ -194,17 +196,44 @@ class ExternalSystem(_Strict):
     description: str = ""
 
 
+_RUNTIME_RETRY = RuntimeRetryPolicy()
+"""The runtime's default retry policy: the spec's defaults are its values."""
+
+
+def _retry_field(name: str) -> Any:
+    """A spec field for the runtime retry policy's field ``name``: the runtime's default
+    and bounds (:data:`RuntimeRetryPolicy.BOUNDS`), so both accept the same values."""
+    bound = RuntimeRetryPolicy.BOUNDS[name]
+    return Field(
+        default=getattr(_RUNTIME_RETRY, name),
+        ge=bound.minimum,
+        lt=bound.below,
+        allow_inf_nan=None if bound.whole else False,  # whole numbers are finite already
+    )
+
+
 class RetryPolicy(_Strict):
     """How a step is retried: attempts, exponential backoff, jitter, maximum delay.
 
     Defaults: 3 attempts, 0.05 s first delay, ×2 each retry, ±10 % jitter, 2 s at most.
+    The defaults and the values allowed are the runtime's
+    (:class:`sagacrew.runtime.RetryPolicy`): attempts >= 1, delays >= 0, multiplier >= 1,
+    jitter in [0, 1), every number finite.
     """
 
-    max_attempts: PositiveInt = 3
-    initial_backoff_s: PositiveFloat = 0.05
-    backoff_multiplier: float = Field(default=2.0, ge=1.0)
-    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
-    max_backoff_s: PositiveFloat = 2.0
+    max_attempts: int = _retry_field("max_attempts")
+    initial_backoff_s: float = _retry_field("initial_backoff_s")
+    backoff_multiplier: float = _retry_field("backoff_multiplier")
+    jitter: float = _retry_field("jitter")
+    max_backoff_s: float = _retry_field("max_backoff_s")
+
+    @model_validator(mode="after")
+    def _runtime_accepts(self) -> Self:
+        """Refuse what the runtime's policy would refuse when the generated package loads."""
+        problems = RuntimeRetryPolicy.problems(**self.model_dump())
+        if problems:
+            raise ValueError(f"the runtime refuses {', '.join(problems)}")
+        return self
 
 
 class SagaStep(_Strict):

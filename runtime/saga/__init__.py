@@ -30,7 +30,7 @@ from sagacrew.runtime.saga._errors import (
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import idempotency_key, transition_id
 from sagacrew.runtime.saga._orchestrator import SagaOrchestrator
-from sagacrew.runtime.saga._policy import RetryPolicy
+from sagacrew.runtime.saga._policy import RETRY_BOUNDS, Bound, RetryPolicy, check_retry_policy
 from sagacrew.runtime.saga._types import (
     Alert,
     SagaMetrics,
@@ -40,7 +40,9 @@ from sagacrew.runtime.saga._types import (
 )
 
 __all__ = [
+    "RETRY_BOUNDS",
     "Alert",
+    "Bound",
     "Dispatch",
     "FaultInjector",
     "RetryPolicy",
@@ -60,6 +62,7 @@ __all__ = [
     "StepContext",
     "StepFailed",
     "UnknownSagaError",
+    "check_retry_policy",
     "idempotency_key",
     "transition_committer",
     "transition_id",
