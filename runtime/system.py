@@ -7,34 +7,39 @@ saga definitions); :class:`SagaSystem` brings it to life on one asyncio loop:
 2. the orchestrator resumes every saga left in flight by an earlier process;
 3. saga steps reach actors through :meth:`SagaSystem.dispatch`, which turns an actor's
    :class:`~sagacrew.runtime.aggregate.Rejection` into a business failure of the step;
-4. every handled message is written to ``actor_message_log`` with its ids;
+4. every handled message is written to ``actor_message_log`` with its ids
+   (``_message_log``);
 5. with ``metrics`` (a :class:`~sagacrew.runtime.metrics.RuntimeMetrics`), the sagas,
    actor restarts and dead letters are counted for Prometheus.
+
+The supervision plan and its conversion to an actor supervisor spec are in
+``_supervision``, workloads and their sample input in ``_workload``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from sagacrew.runtime._message_log import MESSAGE_LOG_BACKLOG as MESSAGE_LOG_BACKLOG
+from sagacrew.runtime._message_log import MessageLog
 from sagacrew.runtime._quarantine import OnQuarantine, QuarantineAlerts
-from sagacrew.runtime.actors import (
-    Actor,
-    ActorSystem,
-    Backoff,
-    ChildSpec,
-    SupervisorSpec,
-)
+from sagacrew.runtime._supervision import ChildPlan as ChildPlan
+from sagacrew.runtime._supervision import RestartType as RestartType
+from sagacrew.runtime._supervision import SupervisorPlan as SupervisorPlan
+from sagacrew.runtime._supervision import supervisor_spec
+from sagacrew.runtime._workload import WorkloadReport as WorkloadReport
+from sagacrew.runtime._workload import run_workload
+from sagacrew.runtime._workload import sample_inputs as sample_inputs
+from sagacrew.runtime.actors import Actor, ActorSystem, SupervisorSpec
 from sagacrew.runtime.aggregate import AggregateActor, Rejection
 from sagacrew.runtime.alerts import AlertSink
 from sagacrew.runtime.externals.sandbox import LateCompletions, SandboxGateway
-from sagacrew.runtime.messages import Envelope, new_id
+from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import (
     Alert,
     FaultInjector,
@@ -43,82 +48,12 @@ from sagacrew.runtime.saga import (
     SagaResult,
     StepFailed,
 )
-from sagacrew.runtime.store import MessageLogEntry, Store, StoreError
+from sagacrew.runtime.store import Store
 
 if TYPE_CHECKING:
     from sagacrew.runtime.metrics import RuntimeMetrics
 
-logger = logging.getLogger("sagacrew.runtime")
-
-MESSAGE_LOG_BACKLOG = 100_000
-"""Most actor message-log rows kept in memory while the store cannot be written."""
-
-RestartType = Literal["permanent", "transient", "temporary"]
 _Base = TypeVar("_Base", bound=Actor)
-
-
-@dataclass(frozen=True)
-class ChildPlan:
-    """A supervised actor, by address, with OTP's restart type and shutdown timeout."""
-
-    name: str
-    restart: RestartType = "permanent"
-    shutdown_s: float = 5.0
-
-
-@dataclass(frozen=True)
-class SupervisorPlan:
-    """A supervisor of the generated tree; children are actors or nested supervisors."""
-
-    name: str
-    strategy: Literal["one_for_one", "one_for_all", "rest_for_one"]
-    intensity: int
-    period_s: float
-    children: tuple[ChildPlan | SupervisorPlan, ...]
-    backoff_min_s: float = 0.0
-    backoff_max_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class WorkloadReport:
-    """What a workload run did: sagas by final state."""
-
-    results: tuple[SagaResult, ...]
-    by_state: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return len(self.results)
-
-
-def sample_inputs(
-    types: Mapping[str, str], saga_name: str, index: int, run: str = ""
-) -> dict[str, Any]:
-    """Saga input for saga ``index`` of workload ``run``: unique ids, small numbers.
-
-    Strings are unique per saga and run (``<field>-<run>-<saga>-<index>``), so every saga
-    works on its own aggregates, also when several workloads share a store; integers are
-    1-8 (``amount`` 1-4), small enough to pass the usual limits of a spec's
-    ``rejects_when`` rules. The same arguments always give the same input.
-    """
-    data: dict[str, Any] = {}
-    for name, kind in types.items():
-        digest = int(hashlib.sha256(f"{saga_name}:{name}:{index}".encode()).hexdigest()[:8], 16)
-        if kind == "int":
-            data[name] = 1 + digest % (4 if name == "amount" else 8)
-        elif kind == "float":
-            data[name] = round(1 + (digest % 10_000) / 100, 2)
-        elif kind == "bool":
-            data[name] = True
-        elif kind == "list":
-            data[name] = []
-        elif kind == "dict":
-            data[name] = {}
-        else:
-            data[name] = (
-                f"{name}-{run}-{saga_name}-{index}" if run else f"{name}-{saga_name}-{index}"
-            )
-    return data
 
 
 class SagaSystem:
@@ -191,14 +126,12 @@ class SagaSystem:
         self.alert_sinks: list[AlertSink] = list(alert_sinks)
         """Where alerts go besides ``on_alert``; wired by :meth:`start`."""
         self._detach_metrics: Callable[[], None] | None = None
-        self.actors = ActorSystem(name, observer=self._observe)
+        self._message_log = MessageLog(store, clock)
+        self.actors = ActorSystem(name, observer=self._message_log.observe)
         self.orchestrator: SagaOrchestrator | None = None
         self.duplicates_delivered = 0
         self.replies_lost = 0
         self.recovered: list[str] = []
-        self._message_log: list[MessageLogEntry] = []
-        self.message_log_dropped = 0
-        """Message-log rows dropped because the store stayed unwritable (see flush)."""
         """Ids of the sagas the last ``start()`` found in flight and resumed."""
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -259,27 +192,18 @@ class SagaSystem:
         """Run ``sagas_per_type`` sagas of every type, at most ``concurrency`` at once.
 
         With ``id_prefix``, saga ids are ``<prefix>-<saga>-<n>``, so the same workload on
-        a fresh store meets the same (hash-seeded) faults; without, ids are random.
+        a fresh store meets the same (hash-seeded) faults; without, ids are random. Input
+        comes from :func:`sample_inputs` (``inputs``: saga → field name → type).
         """
-        limit = asyncio.Semaphore(concurrency)
-        run = id_prefix or new_id()[:8]
-
-        async def one(saga_name: str, index: int) -> SagaResult:
-            saga_id = None if id_prefix is None else f"{id_prefix}-{saga_name}-{index:05d}"
-            data = sample_inputs(inputs[saga_name], saga_name, index, run)
-            async with limit:
-                result = await self.run_saga(saga_name, data, saga_id=saga_id)
-            if on_done is not None:
-                on_done(result)
-            return result
-
-        results = await asyncio.gather(
-            *(one(d.name, i) for d in self._definitions for i in range(sagas_per_type))
+        return await run_workload(
+            self.run_saga,
+            [definition.name for definition in self._definitions],
+            inputs,
+            sagas_per_type=sagas_per_type,
+            concurrency=concurrency,
+            id_prefix=id_prefix,
+            on_done=on_done,
         )
-        by_state: dict[str, int] = {}
-        for result in results:
-            by_state[str(result.state)] = by_state.get(str(result.state), 0) + 1
-        return WorkloadReport(tuple(results), dict(sorted(by_state.items())))
 
     async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
         """Deliver a saga step's command to the actor at ``target`` and await its reply.
@@ -351,74 +275,22 @@ class SagaSystem:
         return [actor for actor in made if isinstance(actor, AggregateActor)]
 
     def _spec(self, plan: SupervisorPlan) -> SupervisorSpec:
-        children = []
-        for child in plan.children:
-            if isinstance(child, SupervisorPlan):
-                children.append(ChildSpec(name=child.name, start=self._spec(child)))
-            else:
-                children.append(
-                    ChildSpec(
-                        name=child.name,
-                        start=self._factories[child.name],
-                        restart=child.restart,
-                        shutdown_s=child.shutdown_s,
-                    )
-                )
-        return SupervisorSpec(
-            strategy=plan.strategy,
-            intensity=plan.intensity,
-            period_s=plan.period_s,
-            children=tuple(children),
-            backoff=Backoff(min_s=plan.backoff_min_s, max_s=plan.backoff_max_s, random_factor=0.2),
-        )
-
-    def _observe(
-        self, actor_path: str, message: Any, elapsed_s: float, error: BaseException | None
-    ) -> None:
-        """Log a handled envelope to ``actor_message_log``; rows of one loop turn share a
-        transaction, written after the turn (the log never holds up a reply)."""
-        if not isinstance(message, Envelope):
-            return
-        self._message_log.append(
-            MessageLogEntry(
-                message_id=message.message_id,
-                actor=actor_path.rsplit("/", 1)[-1],
-                message_name=message.name,
-                correlation_id=message.correlation_id,
-                causation_id=message.causation_id,
-                received_at=self._clock() - elapsed_s,
-                handled_ms=elapsed_s * 1000.0,
-                outcome="error" if error is not None else "ok",
-                error=None if error is None else f"{type(error).__name__}: {error}",
-            )
-        )
-        if len(self._message_log) == 1:
-            asyncio.get_running_loop().call_soon(self.flush_message_log)
+        """A fresh spec of ``plan`` with this system's actor factories."""
+        return supervisor_spec(plan, self._factories)
 
     def flush_message_log(self) -> None:
-        """Write the logged messages not yet written.
+        """Write the logged messages not yet written (see :class:`MessageLog`).
 
         Rows leave the buffer only once written: when the store fails (e.g. it is
         unreachable), they stay and go with the next flush (at most
         ``MESSAGE_LOG_BACKLOG`` rows are kept; older ones are counted in
         ``message_log_dropped`` and logged)."""
-        entries = list(self._message_log)
-        if not entries:
-            return
-        try:
-            self.store.log_messages(entries)
-        except StoreError as exc:
-            overflow = len(self._message_log) - MESSAGE_LOG_BACKLOG
-            if overflow > 0:
-                del self._message_log[:overflow]
-                self.message_log_dropped += overflow
-                logger.error("actor message log: %d rows dropped: %s", overflow, exc)
-            else:
-                logger.warning("actor message log not written, kept for the next flush: %s", exc)
-            if self._message_log:
-                asyncio.get_running_loop().call_later(1.0, self.flush_message_log)
-            return
-        del self._message_log[: len(entries)]
+        self._message_log.flush()
+
+    @property
+    def message_log_dropped(self) -> int:
+        """Message-log rows dropped because the store stayed unwritable (see flush)."""
+        return self._message_log.dropped
 
 
 def _bind_aggregate(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.agents import flowchart as flowchart_module
+from sagacrew.agents import flowchart_text
 from sagacrew.agents.flowchart import (
     DOT_MISSING_HINT,
     FlowchartError,
@@ -246,13 +246,13 @@ def test_unicode_and_markup_in_names_are_quoted_in_dot_and_escaped_in_mermaid() 
 
 
 def test_mermaid_label_escapes_quotes_and_markup() -> None:
-    assert flowchart_module._mermaid_text('a "b" <c> #d & `e` | f\ng') == (
+    assert flowchart_text._mermaid_text('a "b" <c> #d & `e` | f\ng') == (
         "a #quot;b#quot; #lt;c#gt; #35;d #amp; #96;e#96; #124; f<br/>g"
     )
 
 
 def test_dot_label_escapes_backslash_quote_and_newline() -> None:
-    assert flowchart_module._dot_quote('a\\b "c"\nd') == '"a\\\\b \\"c\\"\\nd"'
+    assert flowchart_text._dot_quote('a\\b "c"\nd') == '"a\\\\b \\"c\\"\\nd"'
 
 
 def test_invalid_sagas_are_refused_with_a_fix() -> None:

@@ -6,7 +6,9 @@ instance runs; the parent decides whether to restart; messages still queue), ``t
 (stopped for good; the mailbox went to dead letters and new messages follow it there).
 
 Starting and stopping a cell is done by its parent, one operation at a time; the cell reports
-its own exits (a failure, or ``context.stop()``) through ``Parent.child_exited``.
+its own exits (a failure, or ``context.stop()``) through ``Parent.child_exited``. The message
+loop itself is in ``_loop``, the parents in ``_parents``, states and hook runners in
+``_lifecycle``.
 """
 
 from __future__ import annotations
@@ -15,65 +17,28 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ._actor import Actor, ActorContext
 from ._errors import ActorInitializationError, ActorNotFound, DeadLetterError, InvalidActorName
+from ._lifecycle import EXITED, RUNNING, TERMINATED, bounded, run_hook
+from ._loop import run_messages
+from ._parents import Parent as Parent
+from ._parents import StoppingParent as StoppingParent
+from ._parents import check_actor_name as check_actor_name
 from ._ref import ActorRef, Ask
 
 if TYPE_CHECKING:
-    from ._policy import Directive
     from ._system import ActorSystem
 
 logger = logging.getLogger("sagacrew.runtime.actors")
-
-RUNNING = "running"
-EXITED = "exited"
-TERMINATED = "terminated"
 
 
 class Signal:
     """Base of internal system messages (never published as dead letters)."""
 
     __slots__ = ()
-
-
-class Parent(Protocol):
-    """What a cell needs from whoever supervises it."""
-
-    def decide(self, error: Exception) -> Directive:
-        """The directive for a failure of one of this parent's children."""
-        ...
-
-    def child_exited(
-        self, cell: Cell, incarnation: int, error: Exception | None, directive: Directive | None
-    ) -> None:
-        """A child's instance ended by itself: failed with ``error``, or stopped normally."""
-        ...
-
-
-def check_actor_name(path: str, name: str) -> None:
-    """Raise ``InvalidActorName`` unless ``name`` is a valid path segment."""
-    if not name or "/" in name:
-        raise InvalidActorName(path, "use a non-empty name without '/'")
-
-
-async def _run_hook(hook: Awaitable[None], path: str, hook_name: str) -> None:
-    try:
-        await hook
-    except Exception:
-        logger.exception("%s of actor %r raised; the actor stops regardless", hook_name, path)
-
-
-async def _bounded(hook: Awaitable[None], timeout_s: float | None, path: str) -> None:
-    if timeout_s is None:
-        await hook
-        return
-    try:
-        await asyncio.wait_for(hook, timeout_s)
-    except TimeoutError:
-        logger.error("actor %r did not finish stopping within %s s; cancelled", path, timeout_s)
 
 
 class Cell:
@@ -189,95 +154,7 @@ class Cell:
             await self.stop_children()
             raise
         loop = asyncio.get_running_loop()
-        self.task = loop.create_task(self._run(instance), name=f"actor:{self.path}")
-
-    async def _run(self, instance: Actor) -> None:
-        mailbox = self.mailbox
-        receive = instance.receive
-        system = self.system
-        observer = None if self.is_supervisor else system._observer
-        clock = system._clock
-        throughput = system._throughput
-        loop = asyncio.get_running_loop()
-        reply: asyncio.Future[Any] | None = None
-        message: Any = None
-        handling = False
-        budget = throughput
-        try:
-            while not self.stop_requested:
-                if not mailbox:
-                    budget = throughput
-                    waiter = loop.create_future()
-                    self.waiter = waiter
-                    await waiter
-                    continue
-                if budget == 0:
-                    # Let other tasks run: a busy actor must not monopolise the loop.
-                    budget = throughput
-                    await asyncio.sleep(0)
-                    continue
-                budget -= 1
-                item = mailbox.popleft()
-                if type(item) is Ask:
-                    message = item.message
-                    reply = item.reply
-                else:
-                    message = item
-                    reply = None
-                handling = True
-                if observer is None:
-                    try:
-                        result = await receive(message)
-                    except Exception as error:
-                        handling = False
-                        if self._on_failure(error, reply):
-                            continue
-                        return
-                else:
-                    started = clock()
-                    try:
-                        result = await receive(message)
-                    except Exception as error:
-                        handling = False
-                        system._observe(self.path, message, clock() - started, error)
-                        if self._on_failure(error, reply):
-                            continue
-                        return
-                    system._observe(self.path, message, clock() - started, None)
-                handling = False
-                if reply is not None and not reply.done():
-                    reply.set_result(result)
-        except asyncio.CancelledError:
-            self.waiter = None
-            if handling:
-                system.dead_letters.publish(self.path, message, "cancelled")
-                if reply is not None and not reply.done():
-                    reply.set_exception(
-                        DeadLetterError(self.path, message, "cancelled after shutdown_s")
-                    )
-            raise
-        self.waiter = None
-        self.state = EXITED
-        await self.stop_children()
-        await _run_hook(instance.post_stop(), self.path, "post_stop")
-        self.instance = None
-        if self.self_stop and not self.parent_stopping:
-            self.parent.child_exited(self, self.incarnation, None, None)
-
-    def _on_failure(self, error: Exception, reply: asyncio.Future[Any] | None) -> bool:
-        """Handle ``receive`` raising; True to resume with the next message."""
-        if reply is not None and not reply.done():
-            reply.set_exception(error)
-        directive = self.parent.decide(error)
-        if directive == "resume" and not self.is_supervisor:
-            logger.warning("actor %r failed with %r; resumed", self.path, error)
-            return True
-        self.waiter = None
-        self.state = EXITED
-        self.error = error
-        if not self.parent_stopping:
-            self.parent.child_exited(self, self.incarnation, error, directive)
-        return False
+        self.task = loop.create_task(run_messages(self, instance), name=f"actor:{self.path}")
 
     def request_self_stop(self) -> None:
         """``context.stop()``: end after the current message, as a normal exit."""
@@ -326,8 +203,8 @@ class Cell:
         if instance is not None:
             self.instance = None
             await self.stop_children()
-            await _bounded(
-                _run_hook(instance.post_stop(), self.path, "post_stop"), timeout_s, self.path
+            await bounded(
+                run_hook(instance.post_stop(), self.path, "post_stop"), timeout_s, self.path
             )
         self.state = EXITED
         if terminate:
@@ -348,7 +225,7 @@ class Cell:
             hook, hook_name = instance.post_stop(), "post_stop"
         else:
             hook, hook_name = instance.pre_restart(error), "pre_restart"
-        await _bounded(_run_hook(hook, self.path, hook_name), self.shutdown_s, self.path)
+        await bounded(run_hook(hook, self.path, hook_name), self.shutdown_s, self.path)
 
     def terminate(self) -> None:
         """Mark the cell stopped for good and send its mailbox to dead letters."""
@@ -434,38 +311,3 @@ class Cell:
             raise ActorNotFound(ref.path, f"not a child spawned by {self.path!r}")
         child.parent.release(child)
         await child.stop(terminate=True, timeout_s=child.shutdown_s)
-
-
-class StoppingParent:
-    """Parent of unsupervised actors (top level, or spawned by an actor).
-
-    Akka Typed's default: a child that fails is stopped, never restarted; a child that stops
-    itself is terminated. Top-level supervisors that fail mark the system failed.
-    """
-
-    def __init__(self, system: ActorSystem, children: dict[str, Cell]) -> None:
-        self._system = system
-        self._children = children
-
-    def decide(self, error: Exception) -> Directive:
-        """Always ``"stop"``."""
-        return "stop"
-
-    def child_exited(
-        self, cell: Cell, incarnation: int, error: Exception | None, directive: Directive | None
-    ) -> None:
-        """Stop the exited child for good, in the background."""
-        self._system._background(self._reap(cell, incarnation, error))
-
-    def release(self, cell: Cell) -> None:
-        """Forget ``cell`` (before stopping it) so it is not stopped twice."""
-        if self._children.get(cell.name) is cell:
-            del self._children[cell.name]
-
-    async def _reap(self, cell: Cell, incarnation: int, error: Exception | None) -> None:
-        if cell.incarnation != incarnation or cell.dead:
-            return
-        self.release(cell)
-        await cell.stop(terminate=True, timeout_s=cell.shutdown_s)
-        if error is not None:
-            self._system._unsupervised_failed(cell, error)
