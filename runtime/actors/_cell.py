@@ -24,9 +24,7 @@ from ._actor import Actor, ActorContext
 from ._errors import ActorInitializationError, ActorNotFound, DeadLetterError, InvalidActorName
 from ._lifecycle import EXITED, RUNNING, TERMINATED, bounded, run_hook
 from ._loop import run_messages
-from ._parents import Parent as Parent
-from ._parents import StoppingParent as StoppingParent
-from ._parents import check_actor_name as check_actor_name
+from ._parents import Parent, StoppingParent, check_actor_name
 from ._ref import ActorRef, Ask
 
 if TYPE_CHECKING:

@@ -11,9 +11,10 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ._actor import Actor
-from ._cell import Cell, StoppingParent, check_actor_name
+from ._cell import Cell
 from ._dead_letters import DeadLetters
 from ._errors import ActorError, ActorInitializationError, ActorNotFound, InvalidActorName
+from ._parents import StoppingParent, check_actor_name
 from ._policy import SupervisorSpec
 from ._ref import ActorRef
 from ._supervisor import Supervisor
