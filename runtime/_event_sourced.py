@@ -147,12 +147,7 @@ class EventSourcedAggregate:
     def aggregate_ids(self) -> list[str]:
         """Ids of every instance of this aggregate type that has a stream."""
         prefix = self.address + ":"
-        rows = self._store.query(
-            "SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE ? ORDER BY stream_id",
-            (prefix + "%",),
-        )
-        # LIKE reads "_" in the address as a wildcard: keep exact prefixes only
-        return [str(s)[len(prefix) :] for (s,) in rows if str(s).startswith(prefix)]
+        return [stream[len(prefix) :] for stream in self._store.stream_ids(prefix)]
 
     def live_instances(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(id, state)`` of every live instance (see :meth:`is_live`), rebuilt by replay."""

@@ -18,11 +18,6 @@ from typing import Any
 from sagacrew.runtime.aggregate import AggregateActor
 from sagacrew.runtime.store import CorruptRecord, RecordedEvent, Store
 
-_COLUMNS = (
-    "position, version, event_type, event_version, payload, metadata, message_id, "
-    "correlation_id, causation_id, recorded_at"
-)
-
 
 @dataclass(frozen=True)
 class Repair:
@@ -88,9 +83,7 @@ def check_stream(
     repair: Repair | None = None,
 ) -> StreamCheck:
     """Diagnose every row of ``stream_id`` (as if ``repair`` were written, when given)."""
-    rows = store.query(
-        f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version", (stream_id,)
-    )
+    rows = store.raw_events(stream_id)
     checks: list[RowCheck] = []
     missing: list[int] = []
     state: dict[str, Any] | None = None

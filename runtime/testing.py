@@ -25,11 +25,10 @@ def run_one_saga(
     async def go() -> tuple[SagaResult, list[StepRow]]:
         async with make_system() as system:
             result = await system.run_saga(saga, data)
-            rows = system.store.query(
-                "SELECT step_name, phase, status, attempt FROM saga_step_log "
-                "WHERE saga_id = ? ORDER BY seq",
-                (result.saga_id,),
-            )
+            rows: list[StepRow] = [
+                (row.step_name, row.phase, row.status, row.attempt)
+                for row in system.store.step_log(result.saga_id)
+            ]
         return result, rows
 
     return asyncio.run(go())

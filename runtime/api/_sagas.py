@@ -64,22 +64,19 @@ def sagas_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000, description="newest first")] = 50,
     ) -> SagaList:
         """Sagas, newest first (default 50): id, type, state, summary and start time."""
-        where, params = _filters(state, saga_name)
-        rows = ctx.system.store.query(
-            "SELECT saga_id, saga_name, state, steps_completed, steps_total, started_at "
-            f"FROM saga_executions{where} ORDER BY started_at DESC, saga_id DESC LIMIT ?",
-            [*params, limit],
+        rows = ctx.system.store.saga_summaries(
+            states=_states(state), saga_name=saga_name or None, limit=limit
         )
         return SagaList(
             sagas=[
                 SagaListItem(
-                    saga_id=str(saga_id),
-                    saga_name=str(name),
-                    state=str(saga_state),
-                    summary=summary_text(int(done), int(total)),
-                    started_at=iso_utc(float(started_at)),
+                    saga_id=row.saga_id,
+                    saga_name=row.saga_name,
+                    state=row.state,
+                    summary=summary_text(row.steps_completed, row.steps_total),
+                    started_at=iso_utc(row.started_at),
                 )
-                for saga_id, name, saga_state, done, total, started_at in rows
+                for row in rows
             ]
         )
 
@@ -214,20 +211,15 @@ def sagas_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
     return router
 
 
-def _filters(state: str | None, saga_name: str | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
+def _states(state: str | None) -> list[str] | None:
+    """The comma-separated states of ``?state=`` (``None``: any), each a known state."""
     states = [part.strip() for part in (state or "").split(",") if part.strip()]
-    if states:
-        unknown = sorted(set(states) - set(_STATES))
-        if unknown:
-            raise HttpError(422, f"unknown saga states {unknown}", {"known": _STATES})
-        clauses.append(f"state IN ({', '.join('?' for _ in states)})")
-        params.extend(states)
-    if saga_name:
-        clauses.append("saga_name = ?")
-        params.append(saga_name)
-    return ("" if not clauses else " WHERE " + " AND ".join(clauses)), params
+    if not states:
+        return None
+    unknown = sorted(set(states) - set(_STATES))
+    if unknown:
+        raise HttpError(422, f"unknown saga states {unknown}", {"known": _STATES})
+    return states
 
 
 def _input_problems(entry: Mapping[str, Any] | None, data: Mapping[str, Any]) -> list[str]:

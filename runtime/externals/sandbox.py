@@ -245,12 +245,8 @@ class SandboxGateway(Actor):
 
     def _made(self, name: str, undone: str, resource_id: str) -> ExternalCall:
         """The ``undone`` call that made ``resource_id`` (undo payloads without a key)."""
-        rows = self._store.query(
-            "SELECT idempotency_key FROM external_calls "
-            "WHERE system = ? AND operation = ? AND resource_id = ?",
-            (self.system, undone, resource_id),
-        )
-        target = self._store.get_external_call(str(rows[0][0])) if rows else None
+        key = self._store.external_call_key(self.system, undone, resource_id)
+        target = self._store.get_external_call(key) if key is not None else None
         if target is None:
             raise GatewayError(
                 f"{self.system}.{name}: no {undone} call made resource {resource_id}"

@@ -41,26 +41,14 @@ class FailureGroup:
 
 def failed_saga_groups(store: Store) -> list[FailureGroup]:
     """Failed sagas grouped by (state, failing step), largest group first."""
-    marks = ", ".join("?" for _ in FAILED_STATES)
-    sagas = store.query(
-        f"SELECT saga_id, state, error FROM saga_executions WHERE state IN ({marks}) "
-        "ORDER BY started_at, saga_id",
-        FAILED_STATES,
-    )
+    sagas = store.saga_errors(FAILED_STATES)
     if not sagas:
         return []
-    failing: dict[str, tuple[int, str]] = {}
-    for saga_id, step_name, seq in store.query(
-        "SELECT saga_id, step_name, seq FROM saga_step_log "
-        "WHERE phase = 'forward' AND status = 'failed'"
-    ):
-        known = failing.get(str(saga_id))
-        if known is None or int(seq) > known[0]:
-            failing[str(saga_id)] = (int(seq), str(step_name))
+    failing = store.failed_forward_steps()
     groups: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
     for saga_id, state, error in sagas:
-        step = failing.get(str(saga_id), (0, None))[1]
-        groups.setdefault((str(state), step), []).append((str(saga_id), str(error or "")))
+        step = failing.get(saga_id)
+        groups.setdefault((state, step), []).append((saga_id, error or ""))
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0][0], item[0][1] or ""))
     return [
         FailureGroup(state, step, len(members), members[0][0], members[0][1])
@@ -111,15 +99,10 @@ class ActorFailures:
 
 def actor_failures(store: Store, *, since: float) -> list[ActorFailures]:
     """Actors whose handlers raised since ``since``, most failures first."""
-    rows = store.query(
-        "SELECT actor, error, seq FROM actor_message_log "
-        "WHERE outcome = 'error' AND received_at >= ? ORDER BY seq",
-        (since,),
-    )
     found: dict[str, tuple[int, str]] = {}
-    for actor, error, _ in rows:
-        count, _latest = found.get(str(actor), (0, ""))
-        found[str(actor)] = (count + 1, str(error or ""))
+    for actor, error in store.actor_errors(since):
+        count, _latest = found.get(actor, (0, ""))
+        found[actor] = (count + 1, error)
     return sorted(
         (ActorFailures(actor, count, error) for actor, (count, error) in found.items()),
         key=lambda failures: (-failures.count, failures.actor),

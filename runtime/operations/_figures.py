@@ -86,10 +86,7 @@ def consistency_held_s(
 
 def saga_success(store: Store) -> tuple[int, float]:
     """``(terminal sagas, success rate)`` from ``saga_executions``."""
-    counts = dict(
-        (str(state), int(n))
-        for state, n in store.query("SELECT state, COUNT(*) FROM saga_executions GROUP BY state")
-    )
+    counts = store.saga_state_counts()
     terminal = sum(counts.get(state, 0) for state in TERMINAL_STATES)
     if terminal == 0:
         return 0, 1.0
@@ -98,19 +95,12 @@ def saga_success(store: Store) -> tuple[int, float]:
 
 def count_parked_compensations(store: Store) -> int:
     """Compensations in the dead-letter queue with status ``parked``."""
-    rows = store.query(
-        "SELECT COUNT(*) FROM dead_letters WHERE kind = 'compensation' AND status = 'parked'"
-    )
-    return int(rows[0][0]) if rows else 0
+    return store.parked_compensations()
 
 
 def count_actor_failures(store: Store, *, since: float) -> int:
     """Messages whose handler raised (``actor_message_log.outcome = 'error'``) since ``since``."""
-    rows = store.query(
-        "SELECT COUNT(*) FROM actor_message_log WHERE outcome = 'error' AND received_at >= ?",
-        (since,),
-    )
-    return int(rows[0][0]) if rows else 0
+    return len(store.actor_errors(since))
 
 
 def read_figures(

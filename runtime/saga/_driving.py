@@ -136,11 +136,7 @@ class SagaDriving:
             if not future.done():
                 future.set_exception(SagaError(reason))
         try:  # the plain columns, for the alert: best effort, they may be broken too
-            found = self.store.query(
-                "SELECT saga_name, correlation_id FROM saga_executions WHERE saga_id = ?",
-                (saga_id,),
-            )
-            name, correlation_id = (str(found[0][0]), str(found[0][1])) if found else ("", "")
+            name, correlation_id = self.store.saga_label(saga_id) or ("", "")
         except StoreError:
             name, correlation_id = "", ""
         await self.raise_alert(

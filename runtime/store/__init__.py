@@ -14,8 +14,12 @@ from sagacrew.runtime.store._errors import (
     StoreError,
     StoreUnavailable,
 )
+from sagacrew.runtime.store._event_recorder import EventRecorder
 from sagacrew.runtime.store._group import GroupCommitter, event_appender
+from sagacrew.runtime.store._log_recorder import LogRecorder
 from sagacrew.runtime.store._open import open_store
+from sagacrew.runtime.store._operations_recorder import OperationsRecorder
+from sagacrew.runtime.store._saga_recorder import SagaRecorder
 from sagacrew.runtime.store._sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -31,6 +35,7 @@ from sagacrew.runtime.store._records import (
     NewEvent,
     RecordedEvent,
     SagaExecution,
+    SagaSummary,
     SagaTransition,
     SagaUpdate,
     Snapshot,
@@ -48,13 +53,18 @@ __all__ = [
     "DeadLetter",
     "DeadLetterUpdate",
     "DuplicateCommandError",
+    "EventRecorder",
     "ExternalCall",
     "GroupCommitter",
+    "LogRecorder",
     "MessageLogEntry",
     "NewEvent",
+    "OperationsRecorder",
     "PostgresStore",
     "RecordedEvent",
     "SagaExecution",
+    "SagaRecorder",
+    "SagaSummary",
     "SagaTransition",
     "SagaUpdate",
     "Snapshot",

@@ -102,6 +102,18 @@ class SagaUpdate:
 
 
 @dataclass(frozen=True)
+class SagaSummary:
+    """A saga as lists show it, without its data: id, type, state, progress, start time."""
+
+    saga_id: str
+    saga_name: str
+    state: str
+    steps_completed: int
+    steps_total: int
+    started_at: float
+
+
+@dataclass(frozen=True)
 class StepLogEntry:
     """A ``saga_step_log`` row: one transition of one step attempt.
 

@@ -206,3 +206,19 @@ class SqlEvents(SqlBase):
             ),
             taken_at=float(taken_at),
         )
+
+    def stream_ids(self, prefix: str) -> list[str]:
+        rows = self._read(
+            "SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE ? ORDER BY stream_id",
+            (prefix + "%",),
+        )
+        # LIKE reads "_" and "%" in the prefix as wildcards: keep exact prefixes only
+        return [str(s) for (s,) in rows if str(s).startswith(prefix)]
+
+    def raw_events(self, stream_id: str) -> list[tuple[Any, ...]]:
+        return self._read(
+            "SELECT position, version, event_type, event_version, payload, metadata, "
+            "message_id, correlation_id, causation_id, recorded_at "
+            "FROM events WHERE stream_id = ? ORDER BY version",
+            (stream_id,),
+        )

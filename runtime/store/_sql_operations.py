@@ -154,6 +154,28 @@ class SqlOperations(SqlBase):
         )
         return [codec.external_call_from_row(row) for row in rows]
 
+    def external_call_key(self, system: str, operation: str, resource_id: str) -> str | None:
+        rows = self._read(
+            "SELECT idempotency_key FROM external_calls "
+            "WHERE system = ? AND operation = ? AND resource_id = ?",
+            (system, operation, resource_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def parked_compensations(self) -> int:
+        rows = self._read(
+            "SELECT COUNT(*) FROM dead_letters WHERE kind = 'compensation' AND status = 'parked'"
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def actor_errors(self, since: float) -> list[tuple[str, str]]:
+        rows = self._read(
+            "SELECT actor, error FROM actor_message_log "
+            "WHERE outcome = 'error' AND received_at >= ? ORDER BY seq",
+            (since,),
+        )
+        return [(str(actor), str(error or "")) for actor, error in rows]
+
     def record_validation(self, **row: Any) -> int:
         missing = [name for name in _VALIDATION_COLUMNS if name not in row]
         unknown = sorted(set(row) - set(_VALIDATION_COLUMNS))

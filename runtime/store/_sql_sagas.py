@@ -13,6 +13,7 @@ from sagacrew.runtime.store._records import (
     DeadLetter,
     DeadLetterUpdate,
     SagaExecution,
+    SagaSummary,
     SagaTransition,
     SagaUpdate,
     StepLogEntry,
@@ -73,6 +74,65 @@ class SqlSagas(SqlBase):
             list(states),
         )
         return [str(saga_id) for (saga_id,) in rows]
+
+    def saga_summaries(
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        saga_name: str | None = None,
+        limit: int = 50,
+    ) -> list[SagaSummary]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            if not states:
+                return []
+            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
+            params.extend(states)
+        if saga_name is not None:
+            clauses.append("saga_name = ?")
+            params.append(saga_name)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._read(
+            "SELECT saga_id, saga_name, state, steps_completed, steps_total, started_at "
+            f"FROM saga_executions{where} ORDER BY started_at DESC, saga_id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [
+            SagaSummary(str(a), str(b), str(c), int(d), int(e), float(f))
+            for a, b, c, d, e, f in rows
+        ]
+
+    def saga_label(self, saga_id: str) -> tuple[str, str] | None:
+        rows = self._read(
+            "SELECT saga_name, correlation_id FROM saga_executions WHERE saga_id = ?", (saga_id,)
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def saga_errors(self, states: Sequence[str]) -> list[tuple[str, str, str | None]]:
+        if not states:
+            return []
+        rows = self._read(
+            f"SELECT saga_id, state, error FROM saga_executions WHERE state IN "
+            f"({', '.join('?' for _ in states)}) ORDER BY started_at, saga_id",
+            states,
+        )
+        return [(str(a), str(b), None if c is None else str(c)) for a, b, c in rows]
+
+    def failed_forward_steps(self) -> dict[str, str]:
+        last: dict[str, tuple[int, str]] = {}
+        for saga_id, step_name, seq in self._read(
+            "SELECT saga_id, step_name, seq FROM saga_step_log "
+            "WHERE phase = 'forward' AND status = 'failed'"
+        ):
+            known = last.get(str(saga_id))
+            if known is None or int(seq) > known[0]:
+                last[str(saga_id)] = (int(seq), str(step_name))
+        return {saga_id: step for saga_id, (_, step) in last.items()}
+
+    def saga_state_counts(self) -> dict[str, int]:
+        rows = self._read("SELECT state, COUNT(*) FROM saga_executions GROUP BY state")
+        return {str(state): int(n) for state, n in rows}
 
     def step_log(self, saga_id: str) -> list[StepLogEntry]:
         rows = self._read(

@@ -1,0 +1,67 @@
+"""The logs role of the store: the actor message log, validation runs and read-only SQL
+for the validator's checks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from sagacrew.runtime.store._records import (
+    MessageLogEntry,
+)
+
+
+class LogRecorder(ABC):
+    """Logs and figures: the actor message log, validation records, read-only queries."""
+
+    @abstractmethod
+    def log_message(
+        self,
+        *,
+        message_id: str,
+        actor: str,
+        message_name: str,
+        correlation_id: str | None,
+        causation_id: str | None,
+        received_at: float,
+        handled_ms: float,
+        outcome: str,
+        error: str | None,
+    ) -> None:
+        """Append one row to ``actor_message_log`` (``outcome``: ok, rejected or error)."""
+
+    def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
+        """Append several ``actor_message_log`` rows (SQL backends: one transaction)."""
+        for entry in entries:
+            self.log_message(
+                message_id=entry.message_id,
+                actor=entry.actor,
+                message_name=entry.message_name,
+                correlation_id=entry.correlation_id,
+                causation_id=entry.causation_id,
+                received_at=entry.received_at,
+                handled_ms=entry.handled_ms,
+                outcome=entry.outcome,
+                error=entry.error,
+            )
+
+    @abstractmethod
+    def record_validation(self, **row: Any) -> int:
+        """Insert a ``consistency_validations`` row (all columns but ``id``) and return its id.
+
+        ``report`` may be a mapping (stored as JSON) and ``passed`` a bool.
+        """
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run read-only SQL (``?`` placeholders on every backend) and return all rows.
+
+        Writes are refused with :class:`StoreError`. PostgreSQL ``numeric`` values are
+        returned as ``float`` so that both backends give the same Python types.
+        """
+
+    @abstractmethod
+    def actor_errors(self, since: float) -> list[tuple[str, str]]:
+        """``(actor, error)`` of every message whose handler raised since ``since``, in
+        order."""

@@ -1,0 +1,88 @@
+"""The operations role of the store: dead letters, the external-calls ledger and alerts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+from sagacrew.runtime.store._records import (
+    AlertRecord,
+    DeadLetter,
+    ExternalCall,
+)
+
+
+class OperationsRecorder(ABC):
+    """What operators and gateways keep: dead letters (written with saga transitions, see
+    :class:`SagaRecorder`), external calls, alerts."""
+
+    @abstractmethod
+    def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
+        """The dead letter with this id, or ``None``."""
+
+    @abstractmethod
+    def list_dead_letters(
+        self, *, status: str | None = None, saga_id: str | None = None
+    ) -> list[DeadLetter]:
+        """Dead letters, optionally filtered by status and saga, oldest first."""
+
+    @abstractmethod
+    def record_external_call(self, call: ExternalCall) -> bool:
+        """Insert an ``external_calls`` row; ``False`` (and no change) if its key exists."""
+
+    @abstractmethod
+    def get_external_call(self, idempotency_key: str) -> ExternalCall | None:
+        """The external call recorded under ``idempotency_key``, or ``None``."""
+
+    @abstractmethod
+    def update_external_call(
+        self,
+        idempotency_key: str,
+        *,
+        status: str,
+        updated_at: float,
+        response: Mapping[str, Any] | None = None,
+    ) -> ExternalCall:
+        """Set a call's status (and response, when given); :class:`StoreError` if unknown."""
+
+    @abstractmethod
+    def list_external_calls(
+        self, *, system: str | None = None, status: str | None = None
+    ) -> list[ExternalCall]:
+        """External calls, optionally filtered by system and status, oldest first."""
+
+    @abstractmethod
+    def record_alert(self, alert: AlertRecord) -> int:
+        """Insert an ``alerts`` row in its own transaction and return its id.
+
+        For alerts that are not part of a saga transition (those ride on
+        :attr:`SagaTransition.alert`). Recording the same alert again (same kind,
+        correlation, saga, step, stream and ``raised_at``) writes nothing and returns the
+        id of the row already there. ``id``, ``delivered_at``, ``delivery_attempts`` and
+        ``last_delivery_error`` of ``alert`` are ignored (a new row is undelivered).
+        """
+
+    @abstractmethod
+    def list_alerts(self, *, delivered: bool | None = None, limit: int = 1000) -> list[AlertRecord]:
+        """Up to ``limit`` alerts, oldest first: all (``delivered`` ``None``), those every
+        sink took (``True``) or those still to deliver (``False``)."""
+
+    @abstractmethod
+    def mark_alert_delivered(self, alert_id: int, at: float) -> None:
+        """Note that every sink took the alert (``delivered_at``: the first time, ``at``)
+        and count the delivery round; :class:`StoreError` if there is no such alert."""
+
+    @abstractmethod
+    def note_alert_delivery_failed(self, alert_id: int, error: str) -> None:
+        """Count a failed delivery round and keep its ``error``; :class:`StoreError` if
+        there is no such alert."""
+
+    @abstractmethod
+    def external_call_key(self, system: str, operation: str, resource_id: str) -> str | None:
+        """The idempotency key of the ``operation`` call of ``system`` that made
+        ``resource_id``, or ``None``."""
+
+    @abstractmethod
+    def parked_compensations(self) -> int:
+        """How many compensations wait in the dead-letter queue (status ``parked``)."""
