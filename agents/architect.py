@@ -1,7 +1,8 @@
 """Actor Architect: actor catalog, state schemas, handlers and the supervision tree.
 
 One actor type per aggregate (an entity region holding every instance of the aggregate,
-state rebuilt from its event stream) and one gateway actor per external system. The
+state rebuilt from its event stream, starting from the spec's ``initial`` state) and one
+gateway actor per external system (each operation that undoes another records which). The
 supervision tree follows the spec's context dependencies, OTP-style:
 
 - root: ``rest_for_one`` over the contexts in dependency order when any context depends
@@ -29,7 +30,7 @@ from sagacrew.crew.blueprint import (
     SupervisorSpec,
 )
 from sagacrew.crew.spec import compile_expression
-from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec
+from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, ExternalSystem
 
 EXTERNALS_SUPERVISOR = "externals"
 
@@ -43,34 +44,36 @@ class ActorArchitect:
             for context_name, context in spec.contexts.items()
             for aggregate_name, aggregate in context.aggregates.items()
         ]
-        actors += [
-            ActorSpec(
-                name=system_name,
-                class_name=_gateway_class(system_name),
-                kind="gateway",
-                context=None,
-                aggregate=None,
-                identity=None,
-                fields={},
-                handlers=[
-                    Handler(
-                        command=operation_name,
-                        kind=CommandKind.EXTERNAL,
-                        params=list(operation.params),
-                        sets={},
-                        quantity_field=None,
-                        rejects_when=None,
-                        event=operation.completion_event,
-                        description=operation.description,
-                    )
-                    for operation_name, operation in system.operations.items()
-                ],
-                invariants=[],
-                description=system.description or f"Gateway to the external system {system_name}.",
-            )
-            for system_name, system in spec.externals.items()
-        ]
+        actors += [self._gateway_actor(name, system) for name, system in spec.externals.items()]
         return ActorPart(actors=actors, supervisors=self._supervisors(spec))
+
+    def _gateway_actor(self, name: str, system: ExternalSystem) -> ActorSpec:
+        undone = _undone_by(system)
+        return ActorSpec(
+            name=name,
+            class_name=_gateway_class(name),
+            kind="gateway",
+            context=None,
+            aggregate=None,
+            identity=None,
+            fields={},
+            handlers=[
+                Handler(
+                    command=operation_name,
+                    kind=CommandKind.EXTERNAL,
+                    params=list(operation.params),
+                    sets={},
+                    quantity_field=None,
+                    rejects_when=None,
+                    event=operation.completion_event,
+                    description=operation.description,
+                    undoes=undone.get(operation_name),
+                )
+                for operation_name, operation in system.operations.items()
+            ],
+            invariants=[],
+            description=system.description or f"Gateway to the external system {name}.",
+        )
 
     def _aggregate_actor(self, context: str, name: str, aggregate: Aggregate) -> ActorSpec:
         fields: dict[str, str] = dict(aggregate.fields)
@@ -120,6 +123,7 @@ class ActorArchitect:
             description=aggregate.description or f"The {name} aggregate of the {context} context.",
             when_locked=aggregate.when_locked,
             lock_timeout_s=aggregate.lock_timeout_s,
+            initial=dict(aggregate.initial),
         )
 
     def _supervisors(self, spec: DomainSpec) -> list[SupervisorSpec]:
@@ -206,6 +210,11 @@ class ActorArchitect:
                 )
             )
         return supervisors
+
+
+def _undone_by(system: ExternalSystem) -> dict[str, str]:
+    """Each undo operation of ``system`` → the operation it undoes (the last one naming it)."""
+    return {op.undo: name for name, op in system.operations.items() if op.undo}
 
 
 def _gateway_class(system: str) -> str:

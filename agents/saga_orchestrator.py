@@ -13,6 +13,8 @@ query      nothing to undo
 external   the operation's declared ``undo``; none: not compensatable
 =========  =============================================================
 
+Each step and each compensation records the payload it sends (``saga_payloads.py``).
+
 Steps after the pivot are retriable: retried until they succeed or the deadline passes.
 The spec's rules (``crew/spec/rules.py``) have already rejected a non-compensatable step
 before the pivot, so every step here before the pivot has a compensation or is a query.
@@ -24,7 +26,15 @@ from typing import Literal
 
 from sagacrew.agents.flowchart import build_flowchart
 from sagacrew.agents.naming import BUILTIN_COMPENSATIONS, actor_address, pascal
-from sagacrew.crew.blueprint import Blueprint, Compensation, SagaPart, SagaSpec, StepSpec
+from sagacrew.agents.saga_payloads import step_payload, with_payload
+from sagacrew.crew.blueprint import (
+    ActorSpec,
+    Blueprint,
+    Compensation,
+    SagaPart,
+    SagaSpec,
+    StepSpec,
+)
 from sagacrew.crew.spec.model import Aggregate, Command, CommandKind, DomainSpec, Saga
 
 
@@ -32,9 +42,15 @@ class SagaOrchestratorAgent:
     """Turns the spec's sagas into step lists with compensations, retries and flowcharts."""
 
     def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> SagaPart:
-        return SagaPart(sagas=[self._saga(spec, name, saga) for name, saga in spec.sagas.items()])
+        assert blueprint.actors is not None, "the Actor Architect's part comes first"
+        actors = {actor.name: actor for actor in blueprint.actors.actors}
+        return SagaPart(
+            sagas=[self._saga(spec, name, saga, actors) for name, saga in spec.sagas.items()]
+        )
 
-    def _saga(self, spec: DomainSpec, name: str, saga: Saga) -> SagaSpec:
+    def _saga(
+        self, spec: DomainSpec, name: str, saga: Saga, actors: dict[str, ActorSpec]
+    ) -> SagaSpec:
         pivot_index = next((i for i, step in enumerate(saga.steps) if step.pivot), None)
         locks = semantic_locks(spec, saga)
         steps: list[StepSpec] = []
@@ -89,12 +105,13 @@ class SagaOrchestratorAgent:
                     pivot=step.pivot,
                     compensatable=compensation is not None or kind is CommandKind.QUERY,
                     retriable=pivot_index is not None and index > pivot_index,
-                    compensation=compensation,
+                    compensation=with_payload(compensation, actors) if compensation else None,
                     timeout_s=timeout_s,
                     retry=step.retry or saga.retry,
                     completion_event=completion_event,
                     description=step.description or f"{command_name} on {target}",
                     lock=locks.get(index),
+                    payload=step_payload(actors[target], command_name),
                 )
             )
         return SagaSpec(

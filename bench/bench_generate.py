@@ -76,7 +76,7 @@ def big_spec(contexts: int = 10, per_context: int = 4, sagas: int = 25) -> dict[
 def generate_once(spec_path: Path) -> tuple[float, int, int]:
     start = time.perf_counter()
     spec = load_spec(spec_path)
-    files = emit_files(design(spec, str(spec_path)), spec)
+    files = emit_files(design(spec, str(spec_path)))
     elapsed = time.perf_counter() - start
     return elapsed, len(files), sum(len(text.encode()) for text in files.values())
 

@@ -1,12 +1,15 @@
 """The blueprint: the typed intermediate representation the four agents build.
 
 Each agent adds one part (``actors``, ``sagas``, ``events``, ``validation``); emitters
-turn the whole into files. It is written as ``blueprint.json`` with sorted keys, so the
-same spec always gives the same bytes. Nothing here knows YAML or templates.
+turn the whole into files, reading nothing else: ``blueprint.json`` alone regenerates the
+system byte for byte. It is written with each model's keys sorted and each mapping's
+entries in the order the agents gave them (the order the generated code lists them in),
+so the same spec always gives the same bytes. Nothing here knows YAML or templates.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +35,8 @@ FaultKind = Literal[
     "process_crash",
 ]
 CompensationKind = Literal["delete", "restore", "recreate", "release", "reserve", "undo"]
+PayloadSource = Literal["input", "forward_key", "step_result"]
+Value = str | int | float | bool
 
 
 class _Part(BaseModel):
@@ -56,6 +61,8 @@ class Handler(_Part):
     event: str | None
     """Full event name, ``context.aggregate.verb``; ``None`` for queries."""
     description: str
+    undoes: str | None = None
+    """A gateway operation that reverses another: the operation it undoes."""
 
 
 class InvariantRule(_Part):
@@ -85,6 +92,8 @@ class ActorSpec(_Part):
     """What another saga's command meets on an instance under a semantic lock."""
     lock_timeout_s: float = 1.0
     """How long a ``wait`` lasts before the command is refused."""
+    initial: dict[str, Value] = Field(default_factory=dict)
+    """An aggregate's state before anyone created the instance (fields not named: unset)."""
 
 
 class ChildSpec(_Part):
@@ -118,6 +127,19 @@ class ActorPart(_Part):
 # --- Saga Orchestrator ---------------------------------------------------------------
 
 
+class PayloadEntry(_Part):
+    """One entry of the payload a step or compensation sends: its key and its value's source.
+
+    ``input``: the saga input ``field`` (empty: the one named ``key``); ``forward_key``:
+    the idempotency key of the forward step being undone; ``step_result``: ``field`` of
+    the forward step's result (``""`` when absent).
+    """
+
+    key: str
+    source: PayloadSource = "input"
+    field: str = ""
+
+
 class Compensation(_Part):
     """How a done step is undone, derived from the command kind."""
 
@@ -127,6 +149,8 @@ class Compensation(_Part):
     command: str
     """Command or operation name sent to ``target``."""
     description: str
+    payload: list[PayloadEntry] | None = None
+    """What the compensation sends, in order; ``None``: not recorded (an old blueprint)."""
 
 
 class StepSpec(_Part):
@@ -148,6 +172,8 @@ class StepSpec(_Part):
     description: str
     lock: Literal["acquire", "release"] | None = None
     """Semantic lock on the instance the step writes (as written, or derived)."""
+    payload: list[PayloadEntry] | None = None
+    """What the step's command sends, in order; ``None``: not recorded (an old blueprint)."""
 
 
 class Flowchart(_Part):
@@ -233,13 +259,64 @@ class ValidationQuery(_Part):
     the validation time in epoch seconds."""
 
 
+ScenarioEnd = Literal["completed", "compensated", "compensation_failed", "stalled"]
+
+
+class FaultExpectation(_Part):
+    """What the system must do when a saga meets a scenario's fault (``verify`` checks it).
+
+    ``ends``: the state the saga ends in; ``retried``: the faulted step (or compensation)
+    is attempted again; ``compensated_in_reverse``: every done step with a compensation is
+    compensated in the end, the compensations started last done first;
+    ``dead_lettered``: a compensation out of attempts is parked in the dead-letter queue,
+    and redriving it finishes the compensation;
+    ``recovered``: after the process is killed, a restart finds the saga in flight and
+    ends it; ``acted_once``: no command acted twice (one event per command and stream).
+    """
+
+    ends: ScenarioEnd
+    retried: bool = False
+    compensated_in_reverse: bool = False
+    dead_lettered: bool = False
+    recovered: bool = False
+    acted_once: bool = True
+
+
 class FaultScenario(_Part):
     name: str
     kind: FaultKind
     saga: str
     step: str | None
+    """The step to fault; ``None``: ``verify`` picks one by kind (see fault_scenarios)."""
     rate: float
     description: str
+    expect: FaultExpectation | None = None
+    """The outcome ``verify`` holds the scenario to; ``None`` (an old blueprint): the
+    default for its kind."""
+
+
+class DeadLetterCase(_Part):
+    """For the generated dead-letter test: a step to refuse, and an earlier step whose
+    compensation then fails until it is dead-lettered (and redriven)."""
+
+    fail: str
+    compensate: str
+
+
+class Effects(_Part):
+    """What one successful run of a saga leaves behind: stored events, external calls."""
+
+    events: int
+    calls: int
+
+
+class SagaTestPlan(_Part):
+    """The Consistency Validator's cases for one saga's generated tests."""
+
+    saga: str
+    dead_letter: DeadLetterCase | None
+    """``None``: no step up to the pivot follows a compensatable one."""
+    effects: Effects
 
 
 class ValidationPart(_Part):
@@ -249,6 +326,8 @@ class ValidationPart(_Part):
     workload: Workload
     invariants: list[SystemInvariant] = Field(default_factory=list)
     """The spec's system invariants, checked by ``verify`` at the end of every run."""
+    saga_tests: list[SagaTestPlan] = Field(default_factory=list)
+    """One per saga, in the blueprint's saga order; empty: not recorded (an old blueprint)."""
 
 
 # --- The whole -----------------------------------------------------------------------
@@ -269,7 +348,20 @@ class Blueprint(BaseModel):
     validation: ValidationPart | None = None
 
     def to_json(self) -> str:
-        """Stable JSON: sorted keys, two-space indent, trailing newline."""
-        import json
+        """Stable JSON: each model's keys sorted, each mapping's entries in order (the
+        generated code's order, which loading keeps), two-space indent, trailing newline."""
+        return json.dumps(_ordered(self, self.model_dump(mode="json")), indent=2) + "\n"
 
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+def _ordered(value: Any, dumped: Any) -> Any:
+    """``dumped`` (``value`` as JSON data) with the keys of each model sorted."""
+    if isinstance(value, BaseModel):
+        return {key: _ordered(getattr(value, key), dumped[key]) for key in sorted(dumped)}
+    if isinstance(value, dict):
+        return {
+            key: _ordered(item, dumped_item)
+            for item, (key, dumped_item) in zip(value.values(), dumped.items(), strict=True)
+        }
+    if isinstance(value, list | tuple):
+        return [_ordered(item, d) for item, d in zip(value, dumped, strict=True)]
+    return dumped

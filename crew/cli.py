@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from sagacrew.crew.pipeline import Generated
 
 try:  # recent typer vendors click; older releases use the click distribution
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -107,7 +110,14 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 @app.command()
 def generate(
-    spec: Annotated[Path, typer.Argument(help="The domain spec (YAML).")],
+    spec: Annotated[Path | None, typer.Argument(help="The domain spec (YAML).")] = None,
+    from_blueprint: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-blueprint",
+            help="Regenerate from a blueprint.json (or its folder) alone, without the spec.",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="Output folder (default: generated/<system>)."),
@@ -129,8 +139,22 @@ def generate(
         str | None, typer.Option(help="Model name (or SAGACREW_LLM_MODEL).")
     ] = None,
 ) -> None:
-    """Run the four agents on SPEC and write the generated system."""
+    """Run the four agents on SPEC and write the generated system (or, with
+    --from-blueprint, write it again from its blueprint.json alone)."""
     with _user_errors():
+        if (spec is None) == (from_blueprint is None) or (from_blueprint and llm):
+            err.print(
+                "sagacrew generate: give a SPEC, or --from-blueprint BLUEPRINT (without --llm)",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_USER_ERROR)
+        if from_blueprint is not None:
+            from sagacrew.crew.pipeline import read_blueprint, regenerate
+
+            target = output or Path("generated") / read_blueprint(from_blueprint).system
+            _report_generated(regenerate(from_blueprint, target), target)
+            return
+        assert spec is not None
         settings = None
         if llm:
             from sagacrew.crew.llm import llm_settings
@@ -143,17 +167,21 @@ def generate(
         target = output or Path("generated") / load_spec(spec, warnings).system
         for warning in warnings:
             err.print(f"warning: {warning}", markup=False)
-        result = run_generate(spec, target, use_flow=not no_flow, llm=settings)
-        for note in result.notes:
-            err.print(f"note: {note}", markup=False)
-        for item in result.accepted:
-            out.print(f"llm: accepted {item}", markup=False)
-        for item in result.rejected:
-            err.print(f"llm: rejected {item}", markup=False)
-        out.print(f"generated {len(result.files)} files in {target}", markup=False)
-        for path in sorted(p for p in result.files if p.endswith(".dot")):
-            svg = (target / path).with_suffix(".svg")
-            out.print(f"  flowchart: {svg if svg.exists() else target / path}", markup=False)
+        _report_generated(run_generate(spec, target, use_flow=not no_flow, llm=settings), target)
+
+
+def _report_generated(result: Generated, target: Path) -> None:
+    """Print what ``generate`` did: notes, LLM proposals, the files and flowcharts."""
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False)
+    for item in result.accepted:
+        out.print(f"llm: accepted {item}", markup=False)
+    for item in result.rejected:
+        err.print(f"llm: rejected {item}", markup=False)
+    out.print(f"generated {len(result.files)} files in {target}", markup=False)
+    for path in sorted(p for p in result.files if p.endswith(".dot")):
+        svg = (target / path).with_suffix(".svg")
+        out.print(f"  flowchart: {svg if svg.exists() else target / path}", markup=False)
 
 
 @app.command()
@@ -200,6 +228,10 @@ def verify(
             "--skip-contention", help="Do not run the shared-aggregates contention phase."
         ),
     ] = False,
+    skip_scenarios: Annotated[
+        bool,
+        typer.Option("--skip-scenarios", help="Do not run the fault plan's scenarios."),
+    ] = False,
 ) -> None:
     """Lint, test, fault-inject and check the generated system; print the verdict."""
     with _user_errors():
@@ -225,6 +257,7 @@ def verify(
                 run_tests=not skip_tests,
                 crash_run=not skip_crash,
                 contention_run=not skip_contention,
+                scenario_run=not skip_scenarios,
                 progress=progress,
             )
         verdict = result.verdict
@@ -244,6 +277,10 @@ def verify(
                 out.print(f"[red]check {check.name}: {check.violation_count} violation(s)[/]")
                 for violation in check.violations[:3]:
                     out.print(f"  {violation}", markup=False)
+        for scenario in verdict.scenarios:
+            if not scenario.passed:
+                unmet = "; ".join(scenario.unmet)
+                out.print(f"scenario {scenario.name}: {unmet}", style="red", markup=False)
         for finding in verdict.lint_findings:
             out.print(f"lint: {finding}", style="red", markup=False)
         out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")

@@ -2,6 +2,8 @@
 
 Each agent reads the spec and the blueprint so far and returns its part; ``design`` runs
 them in the design's order. ``crew/flow.py`` runs the very same steps as a crewAI Flow.
+The files are a function of the blueprint alone: ``regenerate`` writes them again from a
+``blueprint.json``, byte for byte, without the spec.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from sagacrew.agents import (
     ActorArchitect,
     ConsistencyValidatorPlanner,
@@ -18,7 +22,7 @@ from sagacrew.agents import (
     SagaOrchestratorAgent,
 )
 from sagacrew.crew.blueprint import Blueprint
-from sagacrew.crew.emit import emit_files, user_owned, write_files
+from sagacrew.crew.emit import EmitError, emit_files, user_owned, write_files
 from sagacrew.crew.spec import DomainSpec, load_spec
 
 if TYPE_CHECKING:
@@ -107,6 +111,33 @@ def generate(
             refinement.accepted,
             refinement.rejected,
         )
-    files = emit_files(blueprint, spec)
+    return _write(blueprint, out_dir, accepted, rejected)
+
+
+def read_blueprint(path: Path) -> Blueprint:
+    """The blueprint in the ``blueprint.json`` at ``path`` (or in the folder ``path``)."""
+    if path.is_dir():
+        path = path / "blueprint.json"
+    try:
+        return Blueprint.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "top level"
+        raise EmitError(
+            f"{path}: not a sagacrew blueprint ({error.error_count()} problem(s); first at "
+            f"{where}: {problem['msg']})"
+        ) from None
+
+
+def regenerate(blueprint_path: Path, out_dir: Path) -> Generated:
+    """Write the system of a ``blueprint.json`` under ``out_dir``, without its spec: the
+    same files, byte for byte, as the ``generate`` that wrote the blueprint."""
+    return _write(read_blueprint(blueprint_path), out_dir, [], [])
+
+
+def _write(
+    blueprint: Blueprint, out_dir: Path, accepted: list[str], rejected: list[str]
+) -> Generated:
+    files = emit_files(blueprint)
     notes = write_files(files, out_dir, keep=user_owned(blueprint.system))
     return Generated(out_dir, blueprint, files, notes, accepted, rejected)

@@ -30,6 +30,7 @@ from sagacrew.agents.validator import (
     record_verdict,
     write_reports,
 )
+from sagacrew.agents.validator.verdict import ScenarioOutcome
 from sagacrew.crew.contention import (
     ContentionPlan,
     ContentionRun,
@@ -37,6 +38,7 @@ from sagacrew.crew.contention import (
     contention_store_url,
     run_contention,
 )
+from sagacrew.crew.fault_scenarios import run_fault_scenarios
 from sagacrew.crew.generated import GeneratedSystem
 from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
 from sagacrew.runtime.invariants import Conserved, References, check_system_invariants
@@ -268,6 +270,7 @@ def verify(
     run_tests: bool = True,
     crash_run: bool = True,
     contention_run: bool = True,
+    scenario_run: bool = True,
     progress: Progress | None = None,
 ) -> Verification:
     """Lint, test, fault-inject, check, score: the whole verdict for ``system``.
@@ -279,7 +282,10 @@ def verify(
     ``contention_run``, a third workload runs many concurrent sagas over a few shared
     aggregates with timeouts and late completions (:mod:`sagacrew.crew.contention`) in a
     store of its own; its isolation checks and the system invariants over it are
-    blocking gates: a lost update or orphaned external work fails the verdict.
+    blocking gates: a lost update or orphaned external work fails the verdict. With
+    ``scenario_run``, every scenario of the blueprint's fault plan runs as a targeted
+    experiment in stores of its own (:mod:`sagacrew.crew.fault_scenarios`); each is
+    listed in the verdict with its outcome, and a failed one fails it.
     """
     blueprint = system.blueprint
     assert blueprint.validation is not None
@@ -333,6 +339,12 @@ def verify(
         extra += contention_extra
         step("contention", 1, 1)
 
+    scenarios: list[ScenarioOutcome] = []
+    if scenario_run:
+        scenarios = run_fault_scenarios(
+            system, store_url, progress=lambda done, n: step("fault scenarios", done, n)
+        )
+
     from sagacrew.runtime import open_store
 
     store = open_store(store_url)
@@ -350,6 +362,7 @@ def verify(
             extra_checks=extra,
             lint_findings=[str(f) for f in findings],
             blocking=["generated_tests_pass", *(c.name for c in contention_extra)],
+            scenarios=scenarios,
             now=now,
         )
         record_verdict(store, verdict, now=now)

@@ -169,7 +169,7 @@ def test_valid_proposals_are_merged_and_appear_in_the_emitted_files(
     assert merged.validation.queries[-1].name == "no_saga_stuck_running"
     assert all(is_allowed(p) for p in changed_paths(blueprint.model_dump(), merged.model_dump()))
 
-    files = emit_files(merged, spec)
+    files = emit_files(merged)
     taxonomy = {e.name for e in merged.events.events}
     assert all(
         not lint_source(s, p, taxonomy=taxonomy) for p, s in files.items() if p.endswith(".py")

@@ -4,7 +4,8 @@ Besides the built-in checks over the runtime's tables (``queries.py``), the plan
 check per thing the spec's sagas can leave behind, so that "no orphaned resources" is
 checked concretely: aggregates created by a compensated saga must be deleted again,
 updates restored, reservations released, external work undone or cancelled, and every
-stored event must be in the taxonomy.
+stored event must be in the taxonomy. It also records the cases each saga's generated
+tests exercise (``saga_tests.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sagacrew.agents.naming import BUILTIN_COMPENSATION_VERB
+from sagacrew.agents.validator.fault_expectations import expected_outcome
 from sagacrew.agents.validator.queries import builtin_queries
+from sagacrew.agents.validator.saga_tests import saga_test_plans
 from sagacrew.crew.blueprint import (
     Blueprint,
     FaultKind,
@@ -64,6 +67,7 @@ class ConsistencyValidatorPlanner:
             profiles={str(name): thresholds for name, thresholds in spec.profiles.items()},
             workload=spec.workload,
             invariants=list(spec.invariants),
+            saga_tests=saga_test_plans(blueprint),
         )
 
     def _taxonomy_check(self, blueprint: Blueprint) -> ValidationQuery:
@@ -153,6 +157,7 @@ class ConsistencyValidatorPlanner:
                 step=None,
                 rate=rates[kind],
                 description=description,
+                expect=expected_outcome(kind),
             )
             for saga in blueprint.sagas.sagas
             for suffix, kind, description in _FAULTS

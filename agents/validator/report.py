@@ -9,7 +9,7 @@ from sagacrew.agents.validator.db import SqlRunner
 from sagacrew.agents.validator.errors import ReportError
 
 if TYPE_CHECKING:
-    from sagacrew.agents.validator.verdict import Gate, Verdict
+    from sagacrew.agents.validator.verdict import Gate, ScenarioOutcome, Verdict
 
 MARKDOWN_NAME = "verdict.md"
 JSON_NAME = "verdict.json"
@@ -36,8 +36,29 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _scenario_lines(scenarios: list[ScenarioOutcome]) -> list[str]:
+    """The "Fault scenarios" section: one row per planned scenario, and what it expects."""
+    lines = ["", "## Fault scenarios", ""]
+    if not scenarios:
+        return [*lines, "None run."]
+    lines += [
+        "| Scenario | Fault | Saga | What the system did | Result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for outcome in scenarios:
+        result = "PASS" if outcome.passed else "FAIL: " + "; ".join(outcome.unmet)
+        lines.append(
+            f"| {outcome.name} | {_cell(outcome.fault)} | {outcome.saga} | "
+            f"{_cell(outcome.observed)} | {_cell(result)} |"
+        )
+    lines += ["", "Each scenario is held to:", ""]
+    lines += [f"- **{o.name}**: {_cell(o.expected)}" for o in scenarios]
+    return lines
+
+
 def render_markdown(verdict: Verdict) -> str:
-    """The Markdown report: summary, gates table, checks table, failing sagas, lint."""
+    """The Markdown report: summary, gates table, checks table, fault scenarios, failing
+    sagas, lint."""
     outcome = "PASSED" if verdict.passed else "FAILED"
     lines = [
         f"# Consistency verdict: {verdict.system} ({verdict.profile})",
@@ -64,6 +85,7 @@ def render_markdown(verdict: Verdict) -> str:
         lines.append(f"| {check.name} | {check.subjects} | {check.violation_count} | {examples} |")
     lines += ["", "Each check:", ""]
     lines += [f"- **{c.name}**: {_cell(c.description)}" for c in verdict.checks]
+    lines += _scenario_lines(verdict.scenarios)
     lines += ["", "## Failing sagas", ""]
     if verdict.failed_sagas:
         lines += [f"- `{s}`" for s in verdict.failed_sagas[:MAX_LISTED_SAGAS]]

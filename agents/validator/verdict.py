@@ -7,7 +7,8 @@ against a threshold profile:
 - ``success_rate`` >= ``Thresholds.success_rate_min``;
 - ``step_latency_p95_ms`` <= ``Thresholds.step_latency_p95_ms_max``;
 - ``step_latency_p99_ms`` <= ``Thresholds.step_latency_p99_ms_max``;
-- ``consistency_score`` >= ``Thresholds.consistency_score_min``.
+- ``consistency_score`` >= ``Thresholds.consistency_score_min``;
+- ``fault_scenarios``: no scenario of the fault plan failed (when scenarios were run).
 
 The verdict passes when every gate passes and the lint found nothing.
 """
@@ -73,6 +74,27 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class ScenarioOutcome:
+    """One planned fault scenario, run as a targeted experiment, and what came of it.
+
+    ``fault`` says what was injected (into ``step`` of ``saga``, in the sagas
+    ``saga_ids``), ``expected`` what the plan holds the system to, ``observed`` what the
+    system did; ``unmet`` lists each expectation it did not meet (empty when ``passed``).
+    """
+
+    name: str
+    kind: str
+    saga: str
+    step: str | None
+    fault: str
+    expected: str
+    observed: str
+    passed: bool
+    saga_ids: list[str] = field(default_factory=list)
+    unmet: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Everything the validator concluded about one system under one profile."""
 
@@ -88,6 +110,8 @@ class Verdict:
     failed_sagas: list[str]
     passed: bool
     lint_findings: list[str] = field(default_factory=list)
+    scenarios: list[ScenarioOutcome] = field(default_factory=list)
+    """The fault plan's scenarios, each with its outcome (empty: none were run)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, dicts, numbers, strings), field names as keys."""
@@ -141,6 +165,7 @@ def compute_verdict(
     extra_checks: Sequence[CheckResult] = (),
     lint_findings: Sequence[str] = (),
     blocking: Collection[str] = (),
+    scenarios: Sequence[ScenarioOutcome] = (),
     now: float,
 ) -> Verdict:
     """Measure the system's tables and gate the figures against ``thresholds``.
@@ -151,6 +176,8 @@ def compute_verdict(
     a violation subject by any check plus every saga in ``compensation_failed`` or
     ``stalled``. ``blocking`` names checks that must have no violation at all (e.g. the
     generated test suite): each becomes a gate of its own, with unit ``"count"``.
+    ``scenarios`` (the fault plan's, as run) join the verdict; when there are any, the
+    ``fault_scenarios`` gate counts the failed ones and must find none.
     ``passed`` is true when every gate passes and ``lint_findings`` is empty.
     """
     census = read_census(db)
@@ -180,6 +207,9 @@ def compute_verdict(
         for check in checks
         if check.name in blocking
     ]
+    if scenarios:
+        failed_scenarios = sum(not s.passed for s in scenarios)
+        gates.append(_gate("fault_scenarios", failed_scenarios, 0, "<=", "count"))
     failed = sorted({s for s in named if s in census.states} | set(census.stuck))
     return Verdict(
         system=system,
@@ -194,6 +224,7 @@ def compute_verdict(
         failed_sagas=failed,
         passed=all(g.passed for g in gates) and not lint_findings,
         lint_findings=list(lint_findings),
+        scenarios=list(scenarios),
     )
 
 

@@ -1,8 +1,10 @@
 """Emit a generated system: the blueprint in, a tree of files out.
 
 ``emit_files`` is pure (blueprint → ``{relative path: text}``) so the same blueprint
-always gives the same bytes; ``write_files`` puts them on disk, and renders the SVG
-flowcharts when Graphviz is there. Layout of ``generated/<system>/``::
+always gives the same bytes, and it reads nothing but the blueprint: every decision (a
+payload, an initial state, a test case) is an agent's, recorded there, and only rendered
+here. ``write_files`` puts the files on disk, and renders the SVG flowcharts when
+Graphviz is there. Layout of ``generated/<system>/``::
 
     blueprint.json            the crew's whole output, as data
     taxonomy.json             the event registry; schemas/<event>.v<N>.json per payload
@@ -22,12 +24,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagacrew.agents.monitoring import monitoring_files
-from sagacrew.crew.blueprint import ActorSpec, Blueprint, SagaSpec, StepSpec
-from sagacrew.crew.emit.render import format_python, render
-from sagacrew.crew.spec.model import CommandKind, DomainSpec
+from sagacrew.crew.blueprint import Blueprint, PayloadEntry, SagaTestPlan
+from sagacrew.crew.emit.render import EmitError, format_python, render
+
+if TYPE_CHECKING:
+    pass
 
 SVG_SUFFIX = ".svg"
 MANIFEST = "generated-files.txt"
@@ -42,85 +46,47 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _data(key: str) -> str:
-    return f"ctx.data[{key!r}]"
+def _expression(entry: PayloadEntry) -> str:
+    """The Python expression, over a step's ``ctx``, of a payload entry's value."""
+    if entry.source == "forward_key":
+        return "ctx.forward_key"
+    if entry.source == "step_result":
+        return f"ctx.step_result.get({entry.field!r}, '')"
+    return f"ctx.data[{entry.field or entry.key!r}]"
 
 
-def _step_payload(step: StepSpec, actors: Mapping[str, ActorSpec]) -> str:
-    actor = actors[step.target]
-    if actor.kind == "gateway":
-        params = next(h.params for h in actor.handlers if h.command == step.command)
-        return "{" + ", ".join(f"{p!r}: {_data(p)}" for p in params) + "}"
-    handler = next(h for h in actor.handlers if h.command == step.command)
-    assert actor.identity is not None
-    keys = [actor.identity, *handler.params]
-    if handler.quantity_field:
-        keys.append("amount")
-    return "{" + ", ".join(f"{k!r}: {_data(k)}" for k in dict.fromkeys(keys)) + "}"
+def _payload(entries: list[PayloadEntry] | None, what: str) -> str:
+    """A payload's dict literal; an old blueprint without it cannot be emitted."""
+    if entries is None:
+        raise EmitError(f"{what}: {_OLD_BLUEPRINT}")
+    return "{" + ", ".join(f"{e.key!r}: {_expression(e)}" for e in entries) + "}"
 
 
-def _compensation_payload(step: StepSpec, actors: Mapping[str, ActorSpec]) -> str:
-    assert step.compensation is not None
-    compensation = step.compensation
-    if compensation.kind == "undo":
-        undo = next(
-            h for h in actors[compensation.target].handlers if h.command == compensation.command
-        )
-        entries = [
-            "'undoes': ctx.forward_key",
-            "'resource_id': ctx.step_result.get('resource_id', '')",
-        ]
-        entries += [f"{p!r}: {_data(p)}" for p in undo.params if p != "resource_id"]
-        return "{" + ", ".join(entries) + "}"
-    actor = actors[compensation.target]
-    assert actor.identity is not None
-    # Undo by key: the actor reverses what the forward command did (before-image, delta,
-    # amount from its event), and nothing when it never acted (its outcome was unknown).
-    entries = [f"{actor.identity!r}: {_data(actor.identity)}", "'undoes': ctx.forward_key"]
-    if not compensation.command.startswith("_"):  # a command the spec declares
-        handler = next(h for h in actor.handlers if h.command == compensation.command)
-        entries += [f"{p!r}: {_data(p)}" for p in handler.params]
-    return "{" + ", ".join(entries) + "}"
+_OLD_BLUEPRINT = (
+    "the blueprint does not record this (it predates sagacrew recording every decision); "
+    "regenerate from the spec with `sagacrew generate SPEC`"
+)
 
 
-def _dead_letter_case(saga: SagaSpec) -> dict[str, str] | None:
-    """A step to fail and an earlier compensation to break, for the dead-letter test."""
-    last = saga.pivot_index if saga.pivot_index is not None else len(saga.steps) - 1
-    for failing in saga.steps[1 : last + 1]:
-        earlier = [s for s in saga.steps[: failing.index] if s.compensation is not None]
-        if earlier:
-            return {"fail": failing.name, "compensate": earlier[-1].name}
-    return None
+def _saga_tests(blueprint: Blueprint) -> dict[str, SagaTestPlan]:
+    assert blueprint.sagas and blueprint.validation
+    plans = {plan.saga: plan for plan in blueprint.validation.saga_tests}
+    for saga in blueprint.sagas.sagas:
+        if saga.name not in plans:
+            raise EmitError(f"saga {saga.name}: its test plan is missing: {_OLD_BLUEPRINT}")
+    return plans
 
 
-def _effects(saga: SagaSpec, actors: Mapping[str, ActorSpec]) -> dict[str, int]:
-    """Events and external calls one successful run of ``saga`` leaves behind."""
-    events = sum(
-        1
-        for s in saga.steps
-        if actors[s.target].kind == "aggregate" and s.kind is not CommandKind.QUERY
-    )
-    calls = sum(1 for s in saga.steps if actors[s.target].kind == "gateway")
-    return {"events": events, "calls": calls}
-
-
-def emit_files(blueprint: Blueprint, spec: DomainSpec) -> dict[str, str]:
-    """Every generated file of ``blueprint`` as ``{relative path: text}``."""
-    assert blueprint.actors and blueprint.sagas and blueprint.events and blueprint.validation
+def emit_files(blueprint: Blueprint) -> dict[str, str]:
+    """Every generated file of ``blueprint`` as ``{relative path: text}``: the blueprint
+    alone decides everything (no spec is read here)."""
+    if not (blueprint.actors and blueprint.sagas and blueprint.events and blueprint.validation):
+        raise EmitError("the blueprint is unfinished: run all four agents (`sagacrew generate`)")
     system = blueprint.system
-    actors = {a.name: a for a in blueprint.actors.actors}
     aggregates = [a for a in blueprint.actors.actors if a.kind == "aggregate"]
     gateways = [a for a in blueprint.actors.actors if a.kind == "gateway"]
     sagas = blueprint.sagas.sagas
-    initial = {
-        f"{c}.{a}": dict(agg.initial)
-        for c, ctx in spec.contexts.items()
-        for a, agg in ctx.aggregates.items()
-    }
-    undoes = {
-        name: {op.undo: op_name for op_name, op in ext.operations.items() if op.undo}
-        for name, ext in spec.externals.items()
-    }
+    tests = _saga_tests(blueprint)
     context: dict[str, Any] = {
         "bp": blueprint,
         "spec_file": blueprint.spec_file,
@@ -131,24 +97,30 @@ def emit_files(blueprint: Blueprint, spec: DomainSpec) -> dict[str, str]:
         "upcasters": blueprint.events.upcasters,
         "event_versions": {e.name: e.version for e in blueprint.events.events},
         "snapshots": {p.actor: p for p in blueprint.events.snapshots},
-        "initial": initial,
-        "undoes": undoes,
+        "initial": {a.name: a.initial for a in aggregates},
+        "undoes": {g.name: {h.command: h.undoes for h in g.handlers} for g in gateways},
         "supervisors": {s.name: s for s in blueprint.actors.supervisors},
         "root": blueprint.actors.supervisors[0].name,
         "payloads": {
-            s.name: {step.name: _step_payload(step, actors) for step in s.steps} for s in sagas
+            s.name: {
+                step.name: _payload(step.payload, f"saga {s.name}, step {step.name}")
+                for step in s.steps
+            }
+            for s in sagas
         },
         "compensations": {
             s.name: {
-                step.name: _compensation_payload(step, actors)
+                step.name: _payload(
+                    step.compensation.payload, f"saga {s.name}, compensation of {step.name}"
+                )
                 for step in s.steps
                 if step.compensation
             }
             for s in sagas
         },
         "inputs": {s.name: s.inputs for s in sagas},
-        "dead_letter_cases": {s.name: _dead_letter_case(s) for s in sagas},
-        "effects": {s.name: _effects(s, actors) for s in sagas},
+        "dead_letter_cases": {s.name: tests[s.name].dead_letter for s in sagas},
+        "effects": {s.name: tests[s.name].effects for s in sagas},
         "queries": blueprint.validation.queries,
         "workload": blueprint.validation.workload,
         "out_hint": f"generated/{system}",

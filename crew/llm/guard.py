@@ -66,8 +66,8 @@ def text_neutral(merged: Blueprint, deterministic: Blueprint) -> Blueprint:
     return Blueprint.model_validate(data)
 
 
-def _python_files(blueprint: Blueprint, spec: DomainSpec) -> dict[str, str]:
-    return {p: s for p, s in emit_files(blueprint, spec).items() if p.endswith(".py")}
+def _python_files(blueprint: Blueprint) -> dict[str, str]:
+    return {p: s for p, s in emit_files(blueprint).items() if p.endswith(".py")}
 
 
 class CodeBaseline:
@@ -81,8 +81,8 @@ class CodeBaseline:
         """Why ``merged`` may not replace the deterministic blueprint, or ``None``."""
         assert merged.events is not None
         try:
-            files = _python_files(merged, self.spec)
-            twin = _python_files(text_neutral(merged, self.deterministic), self.spec)
+            files = _python_files(merged)
+            twin = _python_files(text_neutral(merged, self.deterministic))
         except Exception as exc:  # any emitter failure means: keep the deterministic one
             return f"the merged blueprint does not emit: {' '.join(str(exc).split())[:200]}"
         if set(files) != set(twin):
