@@ -46,6 +46,7 @@ OUTAGE_EXAMPLES = 5
 OUTAGE_METHODS = (
     "ping",
     "query",
+    "saga_summaries",
     "get_saga",
     "list_sagas",
     "step_log",

@@ -308,7 +308,7 @@ def test_a_store_outage_is_503_with_retry_after_and_not_ready_but_alive(
     def unreachable(*args: object, **kwargs: object) -> Any:
         raise StoreUnavailable("db-host-7 refused the connection", fix="wait", retry_after_s=2.5)
 
-    for name in ("ping", "query", "get_saga", "list_dead_letters"):
+    for name in ("ping", "query", "saga_summaries", "get_saga", "list_dead_letters"):
         monkeypatch.setattr(store, name, unreachable)
     for path in ("/healthz", "/readyz", "/api/sagas", f"/api/sagas/{started['saga_id']}/status"):
         response = client.get(path)
