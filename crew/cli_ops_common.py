@@ -57,7 +57,7 @@ ProfileOption = Annotated[Profile, typer.Option(help="Threshold profile.")]
 @contextmanager
 def _ops_errors() -> Iterator[None]:
     """The main CLI's one-line errors, plus the operations' and the sagas' own."""
-    from sagacrew.crew import cli
+    from sagacrew.crew import cli_base as cli
     from sagacrew.runtime.operations import OperationsError
     from sagacrew.runtime.saga import SagaError
 

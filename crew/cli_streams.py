@@ -67,7 +67,7 @@ StoreUrl = Annotated[
 @contextmanager
 def _stream_errors() -> Iterator[None]:
     """The main CLI's one-line errors, plus refused repairs."""
-    from sagacrew.crew import cli
+    from sagacrew.crew import cli_base as cli
     from sagacrew.runtime.operations import OperationsError
 
     with cli._user_errors():

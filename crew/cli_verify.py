@@ -1,0 +1,118 @@
+"""``sagacrew verify``: the Consistency Validator's whole proof of a generated system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sagacrew.crew.cli_base import EXIT_FAILED, Profile, _user_errors, err, out
+
+
+def verify(
+    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    profile: Annotated[Profile, typer.Option(help="Threshold profile.")] = Profile.dev,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL for the run (default: a fresh SQLite file).")
+    ] = None,
+    skip_tests: Annotated[
+        bool, typer.Option("--skip-tests", help="Do not run the generated test suite.")
+    ] = False,
+    skip_crash: Annotated[
+        bool, typer.Option("--skip-crash", help="Do not run the kill -9 and restart phase.")
+    ] = False,
+    skip_contention: Annotated[
+        bool,
+        typer.Option(
+            "--skip-contention", help="Do not run the shared-aggregates contention phase."
+        ),
+    ] = False,
+    skip_scenarios: Annotated[
+        bool,
+        typer.Option("--skip-scenarios", help="Do not run the fault plan's scenarios."),
+    ] = False,
+) -> None:
+    """Lint, test, fault-inject and check the generated system; print the verdict."""
+    with _user_errors():
+        from rich.progress import Progress
+        from rich.table import Table
+
+        from sagacrew.crew.generated import open_generated
+        from sagacrew.crew.verify import verify as run_verify
+
+        system = open_generated(system_dir)
+        with Progress(console=err, transient=True) as bar:
+            tasks: dict[str, object] = {}
+
+            def progress(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done)  # type: ignore[arg-type]
+
+            result = run_verify(
+                system,
+                profile=profile.value,
+                store_url=store,
+                run_tests=not skip_tests,
+                crash_run=not skip_crash,
+                contention_run=not skip_contention,
+                scenario_run=not skip_scenarios,
+                progress=progress,
+            )
+        verdict = result.verdict
+        table = Table(title=f"{system.name}: verdict against the {profile.value} profile")
+        for column in ("gate", "measured", "threshold", ""):
+            table.add_column(column)
+        for gate in verdict.gates:
+            table.add_row(
+                gate.name,
+                _figure(gate.measured, gate.unit),
+                f"{gate.comparison} {_figure(gate.threshold, gate.unit)}",
+                "[green]PASS[/]" if gate.passed else "[red]FAIL[/]",
+            )
+        out.print(table)
+        for check in verdict.checks:
+            if check.violation_count:
+                out.print(f"[red]check {check.name}: {check.violation_count} violation(s)[/]")
+                for violation in check.violations[:3]:
+                    out.print(f"  {violation}", markup=False)
+        for scenario in verdict.scenarios:
+            if not scenario.passed:
+                unmet = "; ".join(scenario.unmet)
+                out.print(f"scenario {scenario.name}: {unmet}", style="red", markup=False)
+        for finding in verdict.lint_findings:
+            out.print(f"lint: {finding}", style="red", markup=False)
+        out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")
+        if result.crash is not None:
+            crash = result.crash
+            out.print(
+                f"kill -9 after {crash.ended_before_kill} sagas ended; on restart "
+                f"{crash.recovered} in flight resumed: {crash.by_state}"
+            )
+        if result.contention is not None:
+            out.print(
+                f"contention: {len(result.contention.results)} concurrent sagas over shared "
+                f"aggregates: {result.contention.by_state}"
+            )
+        out.print(f"report: {result.report_md} and {result.report_json}", markup=False)
+        for saga in system.blueprint.sagas.sagas if system.blueprint.sagas else []:
+            svg = system_dir / "flowcharts" / f"{saga.name}.svg"
+            shown = svg if svg.exists() else svg.with_suffix(".dot")
+            out.print(f"flowchart: {shown}", markup=False)
+        if verdict.passed:
+            out.print(f"[bold green]VERDICT: PASS[/] ({profile.value})")
+        else:
+            failed = [g.name for g in verdict.gates if not g.passed]
+            if verdict.lint_findings:
+                failed.append("lint")
+            out.print(f"[bold red]VERDICT: FAIL[/] ({profile.value}): {', '.join(failed)}")
+            if verdict.failed_sagas:
+                out.print(f"sagas that broke it: {', '.join(verdict.failed_sagas[:10])}")
+            raise typer.Exit(EXIT_FAILED)
+
+
+def _figure(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value:.2%}"
+    return f"{value:.0f}" if unit == "count" else f"{value:.4g} {unit}"
