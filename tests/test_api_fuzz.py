@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -124,21 +126,6 @@ def api_schema(api: Api) -> Any:
     return schemathesis.openapi.from_url(f"{api.base}/api/openapi.json", config=config)
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
-def test_every_response_matches_the_openapi_document(case: Any) -> None:
-    short_drain(case)
-    case.call_and_validate(checks=CHECKS, timeout=30)
-
-
 @pytest.fixture
 def store_down(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every store read the API makes fails as an unreachable database does."""
@@ -150,21 +137,47 @@ def store_down(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(api.system.store, name, unreachable)
 
 
-@schema.parametrize()
-@settings(
-    max_examples=OUTAGE_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+def fuzz(api_schema: Any, examples: int, check: Callable[[Any], None]) -> None:
+    """Run ``check`` on ``examples`` generated cases of every operation, valid and invalid
+    (derandomized, so every run sends the same requests). Hypothesis drives schemathesis'
+    strategies directly: no pytest plugin internals involved."""
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def one(case: Any) -> None:
+                short_drain(case)
+                check(case)
+
+            try:
+                one()
+            except Unsatisfiable:
+                # Nothing of this operation can be made invalid (e.g. no parameters).
+                assert mode is GenerationMode.NEGATIVE, operation.label
+
+
+def test_every_response_matches_the_openapi_document(api_schema: Any) -> None:
+    fuzz(api_schema, MAX_EXAMPLES, lambda case: case.call_and_validate(checks=CHECKS, timeout=30))
+
+
 def test_during_a_store_outage_every_response_still_matches_the_document(
-    case: Any, store_down: None
+    api_schema: Any, store_down: None
 ) -> None:
-    short_drain(case)
-    response = case.call_and_validate(checks=OUTAGE_CHECKS, timeout=30)
-    assert response.status_code != 500, response.text
-    if response.status_code == 503:
-        assert response.headers["retry-after"] == ["1"]  # 0.2 s, rounded up
+    def check(case: Any) -> None:
+        response = case.call_and_validate(checks=OUTAGE_CHECKS, timeout=30)
+        assert response.status_code != 500, response.text
+        if response.status_code == 503:
+            assert response.headers["retry-after"] == ["1"]  # 0.2 s, rounded up
+
+    fuzz(api_schema, OUTAGE_EXAMPLES, check)
 
 
 def short_drain(case: Any) -> None:
