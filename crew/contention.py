@@ -26,12 +26,12 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sagacrew.agents.validator import CheckResult
 from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.generated import GeneratedSystem
+from sagacrew.crew.side_stores import side_store_url
 from sagacrew.runtime import SagaResult, SagaSystem, SeededFaults, Store
 from sagacrew.runtime.system import sample_inputs
 
@@ -109,20 +109,7 @@ def contention_store_url(store_url: str) -> str:
     """Where ``verify`` runs the contention workload, apart from the main run's figures:
     beside a SQLite file (``<name>-contention.db``, removed first), or in the schema
     :data:`CONTENTION_SCHEMA` of the same PostgreSQL database (dropped and re-created)."""
-    if store_url.startswith("sqlite://"):
-        path, _, query = store_url.removeprefix("sqlite://").partition("?")
-        stem = path.removesuffix(".db")
-        target = f"{stem}-contention.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(target + suffix).unlink(missing_ok=True)
-        return f"sqlite://{target}" + (f"?{query}" if query else "")
-    import psycopg
-
-    with psycopg.connect(store_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {CONTENTION_SCHEMA} CASCADE")
-        conn.execute(f"CREATE SCHEMA {CONTENTION_SCHEMA}")
-    joiner = "&" if "?" in store_url else "?"
-    return f"{store_url}{joiner}options=-csearch_path%3D{CONTENTION_SCHEMA}"
+    return side_store_url(store_url, CONTENTION_SCHEMA.removeprefix("sagacrew_"))
 
 
 def run_contention(system: GeneratedSystem, store_url: str, plan: ContentionPlan) -> ContentionRun:

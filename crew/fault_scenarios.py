@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sagacrew.agents.validator import ScenarioOutcome
 from sagacrew.agents.validator.fault_expectations import expected_outcome
-from sagacrew.agents.validator.verdict import ScenarioOutcome
 from sagacrew.crew.blueprint import FaultExpectation, FaultScenario
 from sagacrew.crew.generated import GeneratedSystem
 from sagacrew.crew.scenario_experiments import Experiment, Observation

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from sagacrew.crew.generated import GeneratedSystem
+from sagacrew.crew.side_stores import side_store_url
 from sagacrew.runtime import Envelope, FaultInjector, SagaSystem, Store, open_store
 
 AfterEffect = Callable[[str, Envelope], Awaitable[None]]
@@ -67,23 +67,8 @@ def build_scenario_system(
 
 
 def scenario_store_url(store_url: str, name: str = "scenarios") -> str:
-    """A fresh store beside ``store_url`` for the scenarios: a SQLite file
-    ``<stem>-<name>.db`` (removed first), or the schema ``sagacrew_<name>`` of the same
-    PostgreSQL database (dropped and re-created)."""
-    if store_url.startswith("sqlite://"):
-        path, _, query = store_url.removeprefix("sqlite://").partition("?")
-        target = f"{path.removesuffix('.db')}-{name}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(target + suffix).unlink(missing_ok=True)
-        return f"sqlite://{target}" + (f"?{query}" if query else "")
-    import psycopg
-
-    schema = f"sagacrew_{name}"
-    with psycopg.connect(store_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        conn.execute(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in store_url else "?"
-    return f"{store_url}{joiner}options=-csearch_path%3D{schema}"
+    """A fresh store beside ``store_url`` for the scenarios (see :func:`side_store_url`)."""
+    return side_store_url(store_url, name)
 
 
 def repeated_effects(store: Store, saga_id: str) -> list[str]:

@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 
 from sagacrew.agents.validator import (
     CheckResult,
+    ScenarioOutcome,
     Verdict,
     compute_verdict,
     lint_path,
@@ -30,7 +31,6 @@ from sagacrew.agents.validator import (
     record_verdict,
     write_reports,
 )
-from sagacrew.agents.validator.verdict import ScenarioOutcome
 from sagacrew.crew.contention import (
     ContentionPlan,
     ContentionRun,

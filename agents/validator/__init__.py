@@ -26,6 +26,7 @@ from sagacrew.agents.validator.report import record_verdict, render_markdown, wr
 from sagacrew.agents.validator.verdict import (
     CheckResult,
     Gate,
+    ScenarioOutcome,
     Verdict,
     compute_verdict,
     run_check,
@@ -40,6 +41,7 @@ __all__ = [
     "Gate",
     "LintError",
     "ReportError",
+    "ScenarioOutcome",
     "SqlRunner",
     "TaxonomyError",
     "ValidatorError",
