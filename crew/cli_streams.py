@@ -30,19 +30,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+
+from sagacrew.crew.cli_ops_common import (
+    EXIT_FAILED,
+    StoreUrl,
+    SystemDir,
+    _build,
+    _open,
+    _ops_errors,
+    out,
+)
 
 if TYPE_CHECKING:
     from sagacrew.runtime import SagaSystem
     from sagacrew.runtime._stream_check import Repair, StreamCheck
-
-EXIT_USER_ERROR = 2
-"""A mistake the user can fix, or a refused repair (as in ``crew/cli.py``)."""
-EXIT_FAILED = 1
-"""The stream is (still) broken."""
-
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 streams = typer.Typer(
     name="streams",
@@ -50,53 +51,15 @@ streams = typer.Typer(
     no_args_is_help=True,
 )
 
-SystemDir = Annotated[Path, typer.Argument(help="A folder written by `sagacrew generate`.")]
 StreamId = Annotated[
     str, typer.Argument(metavar="STREAM", help="The stream id, e.g. ordering.order:o-1.")
 ]
-StoreUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store URL (default: the one `sagacrew run` uses, "
-        "sqlite under DIR/.sagacrew/runtime.db).",
-    ),
-]
-
-
-@contextmanager
-def _stream_errors() -> Iterator[None]:
-    """The main CLI's one-line errors, plus refused repairs."""
-    from sagacrew.crew import cli_base as cli
-    from sagacrew.runtime.operations import OperationsError
-
-    with cli._user_errors():
-        try:
-            yield
-        except OperationsError as error:
-            if cli._debug:
-                raise
-            err.print(f"sagacrew: {error}", markup=False)
-            raise typer.Exit(EXIT_USER_ERROR) from None
 
 
 @contextmanager
 def _system(system_dir: Path, store: str | None) -> Iterator[SagaSystem]:
     """The generated system over its store (not started: nothing runs), closed after."""
-    from sagacrew.crew.cli_ops import default_store_url
-    from sagacrew.crew.generated import open_generated
-    from sagacrew.runtime.operations import OperationsError
-
-    system = open_generated(system_dir)
-    if store is None:
-        database = system.state_dir / "runtime.db"
-        if not database.is_file():
-            raise OperationsError(
-                f"{database}: no store yet",
-                fix=f"run `sagacrew run {system_dir}` first, or pass --store URL",
-            )
-        store = default_store_url(system)
-    saga_system: SagaSystem = system.package.build_system(store)
+    saga_system = _build(*_open(system_dir, store))
     try:
         yield saga_system
     finally:
@@ -157,7 +120,7 @@ def _print(check: StreamCheck, system_dir: Path) -> None:
 @streams.command("inspect")
 def inspect_command(system_dir: SystemDir, stream: StreamId, store: StoreUrl = None) -> None:
     """List every row of a stream and say which are broken and why (exit 1 if any)."""
-    with _stream_errors(), _system(system_dir, store) as saga_system:
+    with _ops_errors(), _system(system_dir, store) as saga_system:
         check = _check(saga_system, stream)
     _print(check, system_dir)
     if not check.healthy:
@@ -202,7 +165,7 @@ def repair_command(
     from sagacrew.runtime._stream_check import Repair
     from sagacrew.runtime.operations import OperationsError
 
-    with _stream_errors(), _system(system_dir, store) as saga_system:
+    with _ops_errors(), _system(system_dir, store) as saga_system:
         repair = Repair(
             version,
             _json_object(payload, "--payload") or {},

@@ -80,6 +80,12 @@ class _PgCursor:
         return self._cursor.fetchall() if self._cursor.description is not None else []
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of a driver error's message ("" when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def _is_connection_error(exc: psycopg.OperationalError) -> bool:
     """True for errors that mean the server or the connection went away (class 08
     connection exceptions, 57P0x shutdowns), not a failed statement."""
@@ -151,7 +157,7 @@ class PostgresStore(SqlStore):
         try:
             self._conn = self._connect()
         except psycopg.Error as exc:
-            self._last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            self._last_error = _first_line(exc)
             self._next_attempt = now + self._backoff_s
             retry_after = self._backoff_s
             self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S)
@@ -175,7 +181,7 @@ class PostgresStore(SqlStore):
         conn = self._conn
         lost = conn is None or conn.closed or conn.broken
         if lost or (isinstance(exc, psycopg.OperationalError) and _is_connection_error(exc)):
-            self._last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            self._last_error = _first_line(exc)
             if conn is not None and not conn.closed:
                 conn.close()
             self._next_attempt = 0.0  # the first reconnect is tried on the next call

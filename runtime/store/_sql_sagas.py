@@ -47,17 +47,9 @@ class SqlSagas(SqlBase):
     def list_sagas(
         self, states: Sequence[str] | None = None, *, correlation_id: str | None = None
     ) -> list[SagaExecution]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            if not states:
-                return []
-            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
-            params.extend(states)
-        if correlation_id is not None:
-            clauses.append("correlation_id = ?")
-            params.append(correlation_id)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        if states is not None and not states:
+            return []
+        where, params = _saga_filter(states, correlation_id=correlation_id)
         rows = self._read(
             f"SELECT {codec.SAGA_COLUMNS} FROM saga_executions{where} ORDER BY started_at, saga_id",
             params,
@@ -67,11 +59,9 @@ class SqlSagas(SqlBase):
     def list_saga_ids(self, states: Sequence[str]) -> list[str]:
         if not states:
             return []
-        marks = ", ".join("?" for _ in states)
+        where, params = _saga_filter(states)
         rows = self._read(
-            f"SELECT saga_id FROM saga_executions WHERE state IN ({marks}) "
-            "ORDER BY started_at, saga_id",
-            list(states),
+            f"SELECT saga_id FROM saga_executions{where} ORDER BY started_at, saga_id", params
         )
         return [str(saga_id) for (saga_id,) in rows]
 
@@ -82,17 +72,9 @@ class SqlSagas(SqlBase):
         saga_name: str | None = None,
         limit: int = 50,
     ) -> list[SagaSummary]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            if not states:
-                return []
-            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
-            params.extend(states)
-        if saga_name is not None:
-            clauses.append("saga_name = ?")
-            params.append(saga_name)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        if states is not None and not states:
+            return []
+        where, params = _saga_filter(states, saga_name=saga_name)
         rows = self._read(
             "SELECT saga_id, saga_name, state, steps_completed, steps_total, started_at "
             f"FROM saga_executions{where} ORDER BY started_at DESC, saga_id DESC LIMIT ?",
@@ -112,10 +94,11 @@ class SqlSagas(SqlBase):
     def saga_errors(self, states: Sequence[str]) -> list[tuple[str, str, str | None]]:
         if not states:
             return []
+        where, params = _saga_filter(states)
         rows = self._read(
-            f"SELECT saga_id, state, error FROM saga_executions WHERE state IN "
-            f"({', '.join('?' for _ in states)}) ORDER BY started_at, saga_id",
-            states,
+            f"SELECT saga_id, state, error FROM saga_executions{where} "
+            "ORDER BY started_at, saga_id",
+            params,
         )
         return [(str(a), str(b), None if c is None else str(c)) for a, b, c in rows]
 
@@ -155,6 +138,17 @@ class SqlSagas(SqlBase):
             f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters{where} ORDER BY id", params
         )
         return [codec.dead_letter_from_row(row) for row in rows]
+
+
+def _saga_filter(states: Sequence[str] | None, **equal: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause on ``saga_executions``: the state among ``states`` (any when
+    ``None``) and each non-None keyword column equal to its value."""
+    where, params = _filters(**equal)
+    if states is None:
+        return where, list(params)
+    clause = f"state IN ({', '.join('?' for _ in states)})"
+    where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+    return where, [*params, *states]
 
 
 def _apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
