@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from sagacrew.agents.naming import actor_address, event_name, pascal
-from sagacrew.crew.blueprint import (
+from sagacrew.agents.blueprint import (
     ActorPart,
     ActorSpec,
     Blueprint,
@@ -29,8 +28,9 @@ from sagacrew.crew.blueprint import (
     InvariantRule,
     SupervisorSpec,
 )
-from sagacrew.crew.spec import compile_expression
-from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, ExternalSystem
+from sagacrew.agents.naming import actor_address, event_name, pascal
+from sagacrew.agents.spec import compile_expression
+from sagacrew.agents.spec.model import Aggregate, CommandKind, DomainSpec, ExternalSystem
 
 EXTERNALS_SUPERVISOR = "externals"
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sagacrew.agents.blueprint import Blueprint, EventPart, EventSchema, SnapshotPolicy, Upcaster
 from sagacrew.agents.naming import (
     COMPENSATION_EVENT_VERB,
     actor_address,
     event_class_name,
     event_name,
 )
-from sagacrew.crew.blueprint import Blueprint, EventPart, EventSchema, SnapshotPolicy, Upcaster
-from sagacrew.crew.spec.model import Aggregate, CommandKind, DomainSpec, Reliability
+from sagacrew.agents.spec.model import Aggregate, CommandKind, DomainSpec, Reliability
 
 _JSON_TYPE = {
     "str": "string",

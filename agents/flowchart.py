@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from sagacrew.agents.blueprint import Flowchart, StepSpec
 from sagacrew.agents.flowchart_graph import FlowchartError, build_graph, seconds
 from sagacrew.agents.flowchart_text import to_dot, to_mermaid
-from sagacrew.crew.blueprint import Flowchart, StepSpec
-from sagacrew.crew.spec.model import RetryPolicy
+from sagacrew.agents.spec.model import RetryPolicy
 
 __all__ = [
     "DOT_MISSING_HINT",

@@ -30,8 +30,8 @@ from typing import Final, Literal
 
 import networkx as nx
 
-from sagacrew.crew.blueprint import StepSpec
-from sagacrew.crew.spec.model import CommandKind, RetryPolicy
+from sagacrew.agents.blueprint import StepSpec
+from sagacrew.agents.spec.model import CommandKind, RetryPolicy
 
 Role = Literal["start", "step", "pivot", "query", "compensation", "terminal"]
 EdgeKind = Literal["forward", "failure", "compensation", "dead_letter", "retry", "stall"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sagacrew.crew.spec.catalog import event_verb
-from sagacrew.crew.spec.model import Command, CommandKind
+from sagacrew.agents.spec.catalog import event_verb
+from sagacrew.agents.spec.model import Command, CommandKind
 
 BUILTIN_COMPENSATIONS: dict[
     CommandKind, tuple[Literal["delete", "restore", "recreate"], str, str]

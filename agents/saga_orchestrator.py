@@ -16,7 +16,7 @@ external   the operation's declared ``undo``; none: not compensatable
 Each step and each compensation records the payload it sends (``saga_payloads.py``).
 
 Steps after the pivot are retriable: retried until they succeed or the deadline passes.
-The spec's rules (``crew/spec/rules.py``) have already rejected a non-compensatable step
+The spec's rules (``agents/spec/rules.py``) have already rejected a non-compensatable step
 before the pivot, so every step here before the pivot has a compensation or is a query.
 """
 
@@ -24,10 +24,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sagacrew.agents.flowchart import build_flowchart
-from sagacrew.agents.naming import BUILTIN_COMPENSATIONS, actor_address, pascal
-from sagacrew.agents.saga_payloads import step_payload, with_payload
-from sagacrew.crew.blueprint import (
+from sagacrew.agents.blueprint import (
     ActorSpec,
     Blueprint,
     Compensation,
@@ -35,7 +32,10 @@ from sagacrew.crew.blueprint import (
     SagaSpec,
     StepSpec,
 )
-from sagacrew.crew.spec.model import Aggregate, Command, CommandKind, DomainSpec, Saga
+from sagacrew.agents.flowchart import build_flowchart
+from sagacrew.agents.naming import BUILTIN_COMPENSATIONS, actor_address, pascal
+from sagacrew.agents.saga_payloads import step_payload, with_payload
+from sagacrew.agents.spec.model import Aggregate, Command, CommandKind, DomainSpec, Saga
 
 
 class SagaOrchestratorAgent:

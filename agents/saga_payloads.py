@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sagacrew.crew.blueprint import ActorSpec, Compensation, Handler, PayloadEntry
+from sagacrew.agents.blueprint import ActorSpec, Compensation, Handler, PayloadEntry
 
 FORWARD_KEY = PayloadEntry(key="undoes", source="forward_key")
 """The idempotency key of the forward step a compensation undoes."""

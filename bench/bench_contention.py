@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sagacrew.crew.contention import ContentionPlan, run_contention
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
+from sagacrew.agents.validator.verification.contention import ContentionPlan, run_contention
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from sagacrew.agents.spec import load_spec
 from sagacrew.crew.emit import emit_files
 from sagacrew.crew.pipeline import design
-from sagacrew.crew.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_S = 3.0

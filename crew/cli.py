@@ -87,8 +87,8 @@ def generate(
             from sagacrew.crew.llm import llm_settings
 
             settings = llm_settings(llm_base_url, llm_model, None)
+        from sagacrew.agents.spec import SpecError, load_spec
         from sagacrew.crew.pipeline import generate as run_generate
-        from sagacrew.crew.spec import SpecError, load_spec
 
         warnings: list[SpecError] = []
         target = output or Path("generated") / load_spec(spec, warnings).system
@@ -124,8 +124,8 @@ def run(
 ) -> None:
     """Execute the generated system's sagas on the runtime, with the generated faults."""
     with _user_errors():
-        from sagacrew.crew.generated import open_generated
-        from sagacrew.crew.verify import run_workload, sqlite_url
+        from sagacrew.agents.generated import open_generated
+        from sagacrew.agents.validator.verification.verify import run_workload, sqlite_url
 
         system = open_generated(system_dir)
         system.state_dir.mkdir(parents=True, exist_ok=True)
@@ -149,8 +149,8 @@ def render(
     """Render each saga's flowchart (DOT, Mermaid, and SVG when Graphviz is installed)."""
     with _user_errors():
         from sagacrew.agents.flowchart import render_svg
+        from sagacrew.agents.spec import load_spec
         from sagacrew.crew.pipeline import design
-        from sagacrew.crew.spec import load_spec
 
         blueprint = design(load_spec(spec), str(spec))
         assert blueprint.sagas is not None
@@ -207,7 +207,7 @@ app.command()(serve)
 @app.command()
 def schema() -> None:
     """Print the domain spec's JSON Schema (for editor autocompletion)."""
-    from sagacrew.crew.spec import spec_json_schema
+    from sagacrew.agents.spec import spec_json_schema
 
     out.print_json(json.dumps(spec_json_schema(), sort_keys=True))
 

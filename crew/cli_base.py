@@ -52,7 +52,7 @@ def _options(
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one line each and exit code 2."""
-    from sagacrew.crew.spec import SpecErrors
+    from sagacrew.agents.spec import SpecErrors
 
     try:
         yield
@@ -71,10 +71,10 @@ def _user_errors() -> Iterator[None]:
 
 def _known_errors() -> tuple[type[Exception], ...]:
     """The errors of other packages that carry a message a user can act on."""
+    from sagacrew.agents.generated import GeneratedSystemError
+    from sagacrew.agents.spec import SpecError
     from sagacrew.crew.emit import EmitError
-    from sagacrew.crew.generated import GeneratedSystemError
     from sagacrew.crew.llm import LlmConfigError
-    from sagacrew.crew.spec import SpecError
     from sagacrew.runtime.store import StoreError
 
     known: tuple[type[Exception], ...] = (

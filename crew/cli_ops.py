@@ -24,7 +24,7 @@ PAUSED means: start no new sagas until a later rollback ends RESUMED).
 The consistency validation the operations need is the Consistency Validator's verdict on
 the store (built-in and generated checks plus replay-equals-snapshot), gated on the
 profile's ``consistency_score_min``: see :func:`consistency_validate` and
-:func:`figures_measure` (in ``crew/ops_checks.py``).
+:func:`figures_measure` (in ``agents/validator/verification/ops_checks.py``).
 
 This module holds ``rollback``, ``remediate`` and ``register``; the ``dead-letters`` group
 is in ``crew/cli_dead_letters.py`` and the plumbing shared with the other operations
@@ -38,6 +38,11 @@ import asyncio
 import typer
 from rich.table import Table
 
+from sagacrew.agents.validator.verification.ops_checks import (
+    consistency_validate as consistency_validate,
+)
+from sagacrew.agents.validator.verification.ops_checks import figures_measure as figures_measure
+from sagacrew.agents.validator.verification.ops_checks import profile_minimum
 from sagacrew.crew.cli_dead_letters import Status as Status
 from sagacrew.crew.cli_dead_letters import dead_letters as dead_letters
 from sagacrew.crew.cli_ops_common import EXIT_FAILED as EXIT_FAILED
@@ -55,9 +60,6 @@ from sagacrew.crew.cli_ops_common import _reports_dir as _reports_dir
 from sagacrew.crew.cli_ops_common import default_store_url as default_store_url
 from sagacrew.crew.cli_ops_common import err as err
 from sagacrew.crew.cli_ops_common import out as out
-from sagacrew.crew.ops_checks import consistency_validate as consistency_validate
-from sagacrew.crew.ops_checks import figures_measure as figures_measure
-from sagacrew.crew.ops_checks import profile_minimum
 
 # --- rollback and remediation --------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from sagacrew.crew.generated import GeneratedSystem
+    from sagacrew.agents.generated import GeneratedSystem
     from sagacrew.runtime import SagaSystem
 
 EXIT_USER_ERROR = 2
@@ -73,7 +73,7 @@ def _ops_errors() -> Iterator[None]:
 
 def default_store_url(system: GeneratedSystem) -> str:
     """The store ``sagacrew run`` writes: SQLite at ``DIR/.sagacrew/runtime.db``."""
-    from sagacrew.crew.verify import sqlite_url
+    from sagacrew.agents.validator.verification.verify import sqlite_url
 
     return sqlite_url(system.state_dir / "runtime.db")
 
@@ -81,7 +81,7 @@ def default_store_url(system: GeneratedSystem) -> str:
 def _open(system_dir: Path, store: str | None) -> tuple[GeneratedSystem, str]:
     """The generated system in ``system_dir`` and its store URL (``store``, or the default
     one, which must exist already)."""
-    from sagacrew.crew.generated import open_generated
+    from sagacrew.agents.generated import open_generated
     from sagacrew.runtime.operations import OperationsError
 
     system = open_generated(system_dir)

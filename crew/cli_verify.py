@@ -38,8 +38,8 @@ def verify(
         from rich.progress import Progress
         from rich.table import Table
 
-        from sagacrew.crew.generated import open_generated
-        from sagacrew.crew.verify import verify as run_verify
+        from sagacrew.agents.generated import open_generated
+        from sagacrew.agents.validator.verification.verify import verify as run_verify
 
         system = open_generated(system_dir)
         with Progress(console=err, transient=True) as bar:

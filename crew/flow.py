@@ -16,9 +16,9 @@ os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 from crewai.flow.flow import Flow, listen, start
 from pydantic import BaseModel
 
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec
 from sagacrew.crew import pipeline
-from sagacrew.crew.blueprint import Blueprint
-from sagacrew.crew.spec import DomainSpec
 
 
 class CrewState(BaseModel):

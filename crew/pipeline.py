@@ -21,9 +21,9 @@ from sagacrew.agents import (
     EventSourcingSpecialist,
     SagaOrchestratorAgent,
 )
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec, load_spec
 from sagacrew.crew.emit import EmitError, emit_files, user_owned, write_files
-from sagacrew.crew.spec import DomainSpec, load_spec
 
 if TYPE_CHECKING:
     from sagacrew.crew.llm import LlmSettings

@@ -2,7 +2,7 @@
 
 The one implementation behind the rollback's replay check
 (:func:`sagacrew.runtime.operations.check_replay`), the Consistency Validator's replay
-checks (``sagacrew.crew.verify.replay_checks``) and the helper generated tests use
+checks (``...validator.verification.verify.replay_checks``) and the helper generated tests use
 (:func:`sagacrew.runtime.testing.broken_invariants`). For every stream of every aggregate
 type it checks, as a restarted actor would rebuild it:
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import load_spec
+from sagacrew.agents.spec.model import CommandKind
 from sagacrew.crew.pipeline import design
-from sagacrew.crew.spec import load_spec
-from sagacrew.crew.spec.model import CommandKind
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

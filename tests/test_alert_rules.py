@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.monitoring import (
     SEED_CONSISTENCY_MIN,
     SEED_SUCCESS_RATE_MIN,
@@ -23,7 +24,6 @@ from sagacrew.agents.monitoring import (
     monitoring_files,
     rule_file_name,
 )
-from sagacrew.crew.blueprint import Blueprint
 from sagacrew.runtime.metrics import RuntimeMetrics
 
 ROOT = Path(__file__).resolve().parent.parent

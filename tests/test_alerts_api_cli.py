@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults
 from sagacrew.runtime.alerts import AlertRecord
 from sagacrew.runtime.api import ServeError, create_app, serve

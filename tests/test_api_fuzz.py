@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaSystem
 from sagacrew.runtime.api import create_app
 from sagacrew.runtime.store import StoreUnavailable

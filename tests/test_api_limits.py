@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 from postgres_server import PostgresServer
 from typer.testing import CliRunner
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaSystem
 from sagacrew.runtime.api import create_app
 from sagacrew.runtime.store import StoreUnavailable

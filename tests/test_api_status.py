@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaResult, SagaState, SagaSystem, ScriptedFault, ScriptedFaults
 from sagacrew.runtime.api import create_app
 

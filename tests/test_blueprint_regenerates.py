@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.blueprint import Blueprint, PayloadEntry
+from sagacrew.agents.blueprint import Blueprint, PayloadEntry
+from sagacrew.agents.spec import load_spec
 from sagacrew.crew.emit import EmitError, emit_files
 from sagacrew.crew.pipeline import design, generate, read_blueprint, regenerate
-from sagacrew.crew.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))

@@ -11,16 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from sagacrew.agents.blueprint import FaultExpectation
+from sagacrew.agents.generated import GeneratedSystem, open_generated
+from sagacrew.agents.spec import load_spec
 from sagacrew.agents.validator.fault_expectations import expected_outcome
 from sagacrew.agents.validator.verdict import Verdict
-from sagacrew.crew.blueprint import FaultExpectation
-from sagacrew.crew.fault_scenarios import describe_expectation, judge, run_scenario
-from sagacrew.crew.generated import GeneratedSystem, open_generated
+from sagacrew.agents.validator.verification.fault_scenarios import (
+    describe_expectation,
+    judge,
+    run_scenario,
+)
+from sagacrew.agents.validator.verification.scenario_experiments import Observation
+from sagacrew.agents.validator.verification.scenario_system import scenario_store_url
+from sagacrew.agents.validator.verification.verify import verify
 from sagacrew.crew.pipeline import design
-from sagacrew.crew.scenario_experiments import Observation
-from sagacrew.crew.scenario_system import scenario_store_url
-from sagacrew.crew.spec import load_spec
-from sagacrew.crew.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 

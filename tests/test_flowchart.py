@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sagacrew.agents import flowchart_text
+from sagacrew.agents.blueprint import Compensation, CompensationKind, StepSpec
 from sagacrew.agents.flowchart import (
     DOT_MISSING_HINT,
     FlowchartError,
@@ -18,8 +19,7 @@ from sagacrew.agents.flowchart import (
     dot_available,
     render_svg,
 )
-from sagacrew.crew.blueprint import Compensation, CompensationKind, StepSpec
-from sagacrew.crew.spec.model import CommandKind, RetryPolicy
+from sagacrew.agents.spec.model import CommandKind, RetryPolicy
 
 RETRY = RetryPolicy(max_attempts=4)
 

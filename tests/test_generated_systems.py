@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from sagacrew.agents.generated import open_generated
+from sagacrew.agents.spec import load_spec
 from sagacrew.agents.validator import Verdict
 from sagacrew.crew.emit import emit_files
-from sagacrew.crew.generated import open_generated
 from sagacrew.crew.pipeline import design
-from sagacrew.crew.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
@@ -96,7 +96,7 @@ def untimed_failures(verdict: Verdict) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_verify_passes_every_gate_but_timing_on_each_example(example: str, tmp_path: Path) -> None:
-    from sagacrew.crew.verify import verify
+    from sagacrew.agents.validator.verification.verify import verify
 
     system_dir = ROOT / "generated" / load_spec(ROOT / "examples" / f"{example}.yaml").system
     system = open_generated(system_dir)
@@ -130,7 +130,7 @@ def test_crewai_flow_gives_the_same_blueprint_as_the_plain_pipeline() -> None:
 def test_the_order_system_passes_every_gate_but_timing_on_postgresql_too(
     postgres_url: str,
 ) -> None:
-    from sagacrew.crew.verify import verify
+    from sagacrew.agents.validator.verification.verify import verify
 
     system = open_generated(ROOT / "generated" / "order_fulfilment")
     result = verify(system, profile="dev", store_url=postgres_url, run_tests=False)

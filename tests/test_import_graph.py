@@ -62,15 +62,20 @@ def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
     return found
 
 
-def _violations(folder: Path, package: str, allowed: tuple[str, ...] | None) -> list[str]:
-    """``file:line: name`` for each import of a forbidden package under ``folder`` (with
-    ``allowed``: each ``sagacrew`` import outside ``allowed``)."""
+def _violations(
+    folder: Path,
+    package: str,
+    allowed: tuple[str, ...] | None,
+    forbidden: tuple[str, ...] = FORBIDDEN,
+) -> list[str]:
+    """``file:line: name`` for each import of a ``forbidden`` package under ``folder``
+    (with ``allowed``: each ``sagacrew`` import outside ``allowed``)."""
     bad: list[str] = []
     for path in sorted(folder.rglob("*.py")):
         module = _module_name(path, folder, package)
         for line, name in imported_names(path, module):
             if allowed is None:
-                wrong = _is_under(name, FORBIDDEN)
+                wrong = _is_under(name, forbidden)
             else:
                 wrong = _is_under(name, ("sagacrew",)) and not _is_under(name, allowed)
             if wrong:
@@ -85,19 +90,25 @@ def test_the_import_scan_sees_imports_inside_functions_and_relative_ones(tmp_pat
     source.write_text(
         "import importlib\n"
         "def late():\n"
-        "    from sagacrew.crew.generated import open_generated\n"
+        "    from sagacrew.agents.generated import open_generated\n"
         "    from ... import agents\n"
         "    importlib.import_module('sagacrew.agents.validator')\n",
         "utf-8",
     )
     names = [name for _, name in imported_names(source, "sagacrew.runtime.api._probe")]
-    assert "sagacrew.crew.generated" in names
+    assert "sagacrew.agents.generated" in names
     assert "sagacrew.agents" in names
     assert "sagacrew.agents.validator" in names
 
 
 def test_no_runtime_module_imports_the_crew_or_the_agents() -> None:
     assert _violations(ROOT / "runtime", "sagacrew.runtime", allowed=None) == []
+
+
+def test_the_agents_import_nothing_of_the_crew() -> None:
+    """One direction between the packages: crew → agents → runtime. The spec model and
+    the blueprint live in the agents' package, so the agents never reach back."""
+    assert _violations(ROOT / "agents", "sagacrew.agents", None, ("sagacrew.crew",)) == []
 
 
 def test_generated_packages_import_nothing_of_sagacrew_but_the_runtime() -> None:

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.contention import (
+from sagacrew.agents.generated import open_generated
+from sagacrew.agents.spec import SpecError, load_spec
+from sagacrew.agents.validator.verification.contention import (
     ContentionPlan,
     contention_checks,
     contention_store_url,
     run_contention,
 )
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.validator.verification.verify import system_invariant_checks
 from sagacrew.crew.pipeline import generate
-from sagacrew.crew.spec import SpecError, load_spec
-from sagacrew.crew.verify import system_invariant_checks
 from sagacrew.runtime import SeededFaults, open_store
 from sagacrew.runtime.testing import failing_checks
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from fake_openai import FakeOpenAI
 
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec, load_spec, parse_spec
 from sagacrew.agents.validator import lint_source
-from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.emit import emit_files
 from sagacrew.crew.llm import LlmSettings, Refinement, refine_with_llm
 from sagacrew.crew.pipeline import design
-from sagacrew.crew.spec import DomainSpec, load_spec, parse_spec
 
 pytestmark = pytest.mark.slow
 

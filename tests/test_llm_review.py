@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec, load_spec
 from sagacrew.crew.llm import (
     ActorProposal,
     EventProposal,
@@ -28,7 +29,6 @@ from sagacrew.crew.llm.review_design import review_actors, review_events, review
 from sagacrew.crew.llm.review_validation import review_validation
 from sagacrew.crew.llm.sql import SqlChecker
 from sagacrew.crew.pipeline import design
-from sagacrew.crew.spec import DomainSpec, load_spec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "order_fulfilment.yaml"
 

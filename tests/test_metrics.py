@@ -14,7 +14,7 @@ from async_helpers import run
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import (
     Actor,
     ActorSystem,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaState, ScriptedFault, ScriptedFaults, sample_inputs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults, sample_inputs
 from sagacrew.runtime.operations import (
     NotRedrivableError,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from sagacrew.agents.generated import open_generated
 from sagacrew.crew.cli_ops import figures_measure
-from sagacrew.crew.generated import open_generated
 from sagacrew.runtime import (
     ChildPlan,
     Envelope,

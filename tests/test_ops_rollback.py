@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import (
     SagaDefinition,
     SagaState,

@@ -21,7 +21,7 @@ import pytest
 from async_helpers import run
 from corruption import corrupt
 
-from sagacrew.crew.generated import GeneratedSystem, open_generated
+from sagacrew.agents.generated import GeneratedSystem, open_generated
 from sagacrew.crew.pipeline import generate
 from sagacrew.runtime import SagaState, SagaSystem
 from sagacrew.runtime.saga import Alert, SagaError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sagacrew.crew.spec import parse_spec
+from sagacrew.agents.spec import parse_spec
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

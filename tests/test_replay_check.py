@@ -11,8 +11,8 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
-from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.crew.verify import replay_checks
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.validator.verification.verify import replay_checks
 from sagacrew.runtime import AggregateActor, CommandHandler, SagaSystem, open_store
 from sagacrew.runtime.operations import check_replay
 from sagacrew.runtime.replay_check import check_streams, replay_stream

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sagacrew.crew.spec import RetryPolicy as SpecRetryPolicy
-from sagacrew.crew.spec import SpecErrors, load_spec
+from sagacrew.agents.spec import RetryPolicy as SpecRetryPolicy
+from sagacrew.agents.spec import SpecErrors, load_spec
 from sagacrew.runtime.saga import RETRY_BOUNDS, RetryPolicy, SagaDefinitionError, check_retry_policy
 
 ROOT = Path(__file__).resolve().parent.parent

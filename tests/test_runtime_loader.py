@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime.loader import GeneratedSystemError, load_system
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from sagacrew.agents.saga_orchestrator import semantic_locks
-from sagacrew.crew.spec import SpecErrors, load_spec, parse_spec
+from sagacrew.agents.spec import SpecErrors, load_spec, parse_spec
 from sagacrew.runtime import (
     AggregateActor,
     CommandHandler,

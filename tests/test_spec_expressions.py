@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sagacrew.crew.spec import ExpressionError, compile_expression
+from sagacrew.agents.spec import ExpressionError, compile_expression
 
 
 def compiled(expr: str, state: list[str] | None = None, params: list[str] | None = None) -> str:

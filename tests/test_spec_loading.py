@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sagacrew.crew.spec import (
+from sagacrew.agents.spec import (
     MAX_SPEC_BYTES,
     SPEC_SCHEMA_ID,
     DomainSpec,

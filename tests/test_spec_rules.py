@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sagacrew.crew.spec import DomainSpec, SpecError, SpecErrors, check_rules, parse_spec
+from sagacrew.agents.spec import DomainSpec, SpecError, SpecErrors, check_rules, parse_spec
 
 BASE = """\
 system: shop

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from postgres_server import PostgresServer
 
-from sagacrew.crew.generated import GeneratedSystem, open_generated
+from sagacrew.agents.generated import GeneratedSystem, open_generated
 from sagacrew.runtime.saga import SagaResult, SagaState
 from sagacrew.runtime.store import Store, StoreUnavailable, open_store
 from sagacrew.runtime.system import SagaSystem, sample_inputs

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import NewEvent, StoreError, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

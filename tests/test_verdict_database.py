@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from sagacrew.agents.blueprint import ValidationQuery
+from sagacrew.agents.spec.model import Thresholds
 from sagacrew.agents.validator import (
     CheckQueryError,
     CheckResult,
@@ -22,8 +24,6 @@ from sagacrew.agents.validator import (
     run_check,
     write_reports,
 )
-from sagacrew.crew.blueprint import ValidationQuery
-from sagacrew.crew.spec.model import Thresholds
 
 STORE = Path(__file__).parents[1] / "runtime" / "store"
 DEV = Thresholds(success_rate_min=0.90, consistency_score_min=0.95)

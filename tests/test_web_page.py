@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 import uvicorn
 
-from sagacrew.crew.generated import open_generated
+from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import ScriptedFault, ScriptedFaults
 from sagacrew.runtime.api import create_app
 

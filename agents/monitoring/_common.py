@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 import yaml
 
-from sagacrew.crew.blueprint import Blueprint
-from sagacrew.crew.spec.model import Thresholds
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec.model import Thresholds
 
 SEED_SUCCESS_RATE_MIN = 0.95
 """SAGA-001 and the rollback procedure: transaction success rate below 95 %."""

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.monitoring._common import (
     SEED_CONSISTENCY_MIN,
     SEED_SUCCESS_RATE_MIN,
@@ -14,7 +15,6 @@ from sagacrew.agents.monitoring._common import (
     _context,
     _pct,
 )
-from sagacrew.crew.blueprint import Blueprint
 
 GRAFANA_SCHEMA_VERSION = 39
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.monitoring._common import MonitoringError
 from sagacrew.agents.monitoring._dashboard import dashboard
 from sagacrew.agents.monitoring._rule_tests import alert_rule_tests
 from sagacrew.agents.monitoring._rules import alert_rules, rule_file_name
-from sagacrew.crew.blueprint import Blueprint
 
 
 def monitoring_files(blueprint: Blueprint) -> dict[str, str]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.monitoring._common import (
     SEED_CONSISTENCY_MIN,
     SEED_SUCCESS_RATE_MIN,
@@ -19,7 +20,6 @@ from sagacrew.agents.monitoring._common import (
 )
 from sagacrew.agents.monitoring._plan import _alerts, _plan
 from sagacrew.agents.monitoring._rules import rule_file_name
-from sagacrew.crew.blueprint import Blueprint
 from sagacrew.runtime.metrics import LATENCY_BUCKETS_S
 
 _INSTANCE = "app-1:8000"

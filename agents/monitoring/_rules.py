@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.monitoring._common import (
     _Alert,
     _Context,
@@ -13,7 +14,6 @@ from sagacrew.agents.monitoring._common import (
     _yaml,
 )
 from sagacrew.agents.monitoring._plan import _plan
-from sagacrew.crew.blueprint import Blueprint
 
 
 def _rule_yaml(c: _Context, rule: _Record | _Alert) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Consistency Validator, planning half: what the system must do under each fault kind.
 
 The fault plan states, per scenario, the outcome ``verify`` holds the system to when it
-injects that fault into one saga (:class:`~sagacrew.crew.blueprint.FaultExpectation`).
+injects that fault into one saga (:class:`~sagacrew.agents.blueprint.FaultExpectation`).
 A scenario without one (an old blueprint) is held to the default of its kind.
 """
 
 from __future__ import annotations
 
-from sagacrew.crew.blueprint import FaultExpectation, FaultKind
+from sagacrew.agents.blueprint import FaultExpectation, FaultKind
 
 _EXPECTATIONS: dict[FaultKind, FaultExpectation] = {
     "step_failure": FaultExpectation(ends="completed", retried=True),

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sagacrew.agents.naming import BUILTIN_COMPENSATION_VERB
-from sagacrew.agents.validator.fault_expectations import expected_outcome
-from sagacrew.agents.validator.queries import builtin_queries
-from sagacrew.agents.validator.saga_tests import saga_test_plans
-from sagacrew.crew.blueprint import (
+from sagacrew.agents.blueprint import (
     Blueprint,
     FaultKind,
     FaultScenario,
@@ -24,7 +20,11 @@ from sagacrew.crew.blueprint import (
     ValidationPart,
     ValidationQuery,
 )
-from sagacrew.crew.spec.model import CommandKind, DomainSpec
+from sagacrew.agents.naming import BUILTIN_COMPENSATION_VERB
+from sagacrew.agents.spec.model import CommandKind, DomainSpec
+from sagacrew.agents.validator.fault_expectations import expected_outcome
+from sagacrew.agents.validator.queries import builtin_queries
+from sagacrew.agents.validator.saga_tests import saga_test_plans
 
 _COMPENSATED = "s.state = 'compensated'"
 

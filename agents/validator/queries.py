@@ -13,7 +13,7 @@ Terminal saga states: ``completed``, ``compensated``, ``compensation_failed``,
 
 from __future__ import annotations
 
-from sagacrew.crew.blueprint import ValidationQuery
+from sagacrew.agents.blueprint import ValidationQuery
 
 TERMINAL_STATES = ("completed", "compensated", "compensation_failed", "stalled")
 """Saga states after which a saga never moves again."""

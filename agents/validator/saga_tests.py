@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sagacrew.crew.blueprint import (
+from sagacrew.agents.blueprint import (
     ActorSpec,
     Blueprint,
     DeadLetterCase,
@@ -21,7 +21,7 @@ from sagacrew.crew.blueprint import (
     SagaSpec,
     SagaTestPlan,
 )
-from sagacrew.crew.spec.model import CommandKind
+from sagacrew.agents.spec.model import CommandKind
 
 
 def dead_letter_case(saga: SagaSpec) -> DeadLetterCase | None:

@@ -20,6 +20,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from sagacrew.agents.blueprint import ValidationQuery
+from sagacrew.agents.spec.model import Thresholds
 from sagacrew.agents.validator.db import SqlRunner
 from sagacrew.agents.validator.errors import CheckQueryError
 from sagacrew.agents.validator.metrics import (
@@ -28,8 +30,6 @@ from sagacrew.agents.validator.metrics import (
     worst_window_percentile,
 )
 from sagacrew.agents.validator.report import render_markdown
-from sagacrew.crew.blueprint import ValidationQuery
-from sagacrew.crew.spec.model import Thresholds
 
 MAX_LISTED_VIOLATIONS = 20
 """A check keeps at most this many violation subjects; ``violation_count`` counts all."""

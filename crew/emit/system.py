@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sagacrew.agents.blueprint import Blueprint, PayloadEntry, SagaTestPlan
 from sagacrew.agents.monitoring import monitoring_files
-from sagacrew.crew.blueprint import Blueprint, PayloadEntry, SagaTestPlan
 from sagacrew.crew.emit.render import EmitError, format_python, render
 
 if TYPE_CHECKING:

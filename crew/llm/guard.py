@@ -15,10 +15,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec
 from sagacrew.agents.validator import lint_source
-from sagacrew.crew.blueprint import Blueprint
 from sagacrew.crew.emit import emit_files
-from sagacrew.crew.spec import DomainSpec
 
 _DOCSTRING_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 TEXT_FIELDS: tuple[tuple[str, ...], ...] = (

@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sagacrew.crew.blueprint import Blueprint
-from sagacrew.crew.spec import DomainSpec
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec
 
 
 def _json(data: Any) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.crew.llm.errors import EditPathError
 
 JsonPath = tuple[str | int, ...]

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec import DomainSpec
 from sagacrew.crew.llm.errors import LlmError
 from sagacrew.crew.llm.guard import CodeBaseline
 from sagacrew.crew.llm.inputs import crew_inputs
@@ -34,7 +35,6 @@ from sagacrew.crew.llm.review_design import review_actors, review_events, review
 from sagacrew.crew.llm.review_validation import review_validation
 from sagacrew.crew.llm.settings import LlmSettings
 from sagacrew.crew.llm.sql import SqlChecker
-from sagacrew.crew.spec import DomainSpec
 
 TASK_OUTPUTS = (ActorProposal, SagaProposal, EventProposal, ValidationProposal)
 """The structured output each task must give, in task order."""

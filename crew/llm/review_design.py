@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.crew.llm.merge import Edit, JsonPath
 from sagacrew.crew.llm.proposals import ActorProposal, EventProposal, SagaProposal, _Proposal
 from sagacrew.crew.llm.review import (

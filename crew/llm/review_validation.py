@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, get_args
 
-from sagacrew.crew.blueprint import Blueprint, FaultScenario
+from sagacrew.agents.blueprint import Blueprint, FaultScenario
 from sagacrew.crew.llm.merge import Edit
 from sagacrew.crew.llm.proposals import FaultProposal, InvariantCheck, ValidationProposal
 from sagacrew.crew.llm.review import Review, capped, known_names, number_problem

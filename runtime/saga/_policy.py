@@ -2,7 +2,7 @@
 
 :data:`RETRY_BOUNDS` and :func:`check_retry_policy` are the one definition of what a
 retry policy may hold. The runtime's :class:`RetryPolicy` refuses anything else when it
-is built, and the domain spec's retry policy (``sagacrew.crew.spec``) is validated with
+is built, and the domain spec's retry policy (``sagacrew.agents.spec``) is validated with
 the same two, so a spec is refused at load for exactly what the generated package would
 be refused at import.
 """

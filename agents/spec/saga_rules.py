@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sagacrew.crew.spec.catalog import Catalog, CommandEntry, OperationEntry, SagaEntry
-from sagacrew.crew.spec.model import CommandKind, SagaStep
-from sagacrew.crew.spec.naming import suggestion
-from sagacrew.crew.spec.violation import Path, Violation
+from sagacrew.agents.spec.catalog import Catalog, CommandEntry, OperationEntry, SagaEntry
+from sagacrew.agents.spec.model import CommandKind, SagaStep
+from sagacrew.agents.spec.naming import suggestion
+from sagacrew.agents.spec.violation import Path, Violation
 
 __all__ = ["check_sagas", "compensation_gap"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 
 class SpecException(Exception):
-    """Base of every exception raised by ``sagacrew.crew.spec``."""
+    """Base of every exception raised by ``sagacrew.agents.spec``."""
 
 
 class SpecError(SpecException):

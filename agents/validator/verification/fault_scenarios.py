@@ -2,10 +2,10 @@
 
 The Consistency Validator's fault plan (``blueprint.validation.faults``, also written to
 ``validation/fault_plan.json``) lists one scenario per fault kind and saga, each with the
-outcome the system must have (:class:`~sagacrew.crew.blueprint.FaultExpectation`;
+outcome the system must have (:class:`~sagacrew.agents.blueprint.FaultExpectation`;
 an old blueprint without one gets its kind's default,
 :func:`~sagacrew.agents.validator.fault_expectations.expected_outcome`). For each,
-:mod:`sagacrew.crew.scenario_experiments` injects exactly that fault into a saga of the
+:mod:`.scenario_experiments` injects exactly that fault into a saga of the
 scenario's type on a store beside the verify store, and this module compares what the
 system did with the expectation: a :class:`ScenarioOutcome` per scenario, which the
 verdict lists and gates on (a failed scenario fails the verdict).
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sagacrew.agents.blueprint import FaultExpectation, FaultScenario
+from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator import ScenarioOutcome
 from sagacrew.agents.validator.fault_expectations import expected_outcome
-from sagacrew.crew.blueprint import FaultExpectation, FaultScenario
-from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.crew.scenario_experiments import Experiment, Observation
-from sagacrew.crew.scenario_system import scenario_store_url
+from sagacrew.agents.validator.verification.scenario_experiments import Experiment, Observation
+from sagacrew.agents.validator.verification.scenario_system import scenario_store_url
 
 __all__ = ["describe_expectation", "judge", "run_fault_scenarios", "run_scenario"]
 

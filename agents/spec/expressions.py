@@ -25,8 +25,8 @@ import tokenize
 import unicodedata
 from collections.abc import Collection, Mapping
 
-from sagacrew.crew.spec.errors import ExpressionError
-from sagacrew.crew.spec.naming import did_you_mean
+from sagacrew.agents.spec.errors import ExpressionError
+from sagacrew.agents.spec.naming import did_you_mean
 
 __all__ = ["MAX_EXPRESSION_LENGTH", "compile_expression"]
 

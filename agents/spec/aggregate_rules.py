@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from sagacrew.crew.spec.catalog import AggregateEntry, Catalog
-from sagacrew.crew.spec.errors import ExpressionError
-from sagacrew.crew.spec.expressions import compile_expression
-from sagacrew.crew.spec.model import Aggregate, Command, CommandKind
-from sagacrew.crew.spec.naming import is_past_tense, past_tense_of, suggestion
-from sagacrew.crew.spec.violation import Path, Violation
+from sagacrew.agents.spec.catalog import AggregateEntry, Catalog
+from sagacrew.agents.spec.errors import ExpressionError
+from sagacrew.agents.spec.expressions import compile_expression
+from sagacrew.agents.spec.model import Aggregate, Command, CommandKind
+from sagacrew.agents.spec.naming import is_past_tense, past_tense_of, suggestion
+from sagacrew.agents.spec.violation import Path, Violation
 
 __all__ = ["RESERVE_AMOUNT_PARAM", "check_aggregates", "expression_params"]
 

@@ -1,15 +1,15 @@
 """Generic isolation checks over a store: lost updates and orphaned external work.
 
 They need nothing from the spec beyond the generated system's blueprint, so they hold any
-system to the same rules (see :mod:`sagacrew.crew.contention`).
+system to the same rules (see :mod:`sagacrew.agents.validator.verification.contention`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator import CheckResult
-from sagacrew.crew.generated import GeneratedSystem
 from sagacrew.runtime.store import RecordedEvent, Store
 
 __all__ = ["lost_updates", "orphaned_external_work"]

@@ -4,8 +4,8 @@ Each pydantic error's ``loc`` is followed through the data (union tags such as
 ``'constrained-str'`` are skipped), the model field it concerns is looked up, and the
 message says what is wrong and what to write instead, e.g. ``unknown field 'pivott'``
 with the fix ``did you mean 'pivot'?``. Errors of the members of one union are merged.
-The model field behind a path is found by :mod:`~sagacrew.crew.spec.model_fields`, the
-example values the fixes suggest come from :mod:`~sagacrew.crew.spec.model_examples`.
+The model field behind a path is found by :mod:`~sagacrew.agents.spec.model_fields`, the
+example values the fixes suggest come from :mod:`~sagacrew.agents.spec.model_examples`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from sagacrew.crew.spec.model import Command, CommandKind
-from sagacrew.crew.spec.model_examples import MISSING_FIXES, example, write_fix
-from sagacrew.crew.spec.model_fields import field_names, field_owner
-from sagacrew.crew.spec.naming import did_you_mean, to_identifier
-from sagacrew.crew.spec.violation import Path, Violation
+from sagacrew.agents.spec.model import Command, CommandKind
+from sagacrew.agents.spec.model_examples import MISSING_FIXES, example, write_fix
+from sagacrew.agents.spec.model_fields import field_names, field_owner
+from sagacrew.agents.spec.naming import did_you_mean, to_identifier
+from sagacrew.agents.spec.violation import Path, Violation
 
 __all__ = ["translate_validation_error"]
 
@@ -171,7 +171,7 @@ def _violation(item: _Located) -> Violation:
     return Violation(
         path,
         f"{label}: {details['msg']}",
-        "see the spec's JSON Schema (sagacrew.crew.spec.spec_json_schema) for what fits here",
+        "see the spec's JSON Schema (sagacrew.agents.spec.spec_json_schema) for what fits here",
     )
 
 

@@ -1,7 +1,7 @@
 """Which model field a place in the spec data concerns.
 
 A path such as ``('contexts', 'ordering', 'aggregates', 'order', 'identity')`` is followed
-through the :class:`~sagacrew.crew.spec.model.DomainSpec` annotations (``Annotated`` is
+through the :class:`~sagacrew.agents.spec.model.DomainSpec` annotations (``Annotated`` is
 stripped, dict values and list items are entered, and of a union the member that can hold
 the next part is taken) to the model that owns the last part as a field.
 """
@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from sagacrew.crew.spec.model import DomainSpec
-from sagacrew.crew.spec.violation import Path
+from sagacrew.agents.spec.model import DomainSpec
+from sagacrew.agents.spec.violation import Path
 
 
 def field_names(path: Path) -> list[str]:

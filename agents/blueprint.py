@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagacrew.crew.spec.model import (
+from sagacrew.agents.spec.model import (
     CommandKind,
     Reliability,
     RetryPolicy,

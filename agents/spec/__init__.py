@@ -6,10 +6,10 @@ errors each read ``file:line:col: what is wrong; what to write instead``.
 ``spec_json_schema()`` is the JSON Schema editors can use to autocomplete specs.
 """
 
-from sagacrew.crew.spec.errors import ExpressionError, SpecError, SpecErrors, SpecException
-from sagacrew.crew.spec.expressions import compile_expression
-from sagacrew.crew.spec.loader import MAX_SPEC_BYTES, load_spec, parse_spec
-from sagacrew.crew.spec.model import (
+from sagacrew.agents.spec.errors import ExpressionError, SpecError, SpecErrors, SpecException
+from sagacrew.agents.spec.expressions import compile_expression
+from sagacrew.agents.spec.loader import MAX_SPEC_BYTES, load_spec, parse_spec
+from sagacrew.agents.spec.model import (
     Aggregate,
     BoundedContext,
     Command,
@@ -27,9 +27,9 @@ from sagacrew.crew.spec.model import (
     Thresholds,
     Workload,
 )
-from sagacrew.crew.spec.rules import check_rules
-from sagacrew.crew.spec.schema import SPEC_SCHEMA_ID, spec_json_schema
-from sagacrew.crew.spec.violation import Violation
+from sagacrew.agents.spec.rules import check_rules
+from sagacrew.agents.spec.schema import SPEC_SCHEMA_ID, spec_json_schema
+from sagacrew.agents.spec.violation import Violation
 
 __all__ = [
     "MAX_SPEC_BYTES",

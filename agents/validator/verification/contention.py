@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator import CheckResult
-from sagacrew.crew.blueprint import Blueprint
-from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.crew.side_stores import side_store_url
+from sagacrew.agents.validator.verification.side_stores import side_store_url
 from sagacrew.runtime import SagaResult, SagaSystem, SeededFaults, Store
 from sagacrew.runtime.system import sample_inputs
 
@@ -156,6 +156,9 @@ async def _run(system: GeneratedSystem, store_url: str, plan: ContentionPlan) ->
 
 def contention_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
     """The generic isolation checks over ``store`` (see the module docstring)."""
-    from sagacrew.crew.isolation_checks import lost_updates, orphaned_external_work
+    from sagacrew.agents.validator.verification.isolation_checks import (
+        lost_updates,
+        orphaned_external_work,
+    )
 
     return [lost_updates(system, store), orphaned_external_work(system, store)]

@@ -1,6 +1,7 @@
 """The process ``sagacrew verify`` kills: runs a workload and SIGKILLs itself midway.
 
-    python -m sagacrew.crew.crash_worker SYSTEM_DIR STORE_URL SAGAS_PER_TYPE KILL_AFTER
+    python -m sagacrew.agents.validator.verification.crash_worker \
+        SYSTEM_DIR STORE_URL SAGAS_PER_TYPE KILL_AFTER
 
 It runs the generated system's workload (fault plan included) with saga ids
 ``crash-<saga>-<n>`` and, once ``KILL_AFTER`` sagas have ended, kills itself with SIGKILL:
@@ -15,8 +16,8 @@ import signal
 import sys
 from pathlib import Path
 
-from sagacrew.crew.generated import open_generated
-from sagacrew.crew.verify import run_workload
+from sagacrew.agents.generated import open_generated
+from sagacrew.agents.validator.verification.verify import run_workload
 from sagacrew.runtime import SagaResult
 
 

@@ -12,8 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sagacrew.agents.generated import GeneratedSystem
     from sagacrew.agents.validator import Verdict
-    from sagacrew.crew.generated import GeneratedSystem
     from sagacrew.runtime import SagaSystem, Store
     from sagacrew.runtime.operations import Measure, TriggerPolicy, Validate
 
@@ -35,7 +35,7 @@ def profile_minimum(system: GeneratedSystem, profile: str) -> float:
 def _verdict(system: GeneratedSystem, store: Store, profile: str) -> Verdict:
     """The Consistency Validator's verdict on ``store`` under ``profile``'s thresholds."""
     from sagacrew.agents.validator import compute_verdict
-    from sagacrew.crew.verify import replay_checks
+    from sagacrew.agents.validator.verification.verify import replay_checks
 
     profile_minimum(system, profile)
     validation = system.blueprint.validation

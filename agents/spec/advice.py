@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sagacrew.crew.spec.model import CommandKind, DomainSpec
-from sagacrew.crew.spec.violation import Violation
+from sagacrew.agents.spec.model import CommandKind, DomainSpec
+from sagacrew.agents.spec.violation import Violation
 
 __all__ = ["advise"]
 

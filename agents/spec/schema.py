@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagacrew.crew.spec.model import DomainSpec
+from sagacrew.agents.spec.model import DomainSpec
 
 __all__ = ["SPEC_SCHEMA_ID", "spec_json_schema"]
 

@@ -18,13 +18,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from sagacrew.crew.spec.aggregate_rules import check_aggregates
-from sagacrew.crew.spec.catalog import Catalog, build_catalog, event_verb
-from sagacrew.crew.spec.model import DomainSpec
-from sagacrew.crew.spec.naming import is_past_tense, past_tense_of, suggestion
-from sagacrew.crew.spec.saga_rules import check_sagas
-from sagacrew.crew.spec.system_rules import check_system_invariants
-from sagacrew.crew.spec.violation import Path, Violation
+from sagacrew.agents.spec.aggregate_rules import check_aggregates
+from sagacrew.agents.spec.catalog import Catalog, build_catalog, event_verb
+from sagacrew.agents.spec.model import DomainSpec
+from sagacrew.agents.spec.naming import is_past_tense, past_tense_of, suggestion
+from sagacrew.agents.spec.saga_rules import check_sagas
+from sagacrew.agents.spec.system_rules import check_system_invariants
+from sagacrew.agents.spec.violation import Path, Violation
 
 __all__ = ["MAX_AGGREGATES", "MAX_SAGAS", "check_data", "check_rules"]
 

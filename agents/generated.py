@@ -13,7 +13,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
-from sagacrew.crew.blueprint import Blueprint
+from sagacrew.agents.blueprint import Blueprint
 from sagacrew.runtime.loader import (
     BLUEPRINT_FILE,
     STATE_DIR,

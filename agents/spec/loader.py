@@ -10,13 +10,13 @@ from pathlib import Path as FilePath
 
 from pydantic import ValidationError
 
-from sagacrew.crew.spec.advice import advise
-from sagacrew.crew.spec.errors import SpecError, SpecErrors
-from sagacrew.crew.spec.model import DomainSpec
-from sagacrew.crew.spec.model_errors import translate_validation_error
-from sagacrew.crew.spec.rules import check_data
-from sagacrew.crew.spec.violation import Violation
-from sagacrew.crew.spec.yaml_source import SourceMap, load_yaml
+from sagacrew.agents.spec.advice import advise
+from sagacrew.agents.spec.errors import SpecError, SpecErrors
+from sagacrew.agents.spec.model import DomainSpec
+from sagacrew.agents.spec.model_errors import translate_validation_error
+from sagacrew.agents.spec.rules import check_data
+from sagacrew.agents.spec.violation import Violation
+from sagacrew.agents.spec.yaml_source import SourceMap, load_yaml
 
 __all__ = ["MAX_SPEC_BYTES", "load_spec", "parse_spec"]
 
@@ -31,7 +31,7 @@ def load_spec(path: str | FilePath, warnings: list[SpecError] | None = None) -> 
 
     Raises :class:`SpecErrors` listing every problem (a missing file, a directory, a file
     over 1 MiB or not UTF-8 each give one error). With ``warnings``, the spec's
-    warnings (see :mod:`~sagacrew.crew.spec.advice`), positioned, are appended to it.
+    warnings (see :mod:`~sagacrew.agents.spec.advice`), positioned, are appended to it.
     """
     file = str(path)
     raw = _read(FilePath(path), file)

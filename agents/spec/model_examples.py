@@ -11,8 +11,8 @@ from enum import Enum
 
 from pydantic_core import PydanticUndefined
 
-from sagacrew.crew.spec.model_fields import field_owner
-from sagacrew.crew.spec.violation import Path
+from sagacrew.agents.spec.model_fields import field_owner
+from sagacrew.agents.spec.violation import Path
 
 EXAMPLES: dict[str, str] = {
     "system": "order_fulfilment",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from sagacrew.crew.spec.model import (
+from sagacrew.agents.spec.model import (
     Aggregate,
     Command,
     CommandKind,

@@ -1,6 +1,7 @@
 """The process a ``process_crash`` fault scenario kills: runs one saga type, then SIGKILL.
 
-    python -m sagacrew.crew.scenario_crash_worker SYSTEM_DIR STORE_URL SAGA N KILL_AFTER STEP
+    python -m sagacrew.agents.validator.verification.scenario_crash_worker \
+        SYSTEM_DIR STORE_URL SAGA N KILL_AFTER STEP
 
 It runs ``KILL_AFTER`` sagas of ``SAGA`` to their end one after another, then starts the
 other ``N - KILL_AFTER`` at once, and kills itself with SIGKILL as soon as one of those
@@ -18,8 +19,8 @@ import signal
 import sys
 from pathlib import Path
 
-from sagacrew.crew.generated import open_generated
-from sagacrew.crew.scenario_system import build_scenario_system
+from sagacrew.agents.generated import open_generated
+from sagacrew.agents.validator.verification.scenario_system import build_scenario_system
 from sagacrew.runtime import Envelope
 from sagacrew.runtime.system import sample_inputs
 

@@ -5,7 +5,7 @@ the scenario store, with only that fault injected, and returns an :class:`Observ
 read back from the runtime's own tables (saga state, step log, dead letters, events).
 The step faulted is the scenario's ``step`` or, when the plan leaves it open, one chosen
 by kind (:func:`faulted_step`). Judging the observation against the plan's expectation
-is :mod:`sagacrew.crew.fault_scenarios`' job.
+is :mod:`sagacrew.agents.validator.verification.fault_scenarios`' job.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from sagacrew.crew.blueprint import FaultScenario
-from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.crew.scenario_crash_worker import crash_saga_id
-from sagacrew.crew.scenario_system import (
+from sagacrew.agents.blueprint import FaultScenario
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.validator.verification.scenario_crash_worker import crash_saga_id
+from sagacrew.agents.validator.verification.scenario_system import (
     AfterEffect,
     ScenarioSystem,
     build_scenario_system,
@@ -253,7 +253,7 @@ class Experiment:
             [
                 sys.executable,
                 "-m",
-                "sagacrew.crew.scenario_crash_worker",
+                "sagacrew.agents.validator.verification.scenario_crash_worker",
                 str(self.system.root.resolve()),
                 self.crash_url,
                 saga,

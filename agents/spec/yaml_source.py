@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from sagacrew.crew.spec.errors import SpecError, SpecErrors
-from sagacrew.crew.spec.violation import Path
+from sagacrew.agents.spec.errors import SpecError, SpecErrors
+from sagacrew.agents.spec.violation import Path
 
 __all__ = ["MAX_ALIAS_VALUES", "Path", "Position", "SourceMap", "load_yaml"]
 

@@ -14,8 +14,8 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sagacrew.crew.generated import GeneratedSystem
-from sagacrew.crew.side_stores import side_store_url
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.validator.verification.side_stores import side_store_url
 from sagacrew.runtime import Envelope, FaultInjector, SagaSystem, Store, open_store
 
 AfterEffect = Callable[[str, Envelope], Awaitable[None]]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree
 
+from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator import (
     CheckResult,
     ScenarioOutcome,
@@ -31,15 +32,14 @@ from sagacrew.agents.validator import (
     record_verdict,
     write_reports,
 )
-from sagacrew.crew.contention import (
+from sagacrew.agents.validator.verification.contention import (
     ContentionPlan,
     ContentionRun,
     contention_checks,
     contention_store_url,
     run_contention,
 )
-from sagacrew.crew.fault_scenarios import run_fault_scenarios
-from sagacrew.crew.generated import GeneratedSystem
+from sagacrew.agents.validator.verification.fault_scenarios import run_fault_scenarios
 from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
 from sagacrew.runtime.invariants import Conserved, References, check_system_invariants
 from sagacrew.runtime.replay_check import check_streams
@@ -122,7 +122,7 @@ def crash_and_recover(
         [
             sys.executable,
             "-m",
-            "sagacrew.crew.crash_worker",
+            "sagacrew.agents.validator.verification.crash_worker",
             str(system.root.resolve()),
             store_url,
             str(sagas_per_type),
@@ -280,11 +280,11 @@ def verify(
     with ``crash_run`` a second workload runs in a process killed with SIGKILL midway and
     is restarted here, so the checks also cover sagas recovered after a crash. With
     ``contention_run``, a third workload runs many concurrent sagas over a few shared
-    aggregates with timeouts and late completions (:mod:`sagacrew.crew.contention`) in a
+    aggregates with timeouts and late completions (:mod:`.contention`) in a
     store of its own; its isolation checks and the system invariants over it are
     blocking gates: a lost update or orphaned external work fails the verdict. With
     ``scenario_run``, every scenario of the blueprint's fault plan runs as a targeted
-    experiment in stores of its own (:mod:`sagacrew.crew.fault_scenarios`); each is
+    experiment in stores of its own (:mod:`.fault_scenarios`); each is
     listed in the verdict with its outcome, and a failed one fails it.
     """
     blueprint = system.blueprint
