@@ -28,8 +28,9 @@ from sagacrew.agents.blueprint import (
     InvariantRule,
     SupervisorSpec,
 )
-from sagacrew.agents.naming import actor_address, event_name, pascal
+from sagacrew.agents.naming import actor_address, pascal
 from sagacrew.agents.spec import compile_expression
+from sagacrew.agents.spec.catalog import event_name
 from sagacrew.agents.spec.model import Aggregate, CommandKind, DomainSpec, ExternalSystem
 
 EXTERNALS_SUPERVISOR = "externals"

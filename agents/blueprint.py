@@ -34,8 +34,8 @@ FaultKind = Literal[
     "lost_reply",
     "process_crash",
 ]
-CompensationKind = Literal["delete", "restore", "recreate", "release", "reserve", "undo"]
-PayloadSource = Literal["input", "forward_key", "step_result"]
+CompensationKind = Literal["delete", "restore", "recreate", "release", "reserve", "undo", "custom"]
+PayloadSource = Literal["input", "forward_key", "step_result", "step_field", "item"]
 Value = str | int | float | bool
 
 
@@ -132,16 +132,20 @@ class PayloadEntry(_Part):
 
     ``input``: the saga input ``field`` (empty: the one named ``key``); ``forward_key``:
     the idempotency key of the forward step being undone; ``step_result``: ``field`` of
-    the forward step's result (``""`` when absent).
+    the forward step's result (``""`` when absent); ``step_field``: ``field`` of the
+    result of the earlier step ``step``; ``item``: in a fan-out step, the item itself
+    (``field`` empty) or its ``field``.
     """
 
     key: str
     source: PayloadSource = "input"
     field: str = ""
+    step: str = ""
 
 
 class Compensation(_Part):
-    """How a done step is undone, derived from the command kind."""
+    """How a done step is undone: derived from the command kind, or ``custom`` (the
+    spec's ``compensate_with``, a command of the same aggregate)."""
 
     kind: CompensationKind
     target: str
@@ -174,6 +178,9 @@ class StepSpec(_Part):
     """Semantic lock on the instance the step writes (as written, or derived)."""
     payload: list[PayloadEntry] | None = None
     """What the step's command sends, in order; ``None``: not recorded (an old blueprint)."""
+    for_each: PayloadEntry | None = None
+    """The list a fan-out step sends its command once per item of (an ``input`` or a
+    ``step_field``); ``None``: one command."""
 
 
 class Flowchart(_Part):

@@ -18,12 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from sagacrew.agents.blueprint import Blueprint, EventPart, EventSchema, SnapshotPolicy, Upcaster
-from sagacrew.agents.naming import (
-    COMPENSATION_EVENT_VERB,
-    actor_address,
-    event_class_name,
-    event_name,
-)
+from sagacrew.agents.naming import COMPENSATION_EVENT_VERB, actor_address, event_class_name
+from sagacrew.agents.spec.catalog import event_name
 from sagacrew.agents.spec.model import Aggregate, CommandKind, DomainSpec, Reliability
 
 _JSON_TYPE = {
@@ -152,7 +148,7 @@ class EventSourcingSpecialist:
                 aggregate.identity: {"type": _JSON_TYPE[fields.get(aggregate.identity, "str")]}
             }
             for field in [*params, *command.sets]:
-                kind_of = fields.get(field) or aggregate.param_type(command, field)
+                kind_of = fields.get(field) or aggregate.param_type(command, field) or "str"
                 properties[field] = {"type": _JSON_TYPE[kind_of]}
             if command.delta:
                 properties["delta"] = delta

@@ -83,6 +83,8 @@ def _step_lines(step: StepSpec, *, after_pivot: bool) -> tuple[str, ...]:
     lines = [step.name]
     if step.pivot:
         lines.append("PIVOT")
+    if step.for_each is not None:
+        lines.append(f"for each item of {_list_name(step)}")
     if step.kind == CommandKind.QUERY:
         lines.append("query, no compensation")
     elif step.compensation is None:
@@ -95,6 +97,15 @@ def _step_lines(step: StepSpec, *, after_pivot: bool) -> tuple[str, ...]:
     if step.completion_event is not None:
         lines.append(f"waits for {step.completion_event}")
     return tuple(lines)
+
+
+def _list_name(step: StepSpec) -> str:
+    """The list a fan-out step goes over, as the spec wrote it."""
+    items = step.for_each
+    assert items is not None
+    if items.source == "step_field":
+        return f"steps.{items.step}.{items.field}"
+    return items.field or items.key
 
 
 def _check(saga_name: str, steps: Sequence[StepSpec], deadline_s: float) -> int | None:
@@ -165,10 +176,12 @@ def build_graph(
         comp = steps[i].compensation
         if comp is not None:
             undo_ids[i] = f"undo_{i + 1}"
-            lines = (
+            lines: tuple[str, ...] = (
                 f"compensate {steps[i].name}",
                 f"{comp.kind}: {comp.target}.{comp.command}",
             )
+            if steps[i].for_each is not None:
+                lines = (*lines, "each done item, in reverse")
             add_node(_Node(undo_ids[i], "compensation", lines), steps[i].name)
 
     add_node(_Node(COMPLETED, "terminal", ("completed",)))

@@ -14,10 +14,13 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.spec.model import Workload
+from sagacrew.runtime import SeededFaults, SystemDefinition, workload_faults
 from sagacrew.runtime.loader import (
     BLUEPRINT_FILE,
     STATE_DIR,
     GeneratedSystemError,
+    definition_of,
     import_package,
     read_blueprint,
 )
@@ -37,6 +40,22 @@ class GeneratedSystem:
     def name(self) -> str:
         """The system's name (also its package's name)."""
         return self.blueprint.system
+
+    @property
+    def definition(self) -> SystemDefinition:
+        """The package's ``build_system``: its actors, sagas and saga inputs, and the call
+        that builds the running system on a store."""
+        return definition_of(self.package, self.root)
+
+    @property
+    def workload(self) -> Workload:
+        """The blueprint's workload plan: sagas per type and the injected fault rates."""
+        assert self.blueprint.validation is not None
+        return self.blueprint.validation.workload
+
+    def workload_faults(self) -> SeededFaults:
+        """The workload plan's seeded faults, as an injector."""
+        return workload_faults(self.workload.model_dump())
 
     @property
     def state_dir(self) -> Path:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sagacrew.agents.spec.catalog import event_verb
-from sagacrew.agents.spec.model import Command, CommandKind
+from sagacrew.agents.spec.model import CommandKind
 
 BUILTIN_COMPENSATIONS: dict[
     CommandKind, tuple[Literal["delete", "restore", "recreate"], str, str]
@@ -37,12 +36,6 @@ def actor_address(context: str, aggregate: str) -> str:
 def pascal(name: str) -> str:
     """``kitchen_ticket`` → ``KitchenTicket`` (Unicode letters kept)."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
-
-
-def event_name(context: str, aggregate: str, command: Command) -> str | None:
-    """``context.aggregate.past_tense_verb`` of the event a command emits; None for queries."""
-    verb = event_verb(command)
-    return None if verb is None else f"{context}.{aggregate}.{verb}"
 
 
 def event_class_name(event: str) -> str:

@@ -9,9 +9,13 @@ update     restore the before-image captured when the step ran (``_restore``)
 delete     re-create from the before-image (``_recreate``)
 reserve    the aggregate's ``release`` command on the same quantity field
 release    the aggregate's ``reserve`` command on the same quantity field
-query      nothing to undo
+query      nothing to undo (an aggregate query, or an external ``kind: query``)
 external   the operation's declared ``undo``; none: not compensatable
 =========  =============================================================
+
+A step's ``compensate_with`` replaces the derived compensation (``custom``: a command of
+the same aggregate, run only when the step's command acted; or an operation of the same
+external system, as its undo).
 
 Each step and each compensation records the payload it sends (``saga_payloads.py``).
 
@@ -34,8 +38,16 @@ from sagacrew.agents.blueprint import (
 )
 from sagacrew.agents.flowchart import build_flowchart
 from sagacrew.agents.naming import BUILTIN_COMPENSATIONS, actor_address, pascal
-from sagacrew.agents.saga_payloads import step_payload, with_payload
-from sagacrew.agents.spec.model import Aggregate, Command, CommandKind, DomainSpec, Saga
+from sagacrew.agents.saga_inputs import SagaInputs
+from sagacrew.agents.saga_payloads import entry_from, step_payload, with_payload
+from sagacrew.agents.spec.model import (
+    Aggregate,
+    Command,
+    CommandKind,
+    DomainSpec,
+    Operation,
+    Saga,
+)
 
 
 class SagaOrchestratorAgent:
@@ -54,8 +66,9 @@ class SagaOrchestratorAgent:
         pivot_index = next((i for i, step in enumerate(saga.steps) if step.pivot), None)
         locks = semantic_locks(spec, saga)
         steps: list[StepSpec] = []
-        inputs: dict[str, str] = {}
+        inputs = SagaInputs()
         for index, step in enumerate(saga.steps):
+            inputs.fan_out(step)
             parts = step.invoke.split(".")
             timeout_s = step.timeout_s or saga.step_timeout_s
             completion_event = None
@@ -66,34 +79,44 @@ class SagaOrchestratorAgent:
                 target = actor_address(context, aggregate_name)
                 kind = command.kind
                 compensation = self._aggregate_compensation(target, aggregate, command_name)
-                inputs.setdefault(
-                    aggregate.identity, aggregate.fields.get(aggregate.identity, "str")
-                )
+                if step.compensate_with:
+                    custom = step.compensate_with.split(".")[-1]
+                    compensation = Compensation(
+                        kind="custom",
+                        target=target,
+                        command=custom,
+                        description=f"{custom} compensates {command_name}, as the spec says",
+                    )
+                identity_type = aggregate.fields.get(aggregate.identity, "str")
+                inputs.add(step, aggregate.identity, identity_type)
                 params = aggregate.command_params(command)
                 for param in params:
-                    inputs.setdefault(param, aggregate.param_type(command, param))
+                    typed = aggregate.param_type(command, param, field_types(spec))
+                    inputs.add(step, param, typed or "str")
                 if command.quantity_field:
-                    inputs.setdefault("amount", "int")
+                    inputs.add(step, "amount", "int")
             else:
                 system, command_name = parts
                 operation = spec.externals[system].operations[command_name]
                 target = system
-                kind = CommandKind.EXTERNAL
+                kind = CommandKind.QUERY if operation.kind == "query" else CommandKind.EXTERNAL
+                undo = step.compensate_with.split(".")[-1] if step.compensate_with else None
+                undo = undo or operation.undo
                 compensation = (
                     Compensation(
                         kind="undo",
                         target=system,
-                        command=operation.undo,
-                        description=f"{system}.{operation.undo} undoes {command_name}",
+                        command=undo,
+                        description=f"{system}.{undo} undoes {command_name}",
                     )
-                    if operation.undo
+                    if undo and kind is CommandKind.EXTERNAL
                     else None
                 )
                 completion_event = operation.completion_event
                 if operation.completion_timeout_s and not step.timeout_s:
                     timeout_s = operation.completion_timeout_s
                 for param in operation.params:
-                    inputs.setdefault(param, _field_type(spec, param))
+                    inputs.add(step, param, operation_param_type(spec, operation, param))
             steps.append(
                 StepSpec(
                     index=index,
@@ -105,20 +128,23 @@ class SagaOrchestratorAgent:
                     pivot=step.pivot,
                     compensatable=compensation is not None or kind is CommandKind.QUERY,
                     retriable=pivot_index is not None and index > pivot_index,
-                    compensation=with_payload(compensation, actors) if compensation else None,
+                    compensation=(
+                        with_payload(compensation, actors, step.with_) if compensation else None
+                    ),
                     timeout_s=timeout_s,
                     retry=step.retry or saga.retry,
                     completion_event=completion_event,
                     description=step.description or f"{command_name} on {target}",
                     lock=locks.get(index),
-                    payload=step_payload(actors[target], command_name),
+                    payload=step_payload(actors[target], command_name, step.with_),
+                    for_each=entry_from("items", step.for_each) if step.for_each else None,
                 )
             )
         return SagaSpec(
             name=name,
             class_name=pascal(name) + "Saga",
             trigger=saga.trigger,
-            inputs=inputs,
+            inputs=inputs.types(),
             steps=steps,
             pivot_index=pivot_index,
             deadline_s=saga.deadline_s,
@@ -227,10 +253,20 @@ def _commutative(command: Command) -> bool:
     )
 
 
-def _field_type(spec: DomainSpec, name: str) -> str:
-    """The type of the first aggregate field called ``name``, else ``str``."""
+def field_types(spec: DomainSpec) -> dict[str, str]:
+    """Each field name of the spec's aggregates → its type (the first aggregate's, in
+    spec order): the type of an untyped parameter of the same name."""
+    types: dict[str, str] = {}
     for context in spec.contexts.values():
         for aggregate in context.aggregates.values():
-            if name in aggregate.fields:
-                return aggregate.fields[name]
-    return "str"
+            for name, kind in aggregate.fields.items():
+                types.setdefault(name, kind)
+    return types
+
+
+def operation_param_type(spec: DomainSpec, operation: Operation, name: str) -> str:
+    """An external operation's parameter type: declared, else an aggregate field's, else
+    ``str``."""
+    if isinstance(operation.params, dict):
+        return operation.params[name]
+    return field_types(spec).get(name, "str")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -125,15 +126,22 @@ def run(
     """Execute the generated system's sagas on the runtime, with the generated faults."""
     with _user_errors():
         from sagacrew.agents.generated import open_generated
+        from sagacrew.agents.validator.verification.crashes import crashes
         from sagacrew.agents.validator.verification.verify import run_workload, sqlite_url
 
         system = open_generated(system_dir)
         system.state_dir.mkdir(parents=True, exist_ok=True)
         url = store or sqlite_url(system.state_dir / "runtime.db")
+        started = time.time()
         report = run_workload(system, url, sagas_per_type=sagas)
         out.print(f"{system.name}: {report.total} sagas run on {url}", markup=False)
         for state, count in report.by_state.items():
             out.print(f"  {state:<20} {count}")
+        problems = crashes(url, started, report.results)
+    for problem in problems:
+        err.print(f"error: the system crashed: {problem}", markup=False)
+    if problems:
+        raise typer.Exit(EXIT_FAILED)
 
 
 app.command()(verify)

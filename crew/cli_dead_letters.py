@@ -13,7 +13,6 @@ code 1. ``crew/cli_ops.py``'s ``register(app)`` adds the ``dead_letters`` group.
 
 from __future__ import annotations
 
-import asyncio
 from enum import StrEnum
 from typing import Annotated
 
@@ -24,10 +23,11 @@ from sagacrew.crew.cli_ops_common import (
     EXIT_FAILED,
     StoreUrl,
     SystemDir,
-    _build,
+    _built,
     _cell,
     _open,
     _ops_errors,
+    _while_started,
     err,
     out,
 )
@@ -126,26 +126,18 @@ def redrive_command(
         from sagacrew.runtime.operations import check_redrivable, redrive_dead_letter
 
         system, url = _open(system_dir, store)
-        saga_system = _build(system, url)
-        try:
+        with _built(system, url) as saga_system:
             check_redrivable(saga_system.store, dead_letter_id)
-
-            async def go() -> tuple[list[str], bool, str]:
-                recovered = await saga_system.start()
-                try:
-                    outcome = await redrive_dead_letter(
-                        saga_system, dead_letter_id, wait_timeout_s=wait_timeout_s
-                    )
-                finally:
-                    await saga_system.stop()
-                return recovered, outcome.succeeded, outcome.summary()
-
-            recovered, succeeded, summary = asyncio.run(go())
-        finally:
-            saga_system.store.close()
+            recovered, outcome = _while_started(
+                saga_system,
+                lambda: redrive_dead_letter(
+                    saga_system, dead_letter_id, wait_timeout_s=wait_timeout_s
+                ),
+            )
+        summary = outcome.summary()
         if recovered:
             out.print(f"recovered {len(recovered)} saga(s) in flight", markup=False)
-        if not succeeded:
+        if not outcome.succeeded:
             err.print(f"sagacrew: {summary}", markup=False)
             raise typer.Exit(EXIT_FAILED)
         out.print(summary, markup=False)

@@ -33,8 +33,6 @@ commands in ``crew/cli_ops_common.py`` (its names stay importable from here).
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 from rich.table import Table
 
@@ -53,10 +51,12 @@ from sagacrew.crew.cli_ops_common import ProfileOption as ProfileOption
 from sagacrew.crew.cli_ops_common import StoreUrl as StoreUrl
 from sagacrew.crew.cli_ops_common import SystemDir as SystemDir
 from sagacrew.crew.cli_ops_common import _build as _build
+from sagacrew.crew.cli_ops_common import _built as _built
 from sagacrew.crew.cli_ops_common import _cell as _cell
 from sagacrew.crew.cli_ops_common import _open as _open
 from sagacrew.crew.cli_ops_common import _ops_errors as _ops_errors
 from sagacrew.crew.cli_ops_common import _reports_dir as _reports_dir
+from sagacrew.crew.cli_ops_common import _while_started as _while_started
 from sagacrew.crew.cli_ops_common import default_store_url as default_store_url
 from sagacrew.crew.cli_ops_common import err as err
 from sagacrew.crew.cli_ops_common import out as out
@@ -72,30 +72,21 @@ def rollback_command(
 ) -> None:
     """The seed's rollback: pause, drain, restore from snapshots, re-validate, resume."""
     with _ops_errors():
-        from sagacrew.runtime.operations import RollbackReport, rollback
+        from sagacrew.runtime.operations import rollback
 
         system, url = _open(system_dir, store)
         profile_minimum(system, profile.value)
-        saga_system = _build(system, url)
-        try:
+        with _built(system, url) as saga_system:
             validate = consistency_validate(system, saga_system.store, profile.value)
-
-            async def go() -> tuple[list[str], RollbackReport]:
-                recovered = await saga_system.start()
-                try:
-                    report = await rollback(
-                        saga_system,
-                        drain_timeout_s=drain_timeout_s,
-                        validate=validate,
-                        report_dir=_reports_dir(system),
-                    )
-                finally:
-                    await saga_system.stop()
-                return recovered, report
-
-            recovered, report = asyncio.run(go())
-        finally:
-            saga_system.store.close()
+            recovered, report = _while_started(
+                saga_system,
+                lambda: rollback(
+                    saga_system,
+                    drain_timeout_s=drain_timeout_s,
+                    validate=validate,
+                    report_dir=_reports_dir(system),
+                ),
+            )
         if recovered:
             out.print(f"recovered {len(recovered)} saga(s) in flight", markup=False)
         table = Table(title=f"{system.name}: rollback")
@@ -134,31 +125,24 @@ def remediate_command(
 
         system, url = _open(system_dir, store)
         policy = TriggerPolicy.for_profile(profile.value, profile_minimum(system, profile.value))
-        saga_system = _build(system, url)
-        try:
+        with _built(system, url) as saga_system:
             measure = figures_measure(system, saga_system, profile.value, policy)
 
-            async def go() -> tuple[list[TriggerFiring], list[IncidentReport]]:
-                await saga_system.start()
-                try:
-                    firings = evaluate_triggers(measure(), policy)
-                    reports = [
-                        await remediate(
-                            saga_system,
-                            firing,
-                            measure=measure,
-                            report_dir=_reports_dir(system),
-                            drain_timeout_s=drain_timeout_s,
-                        )
-                        for firing in firings
-                    ]
-                finally:
-                    await saga_system.stop()
+            async def remediate_firings() -> tuple[list[TriggerFiring], list[IncidentReport]]:
+                firings = evaluate_triggers(measure(), policy)
+                reports = [
+                    await remediate(
+                        saga_system,
+                        firing,
+                        measure=measure,
+                        report_dir=_reports_dir(system),
+                        drain_timeout_s=drain_timeout_s,
+                    )
+                    for firing in firings
+                ]
                 return firings, reports
 
-            firings, reports = asyncio.run(go())
-        finally:
-            saga_system.store.close()
+            _, (firings, reports) = _while_started(saga_system, remediate_firings)
         if not firings:
             out.print(f"{system.name}: no trigger fired ({profile.value})", markup=False)
             return

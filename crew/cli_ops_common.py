@@ -1,6 +1,6 @@
 """Shared plumbing of the operations commands (``dead-letters``, ``rollback``, ``remediate``,
-``streams``, ``alerts``): consoles and exit codes, the argument types, one-line errors, and
-opening a generated system folder with its store.
+``streams``, ``alerts``): consoles and exit codes, the argument types, one-line errors,
+opening a generated system folder with its store, and running work on its started system.
 
 As in the rest of the CLI, a user's mistake is one line on stderr and exit code 2; an
 operation that ran but did not succeed is exit code 1.
@@ -8,11 +8,12 @@ operation that ran but did not succeed is exit code 1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,6 +22,8 @@ from rich.text import Text
 if TYPE_CHECKING:
     from sagacrew.agents.generated import GeneratedSystem
     from sagacrew.runtime import SagaSystem
+
+T = TypeVar("T")
 
 EXIT_USER_ERROR = 2
 """A mistake the user can fix (as in ``crew/cli.py``)."""
@@ -98,8 +101,34 @@ def _open(system_dir: Path, store: str | None) -> tuple[GeneratedSystem, str]:
 
 def _build(system: GeneratedSystem, url: str) -> SagaSystem:
     """The generated system's ``SagaSystem`` on the store at ``url`` (not started)."""
-    saga_system: SagaSystem = system.package.build_system(url)
+    saga_system: SagaSystem = system.definition(url)
     return saga_system
+
+
+@contextmanager
+def _built(system: GeneratedSystem, url: str) -> Iterator[SagaSystem]:
+    """:func:`_build`, closing the system's store when the block ends."""
+    saga_system = _build(system, url)
+    try:
+        yield saga_system
+    finally:
+        saga_system.store.close()
+
+
+def _while_started(
+    saga_system: SagaSystem, work: Callable[[], Awaitable[T]]
+) -> tuple[list[str], T]:
+    """Start ``saga_system`` (which recovers the sagas in flight), await ``work()``, stop
+    it; the ids of the recovered sagas and what ``work`` returned."""
+
+    async def go() -> tuple[list[str], T]:
+        recovered = await saga_system.start()
+        try:
+            return recovered, await work()
+        finally:
+            await saga_system.stop()
+
+    return asyncio.run(go())
 
 
 def _reports_dir(system: GeneratedSystem) -> Path:

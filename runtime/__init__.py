@@ -6,6 +6,7 @@ package) by itself, which is all ``sagacrew serve`` needs.
 """
 
 from sagacrew.runtime._quarantine import Quarantined
+from sagacrew.runtime._workload import SAMPLE_ITEMS
 from sagacrew.runtime.actors import (
     Actor,
     ActorRef,
@@ -14,15 +15,24 @@ from sagacrew.runtime.actors import (
     ChildSpec,
     SupervisorSpec,
 )
-from sagacrew.runtime.aggregate import AggregateActor, CommandHandler, Rejection
-from sagacrew.runtime.externals.sandbox import GatewayError, GatewayOperation, SandboxGateway
+from sagacrew.runtime.aggregate import AggregateActor, CommandHandler, Invariant, Rejection
+from sagacrew.runtime.externals.sandbox import (
+    GatewayError,
+    GatewayOperation,
+    GatewayRefusal,
+    SandboxGateway,
+)
 from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
-from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, load_system
+from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, load_system, read_blueprint
 from sagacrew.runtime.messages import Envelope, new_id
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import (
     Alert,
     FaultInjector,
+    ForEach,
+    FromStep,
+    Item,
+    PartialFailure,
     RetryPolicy,
     SagaDefinition,
     SagaOrchestrator,
@@ -30,8 +40,10 @@ from sagacrew.runtime.saga import (
     SagaState,
     SagaStep,
     SeededFaults,
+    Send,
     StepContext,
     StepFailed,
+    Undo,
 )
 from sagacrew.runtime.store import ConcurrencyError, NewEvent, Store, StoreError, open_store
 from sagacrew.runtime.system import (
@@ -42,9 +54,11 @@ from sagacrew.runtime.system import (
     overrides,
     sample_inputs,
 )
+from sagacrew.runtime.system_definition import SystemDefinition, workload_faults
 from sagacrew.runtime.taxonomy import EventType
 
 __all__ = [
+    "SAMPLE_ITEMS",
     "Actor",
     "ActorRef",
     "ActorSystem",
@@ -58,11 +72,17 @@ __all__ = [
     "Envelope",
     "EventType",
     "FaultInjector",
+    "ForEach",
+    "FromStep",
     "GatewayError",
     "GatewayOperation",
+    "GatewayRefusal",
     "GeneratedSystemError",
+    "Invariant",
+    "Item",
     "LoadedSystem",
     "NewEvent",
+    "PartialFailure",
     "Quarantined",
     "Rejection",
     "RetryPolicy",
@@ -77,16 +97,21 @@ __all__ = [
     "ScriptedFault",
     "ScriptedFaults",
     "SeededFaults",
+    "Send",
     "StepContext",
     "StepFailed",
     "Store",
     "StoreError",
     "SupervisorPlan",
     "SupervisorSpec",
+    "SystemDefinition",
+    "Undo",
     "WorkloadReport",
     "load_system",
     "new_id",
     "open_store",
     "overrides",
+    "read_blueprint",
     "sample_inputs",
+    "workload_faults",
 ]

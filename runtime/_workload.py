@@ -33,6 +33,23 @@ class WorkloadReport:
         return len(self.results)
 
 
+SAMPLE_ITEMS = 2
+"""How many items :func:`sample_inputs` puts in a list input (``list[...]``)."""
+
+
+def item_schema(kind: str) -> str | dict[str, str] | None:
+    """The items of a list type: ``list[int]`` → ``"int"``, ``list[{sku: str, quantity:
+    int}]`` → ``{"sku": "str", "quantity": "int"}``; ``None`` when ``kind`` is no
+    ``list[...]``."""
+    if not (kind.startswith("list[") and kind.endswith("]")):
+        return None
+    inner = kind[5:-1].strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        return inner
+    fields = (part.split(":", 1) for part in inner[1:-1].split(",") if ":" in part)
+    return {name.strip(): field.strip() for name, field in fields}
+
+
 def sample_inputs(
     types: Mapping[str, str], saga_name: str, index: int, run: str = ""
 ) -> dict[str, Any]:
@@ -41,26 +58,43 @@ def sample_inputs(
     Strings are unique per saga and run (``<field>-<run>-<saga>-<index>``), so every saga
     works on its own aggregates, also when several workloads share a store; integers are
     1-8 (``amount`` 1-4), small enough to pass the usual limits of a spec's
-    ``rejects_when`` rules. The same arguments always give the same input.
+    ``rejects_when`` rules. A ``list[...]`` input gets :data:`SAMPLE_ITEMS` items of its
+    item type (records field by field), each unique. The same arguments always give the
+    same input.
     """
     data: dict[str, Any] = {}
     for name, kind in types.items():
-        digest = int(hashlib.sha256(f"{saga_name}:{name}:{index}".encode()).hexdigest()[:8], 16)
-        if kind == "int":
-            data[name] = 1 + digest % (4 if name == "amount" else 8)
-        elif kind == "float":
-            data[name] = round(1 + (digest % 10_000) / 100, 2)
-        elif kind == "bool":
-            data[name] = True
-        elif kind == "list":
-            data[name] = []
-        elif kind == "dict":
-            data[name] = {}
+        items = item_schema(kind)
+        if items is None:
+            data[name] = _sample(name, kind, saga_name, index, run)
+        elif isinstance(items, str):
+            data[name] = [
+                _sample(f"{name}.{i}", items, saga_name, index, run) for i in range(SAMPLE_ITEMS)
+            ]
         else:
-            data[name] = (
-                f"{name}-{run}-{saga_name}-{index}" if run else f"{name}-{saga_name}-{index}"
-            )
+            data[name] = [
+                {
+                    field: _sample(f"{name}.{i}.{field}", kind_of, saga_name, index, run)
+                    for field, kind_of in items.items()
+                }
+                for i in range(SAMPLE_ITEMS)
+            ]
     return data
+
+
+def _sample(name: str, kind: str, saga_name: str, index: int, run: str) -> Any:
+    digest = int(hashlib.sha256(f"{saga_name}:{name}:{index}".encode()).hexdigest()[:8], 16)
+    if kind == "int":
+        return 1 + digest % (4 if name.split(".")[-1] == "amount" else 8)
+    if kind == "float":
+        return round(1 + (digest % 10_000) / 100, 2)
+    if kind == "bool":
+        return True
+    if kind == "list":
+        return []
+    if kind == "dict":
+        return {}
+    return f"{name}-{run}-{saga_name}-{index}" if run else f"{name}-{saga_name}-{index}"
 
 
 async def run_workload(

@@ -49,6 +49,10 @@ from sagacrew.runtime.store import (
 
 CommandKindName = Literal["create", "update", "delete", "reserve", "release", "query"]
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+"""``(state, params) -> bool``: true when the command must be refused."""
+
+Invariant = Callable[[Mapping[str, Any]], bool]
+"""``state -> bool``: true when the rule holds for an instance's state."""
 """``(state, params) -> bool``."""
 Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A stored payload at one version → the payload at the next version."""
@@ -119,13 +123,15 @@ class AggregateActor(Actor, EventSourcedAggregate):
     (the id field), ``fields`` (name → type), ``initial`` (state of an uncreated instance),
     ``commands`` (name → :class:`CommandHandler`), ``snapshot_every`` (take a snapshot
     each N events), ``upcasters`` ((event, version) → function to the next version).
-    Override :meth:`broken_invariants` to check the spec's invariants. Rebuilding state
+    ``invariants`` (name → :data:`Invariant`) are the spec's rules; override
+    :meth:`broken_invariants` (calling ``super()``) to add your own. Rebuilding state
     from events (``evolve``, ``fold``, ``replay``, ``upcast``, ``is_live``, ...) is inherited
     from :class:`~sagacrew.runtime._event_sourced.EventSourcedAggregate`; this class
     handles commands.
     """
 
     snapshot_every: ClassVar[int] = 50
+    invariants: ClassVar[Mapping[str, Invariant]] = {}
     when_locked: ClassVar[str] = "refuse"
     lock_timeout_s: ClassVar[float] = 1.0
 
@@ -151,8 +157,8 @@ class AggregateActor(Actor, EventSourcedAggregate):
     # -- what a subclass may override ---------------------------------------------------
 
     def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the invariants ``state`` breaks (none by default)."""
-        return []
+        """Names of the declared ``invariants`` that ``state`` breaks, in their order."""
+        return [name for name, holds in self.invariants.items() if not holds(state)]
 
     # -- state --------------------------------------------------------------------------
 

@@ -315,7 +315,7 @@ def _bind_gateway(
 
 def _longest_wait_s(sagas: Sequence[SagaDefinition]) -> float:
     """The longest ``timeout_s`` of a step waiting for a completion event (1.0 if none)."""
-    waits = [s.timeout_s for saga in sagas for s in saga.steps if s.completion_event]
+    waits = [s.attempt_timeout_s for saga in sagas for s in saga.steps if s.completion_event]
     return max(waits, default=1.0)
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the async tests: run one test body with a bound, a hand-moved clock.
+"""Helpers shared by the async tests: run one test body with a bound, a hand-moved clock,
+send one command to an aggregate actor.
 
 (``saga_fakes.FakeClock`` is the other clock: it moves when the orchestrator sleeps.)
 """
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sagacrew.runtime import AggregateActor, Envelope
 
 T = TypeVar("T")
 
@@ -31,3 +34,10 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def send(actor: AggregateActor, name: str, key: str | None = None, **payload: Any) -> Any:
+    """``actor``'s reply to the command ``name`` (``payload``, idempotency ``key``), sent
+    directly, outside any actor system, in a fresh event loop."""
+    origin = Envelope.origin("test", {})
+    return asyncio.run(actor.receive(origin.caused(name, payload, idempotency_key=key)))

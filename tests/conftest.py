@@ -1,4 +1,5 @@
-"""Shared fixtures: store URLs for both backends (a throwaway PostgreSQL server per session)."""
+"""Shared fixtures: store URLs for both backends (a throwaway PostgreSQL server per session),
+and the example spec and blueprint the LLM layer's tests refine."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from postgres_server import INSTALL_HINT, PostgresServer, find_bin_dir
+
+if TYPE_CHECKING:
+    from sagacrew.agents.blueprint import Blueprint
+    from sagacrew.agents.spec import DomainSpec
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +51,26 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """A URL for a fresh SQLite file in the test's temporary directory."""
     return f"sqlite://{tmp_path / 'store.db'}"
+
+
+@pytest.fixture(scope="module")
+def spec() -> DomainSpec:
+    """The order_fulfilment example spec (``llm_samples.EXAMPLE``), as the LLM tests refine it."""
+    from llm_samples import EXAMPLE
+
+    from sagacrew.agents.spec import load_spec
+
+    return load_spec(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def blueprint(spec: DomainSpec) -> Blueprint:
+    """The deterministic design of ``spec`` (no LLM)."""
+    from llm_samples import EXAMPLE
+
+    from sagacrew.crew.pipeline import design
+
+    return design(spec, EXAMPLE.name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

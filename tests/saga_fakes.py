@@ -1,5 +1,6 @@
 """Test doubles for saga tests: a deduplicating fake service, a fake clock, scripted faults,
-and a store that lets a test wait on a persisted transition (instead of sleeping)."""
+a store that lets a test wait on a persisted transition (instead of sleeping), and a
+harness running an orchestrator over them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import StepContext, StepFailed
+from sagacrew.runtime.saga import (
+    Alert,
+    SagaDefinition,
+    SagaOrchestrator,
+    StepContext,
+    StepFailed,
+)
 from sagacrew.runtime.store import PostgresStore, SagaTransition, SqliteStore, TransitionIds
 
 
@@ -183,3 +190,43 @@ def observed_store(url: str) -> ObservedStore:
     if url.startswith("sqlite://"):
         return ObservedSqliteStore(url.removeprefix("sqlite://"), synchronous="OFF")
     return ObservedPostgresStore(url)
+
+
+class Harness:
+    """An orchestrator over ``store`` running ``definitions``, with a fake clock, scripted
+    faults and the alerts it raised; ``dispatch`` defaults to a :class:`FakeService`."""
+
+    def __init__(
+        self,
+        store: ObservedStore,
+        definitions: Sequence[SagaDefinition],
+        dispatch: Callable[[str, Envelope], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.clock = FakeClock()
+        self.service = FakeService()
+        self.faults = ScriptedFaults()
+        self.alerts: list[Alert] = []
+        self.dispatch = dispatch or self.service.dispatch
+        self.orchestrator = self.new_orchestrator()
+
+    def new_orchestrator(self) -> SagaOrchestrator:
+        """A fresh orchestrator on the same store, clock, service and faults (a restart)."""
+        return SagaOrchestrator(
+            self.store,
+            self.definitions,
+            dispatch=self.dispatch,
+            faults=self.faults,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            on_alert=self.alerts.append,
+        )
+
+    def log(self, saga_id: str, step: str | None = None) -> list[tuple[str, str, str, int]]:
+        """The saga's step log as (step, phase, status, attempt), of ``step`` only if given."""
+        return [
+            (row.step_name, row.phase, row.status, row.attempt)
+            for row in self.store.step_log(saga_id)
+            if step is None or row.step_name == step
+        ]

@@ -16,6 +16,7 @@ from sagacrew.runtime.actors import (
     ActorSystem,
     ChildSpec,
     DeadLetterError,
+    Decider,
     Directive,
     RestartType,
     Strategy,
@@ -65,6 +66,16 @@ async def crash(ref: ActorRef, message: Any = "crash") -> None:
     """Make the actor fail, and wait until its failure reached the asker."""
     with pytest.raises(BaseException):  # noqa: B017 - whatever the actor raises
         await ref.ask(message)
+
+
+def recording(directive: Directive, seen: list[BaseException]) -> Decider:
+    """A decider that appends each error to ``seen`` and answers ``directive``."""
+
+    def decide(error: BaseException) -> Directive:
+        seen.append(error)
+        return directive
+
+    return decide
 
 
 async def settle(*supervisors: ActorRef) -> None:
@@ -139,51 +150,48 @@ async def crash_b_and_record(strategy: Strategy) -> list[str]:
     return restart_events
 
 
-def test_one_for_one_restarts_only_the_failed_child() -> None:
-    async def body() -> None:
-        assert await crash_b_and_record("one_for_one") == ["b.pre_restart", "b.start"]
+@pytest.mark.parametrize(
+    ("strategy", "restart_events"),
+    [
+        pytest.param(
+            "one_for_one",
+            ["b.pre_restart", "b.start"],
+            id="one_for_one_restarts_only_the_failed_child",
+        ),
+        pytest.param(
+            "one_for_all",
+            ["b.pre_restart", "c.stop", "a.stop", "a.start", "b.start", "c.start"],
+            id="one_for_all_stops_others_in_reverse_order_then_restarts_all_in_start_order",
+        ),
+        pytest.param(
+            "rest_for_one",
+            ["b.pre_restart", "c.stop", "b.start", "c.start"],
+            id="rest_for_one_restarts_later_siblings_in_start_order",
+        ),
+    ],
+)
+def test_strategy_decides_which_children_restart_and_in_what_order(
+    strategy: Strategy, restart_events: list[str]
+) -> None:
+    assert run(crash_b_and_record(strategy)) == restart_events
 
-    run(body())
 
-
-def test_one_for_all_stops_others_in_reverse_order_then_restarts_all_in_start_order() -> None:
-    async def body() -> None:
-        assert await crash_b_and_record("one_for_all") == [
-            "b.pre_restart",
-            "c.stop",
-            "a.stop",
-            "a.start",
-            "b.start",
-            "c.start",
-        ]
-
-    run(body())
-
-
-def test_rest_for_one_restarts_later_siblings_in_start_order() -> None:
-    async def body() -> None:
-        assert await crash_b_and_record("rest_for_one") == [
-            "b.pre_restart",
-            "c.stop",
-            "b.start",
-            "c.start",
-        ]
-
-    run(body())
+def a_and_t(restart: RestartType, events: list[str]) -> SupervisorSpec:
+    """``one_for_all`` over a permanent worker "a" and a worker "t" restarted as ``restart``."""
+    return SupervisorSpec(
+        strategy="one_for_all",
+        children=[
+            ChildSpec("a", worker("a", events)),
+            ChildSpec("t", worker("t", events), restart=restart),
+        ],
+    )
 
 
 def test_one_for_all_terminates_temporary_siblings_without_restarting_them() -> None:
     async def body() -> None:
         events: list[str] = []
         system = ActorSystem()
-        spec = SupervisorSpec(
-            strategy="one_for_all",
-            children=[
-                ChildSpec("a", worker("a", events)),
-                ChildSpec("t", worker("t", events), restart="temporary"),
-            ],
-        )
-        root = await system.start(spec)
+        root = await system.start(a_and_t("temporary", events))
         events.clear()
         await crash(system.lookup("a"))
         await settle(root)
@@ -219,16 +227,13 @@ def test_intensity_exceeded_fails_the_supervisor_and_its_parent_restarts_it() ->
     async def body() -> None:
         events: list[str] = []
         seen: list[BaseException] = []
-
-        def parent_decider(error: BaseException) -> Directive:
-            seen.append(error)
-            return "restart"
-
         inner = SupervisorSpec(
             intensity=1,
             children=[ChildSpec("x", worker("x", events)), ChildSpec("y", worker("y", events))],
         )
-        spec = SupervisorSpec(decider=parent_decider, children=[ChildSpec("inner", inner)])
+        spec = SupervisorSpec(
+            decider=recording("restart", seen), children=[ChildSpec("inner", inner)]
+        )
         system = ActorSystem(clock=ManualClock())
         root = await system.start(spec)
         x = system.lookup("x")
@@ -462,15 +467,10 @@ def test_escalate_fails_the_supervisor_with_the_child_error() -> None:
     async def body() -> None:
         events: list[str] = []
         seen: list[BaseException] = []
-
-        def parent_decider(error: BaseException) -> Directive:
-            seen.append(error)
-            return "stop"
-
         inner = SupervisorSpec(
             decider=lambda error: "escalate", children=[ChildSpec("w", worker("w", events))]
         )
-        spec = SupervisorSpec(decider=parent_decider, children=[ChildSpec("inner", inner)])
+        spec = SupervisorSpec(decider=recording("stop", seen), children=[ChildSpec("inner", inner)])
         system = ActorSystem()
         root = await system.start(spec)
         inner_ref = system.lookup("root/inner")
@@ -509,14 +509,7 @@ def test_one_for_all_starts_again_a_transient_sibling_that_had_exited_normally()
     async def body() -> None:
         events: list[str] = []
         system = ActorSystem()
-        spec = SupervisorSpec(
-            strategy="one_for_all",
-            children=[
-                ChildSpec("a", worker("a", events)),
-                ChildSpec("t", worker("t", events), restart="transient"),
-            ],
-        )
-        root = await system.start(spec)
+        root = await system.start(a_and_t("transient", events))
         t = system.lookup("t")
         await t.ask("stop")
         await settle(root)

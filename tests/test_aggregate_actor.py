@@ -3,14 +3,14 @@ idempotent redelivery, built-in compensations, invariants, snapshots and replay.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from async_helpers import send
 
-from sagacrew.runtime import AggregateActor, CommandHandler, Envelope, Rejection, open_store
+from sagacrew.runtime import AggregateActor, CommandHandler, Rejection, open_store
 from sagacrew.runtime.store import Store
 
 
@@ -43,11 +43,6 @@ class Quota(AggregateActor):
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return open_store(f"sqlite://{tmp_path / 'quota.db'}")
-
-
-def send(actor: Quota, name: str, key: str | None = None, **payload: Any) -> Any:
-    origin = Envelope.origin("test", {})
-    return asyncio.run(actor.receive(origin.caused(name, payload, idempotency_key=key)))
 
 
 def test_commands_change_state_by_kind_and_replay_rebuilds_it(store: Store) -> None:

@@ -4,14 +4,14 @@ overwrite another writer's change (a lost update prevented, reported as a confli
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from async_helpers import send
 
-from sagacrew.runtime import AggregateActor, CommandHandler, Envelope, Rejection, open_store
+from sagacrew.runtime import AggregateActor, CommandHandler, Rejection, open_store
 from sagacrew.runtime.store import Store
 
 
@@ -55,11 +55,6 @@ class Account(AggregateActor):
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return open_store(f"sqlite://{tmp_path / 'bank.db'}")
-
-
-def send(actor: Account, name: str, key: str | None = None, **payload: Any) -> Any:
-    origin = Envelope.origin("test", {})
-    return asyncio.run(actor.receive(origin.caused(name, payload, idempotency_key=key)))
 
 
 def balance(store: Store, account: str = "a") -> int:

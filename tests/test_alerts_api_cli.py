@@ -19,7 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import cli_helpers
 import pytest
+from cli_helpers import MAIN
 from fastapi.testclient import TestClient
 
 from sagacrew.agents.generated import open_generated
@@ -144,21 +146,7 @@ def test_get_alerts_is_documented_with_its_error_bodies(served: Served) -> None:
 
 
 def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CREWAI_DISABLE_TELEMETRY": "true",
-        "OTEL_SDK_DISABLED": "true",
-        "COLUMNS": "250",
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "from sagacrew.crew.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    return cli_helpers.sagacrew(*args, code=MAIN, env={"COLUMNS": "250"}, timeout=120)
 
 
 @pytest.fixture
@@ -266,10 +254,9 @@ def test_serve_posts_an_alert_left_undelivered_to_the_webhook_and_logs_it(
         alert_id = store.record_alert(alert("stalled", 1_700_000_000.0))
     hook = Hook()
     env = {**os.environ, "SAGACREW_ALERT_WEBHOOK": hook.url, "COLUMNS": "250"}
-    code = "from sagacrew.crew.cli import main; main()"
     args = ["serve", str(SYSTEM_DIR), "--port", free_port(), "--store", store_url]
     process = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", MAIN, *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

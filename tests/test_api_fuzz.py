@@ -13,19 +13,17 @@ repeatable.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
+from http_helpers import example_app, uvicorn_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from order_example import GENERATED
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -36,12 +34,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaSystem
-from sagacrew.runtime.api import create_app
 from sagacrew.runtime.store import StoreUnavailable
 
-SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 TOKEN = "fuzz-operator-token"
 MAX_EXAMPLES = 25
 OUTAGE_EXAMPLES = 5
@@ -81,33 +76,12 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """A uvicorn server (in a thread) serving the generated system, and the system."""
-    generated = open_generated(SYSTEM_DIR)
     state = tmp_path_factory.mktemp("fuzz") / "state.db"
-    system = generated.package.build_system(f"sqlite:///{state}")
-    app = create_app(
-        system,
-        blueprint=generated.blueprint.model_dump(mode="json"),
-        flowcharts_dir=SYSTEM_DIR / "flowcharts",
-        operator_token=TOKEN,
-    )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    system = GENERATED.package.build_system(f"sqlite:///{state}")
     try:
-        while not server.started:  # set by uvicorn once it accepts connections
-            thread.join(0.05)
-            assert thread.is_alive(), "uvicorn exited before it was ready"
-        yield Api(f"http://127.0.0.1:{port}", system)
+        with uvicorn_thread(example_app(system, TOKEN)) as base:
+            yield Api(base, system)
     finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
         system.store.close()
 
 

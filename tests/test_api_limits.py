@@ -9,11 +9,9 @@ PostgreSQL before the store is touched, and a store outage answers 503 with
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator, MutableMapping
@@ -27,12 +25,12 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from http_helpers import example_app, start_serve
 from postgres_server import PostgresServer
 from typer.testing import CliRunner
 
 from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaSystem
-from sagacrew.runtime.api import create_app
 from sagacrew.runtime.store import StoreUnavailable
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
@@ -50,15 +48,9 @@ def build_app(
     max_body_bytes: int = 1 << 20,
     max_input_bytes: int = 64 * 1024,
 ) -> FastAPI:
-    app: FastAPI = create_app(
-        system,
-        blueprint=GENERATED.blueprint.model_dump(mode="json"),
-        flowcharts_dir=SYSTEM_DIR / "flowcharts",
-        operator_token=token,
-        max_body_bytes=max_body_bytes,
-        max_input_bytes=max_input_bytes,
+    return example_app(
+        system, token, max_body_bytes=max_body_bytes, max_input_bytes=max_input_bytes
     )
-    return app
 
 
 @dataclass
@@ -354,30 +346,13 @@ def test_a_halted_postgres_server_is_503_then_ready_again_once_it_is_back(
 
 # --- a real server: a 100 MB body does not stall the loop -------------------------------
 
-READY = re.compile(r"serving order_fulfilment on http://127\.0\.0\.1:(\d+)/")
-
 
 @pytest.fixture
 def server_port(tmp_path: Path) -> Iterator[int]:
     """``serve`` (default limits) in a subprocess; its port once it is ready."""
-    code = (
-        "from pathlib import Path; from sagacrew.runtime.api import serve; "
-        f"serve(Path({str(SYSTEM_DIR)!r}), port=0, store_url='sqlite:///{tmp_path}/s.db', "
-        f"operator_token={TOKEN!r})"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, cwd=tmp_path
-    )
+    process, base = start_serve(SYSTEM_DIR, f"sqlite:///{tmp_path}/s.db", TOKEN, tmp_path)
     try:
-        assert process.stderr is not None
-        port = None
-        for line in process.stderr:
-            match = READY.search(line)
-            if match:
-                port = int(match.group(1))
-                break
-        assert port is not None, "serve exited before it was ready"
-        yield port
+        yield int(base.rsplit(":", 1)[1])
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from http_helpers import start_serve
 
 from sagacrew.runtime import open_store
 from sagacrew.runtime.api import ServeError, serve
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 TOKEN = "serve-test-token"
-READY = re.compile(r"serving order_fulfilment on (http://127\.0\.0\.1:\d+)/")
 
 
 def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
@@ -37,23 +34,8 @@ def test_serve_runs_sagas_and_stops_cleanly_on_a_signal(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
-    code = (
-        "from pathlib import Path; from sagacrew.runtime.api import serve; "
-        f"serve(Path({str(SYSTEM_DIR)!r}), port=0, store_url={store_url!r}, "
-        f"operator_token={TOKEN!r})"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, cwd=tmp_path
-    )
+    process, base = start_serve(SYSTEM_DIR, store_url, TOKEN, tmp_path)
     try:
-        assert process.stderr is not None
-        base = None
-        for line in process.stderr:  # waits for the ready line itself, no sleeping
-            match = READY.search(line)
-            if match:
-                base = match.group(1)
-                break
-        assert base is not None, "serve exited before it was ready"
         status, health = call(f"{base}/healthz")
         assert (status, health["system"]) == (200, "order_fulfilment")
         order = {"order_id": "o-1", "consumer_id": "c-1", "ticket_id": "t-1", "total_cents": 100}

@@ -16,23 +16,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from http_helpers import example_app
+from order_example import CREATE_ORDER_STEPS
 
 from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import SagaResult, SagaState, SagaSystem, ScriptedFault, ScriptedFaults
-from sagacrew.runtime.api import create_app
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 GENERATED = open_generated(SYSTEM_DIR)
 TOKEN = "s3cret-operator-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-STEPS = [
-    "create_order",
-    "validate_consumer",
-    "create_ticket",
-    "authorize_card",
-    "confirm_ticket",
-    "approve_order",
-]
+STEPS = list(CREATE_ORDER_STEPS)
 
 
 def order(index: int) -> dict[str, Any]:
@@ -72,14 +66,8 @@ class Served:
 def serving(tmp_path: Path, token: str | None = TOKEN) -> Iterator[Served]:
     faults = ScriptedFaults()
     system = GENERATED.package.build_system(f"sqlite:///{tmp_path / 'state.db'}", faults=faults)
-    app = create_app(
-        system,
-        blueprint=GENERATED.blueprint.model_dump(mode="json"),
-        flowcharts_dir=SYSTEM_DIR / "flowcharts",
-        operator_token=token,
-    )
     try:
-        with TestClient(app) as client:
+        with TestClient(example_app(system, token)) as client:
             yield Served(client, system, faults)
     finally:
         system.store.close()

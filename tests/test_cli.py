@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def sagacrew(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
-    return subprocess.run(
-        [sys.executable, "-m", "sagacrew.crew.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        check=False,
-    )
+from cli_helpers import BROKEN_CONTEXTS, BROKEN_SAGAS, ROOT, sagacrew
 
 
 def test_help_lists_every_subcommand_without_importing_crewai() -> None:
@@ -47,23 +34,7 @@ def test_runtime_import_never_loads_crewai() -> None:
 
 def test_broken_spec_gives_exit_2_with_file_line_col_and_no_traceback(tmp_path: Path) -> None:
     spec = tmp_path / "broken.yaml"
-    spec.write_text(
-        "system: broken\n"
-        "contexts:\n"
-        "  shop:\n"
-        "    aggregates:\n"
-        "      cart:\n"
-        "        identity: cart_id\n"
-        "        fields: {cart_id: str}\n"
-        "        commands:\n"
-        "          open_cart: {kind: crate}\n"
-        "sagas:\n"
-        "  checkout:\n"
-        "    trigger: shop.cart.open_cart\n"
-        "    steps:\n"
-        "      - {name: open, invoke: shop.cart.open_cart, pivott: true}\n",
-        "utf-8",
-    )
+    spec.write_text(BROKEN_CONTEXTS + BROKEN_SAGAS, "utf-8")
     out = tmp_path / "out"
     done = sagacrew("generate", str(spec), "-o", str(out))
     assert done.returncode == 2

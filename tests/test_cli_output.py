@@ -7,24 +7,9 @@ line number.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
-    return subprocess.run(
-        [sys.executable, "-m", "sagacrew.crew.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+from cli_helpers import BROKEN_CONTEXTS, BROKEN_SAGAS, sagacrew
 
 
 def _padding(lines: int) -> str:
@@ -33,23 +18,9 @@ def _padding(lines: int) -> str:
 
 def test_spec_errors_at_lines_100_and_1234_print_their_line_numbers(tmp_path: Path) -> None:
     spec = tmp_path / "broken.yaml"
-    spec.write_text(
-        _padding(91) + "system: broken\n"
-        "contexts:\n"
-        "  shop:\n"
-        "    aggregates:\n"
-        "      cart:\n"
-        "        identity: cart_id\n"
-        "        fields: {cart_id: str}\n"
-        "        commands:\n"
-        "          open_cart: {kind: crate}\n"  # line 100
-         + _padding(1129) + "sagas:\n"
-        "  checkout:\n"
-        "    trigger: shop.cart.open_cart\n"
-        "    steps:\n"
-        "      - {name: open, invoke: shop.cart.open_cart, pivott: true}\n",  # line 1234
-        "utf-8",
-    )
+    # the unknown kind on line 91 + 9 = 100, the unknown field on line 100 + 1129 + 5 = 1234
+    text = _padding(91) + BROKEN_CONTEXTS + _padding(1129) + BROKEN_SAGAS
+    spec.write_text(text, "utf-8")
     done = sagacrew("generate", str(spec), "-o", str(tmp_path / "out"))
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()

@@ -4,12 +4,12 @@ merged blueprint must still generate the same code outside docstrings and commen
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
+from llm_samples import CHECK, FAULT
 
 from sagacrew.agents.blueprint import Blueprint
-from sagacrew.agents.spec import DomainSpec, load_spec
+from sagacrew.agents.spec import DomainSpec
 from sagacrew.crew.llm import (
     ActorProposal,
     EventProposal,
@@ -28,19 +28,6 @@ from sagacrew.crew.llm.review import Review
 from sagacrew.crew.llm.review_design import review_actors, review_events, review_sagas
 from sagacrew.crew.llm.review_validation import review_validation
 from sagacrew.crew.llm.sql import SqlChecker
-from sagacrew.crew.pipeline import design
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "order_fulfilment.yaml"
-
-
-@pytest.fixture(scope="module")
-def spec() -> DomainSpec:
-    return load_spec(EXAMPLE)
-
-
-@pytest.fixture(scope="module")
-def blueprint(spec: DomainSpec) -> Blueprint:
-    return design(spec, EXAMPLE.name)
 
 
 @pytest.fixture(scope="module")
@@ -61,27 +48,11 @@ def tweak(**changes: object) -> SupervisionTweak:
 
 
 def check(**changes: object) -> InvariantCheck:
-    values: dict[str, object] = {
-        "name": "no_saga_stuck_running",
-        "description": "No saga stays running for an hour without progress.",
-        "violations_sql": "SELECT saga_id FROM saga_executions "
-        "WHERE state = 'running' AND updated_at < ? - 3600",
-        "subjects_sql": "SELECT COUNT(*) FROM saga_executions",
-        "params": ["now"],
-    }
-    return InvariantCheck.model_validate(values | changes)
+    return InvariantCheck.model_validate(CHECK | changes)
 
 
 def fault(**changes: object) -> FaultProposal:
-    values: dict[str, object] = {
-        "name": "create_order_kitchen_refusals",
-        "kind": "business_failure",
-        "saga": "create_order",
-        "step": "create_ticket",
-        "rate": 0.05,
-        "description": "The kitchen refuses a ticket; the order is deleted again.",
-    }
-    return FaultProposal.model_validate(values | changes)
+    return FaultProposal.model_validate(FAULT | changes)
 
 
 # --- plain text ---------------------------------------------------------------------
@@ -314,8 +285,8 @@ def test_docstring_and_comment_breakouts_that_bypassed_review_are_caught_by_the_
         sets=((("sagas", "sagas", 0, "description"), "Places an order.\nraise SystemExit(1)"),),
     )
     broken = Edit(
-        "events: description of event 'ordering.order.rejected'",
-        sets=((("events", "events", 2, "description"), "Rejected.\nimport os"),),
+        "actors: description of actor 'consumers.consumer'",
+        sets=((("actors", "actors", 1, "description"), 'Consumers."""\n    ('),),
     )
     fine = Edit(
         "events: description of event 'ordering.order.created'",

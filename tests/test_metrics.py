@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from async_helpers import run
+from order_example import APP, CREATE_ORDER_STEPS, order_input, order_system
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import (
     Actor,
     ActorSystem,
@@ -29,26 +27,13 @@ from sagacrew.runtime import (
     StepContext,
     SupervisorSpec,
     open_store,
-    sample_inputs,
 )
 from sagacrew.runtime.actors import WhichChildren
 from sagacrew.runtime.metrics import LATENCY_BUCKETS_S, RuntimeMetrics
 from sagacrew.runtime.saga import Alert, SagaListener
 
-ROOT = Path(__file__).resolve().parent.parent
 SAGA = "create_order"
-STEPS = (
-    "create_order",
-    "validate_consumer",
-    "create_ticket",
-    "authorize_card",
-    "confirm_ticket",
-    "approve_order",
-)
-
-
-def order_fulfilment() -> ModuleType:
-    return open_generated(ROOT / "generated" / "order_fulfilment").package
+STEPS = CREATE_ORDER_STEPS
 
 
 def build(
@@ -58,22 +43,12 @@ def build(
     alerts: list[Alert] | None = None,
 ) -> SagaSystem:
     """The generated order_fulfilment system on a fresh SQLite store, with metrics."""
-    app = importlib.import_module(f"{order_fulfilment().__name__}.app")
-    return SagaSystem(
-        name=app.SYSTEM,
-        store=open_store(f"sqlite:///{tmp_path / 'state.db'}"),
-        aggregates=app.AGGREGATES,
-        gateways=app.GATEWAYS,
-        supervision=app.SUPERVISION,
-        sagas=app.SAGAS,
+    return order_system(
+        f"sqlite:///{tmp_path / 'state.db'}",
         faults=faults,
         metrics=metrics,
         on_alert=None if alerts is None else alerts.append,
     )
-
-
-def inputs(index: int = 0) -> dict[str, Any]:
-    return sample_inputs(order_fulfilment().SAGA_INPUTS[SAGA], SAGA, index)
 
 
 def value(metrics: RuntimeMetrics, name: str, **labels: str) -> float | None:
@@ -96,7 +71,7 @@ def test_completed_sagas_count_started_completed_and_one_latency_per_step(tmp_pa
     async def body() -> None:
         async with build(tmp_path, metrics) as system:
             for index in range(3):
-                result = await system.run_saga(SAGA, inputs(index))
+                result = await system.run_saga(SAGA, order_input(index))
                 assert result.state == SagaState.COMPLETED, result.error
 
     run(body())
@@ -121,7 +96,7 @@ def test_a_refusal_before_the_pivot_counts_a_compensated_saga_and_each_compensat
 
     async def body() -> None:
         async with build(tmp_path, metrics, faults) as system:
-            result = await system.run_saga(SAGA, inputs())
+            result = await system.run_saga(SAGA, order_input(0))
             assert result.state == SagaState.COMPENSATED, result.error
 
     run(body())
@@ -141,7 +116,7 @@ def test_retries_after_the_pivot_are_counted_per_step(tmp_path: Path) -> None:
 
     async def body() -> None:
         async with build(tmp_path, metrics, faults) as system:
-            result = await system.run_saga(SAGA, inputs())
+            result = await system.run_saga(SAGA, order_input(0))
             assert result.state == SagaState.COMPLETED, result.error
 
     run(body())
@@ -162,7 +137,7 @@ def test_a_dead_lettered_compensation_is_counted_alerted_and_its_redrive_counted
 
     async def body() -> None:
         async with build(tmp_path, metrics, faults, alerts) as system:
-            result = await system.run_saga(SAGA, inputs())
+            result = await system.run_saga(SAGA, order_input(0))
             assert result.state == SagaState.COMPENSATION_FAILED
             assert value(metrics, "sagacrew_sagas_compensation_failed_total", saga=SAGA) == 1
             assert value(metrics, "sagacrew_dead_letters_total", kind="compensation") == 1
@@ -183,7 +158,7 @@ def test_a_dead_lettered_compensation_is_counted_alerted_and_its_redrive_counted
 
 def test_declared_sagas_export_every_label_set_at_zero_before_any_run(tmp_path: Path) -> None:
     metrics = RuntimeMetrics()
-    metrics.declare_sagas(order_fulfilment().SAGAS)
+    metrics.declare_sagas(APP.SAGAS)
     for outcome in ("started", "completed", "compensated", "compensation_failed", "stalled"):
         assert value(metrics, f"sagacrew_sagas_{outcome}_total", saga=SAGA) == 0
     assert latency_counts(metrics) == dict.fromkeys(STEPS, 0)
@@ -327,7 +302,7 @@ def test_a_failed_supervision_tree_is_counted_once() -> None:
 
 def test_exposition_is_prometheus_text_with_every_metric_family() -> None:
     metrics = RuntimeMetrics()
-    metrics.declare_sagas(order_fulfilment().SAGAS)
+    metrics.declare_sagas(APP.SAGAS)
     metrics.set_consistency_score("order_fulfilment", 0.9995)
     text = metrics.exposition().decode("utf-8")
     families = {family.name: family for family in text_string_to_metric_families(text)}

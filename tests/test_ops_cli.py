@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import cli_helpers
 import pytest
 
 from sagacrew.agents.generated import open_generated
@@ -27,15 +26,7 @@ DRIVER = (
 
 
 def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
-    return subprocess.run(
-        [sys.executable, "-c", DRIVER, *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+    return cli_helpers.sagacrew(*args, code=DRIVER)
 
 
 @pytest.fixture

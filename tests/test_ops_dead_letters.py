@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
+from order_example import APP, order_input
 
-from sagacrew.agents.generated import open_generated
-from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults, sample_inputs
+from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults
 from sagacrew.runtime.operations import (
     NotRedrivableError,
     OperationsError,
@@ -23,13 +22,6 @@ from sagacrew.runtime.operations import (
     show_dead_letter,
 )
 from sagacrew.runtime.store import DeadLetter
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = open_generated(ROOT / "generated" / "order_fulfilment").package
-
-
-def order_input(index: int) -> dict[str, Any]:
-    return sample_inputs(APP.SAGA_INPUTS["create_order"], "create_order", index)
 
 
 def faults() -> ScriptedFaults:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 from collections.abc import Mapping
@@ -11,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from order_example import APP, GENERATED, SUPERVISION, order_input, order_system
 
-from sagacrew.agents.generated import open_generated
 from sagacrew.crew.cli_ops import figures_measure
 from sagacrew.runtime import (
     ChildPlan,
@@ -25,8 +24,6 @@ from sagacrew.runtime import (
     ScriptedFaults,
     StepContext,
     SupervisorPlan,
-    open_store,
-    sample_inputs,
 )
 from sagacrew.runtime.operations import (
     Figures,
@@ -38,16 +35,7 @@ from sagacrew.runtime.operations import (
     remediate,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-GENERATED = open_generated(ROOT / "generated" / "order_fulfilment")
-APP = GENERATED.package
-WIRING = importlib.import_module(f"{GENERATED.name}.app")
-SUPERVISION = importlib.import_module(f"{GENERATED.name}.supervision").SUPERVISION
 POLICY = TriggerPolicy()
-
-
-def order_input(index: int) -> dict[str, Any]:
-    return sample_inputs(APP.SAGA_INPUTS["create_order"], "create_order", index)
 
 
 def firing_of(figures: Figures, trigger: str) -> TriggerFiring:
@@ -159,15 +147,7 @@ def test_saga_001_diagnoses_failed_steps_and_finishes_the_unfinished_sagas(
 
     held_saga = SagaDefinition("held", steps=(SagaStep("hold", held, release, timeout_s=60.0),))
     faults = ScriptedFaults([ScriptedFault("create_order", "create_ticket", retriable=False)])
-    system = SagaSystem(
-        name="order_fulfilment",
-        store=open_store(f"sqlite://{tmp_path / 'store.db'}"),
-        aggregates=WIRING.AGGREGATES,
-        gateways=WIRING.GATEWAYS,
-        supervision=SUPERVISION,
-        sagas=(*APP.SAGAS, held_saga),
-        faults=faults,
-    )
+    system = order_system(f"sqlite://{tmp_path / 'store.db'}", held_saga, faults=faults)
 
     async def scenario() -> tuple[IncidentReport, str]:
         async with system:
@@ -225,14 +205,7 @@ def fragile_plan() -> SupervisorPlan:
 
 
 def test_saga_003_restarts_the_failed_supervision_tree_once(tmp_path: Path) -> None:
-    system = SagaSystem(
-        name="order_fulfilment",
-        store=open_store(f"sqlite://{tmp_path / 'store.db'}"),
-        aggregates=WIRING.AGGREGATES,
-        gateways=WIRING.GATEWAYS,
-        supervision=fragile_plan(),
-        sagas=APP.SAGAS,
-    )
+    system = order_system(f"sqlite://{tmp_path / 'store.db'}", supervision=fragile_plan())
 
     async def scenario() -> tuple[IncidentReport, SagaState]:
         async with system:

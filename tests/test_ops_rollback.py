@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from order_example import APP, order_input, order_system
 
-from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import (
     SagaDefinition,
     SagaState,
     SagaStep,
     SagaSystem,
     StepContext,
-    open_store,
-    sample_inputs,
 )
 from sagacrew.runtime.operations import (
     RollbackReport,
@@ -29,12 +26,6 @@ from sagacrew.runtime.operations import (
     rollback,
 )
 from sagacrew.runtime.saga import SagaPaused
-
-ROOT = Path(__file__).resolve().parent.parent
-GENERATED = open_generated(ROOT / "generated" / "order_fulfilment")
-APP = GENERATED.package
-WIRING = importlib.import_module(f"{GENERATED.name}.app")
-SUPERVISION = importlib.import_module(f"{GENERATED.name}.supervision").SUPERVISION
 
 
 class Gate:
@@ -65,18 +56,7 @@ def gated_system(url: str, gate: Gate) -> SagaSystem:
         steps=(SagaStep("create_order", gate.create, gate.undo, timeout_s=60.0),),
         deadline_s=120.0,
     )
-    return SagaSystem(
-        name="order_fulfilment",
-        store=open_store(url),
-        aggregates=WIRING.AGGREGATES,
-        gateways=WIRING.GATEWAYS,
-        supervision=SUPERVISION,
-        sagas=(*APP.SAGAS, gated),
-    )
-
-
-def order_input(index: int) -> dict[str, Any]:
-    return sample_inputs(APP.SAGA_INPUTS["create_order"], "create_order", index)
+    return order_system(url, gated)
 
 
 def steps(report: RollbackReport) -> list[tuple[str, str]]:

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from async_helpers import run
+from cli_helpers import sagacrew
 from corruption import corrupt
 
 from sagacrew.agents.generated import GeneratedSystem, open_generated
@@ -27,7 +24,6 @@ from sagacrew.runtime import SagaState, SagaSystem
 from sagacrew.runtime.saga import Alert, SagaError
 from sagacrew.runtime.store import SagaExecution, SagaTransition, StepLogEntry
 
-ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 SPEC = """
@@ -129,18 +125,6 @@ def stocked(build: Callable[..., SagaSystem], url: str, count: int) -> None:
                 assert result.state is SagaState.COMPLETED, result.error
 
     run(body, 60.0)
-
-
-def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
-    return subprocess.run(
-        [sys.executable, "-m", "sagacrew.crew.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
 
 
 # --- four corrupt streams ------------------------------------------------------------------

@@ -87,8 +87,8 @@ def store(tmp_path: Path) -> Store:
 
 def generated(*aggregates: type[AggregateActor]) -> GeneratedSystem:
     """What ``replay_checks`` reads of a generated system: its aggregate types."""
-    app = SimpleNamespace(AGGREGATES=list(aggregates))
-    return cast(GeneratedSystem, SimpleNamespace(package=SimpleNamespace(app=app)))
+    definition = SimpleNamespace(aggregates=tuple(aggregates))
+    return cast(GeneratedSystem, SimpleNamespace(definition=definition))
 
 
 def running(store: Store) -> SagaSystem:

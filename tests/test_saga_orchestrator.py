@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 from saga_fakes import (
-    FakeClock,
-    FakeService,
+    Harness,
     ObservedStore,
-    ScriptedFaults,
     do,
     observed_store,
     undo,
 )
 
 from sagacrew.runtime.saga import (
-    Alert,
     RetryPolicy,
     SagaDefinition,
     SagaOrchestrator,
@@ -58,34 +55,6 @@ def five_steps(**pivot_options: Any) -> SagaDefinition:
         deadline_s=30.0,
         compensation_retry=FAST,
     )
-
-
-class Harness:
-    def __init__(self, store: ObservedStore, definitions: Sequence[SagaDefinition]) -> None:
-        self.store = store
-        self.clock = FakeClock()
-        self.service = FakeService()
-        self.faults = ScriptedFaults()
-        self.alerts: list[Alert] = []
-        self.definitions = definitions
-        self.orchestrator = self.new_orchestrator()
-
-    def new_orchestrator(self) -> SagaOrchestrator:
-        return SagaOrchestrator(
-            self.store,
-            self.definitions,
-            dispatch=self.service.dispatch,
-            faults=self.faults,
-            clock=self.clock,
-            sleep=self.clock.sleep,
-            on_alert=self.alerts.append,
-        )
-
-    def log(self, saga_id: str) -> list[tuple[str, str, str, int]]:
-        return [
-            (row.step_name, row.phase, row.status, row.attempt)
-            for row in self.store.step_log(saga_id)
-        ]
 
 
 @pytest.fixture
@@ -196,7 +165,7 @@ def test_transient_failures_are_retried_with_exponential_backoff(store: Observed
         result = await h.orchestrator.run("order", {})
         assert result.state is SagaState.COMPLETED
         assert h.clock.sleeps == [pytest.approx(0.1), pytest.approx(0.2)]
-        assert [row for row in h.log(result.saga_id) if row[0] == "b"] == [
+        assert h.log(result.saga_id, "b") == [
             ("b", "forward", "started", 1),
             ("b", "forward", "failed", 1),
             ("b", "forward", "started", 2),
@@ -298,7 +267,7 @@ def test_step_timeout_counts_as_failure_and_compensates(store: ObservedStore) ->
         result = await h.orchestrator.run("timeouts", {})
         assert result.state is SagaState.COMPENSATED
         assert result.error is not None and "timed out after 0.01 s" in result.error
-        assert [row for row in h.log(result.saga_id) if row[0] == "b"] == [
+        assert h.log(result.saga_id, "b") == [
             ("b", "forward", "started", 1),
             ("b", "forward", "failed", 1),
             ("b", "forward", "started", 2),
@@ -357,15 +326,21 @@ def is_waiting(transition: Any) -> bool:
     return transition.step is not None and transition.step.status == "waiting"
 
 
+async def start_until_waiting(h: Harness, correlation_id: str | None = None) -> str:
+    """Start a ``train`` saga; its id once its ``dispatch`` step waits for the event."""
+    waiting = h.store.when(is_waiting)
+    saga_id = await h.orchestrator.start("train", {}, correlation_id=correlation_id)
+    await waiting.wait()
+    return saga_id
+
+
 def test_completion_event_delivered_while_waiting_completes_the_step(
     store: ObservedStore,
 ) -> None:
     h = harness(store, waiting_definition())
 
     async def scenario() -> None:
-        waiting = store.when(is_waiting)
-        saga_id = await h.orchestrator.start("train", {}, correlation_id="job-1")
-        await waiting.wait()
+        saga_id = await start_until_waiting(h, "job-1")
         status = h.orchestrator.status(saga_id)
         assert (status.state, status.current_step) == (SagaState.WAITING, "dispatch")
         assert status.summary == "1 of 3 steps complete"
@@ -422,9 +397,7 @@ def test_delivery_after_a_restart_resumes_the_waiting_saga(store: ObservedStore)
     h = harness(store, waiting_definition())
 
     async def first_process() -> str:
-        waiting = store.when(is_waiting)
-        saga_id = await h.orchestrator.start("train", {}, correlation_id="job-4")
-        await waiting.wait()
+        saga_id = await start_until_waiting(h, "job-4")
         await h.orchestrator.close()
         return saga_id
 
@@ -543,9 +516,7 @@ def test_recover_refuses_sagas_without_a_definition(store: ObservedStore) -> Non
     h = harness(store, waiting_definition())
 
     async def scenario() -> None:
-        waiting = store.when(is_waiting)
-        await h.orchestrator.start("train", {})
-        await waiting.wait()
+        await start_until_waiting(h)
         await h.orchestrator.close()
         other = SagaOrchestrator(store, [five_steps()], dispatch=h.service.dispatch)
         with pytest.raises(Exception, match="unknown types \\['train'\\]"):
@@ -590,9 +561,7 @@ def test_status_reports_progress_of_a_running_saga(store: ObservedStore) -> None
     h = harness(store, waiting_definition())
 
     async def scenario() -> None:
-        waiting = store.when(is_waiting)
-        saga_id = await h.orchestrator.start("train", {}, correlation_id="job-5")
-        await waiting.wait()
+        saga_id = await start_until_waiting(h, "job-5")
         status = h.orchestrator.status(saga_id)
         assert status.summary == "1 of 3 steps complete"
         assert status.steps_total == 3

@@ -16,10 +16,9 @@ from typing import Any, ClassVar
 import pytest
 from async_helpers import run
 from saga_fakes import (
-    FakeClock,
     FakeService,
+    Harness,
     ObservedStore,
-    ScriptedFaults,
     do,
     observed_store,
     undo,
@@ -28,10 +27,8 @@ from saga_fakes import (
 from sagacrew.runtime.externals.sandbox import GatewayError, GatewayOperation, SandboxGateway
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import (
-    Alert,
     RetryPolicy,
     SagaDefinition,
-    SagaOrchestrator,
     SagaState,
     SagaStep,
     StepAction,
@@ -62,44 +59,6 @@ def acts_then_hangs(step: str, *, attempts: Sequence[int] = (1, 2, 3)) -> StepAc
         return reply
 
     return action
-
-
-class Harness:
-    """An orchestrator over ``store`` with a fake clock, faults and alerts; ``dispatch``
-    defaults to a :class:`FakeService`."""
-
-    def __init__(
-        self,
-        store: ObservedStore,
-        definition: SagaDefinition,
-        dispatch: Callable[[str, Envelope], Any] | None = None,
-    ) -> None:
-        self.store = store
-        self.definition = definition
-        self.clock = FakeClock()
-        self.service = FakeService()
-        self.faults = ScriptedFaults()
-        self.alerts: list[Alert] = []
-        self.dispatch = dispatch or self.service.dispatch
-        self.orchestrator = self.new_orchestrator()
-
-    def new_orchestrator(self) -> SagaOrchestrator:
-        return SagaOrchestrator(
-            self.store,
-            [self.definition],
-            dispatch=self.dispatch,
-            faults=self.faults,
-            clock=self.clock,
-            sleep=self.clock.sleep,
-            on_alert=self.alerts.append,
-        )
-
-    def log(self, saga_id: str, step: str | None = None) -> list[tuple[str, str, str, int]]:
-        return [
-            (row.step_name, row.phase, row.status, row.attempt)
-            for row in self.store.step_log(saga_id)
-            if step is None or row.step_name == step
-        ]
 
 
 def cancel_sagas_when(store: ObservedStore, predicate: Callable[[SagaTransition], bool]) -> None:
@@ -153,7 +112,7 @@ def test_a_step_that_times_out_after_acting_is_compensated_first_with_an_empty_r
     store: ObservedStore,
 ) -> None:
     recorded = Recorded("charge")
-    h = Harness(store, payment(recorded))
+    h = Harness(store, [payment(recorded)])
 
     async def scenario() -> None:
         result = await h.orchestrator.run("payment", {})
@@ -180,7 +139,7 @@ def test_a_step_that_times_out_after_acting_is_compensated_first_with_an_empty_r
 def test_a_business_refusal_is_a_known_outcome_and_sends_no_undo_of_the_refused_step(
     store: ObservedStore,
 ) -> None:
-    h = Harness(store, payment(undo("charge", target="bank"), do("charge", target="bank")))
+    h = Harness(store, [payment(undo("charge", target="bank"), do("charge", target="bank"))])
     h.service.refuse.add(("bank", "do"))
 
     async def scenario() -> None:
@@ -200,7 +159,7 @@ def test_a_maybe_done_step_is_still_compensated_when_the_saga_recovers_from_a_cr
     store: ObservedStore,
 ) -> None:
     recorded = Recorded("charge")
-    h = Harness(store, payment(recorded))
+    h = Harness(store, [payment(recorded)])
     cancel_sagas_when(
         store, lambda t: t.update is not None and t.update.state == SagaState.COMPENSATING
     )
@@ -250,7 +209,7 @@ def pivot_saga(pivot_action: StepAction) -> SagaDefinition:
 def test_a_pivot_without_undo_that_may_have_acted_stalls_with_an_unknown_outcome_alert(
     store: ObservedStore, timed_out: tuple[int, ...]
 ) -> None:
-    h = Harness(store, pivot_saga(acts_then_hangs("ship", attempts=timed_out)))
+    h = Harness(store, [pivot_saga(acts_then_hangs("ship", attempts=timed_out))])
     for attempt in (2, 3):
         if attempt not in timed_out:
             h.faults.plan[("ship", "forward", attempt)] = "transient"
@@ -273,7 +232,7 @@ def test_a_pivot_without_undo_that_may_have_acted_stalls_with_an_unknown_outcome
 def test_a_refused_pivot_without_undo_compensates_the_earlier_steps(
     store: ObservedStore,
 ) -> None:
-    h = Harness(store, pivot_saga(do("ship")))
+    h = Harness(store, [pivot_saga(do("ship"))])
     h.faults.plan[("ship", "forward", 1)] = "business"
 
     async def scenario() -> None:
@@ -358,6 +317,14 @@ def training(cluster: JobCluster, service: FakeService) -> tuple[SagaDefinition,
     return definition, dispatch
 
 
+def training_harness(
+    store: ObservedStore, cluster: JobCluster, service: FakeService | None = None
+) -> Harness:
+    """A harness running :func:`training` over ``cluster`` and ``service`` (or a fresh one)."""
+    definition, dispatch = training(cluster, service or FakeService())
+    return Harness(store, [definition], dispatch)
+
+
 def late_keys(store: Store, saga_id: str) -> list[tuple[str, int, str]]:
     return [
         (row.status, row.attempt, row.idempotency_key.rsplit(":", 2)[1])
@@ -372,8 +339,7 @@ def test_a_late_completion_after_compensation_is_undone_exactly_once(
 ) -> None:
     cluster = JobCluster(finish_at_once=finished == "before-the-first-undo")
     service = FakeService()
-    definition, dispatch = training(cluster, service)
-    h = Harness(store, definition, dispatch)
+    h = training_harness(store, cluster, service)
 
     async def scenario() -> None:
         result = await h.orchestrator.run("train", {}, correlation_id="job-1")
@@ -403,8 +369,7 @@ def test_a_late_completion_while_the_saga_is_compensating_is_undone_after_it(
 ) -> None:
     cluster = JobCluster()
     service = FakeService()
-    definition, dispatch = training(cluster, service)
-    h = Harness(store, definition, dispatch)
+    h = training_harness(store, cluster, service)
     undoing, release = asyncio.Event(), asyncio.Event()
 
     async def hold_the_reserve_undo(target: str, envelope: Envelope) -> None:
@@ -434,8 +399,7 @@ def test_a_late_compensation_interrupted_by_a_crash_is_finished_on_recover(
     store: ObservedStore,
 ) -> None:
     cluster = JobCluster()
-    definition, dispatch = training(cluster, FakeService())
-    h = Harness(store, definition, dispatch)
+    h = training_harness(store, cluster)
 
     def late_started(transition: SagaTransition) -> bool:
         step = transition.step
@@ -471,8 +435,7 @@ def test_a_late_compensation_that_keeps_failing_is_dead_lettered_and_redriven_la
     store: ObservedStore,
 ) -> None:
     cluster = JobCluster()
-    definition, dispatch = training(cluster, FakeService())
-    h = Harness(store, definition, dispatch)
+    h = training_harness(store, cluster)
 
     async def scenario() -> None:
         result = await h.orchestrator.run("train", {}, correlation_id="job-4")

@@ -84,10 +84,17 @@ def dead_letter() -> DeadLetter:
 
 
 class StoreContract:
-    """The behaviour every backend must have. Subclasses provide ``store`` and ``raw``."""
+    """The behaviour every backend must have. Subclasses provide ``url`` and ``raw``."""
 
     store: Store
     url: str
+
+    @pytest.fixture(autouse=True)
+    def _store(self, url: str) -> Iterator[None]:
+        self.url = url
+        self.store = open_store(url)
+        yield
+        self.store.close()
 
     def raw(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         """Write directly to the database, bypassing the store (to break rows)."""
@@ -419,12 +426,9 @@ class StoreContract:
 
 
 class TestSqliteStore(StoreContract):
-    @pytest.fixture(autouse=True)
-    def _store(self, sqlite_url: str) -> Iterator[None]:
-        self.url = sqlite_url
-        self.store = open_store(sqlite_url)
-        yield
-        self.store.close()
+    @pytest.fixture
+    def url(self, sqlite_url: str) -> str:
+        return sqlite_url
 
     def raw(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         conn = sqlite3.connect(self.url.removeprefix("sqlite://"))
@@ -435,12 +439,9 @@ class TestSqliteStore(StoreContract):
 
 @pytest.mark.postgres
 class TestPostgresStore(StoreContract):
-    @pytest.fixture(autouse=True)
-    def _store(self, postgres_url: str) -> Iterator[None]:
-        self.url = postgres_url
-        self.store = open_store(postgres_url)
-        yield
-        self.store.close()
+    @pytest.fixture
+    def url(self, postgres_url: str) -> str:
+        return postgres_url
 
     def raw(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         import psycopg

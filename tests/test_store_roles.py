@@ -23,7 +23,15 @@ from sagacrew.runtime.store import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-VALIDATOR_SQL = {("runtime/testing.py", "failing_checks")}  # the checks are SQL by design
+SQL_BY_DESIGN = {
+    # (module, function) allowed to run SQL through ``.query(``, and why
+    ("runtime/testing.py", "failing_checks"): "runs the blueprint's checks, SQL by design",
+    ("agents/validator/verdict.py", "run_check"): "runs the blueprint's checks, SQL by design",
+    ("crew/llm/sql.py", "_execution_problem"): "tries LLM-proposed check SQL on an empty store",
+    ("agents/validator/metrics.py", "read_census"): "the verdict's SqlRunner (validator/db.py)",
+    ("agents/validator/metrics.py", "read_step_latencies_ms"): "the verdict's SqlRunner",
+    ("agents/validator/metrics.py", "worst_window_percentile"): "the verdict's SqlRunner",
+}
 
 
 @pytest.fixture
@@ -38,25 +46,45 @@ def test_the_store_is_its_four_roles() -> None:
     assert issubclass(Store, OperationsRecorder) and issubclass(Store, LogRecorder)
 
 
-def test_no_runtime_module_outside_the_store_writes_sql() -> None:
+def _query_calls(path: Path) -> list[tuple[int, str]]:
+    """``(line, innermost enclosing function)`` of every ``.query(`` call in ``path``."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "query"
+        ):
+            found.append((node.lineno, function))
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(ast.parse(path.read_text("utf-8")), "<module>")
+    return found
+
+
+def test_no_module_outside_the_store_writes_sql() -> None:
+    """runtime/ (but the store), agents/ and crew/ ask the store for typed reads; only the
+    callers of :data:`SQL_BY_DESIGN` run SQL, each for the reason given there."""
     found = []
-    for path in sorted((ROOT / "runtime").rglob("*.py")):
-        relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith("runtime/store/"):
-            continue
-        tree = ast.parse(path.read_text("utf-8"))
-        for function in ast.walk(tree):
-            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+    for folder in ("runtime", "agents", "crew"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative.startswith("runtime/store/"):
                 continue
-            for node in ast.walk(function):
-                query = (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "query"
-                )
-                if query and (relative, function.name) not in VALIDATOR_SQL:
-                    found.append(f"{relative}:{getattr(node, 'lineno', 0)} in {function.name}")
+            for line, function in _query_calls(path):
+                if (relative, function) not in SQL_BY_DESIGN:
+                    found.append(f"{relative}:{line} in {function}")
     assert found == []
+
+
+def test_the_verification_checks_use_typed_store_reads() -> None:
+    folder = ROOT / "agents" / "validator" / "verification"
+    assert sorted(folder.glob("*.py"))
+    assert [p.name for p in sorted(folder.glob("*.py")) if _query_calls(p)] == []
 
 
 def _event(stream: str) -> list[NewEvent]:

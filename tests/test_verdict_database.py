@@ -18,6 +18,7 @@ from sagacrew.agents.spec.model import Thresholds
 from sagacrew.agents.validator import (
     CheckQueryError,
     CheckResult,
+    Verdict,
     builtin_queries,
     compute_verdict,
     record_verdict,
@@ -362,11 +363,23 @@ def _realistic_mix(db: _Rows) -> None:
     db.step("S-broken", 0, "compensation", "succeeded")
 
 
+def verdict_of(db: _Rows, profile: str, **options: Any) -> Verdict:
+    """The shop's verdict on ``db`` at ``NOW``: the built-in checks, ``DEV`` or ``PROD``."""
+    thresholds = DEV if profile == "dev" else PROD
+    return compute_verdict(
+        db,
+        system="shop",
+        profile=profile,
+        thresholds=thresholds,
+        queries=builtin_queries(),
+        now=NOW,
+        **options,
+    )
+
+
 def test_realistic_run_passes_dev_gates_with_exact_figures(db: _Rows) -> None:
     _realistic_mix(db)
-    verdict = compute_verdict(
-        db, system="shop", profile="dev", thresholds=DEV, queries=builtin_queries(), now=NOW
-    )
+    verdict = verdict_of(db, "dev")
     assert verdict.sagas_total == 20
     assert verdict.success_rate == pytest.approx(18 / 20)
     # 58 latencies 3..174 ms: p95 = rank ceil(55.1) = 56 -> 168 ms; p99 = rank 58 -> 174 ms.
@@ -389,9 +402,7 @@ def test_realistic_run_passes_dev_gates_with_exact_figures(db: _Rows) -> None:
 
 def test_same_run_fails_prod_on_success_rate_and_consistency(db: _Rows) -> None:
     _realistic_mix(db)
-    verdict = compute_verdict(
-        db, system="shop", profile="prod", thresholds=PROD, queries=builtin_queries(), now=NOW
-    )
+    verdict = verdict_of(db, "prod")
     assert [g.name for g in verdict.gates if not g.passed] == [
         "success_rate",
         "consistency_score",
@@ -402,24 +413,14 @@ def test_same_run_fails_prod_on_success_rate_and_consistency(db: _Rows) -> None:
 def test_lint_findings_fail_an_otherwise_passing_verdict(db: _Rows) -> None:
     _realistic_mix(db)
     finding = "saga.py:3:1: SAGA-L001 compensation undo() is a stub: it does nothing; raise"
-    verdict = compute_verdict(
-        db,
-        system="shop",
-        profile="dev",
-        thresholds=DEV,
-        queries=builtin_queries(),
-        lint_findings=[finding],
-        now=NOW,
-    )
+    verdict = verdict_of(db, "dev", lint_findings=[finding])
     assert all(g.passed for g in verdict.gates)
     assert not verdict.passed
     assert verdict.lint_findings == [finding]
 
 
 def test_empty_database_passes_with_neutral_figures(db: _Rows) -> None:
-    verdict = compute_verdict(
-        db, system="shop", profile="prod", thresholds=PROD, queries=builtin_queries(), now=NOW
-    )
+    verdict = verdict_of(db, "prod")
     assert (verdict.success_rate, verdict.consistency_score) == (1.0, 1.0)
     assert (verdict.step_latency_p95_ms, verdict.step_latency_p99_ms) == (0.0, 0.0)
     assert verdict.passed
@@ -427,9 +428,7 @@ def test_empty_database_passes_with_neutral_figures(db: _Rows) -> None:
 
 def test_verdict_is_recorded_as_a_consistency_validations_row(db: _Rows) -> None:
     _realistic_mix(db)
-    verdict = compute_verdict(
-        db, system="shop", profile="prod", thresholds=PROD, queries=builtin_queries(), now=NOW
-    )
+    verdict = verdict_of(db, "prod")
     row_id = record_verdict(db, verdict, now=1234.5)
     [row] = db.query(
         "SELECT id, system, profile, validated_at, sagas_total, step_latency_p95_ms, passed, "
@@ -441,9 +440,7 @@ def test_verdict_is_recorded_as_a_consistency_validations_row(db: _Rows) -> None
 
 def test_reports_are_written_from_a_computed_verdict(db: _Rows, tmp_path: Path) -> None:
     _realistic_mix(db)
-    verdict = compute_verdict(
-        db, system="shop", profile="prod", thresholds=PROD, queries=builtin_queries(), now=NOW
-    )
+    verdict = verdict_of(db, "prod")
     markdown, report = write_reports(verdict, tmp_path / "out")
     text = markdown.read_text(encoding="utf-8")
     assert "| success_rate | 90.00 % | >= 99.50 % | FAIL |" in text
@@ -460,16 +457,7 @@ def test_a_failing_blocking_check_fails_the_verdict_whatever_the_score(db: _Rows
         subjects=50,
         violations=["test_create_order_completes_every_step"],
     )
-    verdict = compute_verdict(
-        db,
-        system="shop",
-        profile="dev",
-        thresholds=DEV,
-        queries=builtin_queries(),
-        extra_checks=[tests],
-        blocking=["generated_tests_pass"],
-        now=NOW,
-    )
+    verdict = verdict_of(db, "dev", extra_checks=[tests], blocking=["generated_tests_pass"])
     assert verdict.consistency_score > DEV.consistency_score_min
     assert [(g.name, g.measured, g.passed) for g in verdict.gates][-1] == (
         "generated_tests_pass",

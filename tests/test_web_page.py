@@ -9,22 +9,18 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import uvicorn
+from http_helpers import example_app, uvicorn_thread
+from order_example import GENERATED
 
-from sagacrew.agents.generated import open_generated
 from sagacrew.runtime import ScriptedFault, ScriptedFaults
-from sagacrew.runtime.api import create_app
 
-SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE_ID = "<img src=x onerror=alert(1)>"
 
@@ -52,9 +48,8 @@ def order(index: int) -> dict[str, object]:
 
 
 async def _run_sagas(store_url: str) -> tuple[str, str, str]:
-    generated = open_generated(SYSTEM_DIR)
     faults = ScriptedFaults()
-    system = generated.package.build_system(store_url, faults=faults)
+    system = GENERATED.package.build_system(store_url, faults=faults)
     async with system:
         completed = await system.run_saga("create_order", order(1))
         faults.add(ScriptedFault("create_order", "authorize_card"))
@@ -70,32 +65,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("web")
     store_url = f"sqlite:///{folder / 'state.db'}"
     completed, compensated, hostile = asyncio.run(_run_sagas(store_url))
-    generated = open_generated(SYSTEM_DIR)
-    system = generated.package.build_system(store_url)
-    app = create_app(
-        system,
-        blueprint=generated.blueprint.model_dump(mode="json"),
-        flowcharts_dir=SYSTEM_DIR / "flowcharts",
-        operator_token=None,
-    )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    system = GENERATED.package.build_system(store_url)
     try:
-        yield Site(
-            base=f"http://127.0.0.1:{sock.getsockname()[1]}",
-            completed=completed,
-            compensated=compensated,
-            hostile=hostile,
-            profile=folder / "chromium-profile",
-        )
+        with uvicorn_thread(example_app(system, None)) as base:
+            yield Site(
+                base=base,
+                completed=completed,
+                compensated=compensated,
+                hostile=hostile,
+                profile=folder / "chromium-profile",
+            )
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
         system.store.close()
 
 

@@ -10,7 +10,9 @@ that avoids it:
   commutative update, ``delta: {balance_cents: -amount_cents}``;
 - a saga step whose external operation has no ``undo`` at the pivot, or waits for a
   completion event: when it times out its outcome is unknown and the saga cannot undo it,
-  so it ends ``stalled`` for an operator.
+  so it ends ``stalled`` for an operator;
+- a workload whose ``business_failure_rate`` alone keeps the success rate under a
+  profile's gate (``verify`` could never pass).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ __all__ = ["advise"]
 
 def advise(spec: DomainSpec) -> list[Violation]:
     """Every warning for ``spec`` (a spec that passed validation), in spec order."""
-    return [*_overwritten_numbers(spec), *_unknown_outcomes(spec)]
+    return [*_overwritten_numbers(spec), *_unknown_outcomes(spec), *_unreachable_gates(spec)]
 
 
 def _overwritten_numbers(spec: DomainSpec) -> Iterator[Violation]:
@@ -58,7 +60,7 @@ def _unknown_outcomes(spec: DomainSpec) -> Iterator[Violation]:
                 continue
             system, operation_name = parts
             operation = spec.externals[system].operations[operation_name]
-            if operation.undo is not None:
+            if operation.undo is not None or operation.kind == "query" or step.compensate_with:
                 continue
             if step.pivot:
                 why = "it is the pivot"
@@ -74,3 +76,25 @@ def _unknown_outcomes(spec: DomainSpec) -> Iterator[Violation]:
                 f"declare `undo:` for operation '{operation_name}' of '{system}', or accept "
                 "resolving such sagas by hand",
             )
+
+
+def _unreachable_gates(spec: DomainSpec) -> Iterator[Violation]:
+    """A workload whose business refusals alone keep the success rate under a profile's
+    gate: each saga meets a refusal with probability ``business_failure_rate`` and then
+    compensates, so at best ``1 - business_failure_rate`` of the sagas complete."""
+    rate = spec.workload.business_failure_rate
+    failing = {
+        name: t.success_rate_min
+        for name, t in spec.profiles.items()
+        if 1.0 - rate < t.success_rate_min
+    }
+    if not failing:
+        return
+    gates = ", ".join(f"{name} {minimum:.1%}" for name, minimum in failing.items())
+    limits = ", ".join(f"{1.0 - minimum:.3g} for {name}" for name, minimum in failing.items())
+    yield Violation(
+        ("workload", "business_failure_rate"),
+        f"business_failure_rate {rate:g} refuses that share of the sagas, so at most "
+        f"{1.0 - rate:.1%} complete: the success_rate_min gate ({gates}) cannot pass",
+        f"lower it to at most {limits}, or lower the profile's success_rate_min",
+    )

@@ -14,10 +14,12 @@ from collections.abc import Iterator, Mapping
 
 from sagacrew.agents.spec.catalog import AggregateEntry, Catalog
 from sagacrew.agents.spec.errors import ExpressionError
+from sagacrew.agents.spec.event_names import event_name_problems
+from sagacrew.agents.spec.expression_types import check_types
 from sagacrew.agents.spec.expressions import compile_expression
 from sagacrew.agents.spec.model import Aggregate, Command, CommandKind
 from sagacrew.agents.spec.naming import is_past_tense, past_tense_of, suggestion
-from sagacrew.agents.spec.violation import Path, Violation
+from sagacrew.agents.spec.violation import Path, Violation, duplicate_name
 
 __all__ = ["RESERVE_AMOUNT_PARAM", "check_aggregates", "expression_params"]
 
@@ -49,13 +51,20 @@ def expression_params(aggregate: Aggregate, command: Command) -> list[str]:
 def check_aggregates(catalog: Catalog) -> list[Violation]:
     """Every aggregate-level problem of the catalog's valid aggregates."""
     violations: list[Violation] = []
+    elsewhere: dict[str, str] = {}
+    for entry in catalog.aggregates.values():
+        for name, kind in entry.model.fields.items() if entry.model is not None else ():
+            elsewhere.setdefault(name, kind)
     for entry in catalog.aggregates.values():
         if entry.model is not None:
-            violations.extend(_aggregate(entry, entry.model))
+            violations.extend(_aggregate(entry, entry.model, elsewhere))
     return violations
 
 
-def _aggregate(entry: AggregateEntry, aggregate: Aggregate) -> Iterator[Violation]:
+def _aggregate(
+    entry: AggregateEntry, aggregate: Aggregate, elsewhere: Mapping[str, str]
+) -> Iterator[Violation]:
+    """``elsewhere``: every aggregate's field types, for parameters named like a field."""
     base = entry.path
     fields = aggregate.fields
     if aggregate.identity and aggregate.identity not in fields:
@@ -69,20 +78,26 @@ def _aggregate(entry: AggregateEntry, aggregate: Aggregate) -> Iterator[Violatio
     seen_invariants: set[str] = set()
     for index, invariant in enumerate(aggregate.invariants):
         path: Path = (*base, "invariants", index)
-        if invariant.name in seen_invariants:
-            yield Violation(
-                (*path, "name"),
-                f"duplicate invariant name '{invariant.name}'",
-                "give each invariant of an aggregate its own name",
-            )
-        seen_invariants.add(invariant.name)
-        yield from _expression((*path, "check"), invariant.check, list(fields), [])
+        yield from duplicate_name(
+            seen_invariants,
+            invariant.name,
+            path,
+            "invariant",
+            "give each invariant of an aggregate its own name",
+        )
+        yield from _expression((*path, "check"), invariant.check, dict(fields), {})
     for name, command in aggregate.commands.items():
-        yield from _command((*base, "commands", name), name, command, entry, aggregate)
+        path = (*base, "commands", name)
+        yield from _command(path, name, command, entry, aggregate, elsewhere)
 
 
 def _command(
-    base: Path, name: str, command: Command, entry: AggregateEntry, aggregate: Aggregate
+    base: Path,
+    name: str,
+    command: Command,
+    entry: AggregateEntry,
+    aggregate: Aggregate,
+    elsewhere: Mapping[str, str],
 ) -> Iterator[Violation]:
     fields = aggregate.fields
     if command.kind is CommandKind.EXTERNAL:
@@ -110,15 +125,20 @@ def _command(
         yield from _assigned((*base, "sets", field_name), field_name, value, fields, "sets")
     yield from _quantity(base, name, command, entry, aggregate)
     yield from _delta(base, name, command, aggregate)
-    if command.event is not None and not is_past_tense(command.event):
+    if command.event is not None and "." in command.event:
+        yield from event_name_problems((*base, "event"), "event", command.event)
+    elif command.event is not None and not is_past_tense(command.event):
         yield Violation(
             (*base, "event"),
             f"event '{command.event}' is not a past-tense verb",
             f"name what happened, e.g. `event: {past_tense_of(command.event)}`",
         )
     if command.rejects_when is not None:
-        params = expression_params(aggregate, command)
-        yield from _expression((*base, "rejects_when"), command.rejects_when, list(fields), params)
+        params = {
+            param: aggregate.param_type(command, param, elsewhere)
+            for param in expression_params(aggregate, command)
+        }
+        yield from _expression((*base, "rejects_when"), command.rejects_when, dict(fields), params)
     yield from _history(base, name, command)
 
 
@@ -285,10 +305,13 @@ def _delta(base: Path, name: str, command: Command, aggregate: Aggregate) -> Ite
 
 
 def _expression(
-    path: Path, expression: str, fields: list[str], params: list[str]
+    path: Path, expression: str, fields: dict[str, str], params: dict[str, str | None]
 ) -> Iterator[Violation]:
+    """The expression compiles over ``fields`` (state) and ``params``, and combines
+    values of matching types (``None``: a parameter nobody typed)."""
     try:
-        compile_expression(expression, state_fields=fields, params=params)
+        compile_expression(expression, state_fields=list(fields), params=list(params))
+        check_types(expression, {**fields, **params})
     except ExpressionError as error:
         yield Violation(path, f"in `{expression}`: {error.message}", error.fix, offset=error.offset)
 

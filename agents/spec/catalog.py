@@ -34,6 +34,7 @@ __all__ = [
     "OperationEntry",
     "SagaEntry",
     "build_catalog",
+    "event_name",
     "event_verb",
 ]
 
@@ -62,6 +63,15 @@ def event_verb(command: Command) -> str | None:
     return command.event or DEFAULT_EVENT_VERBS[command.kind]
 
 
+def event_name(context: str, aggregate: str, command: Command) -> str | None:
+    """The name of the event ``command`` emits: its ``event`` when that is a whole dotted
+    name, else ``context.aggregate.<verb>``; ``None`` for queries."""
+    verb = event_verb(command)
+    if verb is None or "." in verb:
+        return verb
+    return f"{context}.{aggregate}.{verb}"
+
+
 @dataclass(frozen=True)
 class CommandEntry:
     """A command ``context.aggregate.command`` and its model (``None`` if invalid)."""
@@ -70,6 +80,13 @@ class CommandEntry:
     aggregate: str
     name: str
     model: Command | None
+
+    @property
+    def event_name(self) -> str | None:
+        """The event the command emits (``None``: a query, or an invalid command)."""
+        if self.model is None:
+            return None
+        return event_name(self.context, self.aggregate, self.model)
 
     @property
     def target(self) -> str:
@@ -157,9 +174,9 @@ class Catalog:
         """Event name → the first command that emits it."""
         events: dict[str, CommandEntry] = {}
         for entry in self.commands().values():
-            verb = event_verb(entry.model) if entry.model is not None else None
-            if verb is not None:
-                events.setdefault(f"{entry.context}.{entry.aggregate}.{verb}", entry)
+            name = entry.event_name
+            if name is not None:
+                events.setdefault(name, entry)
         return events
 
     def completion_events(self) -> set[str]:

@@ -10,12 +10,17 @@ name in YAML mappings. Names are identifiers (Unicode letters allowed) in snake_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt
 
-from sagacrew.runtime.saga import RetryPolicy as RuntimeRetryPolicy
+from sagacrew.agents.spec.model_base import Strict
+from sagacrew.agents.spec.model_run import RetryPolicy as RetryPolicy
+from sagacrew.agents.spec.model_run import Thresholds as Thresholds
+from sagacrew.agents.spec.model_run import Workload as Workload
+from sagacrew.agents.spec.model_run import default_profiles
 
 Identifier = Annotated[
     str,
@@ -26,13 +31,37 @@ Identifier = Annotated[
     ),
 ]
 
+INVOKE_PATTERN = r"^[^\W\d]\w*(\.[^\W\d]\w*){1,2}$"
+"""``context.aggregate.command`` or ``external.operation``."""
+
+EventName = Annotated[
+    str,
+    Field(
+        pattern=r"^[^\W\d]\w*(\.[^\W\d]\w*)*$",
+        max_length=200,
+        description="A past-tense verb (`approved`: the event is `context.aggregate.approved`) "
+        "or a whole dotted name a taxonomy fixes (`ai.upm.snapshot.activated`).",
+    ),
+]
+
+STEP_FIELD = r"steps\.[^\W\d]\w*\.[^\W\d]\w*"
+LIST_SOURCE_PATTERN = rf"^({STEP_FIELD}|[^\W\d]\w*)$"
+"""A list to fan out over: a saga input, or ``steps.<step>.<field>``."""
+
+StepSource = Annotated[
+    str,
+    Field(
+        pattern=rf"^({STEP_FIELD}|item(\.[^\W\d]\w*)?|[^\W\d]\w*)$",
+        description="A saga input (`rooms`), an earlier step's result field "
+        "(`steps.reserve_seat.resource_id`), or in a `for_each` step the item (`item`, "
+        "`item.sku`).",
+    ),
+]
+
 FieldType = Literal["str", "int", "float", "bool", "list", "dict"]
 
 
-class _Strict(BaseModel):
-    """Base for every spec model: unknown keys are errors, models are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+_Strict = Strict
 
 
 class CommandKind(StrEnum):
@@ -90,27 +119,30 @@ class Command(_Strict):
     """A command an aggregate handles.
 
     ``params`` names the fields the caller supplies (default: none for ``delete`` and
-    ``query``; every field for ``create``). ``sets`` assigns literal values (e.g.
-    ``status: approved``). For ``reserve``/``release``, ``quantity_field`` is the field
-    decremented/incremented by the ``amount`` parameter. ``rejects_when`` is a condition
-    over the state and parameters under which the command is refused (a business
-    failure, which makes a saga compensate). ``event`` is the past-tense verb of the event
-    it emits (default from the kind: created, updated, deleted, reserved, released),
-    ``event_version`` its schema version and ``reliability`` whether it must survive a
-    crash; ``event_history`` says how the payload changed at each version before
-    ``event_version`` (one entry per version, from 1). ``reserve``/``release`` always take
+    ``query``; every field for ``create``), as a list, or as a mapping to their types
+    (``{max_drift: float}``) for parameters that are no field of the aggregate. ``sets``
+    assigns literal values (e.g. ``status: approved``). For ``reserve``/``release``,
+    ``quantity_field`` is the field decremented/incremented by the ``amount`` parameter.
+    ``rejects_when`` is a condition over the state and parameters under which the command
+    is refused (a business failure, which makes a saga compensate). ``event`` is the
+    past-tense verb of the event it emits (default from the kind: created, updated,
+    deleted, reserved, released), or the event's whole dotted name when a taxonomy fixes
+    it (``ml.run.completed``), ``event_version`` its schema version and ``reliability``
+    whether it must survive a crash; ``event_history`` says how the payload changed at
+    each version before ``event_version`` (one entry per version, from 1).
+    ``reserve``/``release`` always take
     an ``amount`` (int) parameter besides ``params``.
     """
 
     kind: CommandKind
-    params: list[Identifier] | None = None
+    params: list[Identifier] | dict[Identifier, FieldType] | None = None
     sets: dict[Identifier, str | int | float | bool] = Field(default_factory=dict)
     delta: dict[Identifier, Annotated[str, Field(pattern=r"^[+-]?[^\W\d]\w*$")] | int | float] = (
         Field(default_factory=dict)
     )
     quantity_field: Identifier | None = None
     rejects_when: str | None = Field(default=None, max_length=500)
-    event: Identifier | None = None
+    event: EventName | None = None
     event_version: PositiveInt = 1
     event_history: list[PayloadChange] = Field(default_factory=list)
     reliability: Reliability = Reliability.PERSISTENT
@@ -151,9 +183,15 @@ class Aggregate(_Strict):
             return [f for f in self.fields if f != self.identity and f not in command.sets]
         return []
 
-    def param_type(self, command: Command, param: str) -> str:
-        """The type of a command parameter: its field's type; for a parameter that moves a
-        field by ``delta``, that field's type; ``int`` for ``amount``; else ``str``."""
+    def param_type(
+        self, command: Command, param: str, elsewhere: Mapping[str, str] | None = None
+    ) -> str | None:
+        """The type of a command parameter: as ``params`` declares it; else its field's
+        type; for a parameter that moves a field by ``delta``, that field's type; ``int``
+        for ``amount``; else the type of a field of that name ``elsewhere`` (another
+        aggregate's); else ``None`` (nobody typed it)."""
+        if isinstance(command.params, dict) and param in command.params:
+            return command.params[param]
         if param in self.fields:
             return self.fields[param]
         for field_name, change in command.delta.items():
@@ -161,7 +199,7 @@ class Aggregate(_Strict):
                 return self.fields.get(field_name, "int")
         if param == "amount" and command.quantity_field:
             return "int"
-        return "str"
+        return (elsewhere or {}).get(param)
 
 
 class BoundedContext(_Strict):
@@ -175,15 +213,22 @@ class BoundedContext(_Strict):
 class Operation(_Strict):
     """An operation of an external system.
 
+    ``params``: the names the call takes, or a mapping to their types (``{total_cents:
+    int}``); an untyped name takes the type of an aggregate field of that name, else ``str``.
+    ``kind``: ``command`` (default) changes something in the external system; ``query``
+    only reads (a policy check, a price lookup), so there is nothing to undo and a saga
+    may call it before the pivot without a compensation.
     ``undo`` names the operation that reverses it (none: not compensatable).
-    ``completion_event`` names the event (``context.aggregate.verb``) by which completion
+    ``completion_event`` names the event (dotted, ending in a past-tense verb, e.g.
+    ``ml.training_run.completed``; it need not name an aggregate) by which completion
     of long work arrives later; the saga waits for it, never polls, and gives up after
     ``completion_timeout_s``.
     """
 
+    kind: Literal["command", "query"] = "command"
     undo: Identifier | None = None
     idempotent: bool = True
-    params: list[Identifier] = Field(default_factory=list)
+    params: list[Identifier] | dict[Identifier, FieldType] = Field(default_factory=list)
     completion_event: str | None = None
     completion_timeout_s: PositiveFloat | None = None
     description: str = ""
@@ -194,46 +239,6 @@ class ExternalSystem(_Strict):
 
     operations: dict[Identifier, Operation] = Field(min_length=1)
     description: str = ""
-
-
-_RUNTIME_RETRY = RuntimeRetryPolicy()
-"""The runtime's default retry policy: the spec's defaults are its values."""
-
-
-def _retry_field(name: str) -> Any:
-    """A spec field for the runtime retry policy's field ``name``: the runtime's default
-    and bounds (:data:`RuntimeRetryPolicy.BOUNDS`), so both accept the same values."""
-    bound = RuntimeRetryPolicy.BOUNDS[name]
-    return Field(
-        default=getattr(_RUNTIME_RETRY, name),
-        ge=bound.minimum,
-        lt=bound.below,
-        allow_inf_nan=None if bound.whole else False,  # whole numbers are finite already
-    )
-
-
-class RetryPolicy(_Strict):
-    """How a step is retried: attempts, exponential backoff, jitter, maximum delay.
-
-    Defaults: 3 attempts, 0.05 s first delay, ×2 each retry, ±10 % jitter, 2 s at most.
-    The defaults and the values allowed are the runtime's
-    (:class:`sagacrew.runtime.RetryPolicy`): attempts >= 1, delays >= 0, multiplier >= 1,
-    jitter in [0, 1), every number finite.
-    """
-
-    max_attempts: int = _retry_field("max_attempts")
-    initial_backoff_s: float = _retry_field("initial_backoff_s")
-    backoff_multiplier: float = _retry_field("backoff_multiplier")
-    jitter: float = _retry_field("jitter")
-    max_backoff_s: float = _retry_field("max_backoff_s")
-
-    @model_validator(mode="after")
-    def _runtime_accepts(self) -> Self:
-        """Refuse what the runtime's policy would refuse when the generated package loads."""
-        problems = RuntimeRetryPolicy.problems(**self.model_dump())
-        if problems:
-            raise ValueError(f"the runtime refuses {', '.join(problems)}")
-        return self
 
 
 class SagaStep(_Strict):
@@ -249,15 +254,35 @@ class SagaStep(_Strict):
     out, it is derived: an aggregate written by a step before the pivot and again after it
     is acquired by its first write and released by its last. ``none`` turns the derived
     lock off for this step.
+
+    ``compensate_with`` names the compensation instead of the derived one: another command
+    of the same aggregate (``ordering.order.reject_order``: FTGO rejects the order, kept in
+    history, rather than deleting it) or another operation of the same external system. It
+    runs only when the step's command acted, at most once.
+
+    ``with`` maps the command's parameters to where their values come from, when that is
+    not the saga input of the same name: another saga input (``quantity: rooms``), an
+    earlier step's result (``flight_id: steps.reserve_seat.resource_id``), or, in a
+    ``for_each`` step, the item (``sku: item.sku``, or ``item`` itself). ``for_each``
+    names a list (a saga input, or ``steps.<step>.<field>``): the step sends its command
+    once per item, each with its own idempotency key, and its compensation undoes the
+    done items in reverse. The list's length is known only at run time.
     """
 
     name: Identifier
-    invoke: str = Field(pattern=r"^[^\W\d]\w*(\.[^\W\d]\w*){1,2}$")
+    invoke: str = Field(pattern=INVOKE_PATTERN)
     pivot: bool = False
     lock: Literal["acquire", "release", "none"] | None = None
     timeout_s: PositiveFloat | None = None
     retry: RetryPolicy | None = None
+    compensate_with: str | None = Field(default=None, pattern=INVOKE_PATTERN)
+    with_: dict[Identifier, StepSource] = Field(default_factory=dict, alias="with")
+    for_each: str | None = Field(default=None, pattern=LIST_SOURCE_PATTERN)
     description: str = ""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
 
 
 class Saga(_Strict):
@@ -270,46 +295,6 @@ class Saga(_Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     compensation_retry: RetryPolicy = Field(default_factory=RetryPolicy)
     description: str = ""
-
-
-class Thresholds(_Strict):
-    """The verdict's gates. Defaults are the stage dossier's numbers."""
-
-    success_rate_min: float = Field(ge=0.0, le=1.0)
-    step_latency_p95_ms_max: PositiveFloat = 200.0
-    step_latency_p99_ms_max: PositiveFloat = 500.0
-    consistency_score_min: float = Field(ge=0.0, le=1.0)
-
-
-def _default_profiles() -> dict[Literal["dev", "prod"], Thresholds]:
-    return {
-        "dev": Thresholds(success_rate_min=0.90, consistency_score_min=0.95),
-        "prod": Thresholds(success_rate_min=0.995, consistency_score_min=0.999),
-    }
-
-
-class Workload(_Strict):
-    """What ``sagacrew run`` executes: sagas per saga type and the injected faults.
-
-    ``step_failure_rate`` makes a step's action fail before any effect (transient:
-    retried); ``business_failure_rate`` makes a step fail for good (compensation);
-    ``compensation_failure_rate`` makes a compensation fail transiently;
-    ``duplicate_delivery_rate`` delivers a command twice (idempotency keys make it act once);
-    ``lost_reply_rate`` loses the reply of a command that acted, so the step times out and
-    its retry must not act again; ``crash_after`` (a share of the sagas) kills the process
-    running a second workload with SIGKILL, and verify restarts it and checks every saga
-    ends.
-    The seed makes runs reproducible.
-    """
-
-    sagas_per_type: PositiveInt = 40
-    seed: int = 7
-    step_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
-    business_failure_rate: float = Field(default=0.03, ge=0.0, le=1.0)
-    compensation_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
-    duplicate_delivery_rate: float = Field(default=0.1, ge=0.0, le=1.0)
-    lost_reply_rate: float = Field(default=0.02, ge=0.0, le=1.0)
-    crash_after: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class SystemInvariant(_Strict):
@@ -352,5 +337,5 @@ class DomainSpec(_Strict):
     externals: dict[Identifier, ExternalSystem] = Field(default_factory=dict)
     sagas: dict[Identifier, Saga] = Field(min_length=1)
     invariants: list[SystemInvariant] = Field(default_factory=list)
-    profiles: dict[Literal["dev", "prod"], Thresholds] = Field(default_factory=_default_profiles)
+    profiles: dict[Literal["dev", "prod"], Thresholds] = Field(default_factory=default_profiles)
     workload: Workload = Field(default_factory=Workload)

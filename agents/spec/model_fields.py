@@ -20,9 +20,15 @@ from sagacrew.agents.spec.violation import Path
 
 
 def field_names(path: Path) -> list[str]:
-    """The field names of the model at ``path``, sorted (none when no model is there)."""
+    """The field names of the model at ``path`` as a spec writes them (aliases, e.g.
+    ``with``), sorted (none when no model is there)."""
     model = _model_at(path)
-    return sorted(model.model_fields) if model is not None else []
+    return sorted(_by_spec_name(model)) if model is not None else []
+
+
+def _by_spec_name(model: type[BaseModel]) -> dict[str, tuple[str, FieldInfo]]:
+    """Each field by the name a spec writes (its alias, if any) → (Python name, info)."""
+    return {info.alias or name: (name, info) for name, info in model.model_fields.items()}
 
 
 def _model_at(path: Path) -> type[BaseModel] | None:
@@ -36,8 +42,8 @@ def field_owner(path: Path) -> tuple[type[BaseModel] | None, str | None]:
     if not path or not isinstance(path[-1], str):
         return None, None
     parent = _model_at(path[:-1])
-    if parent is not None and path[-1] in parent.model_fields:
-        return parent, path[-1]
+    if parent is not None and path[-1] in _by_spec_name(parent):
+        return parent, _by_spec_name(parent)[path[-1]][0]
     return None, None
 
 
@@ -55,10 +61,8 @@ def _step(annotation: Any, part: str | int) -> Any:
     """The annotation one level down: a model's field, a dict's value or a list's item."""
     annotation = _unwrap(annotation, part)
     if _is_model(annotation):
-        info: FieldInfo | None = (
-            annotation.model_fields.get(part) if isinstance(part, str) else None
-        )
-        return info.annotation if info is not None else None
+        found = _by_spec_name(annotation).get(part) if isinstance(part, str) else None
+        return found[1].annotation if found is not None else None
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is dict and isinstance(part, str) and len(args) == 2:

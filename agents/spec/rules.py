@@ -14,14 +14,14 @@ spec holds at most 500 aggregates and 500 sagas.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from sagacrew.agents.spec.aggregate_rules import check_aggregates
-from sagacrew.agents.spec.catalog import Catalog, build_catalog, event_verb
+from sagacrew.agents.spec.catalog import Catalog, build_catalog
+from sagacrew.agents.spec.event_names import event_name_problems
 from sagacrew.agents.spec.model import DomainSpec
-from sagacrew.agents.spec.naming import is_past_tense, past_tense_of, suggestion
+from sagacrew.agents.spec.naming import past_tense_of, suggestion
 from sagacrew.agents.spec.saga_rules import check_sagas
 from sagacrew.agents.spec.system_rules import check_system_invariants
 from sagacrew.agents.spec.violation import Path, Violation
@@ -33,12 +33,10 @@ MAX_AGGREGATES = 500
 MAX_SAGAS = 500
 """More sagas than this in one spec is refused: split the spec."""
 
-_EVENT_RE = re.compile(r"^([^\W\d]\w*)\.([^\W\d]\w*)\.([^\W\d]\w*)$")
-
 
 def check_rules(spec: DomainSpec) -> list[Violation]:
     """Every rule violation of a validated spec, located by path."""
-    return check_data(spec.model_dump(mode="json"))
+    return check_data(spec.model_dump(mode="json", by_alias=True))
 
 
 def check_data(data: Any) -> list[Violation]:
@@ -56,20 +54,17 @@ def check_data(data: Any) -> list[Violation]:
 
 
 def _size(catalog: Catalog) -> Iterator[Violation]:
-    if len(catalog.aggregates) > MAX_AGGREGATES:
-        yield Violation(
-            ("contexts",),
-            f"the spec declares {len(catalog.aggregates)} aggregates, more than {MAX_AGGREGATES}",
-            "split it into several specs, e.g. one per group of bounded contexts",
-            at_key=True,
-        )
-    if len(catalog.sagas) > MAX_SAGAS:
-        yield Violation(
-            ("sagas",),
-            f"the spec declares {len(catalog.sagas)} sagas, more than {MAX_SAGAS}",
-            "split it into several specs, e.g. one per group of bounded contexts",
-            at_key=True,
-        )
+    for key, what, count, most in (
+        ("contexts", "aggregates", len(catalog.aggregates), MAX_AGGREGATES),
+        ("sagas", "sagas", len(catalog.sagas), MAX_SAGAS),
+    ):
+        if count > most:
+            yield Violation(
+                (key,),
+                f"the spec declares {count} {what}, more than {most}",
+                "split it into several specs, e.g. one per group of bounded contexts",
+                at_key=True,
+            )
 
 
 def _dependencies(catalog: Catalog) -> Iterator[Violation]:
@@ -145,6 +140,14 @@ def _operations(catalog: Catalog) -> Iterator[Violation]:
                         f"undo '{operation.undo}' is not an operation of '{system}'",
                         hint,
                     )
+            if operation.kind == "query" and (operation.undo or operation.completion_event):
+                extra = "undo" if operation.undo else "completion_event"
+                yield Violation(
+                    (*entry.path, extra),
+                    f"operation '{entry.name}' is a query, which changes nothing to undo or "
+                    "wait for",
+                    f"remove `{extra}:`, or make it `kind: command`",
+                )
             yield from _completion(entry.path, operation.completion_event, catalog)
             if operation.completion_event and operation.completion_timeout_s is None:
                 yield Violation(
@@ -162,42 +165,20 @@ def _operations(catalog: Catalog) -> Iterator[Violation]:
 
 
 def _completion(path: Path, event: str | None, catalog: Catalog) -> Iterator[Violation]:
+    """A completion event is a dotted name ending in a past-tense verb; it need not name
+    an aggregate (``ml.run.completed`` is the external system's own event)."""
     if not event:
         return
-    where: Path = (*path, "completion_event")
-    match = _EVENT_RE.match(event)
-    if match is None:
-        yield Violation(
-            where,
-            f"completion_event '{event}' must read `context.aggregate.past_tense_verb`",
-            "write e.g. `completion_event: ml.training_run.completed`",
-        )
-        return
-    context, aggregate, verb = match.groups()
-    if not is_past_tense(verb):
-        yield Violation(
-            where,
-            f"completion_event '{event}' does not end in a past-tense verb",
-            f"name what happened, e.g. `{context}.{aggregate}.{past_tense_of(verb)}`",
-        )
-    if (context, aggregate) not in catalog.aggregates:
-        known = [f"{c}.{a}" for c, a in catalog.aggregates]
-        yield Violation(
-            where,
-            f"completion_event '{event}' names no known aggregate '{context}.{aggregate}' "
-            "(events belong to an aggregate of the spec's taxonomy)",
-            suggestion(f"{context}.{aggregate}", known),
-        )
+    yield from event_name_problems((*path, "completion_event"), "completion_event", event)
 
 
 def _events(catalog: Catalog) -> Iterator[Violation]:
     emitted: dict[str, str] = {}
     for entry in catalog.commands().values():
         command = entry.model
-        verb = event_verb(command) if command is not None else None
-        if command is None or verb is None:
+        event = entry.event_name
+        if command is None or event is None:
             continue
-        event = f"{entry.context}.{entry.aggregate}.{verb}"
         if event not in emitted:
             emitted[event] = entry.name
             continue

@@ -3,8 +3,10 @@
 A step invokes ``context.aggregate.command`` or ``external.operation``; step names are
 unique in their saga; a saga has at most one pivot; every step before the pivot (every
 step, without a pivot) must be compensatable: ``create``, ``update``, ``delete``,
-``query`` (nothing to undo), ``reserve`` with a matching ``release``, or an external
-operation that declares an ``undo``. A trigger names a command or an event.
+``query`` (nothing to undo), ``reserve`` with a matching ``release``, an external
+operation that declares an ``undo`` or is a ``query``, or a step that names its own
+``compensate_with`` (a command of its aggregate, an operation of its external system).
+A trigger names a command or an event.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from sagacrew.agents.spec.catalog import Catalog, CommandEntry, OperationEntry, SagaEntry
 from sagacrew.agents.spec.model import CommandKind, SagaStep
 from sagacrew.agents.spec.naming import suggestion
+from sagacrew.agents.spec.step_data_rules import check_step_data
 from sagacrew.agents.spec.violation import Path, Violation
 
 __all__ = ["check_sagas", "compensation_gap"]
@@ -39,6 +42,8 @@ def check_sagas(catalog: Catalog) -> list[Violation]:
                 if target is None:
                     violations.append(_unknown_target(base, index, step, commands, operations))
             targets.append(target)
+        violations.extend(_custom_compensations(base, saga, targets, commands, operations))
+        violations.extend(check_step_data(base, saga, targets, catalog))
         violations.extend(_pivot(base, saga, targets, catalog))
         violations.extend(_locks(base, saga, targets))
     return violations
@@ -79,10 +84,68 @@ def _locks(base: Path, saga: SagaEntry, targets: list[Target | None]) -> Iterato
             )
 
 
+def _owner(target: Target) -> str:
+    """The aggregate (``context.aggregate``) or external system a target belongs to."""
+    if isinstance(target, OperationEntry):
+        return target.system
+    return f"{target.context}.{target.aggregate}"
+
+
+def _custom_compensations(
+    base: Path,
+    saga: SagaEntry,
+    targets: list[Target | None],
+    commands: dict[str, CommandEntry],
+    operations: dict[str, OperationEntry],
+) -> Iterator[Violation]:
+    """``compensate_with`` names a known command of the step's own aggregate (or an
+    operation of its own external system) that changes something, other than the step's."""
+    for index, (step, target) in enumerate(zip(saga.steps, targets, strict=True)):
+        if step is None or step.compensate_with is None or target is None:
+            continue
+        path: Path = (*base, "steps", index, "compensate_with")
+        custom = step.compensate_with
+        undo = commands.get(custom) if custom.count(".") == 2 else operations.get(custom)
+        owner = _owner(target)
+        if undo is None:
+            siblings = [name for name in [*commands, *operations] if name.startswith(owner + ".")]
+            yield Violation(
+                path,
+                f"step '{step.name}' compensates with unknown '{custom}'",
+                suggestion(custom, siblings or [*commands, *operations]),
+            )
+        elif _owner(undo) != owner:
+            yield Violation(
+                path,
+                f"step '{step.name}' writes {owner} but would be compensated on {_owner(undo)}",
+                f"compensate with a command of {owner} (the undo acts on what the step did), "
+                "or add a step for the other one",
+            )
+        elif custom == step.invoke:
+            yield Violation(
+                path,
+                f"step '{step.name}' cannot be compensated by its own command '{custom}'",
+                f"name the command of {owner} that reverses it, e.g. a reject or cancel",
+            )
+        elif _reads_only(undo):
+            yield Violation(
+                path,
+                f"'{custom}' only reads, so it cannot compensate step '{step.name}'",
+                f"name a command of {owner} that changes state, e.g. a reject or cancel",
+            )
+
+
+def _reads_only(target: Target) -> bool:
+    model = target.model
+    if isinstance(target, OperationEntry):
+        return model is not None and model.kind == "query"
+    return model is not None and model.kind is CommandKind.QUERY
+
+
 def compensation_gap(target: Target, catalog: Catalog) -> str | None:
     """Why ``target`` cannot be compensated, or ``None`` if it can (or is unknown)."""
     if isinstance(target, OperationEntry):
-        if target.model is None or target.model.undo is not None:
+        if target.model is None or target.model.undo is not None or _reads_only(target):
             return None
         return f"operation '{target.target}' declares no undo"
     command = target.model
@@ -181,7 +244,7 @@ def _pivot(
     pivot_step = saga.steps[pivots[0]] if pivots else None
     for index in range(end):
         step, target = saga.steps[index], targets[index]
-        if step is None or target is None:
+        if step is None or target is None or step.compensate_with is not None:
             continue
         gap = compensation_gap(target, catalog)
         if gap is None:

@@ -48,11 +48,14 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
     "Command": {
         "kind": "create, update, delete, reserve, release or query; the compensation "
         "derives from it.",
-        "params": "Fields the caller supplies (default: every field for create, else none).",
+        "params": "Fields the caller supplies (default: every field for create, else none); "
+        "a mapping to types (`{max_drift: float}`) for parameters that are no field.",
         "sets": "Fields assigned literal values, e.g. `status: approved`.",
         "quantity_field": "For reserve/release: the int field taken or given back by `amount`.",
-        "rejects_when": "Condition over state and params under which the command is refused.",
-        "event": "Past-tense verb of the emitted event (default from the kind).",
+        "rejects_when": "Condition over state and params under which the command is refused "
+        "(types are checked: a number never compares with a string).",
+        "event": "Past-tense verb of the emitted event (default from the kind), or the "
+        "whole dotted name a taxonomy fixes (`ml.run.completed`).",
         "event_version": "Schema version of the emitted event.",
         "event_history": "How the payload changed at each earlier version (for upcasters).",
         "reliability": "Whether the event must survive a crash (persistent) or not.",
@@ -63,12 +66,15 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "description": "What the system is.",
     },
     "Operation": {
+        "kind": "`command` (default: changes something) or `query` (only reads; nothing "
+        "to undo, so allowed before the pivot without a compensation).",
         "undo": "The operation of the same system that reverses this one (none: not "
         "compensatable).",
         "idempotent": "Whether repeating the call with the same idempotency key is harmless.",
-        "params": "Parameters the call takes.",
-        "completion_event": "Event (`context.aggregate.verb`) by which completion arrives "
-        "later; the saga waits for it, never polls.",
+        "params": "Parameters the call takes: a list of names, or a mapping to their types "
+        "(`{total_cents: int}`).",
+        "completion_event": "Event (dotted, ending in a past-tense verb; it need not name an "
+        "aggregate) by which completion arrives later; the saga waits for it, never polls.",
         "completion_timeout_s": "Seconds to wait for the completion event before giving up.",
         "description": "What the operation does.",
     },
@@ -88,6 +94,16 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "are retried until they succeed.",
         "timeout_s": "Timeout of this step, in seconds (default: the saga's step_timeout_s).",
         "retry": "Retry policy of this step (default: the saga's).",
+        "with": "Where each parameter comes from when not the saga input of the same "
+        "name: another input (`quantity: rooms`), an earlier step's result "
+        "(`flight_id: steps.reserve_seat.resource_id`), or in a for_each step the item "
+        "(`sku: item.sku`).",
+        "for_each": "A list (a saga input, or `steps.<step>.<field>`): the step sends its "
+        "command once per item, each with its own idempotency key; its compensation undoes "
+        "the done items in reverse.",
+        "compensate_with": "The compensation instead of the derived one: another command of "
+        "the same aggregate (e.g. `ordering.order.reject_order`) or operation of the same "
+        "external system; runs only if the step acted.",
         "description": "What the step does.",
     },
     "RetryPolicy": {
@@ -113,7 +129,8 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "sagas_per_type": "Sagas started per saga type.",
         "seed": "Random seed, for reproducible runs.",
         "step_failure_rate": "Share of step attempts failing transiently (retried).",
-        "business_failure_rate": "Share of steps failing for good (compensation).",
+        "business_failure_rate": "Share of sagas that meet one business refusal, at a step "
+        "up to the pivot (the saga compensates).",
         "compensation_failure_rate": "Share of compensation attempts failing transiently.",
         "duplicate_delivery_rate": "Share of commands delivered twice (must act once).",
         "lost_reply_rate": "Share of command replies lost after the effect (step times out).",

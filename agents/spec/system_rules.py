@@ -14,7 +14,7 @@ from typing import Any
 from sagacrew.agents.spec.catalog import Catalog
 from sagacrew.agents.spec.model import SystemInvariant
 from sagacrew.agents.spec.naming import suggestion
-from sagacrew.agents.spec.violation import Path, Violation
+from sagacrew.agents.spec.violation import Path, Violation, duplicate_name
 
 __all__ = ["check_system_invariants"]
 
@@ -31,13 +31,9 @@ def check_system_invariants(data: Any, catalog: Catalog) -> Iterator[Violation]:
         except ValueError:
             continue  # reported by the model's own validation
         path: Path = ("invariants", index)
-        if invariant.name in seen:
-            yield Violation(
-                (*path, "name"),
-                f"duplicate system invariant name '{invariant.name}'",
-                "give each invariant its own name",
-            )
-        seen.add(invariant.name)
+        yield from duplicate_name(
+            seen, invariant.name, path, "system invariant", "give each invariant its own name"
+        )
         has_conserved = invariant.conserved is not None
         has_reference = invariant.each is not None or invariant.exists is not None
         if has_conserved == has_reference:

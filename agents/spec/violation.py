@@ -6,9 +6,10 @@ the pydantic error translation only deal in paths, so they work on specs built i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Path", "Violation"]
+__all__ = ["Path", "Violation", "duplicate_name"]
 
 Path = tuple[str | int, ...]
 """A path into the spec data: mapping keys and list indices, as in pydantic's ``loc``."""
@@ -28,3 +29,13 @@ class Violation:
     fix: str
     at_key: bool = False
     offset: int = 0
+
+
+def duplicate_name(
+    seen: set[str], name: str, path: Path, what: str, fix: str
+) -> Iterator[Violation]:
+    """A violation at the ``name`` key under ``path`` when ``name`` is in ``seen`` already
+    (``duplicate <what> name '<name>'``); ``name`` is then added to ``seen``."""
+    if name in seen:
+        yield Violation((*path, "name"), f"duplicate {what} name '{name}'", fix)
+    seen.add(name)

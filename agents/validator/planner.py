@@ -96,14 +96,16 @@ class ConsistencyValidatorPlanner:
             return ValidationQuery(
                 name=f"external_{target}_{command}_undone",
                 description=(
-                    f"{target}.{command} done by a compensated saga was undone or cancelled."
+                    f"{target}.{command} done by a compensated saga was undone or cancelled "
+                    "(or refused: it never happened)."
                 ),
                 violations_sql=(
                     "SELECT c.idempotency_key FROM external_calls c "
                     "JOIN saga_executions s ON s.correlation_id = c.correlation_id "
                     f"WHERE {_COMPENSATED} AND c.system = {_sql_str(target)} "
                     f"AND c.operation = {_sql_str(command)} "
-                    "AND c.status NOT IN ('undone', 'cancelled') ORDER BY c.idempotency_key"
+                    "AND c.status NOT IN ('undone', 'cancelled', 'refused') "
+                    "ORDER BY c.idempotency_key"
                 ),
                 subjects_sql=(
                     "SELECT COUNT(*) FROM external_calls c "

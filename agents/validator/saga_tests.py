@@ -20,8 +20,10 @@ from sagacrew.agents.blueprint import (
     Effects,
     SagaSpec,
     SagaTestPlan,
+    StepSpec,
 )
 from sagacrew.agents.spec.model import CommandKind
+from sagacrew.runtime import SAMPLE_ITEMS
 
 
 def dead_letter_case(saga: SagaSpec) -> DeadLetterCase | None:
@@ -35,13 +37,18 @@ def dead_letter_case(saga: SagaSpec) -> DeadLetterCase | None:
 
 
 def effects(saga: SagaSpec, actors: Mapping[str, ActorSpec]) -> Effects:
-    """Events and external calls one successful run of ``saga`` leaves behind."""
+    """Events and external calls one successful run of ``saga`` leaves behind, on the
+    runtime's sample input (a fan-out step acts once per item: ``SAMPLE_ITEMS``)."""
+
+    def times(step: StepSpec) -> int:
+        return SAMPLE_ITEMS if step.for_each is not None else 1
+
     events = sum(
-        1
+        times(s)
         for s in saga.steps
         if actors[s.target].kind == "aggregate" and s.kind is not CommandKind.QUERY
     )
-    calls = sum(1 for s in saga.steps if actors[s.target].kind == "gateway")
+    calls = sum(times(s) for s in saga.steps if actors[s.target].kind == "gateway")
     return Effects(events=events, calls=calls)
 
 

@@ -12,7 +12,7 @@ Graphviz is there. Layout of ``generated/<system>/``::
     validation/checks.sql     consistency checks; validation/fault_plan.json
     monitoring/               Prometheus alert rules (+ promtool tests), Grafana dashboards
     <system>/                 the Python package (actors, gateways, sagas, supervision,
-                              events, app) that runs on sagacrew.runtime
+                              app) that runs on sagacrew.runtime
     <system>/business_rules.py  yours: created once, never overwritten (generation gap)
     tests/                    the generated pytest suite
     generated-files.txt       what sagacrew wrote (so a later run can remove what a spec
@@ -26,9 +26,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sagacrew.agents.blueprint import Blueprint, PayloadEntry, SagaTestPlan
+from sagacrew.agents.blueprint import Blueprint, SagaTestPlan
 from sagacrew.agents.monitoring import monitoring_files
 from sagacrew.crew.emit.render import EmitError, format_python, render
+from sagacrew.crew.emit.steps import OLD_BLUEPRINT, step_action, step_compensation
+from sagacrew.runtime import AggregateActor, ChildPlan
 
 if TYPE_CHECKING:
     pass
@@ -46,26 +48,60 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _expression(entry: PayloadEntry) -> str:
-    """The Python expression, over a step's ``ctx``, of a payload entry's value."""
-    if entry.source == "forward_key":
-        return "ctx.forward_key"
-    if entry.source == "step_result":
-        return f"ctx.step_result.get({entry.field!r}, '')"
-    return f"ctx.data[{entry.field or entry.key!r}]"
+def _runtime_names(sagas: list[Any]) -> str:
+    """What sagas.py imports from the runtime, sorted."""
+    names = {"RetryPolicy", "SagaDefinition", "SagaStep", "Send"}
+    for saga in sagas:
+        for step in saga.steps:
+            if step.compensation:
+                names.add("Undo")
+            if step.for_each:
+                names.add("ForEach")
+            entries = [
+                *(step.payload or []),
+                *(step.compensation.payload or [] if step.compensation else []),
+            ]
+            if step.for_each:
+                entries.append(step.for_each)
+            names.update(
+                {"step_field": "FromStep", "item": "Item"}[e.source]
+                for e in entries
+                if e.source in ("step_field", "item")
+            )
+    return ", ".join(sorted(names))
 
 
-def _payload(entries: list[PayloadEntry] | None, what: str) -> str:
-    """A payload's dict literal; an old blueprint without it cannot be emitted."""
-    if entries is None:
-        raise EmitError(f"{what}: {_OLD_BLUEPRINT}")
-    return "{" + ", ".join(f"{e.key!r}: {_expression(e)}" for e in entries) + "}"
+def _retry_key(policy: Any) -> tuple[Any, ...]:
+    return tuple(policy.model_dump().values())
 
 
-_OLD_BLUEPRINT = (
-    "the blueprint does not record this (it predates sagacrew recording every decision); "
-    "regenerate from the spec with `sagacrew generate SPEC`"
-)
+def _usual_step(saga: Any) -> tuple[float, tuple[Any, ...]]:
+    """The timeout and retry policy most of the saga's steps have (the first step's on a
+    tie): the saga's defaults, so only steps that differ state their own."""
+    pairs = [(step.timeout_s, _retry_key(step.retry)) for step in saga.steps]
+    return max(pairs, key=pairs.count)
+
+
+def _retry_names(sagas: list[Any]) -> tuple[dict[tuple[Any, ...], str], list[tuple[str, Any]]]:
+    """One constant per distinct retry policy, named by its first use (``COMPENSATION_RETRY``,
+    ``STEP_RETRY``, then ``STEP_RETRY_2``...), in order of first use."""
+    names: dict[tuple[Any, ...], str] = {}
+    ordered: list[tuple[str, Any]] = []
+    for saga in sagas:
+        uses = [("COMPENSATION_RETRY", saga.compensation_retry)]
+        uses += [("STEP_RETRY", step.retry) for step in saga.steps]
+        for base, policy in uses:
+            key = _retry_key(policy)
+            if key in names:
+                continue
+            taken = {name for name, _ in ordered}
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base}_{n}"
+            names[key] = name
+            ordered.append((name, policy))
+    return names, ordered
 
 
 def _saga_tests(blueprint: Blueprint) -> dict[str, SagaTestPlan]:
@@ -73,7 +109,7 @@ def _saga_tests(blueprint: Blueprint) -> dict[str, SagaTestPlan]:
     plans = {plan.saga: plan for plan in blueprint.validation.saga_tests}
     for saga in blueprint.sagas.sagas:
         if saga.name not in plans:
-            raise EmitError(f"saga {saga.name}: its test plan is missing: {_OLD_BLUEPRINT}")
+            raise EmitError(f"saga {saga.name}: its test plan is missing: {OLD_BLUEPRINT}")
     return plans
 
 
@@ -87,6 +123,7 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
     gateways = [a for a in blueprint.actors.actors if a.kind == "gateway"]
     sagas = blueprint.sagas.sagas
     tests = _saga_tests(blueprint)
+    retry_names, retry_policies = _retry_names(sagas)
     context: dict[str, Any] = {
         "bp": blueprint,
         "spec_file": blueprint.spec_file,
@@ -95,31 +132,34 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
         "sagas": sagas,
         "events": blueprint.events.events,
         "upcasters": blueprint.events.upcasters,
+        "default_snapshot_every": AggregateActor.snapshot_every,
+        "child_default": ChildPlan("default"),
         "event_versions": {e.name: e.version for e in blueprint.events.events},
         "snapshots": {p.actor: p for p in blueprint.events.snapshots},
         "initial": {a.name: a.initial for a in aggregates},
+        "has_initial": any(a.initial for a in aggregates),
+        "has_invariants": any(a.invariants for a in aggregates),
         "undoes": {g.name: {h.command: h.undoes for h in g.handlers} for g in gateways},
         "supervisors": {s.name: s for s in blueprint.actors.supervisors},
         "root": blueprint.actors.supervisors[0].name,
-        "payloads": {
+        "sends": {
+            s.name: {step.name: step_action(s.name, step) for step in s.steps} for s in sagas
+        },
+        "undos": {
             s.name: {
-                step.name: _payload(step.payload, f"saga {s.name}, step {step.name}")
-                for step in s.steps
+                step.name: step_compensation(s.name, step) for step in s.steps if step.compensation
             }
             for s in sagas
         },
-        "compensations": {
-            s.name: {
-                step.name: _payload(
-                    step.compensation.payload, f"saga {s.name}, compensation of {step.name}"
-                )
-                for step in s.steps
-                if step.compensation
-            }
-            for s in sagas
-        },
+        "runtime_names": _runtime_names(sagas),
+        "retry_names": retry_names,
+        "retry_policies": retry_policies,
+        "retry_key": _retry_key,
+        "usual_step": {s.name: _usual_step(s) for s in sagas},
         "inputs": {s.name: s.inputs for s in sagas},
         "dead_letter_cases": {s.name: tests[s.name].dead_letter for s in sagas},
+        "any_dead_letter": any(tests[s.name].dead_letter for s in sagas),
+        "any_retried": any(step.retriable for s in sagas for step in s.steps),
         "effects": {s.name: tests[s.name].effects for s in sagas},
         "queries": blueprint.validation.queries,
         "workload": blueprint.validation.workload,
@@ -131,13 +171,13 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
         f"{system}/gateways.py": "gateways.py.j2",
         f"{system}/sagas.py": "sagas.py.j2",
         f"{system}/supervision.py": "supervision.py.j2",
-        f"{system}/events.py": "events.py.j2",
-        f"{system}/upcasters.py": "upcasters.py.j2",
         f"{system}/app.py": "app.py.j2",
         f"{system}/business_rules.py": "business_rules.py.j2",
         "tests/conftest.py": "conftest.py.j2",
         f"tests/test_{system}.py": "test_suite.py.j2",
     }
+    if blueprint.events.upcasters:
+        python[f"{system}/upcasters.py"] = "upcasters.py.j2"
     files: dict[str, str] = {}
     for path, template in python.items():
         files[path] = format_python(render(template, **context), Path(path).name)

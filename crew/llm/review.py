@@ -9,15 +9,16 @@ scenarios), may appear once, and its text must pass ``text_problem``. A rejectio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sagacrew.crew.llm.merge import Edit, JsonPath
-from sagacrew.crew.llm.proposals import NamedText, _Proposal
+from sagacrew.crew.llm.proposals import NamedText, SupervisionTweak, _Proposal
 from sagacrew.crew.llm.text import text_problem
 
 T = TypeVar("T")
+Named = TypeVar("Named", NamedText, SupervisionTweak)
 
 MAX_ITEMS = 100
 """Items accepted per proposal list; the rest are rejected as too many."""
@@ -65,6 +66,36 @@ def known_names(names: Iterable[str], limit: int = 8) -> str:
     return shown + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
 
 
+def existing_once(
+    review: Review,
+    items_label: str,
+    item_label: str,
+    items: Sequence[Named],
+    what: str,
+    known: Collection[str],
+) -> Iterator[tuple[str, Named]]:
+    """Each item (up to ``MAX_ITEMS``) that carries only its fields and names one of the
+    ``known`` things, the first time it names it, with its label ``<item_label> 'name'``;
+    every other item is rejected."""
+    seen: set[str] = set()
+    for item in capped(review, items_label, items):
+        label = f"{item_label} {item.name!r}"
+        if reject_unknown_fields(review, label, item):
+            continue
+        if item.name not in known:
+            review.reject(
+                label,
+                f"there is no {what} of that name (names cannot be changed; "
+                f"known: {known_names(known)})",
+            )
+            continue
+        if item.name in seen:
+            review.reject(label, "it is proposed more than once")
+            continue
+        seen.add(item.name)
+        yield label, item
+
+
 def review_texts(
     agent: str,
     what: str,
@@ -75,22 +106,14 @@ def review_texts(
     paths of its ``description`` in the blueprint's JSON (several for an event with
     several versions)."""
     review = Review()
-    seen: set[str] = set()
-    for item in capped(review, f"{agent}: {what} descriptions", items):
-        label = f"{agent}: description of {what} {item.name!r}"
-        if reject_unknown_fields(review, label, item):
-            continue
-        if item.name not in targets:
-            review.reject(
-                label,
-                f"there is no {what} of that name (names cannot be changed; "
-                f"known: {known_names(targets)})",
-            )
-            continue
-        if item.name in seen:
-            review.reject(label, "it is proposed more than once")
-            continue
-        seen.add(item.name)
+    for label, item in existing_once(
+        review,
+        f"{agent}: {what} descriptions",
+        f"{agent}: description of {what}",
+        items,
+        what,
+        targets,
+    ):
         problem = text_problem(item.description)
         if problem:
             review.reject(label, problem)

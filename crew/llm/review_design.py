@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sagacrew.agents.blueprint import Blueprint
 from sagacrew.crew.llm.merge import Edit, JsonPath
 from sagacrew.crew.llm.proposals import ActorProposal, EventProposal, SagaProposal, _Proposal
-from sagacrew.crew.llm.review import (
-    Review,
-    capped,
-    known_names,
-    number_problem,
-    reject_unknown_fields,
-    review_texts,
-)
+from sagacrew.crew.llm.review import Review, existing_once, number_problem, review_texts
 from sagacrew.crew.llm.text import text_problem
 
 MAX_INTENSITY = 100
@@ -31,32 +26,31 @@ def reject_unknown_top_fields(agent: str, proposal: _Proposal) -> Review:
     return review
 
 
+def description_paths(section: str, names: Iterable[str]) -> dict[str, list[JsonPath]]:
+    """Where the description of each of a section's items is (``names`` in list order):
+    ``(section, section, index, "description")``, several for a name listed several times
+    (an event with several versions)."""
+    paths: dict[str, list[JsonPath]] = {}
+    for i, name in enumerate(names):
+        paths.setdefault(name, []).append((section, section, i, "description"))
+    return paths
+
+
 def review_actors(proposal: ActorProposal, blueprint: Blueprint) -> Review:
     """Actor descriptions by address; supervision limits by supervisor name."""
     assert blueprint.actors is not None
     review = reject_unknown_top_fields("actors", proposal)
-    actors: dict[str, list[JsonPath]] = {
-        actor.name: [("actors", "actors", i, "description")]
-        for i, actor in enumerate(blueprint.actors.actors)
-    }
+    actors = description_paths("actors", (actor.name for actor in blueprint.actors.actors))
     review.extend(review_texts("actors", "actor", proposal.descriptions, actors))
     supervisors = {s.name: i for i, s in enumerate(blueprint.actors.supervisors)}
-    seen: set[str] = set()
-    for tweak in capped(review, "actors: supervision", proposal.supervision):
-        label = f"actors: supervision of {tweak.name!r}"
-        if reject_unknown_fields(review, label, tweak):
-            continue
-        if tweak.name not in supervisors:
-            review.reject(
-                label,
-                "there is no supervisor of that name (names cannot be changed; known: "
-                f"{known_names(supervisors)})",
-            )
-            continue
-        if tweak.name in seen:
-            review.reject(label, "it is proposed more than once")
-            continue
-        seen.add(tweak.name)
+    for label, tweak in existing_once(
+        review,
+        "actors: supervision",
+        "actors: supervision of",
+        proposal.supervision,
+        "supervisor",
+        supervisors,
+    ):
         problem = (
             number_problem(tweak.intensity, "intensity", 1, MAX_INTENSITY)
             or number_problem(tweak.period_s, "period_s", 0, MAX_PERIOD_S, low_open=True)
@@ -96,10 +90,7 @@ def review_sagas(proposal: SagaProposal, blueprint: Blueprint) -> Review:
     """Saga descriptions by saga name; step descriptions by ``saga.step``."""
     assert blueprint.sagas is not None
     review = reject_unknown_top_fields("sagas", proposal)
-    sagas: dict[str, list[JsonPath]] = {
-        saga.name: [("sagas", "sagas", i, "description")]
-        for i, saga in enumerate(blueprint.sagas.sagas)
-    }
+    sagas = description_paths("sagas", (saga.name for saga in blueprint.sagas.sagas))
     steps: dict[str, list[JsonPath]] = {
         f"{saga.name}.{step.name}": [("sagas", "sagas", i, "steps", j, "description")]
         for i, saga in enumerate(blueprint.sagas.sagas)
@@ -114,8 +105,6 @@ def review_events(proposal: EventProposal, blueprint: Blueprint) -> Review:
     """Event descriptions by full event name."""
     assert blueprint.events is not None
     review = reject_unknown_top_fields("events", proposal)
-    events: dict[str, list[JsonPath]] = {}
-    for i, event in enumerate(blueprint.events.events):
-        events.setdefault(event.name, []).append(("events", "events", i, "description"))
+    events = description_paths("events", (event.name for event in blueprint.events.events))
     review.extend(review_texts("events", "event", proposal.descriptions, events))
     return review

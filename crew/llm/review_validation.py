@@ -10,10 +10,11 @@ rate is in [0, 1], and a ``business_failure`` does not target a step after the p
 from __future__ import annotations
 
 import re
-from typing import Any, get_args
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, get_args
 
 from sagacrew.agents.blueprint import Blueprint, FaultScenario
-from sagacrew.crew.llm.merge import Edit
+from sagacrew.crew.llm.merge import Edit, JsonPath
 from sagacrew.crew.llm.proposals import FaultProposal, InvariantCheck, ValidationProposal
 from sagacrew.crew.llm.review import Review, capped, known_names, number_problem
 from sagacrew.crew.llm.review import reject_unknown_fields as _unknown
@@ -67,6 +68,53 @@ def _fault_problem(fault: FaultProposal, taken: set[str], blueprint: Blueprint) 
     return problem
 
 
+Item = TypeVar("Item", InvariantCheck, FaultProposal)
+
+
+def _query(check: InvariantCheck) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "description": check.description,
+        "violations_sql": check.violations_sql.strip(),
+        "subjects_sql": check.subjects_sql.strip(),
+        "params": list(check.params),
+    }
+
+
+def _scenario(fault: FaultProposal) -> dict[str, Any]:
+    return {
+        "name": fault.name,
+        "kind": fault.kind,
+        "saga": fault.saga,
+        "step": fault.step,
+        "rate": float(fault.rate),
+        "description": fault.description,
+    }
+
+
+def _append_new(
+    review: Review,
+    what: str,
+    items: Sequence[Item],
+    taken: set[str],
+    problem: Callable[[Item], str | None],
+    entry: Callable[[Item], dict[str, Any]],
+    target: JsonPath,
+) -> None:
+    """Append ``entry(item)`` under ``target`` for each item without a ``problem`` (its
+    name then counts as ``taken``); reject the others, labelled ``validation: <what>``."""
+    for item in capped(review, f"validation: {what}s", items):
+        label = f"validation: {what} {item.name!r}"
+        if _unknown(review, label, item):
+            continue
+        reason = problem(item)
+        if reason:
+            review.reject(label, reason)
+            continue
+        taken.add(item.name)
+        review.edits.append(Edit(label, appends=((target, entry(item)),)))
+
+
 def review_validation(
     proposal: ValidationProposal, blueprint: Blueprint, checker: SqlChecker
 ) -> Review:
@@ -74,40 +122,23 @@ def review_validation(
     assert blueprint.validation is not None
     review = reject_unknown_top_fields("validation", proposal)
     checks_taken = {q.name for q in blueprint.validation.queries}
-    for check in capped(review, "validation: checks", proposal.invariant_checks):
-        label = f"validation: check {check.name!r}"
-        if _unknown(review, label, check):
-            continue
-        problem = _check_problem(check, checks_taken, checker)
-        if problem:
-            review.reject(label, problem)
-            continue
-        checks_taken.add(check.name)
-        query: dict[str, Any] = {
-            "name": check.name,
-            "description": check.description,
-            "violations_sql": check.violations_sql.strip(),
-            "subjects_sql": check.subjects_sql.strip(),
-            "params": list(check.params),
-        }
-        review.edits.append(Edit(label, appends=((("validation", "queries"), query),)))
+    _append_new(
+        review,
+        "check",
+        proposal.invariant_checks,
+        checks_taken,
+        lambda check: _check_problem(check, checks_taken, checker),
+        _query,
+        ("validation", "queries"),
+    )
     faults_taken = {f.name for f in blueprint.validation.faults}
-    for fault in capped(review, "validation: fault scenarios", proposal.fault_scenarios):
-        label = f"validation: fault scenario {fault.name!r}"
-        if _unknown(review, label, fault):
-            continue
-        problem = _fault_problem(fault, faults_taken, blueprint)
-        if problem:
-            review.reject(label, problem)
-            continue
-        faults_taken.add(fault.name)
-        scenario = {
-            "name": fault.name,
-            "kind": fault.kind,
-            "saga": fault.saga,
-            "step": fault.step,
-            "rate": float(fault.rate),
-            "description": fault.description,
-        }
-        review.edits.append(Edit(label, appends=((("validation", "faults"), scenario),)))
+    _append_new(
+        review,
+        "fault scenario",
+        proposal.fault_scenarios,
+        faults_taken,
+        lambda fault: _fault_problem(fault, faults_taken, blueprint),
+        _scenario,
+        ("validation", "faults"),
+    )
     return review

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from sagacrew.runtime.api._auth import OperatorGuard
+from sagacrew.runtime.api._auth import OperatorGuard, operator_router
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._progress import iso_utc
-from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
+from sagacrew.runtime.api._responses import error_responses
 from sagacrew.runtime.store import AlertRecord
 
 ALERTS_LIMIT: Final = 1000
@@ -73,12 +73,7 @@ def alert_view(alert: AlertRecord) -> AlertView:
 
 def alerts_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
     """``/api/alerts``, behind the operator token."""
-    router = APIRouter(
-        prefix="/api",
-        dependencies=[Depends(operator)],
-        tags=["operations"],
-        responses=error_responses(*ANY_REQUEST, *OPERATOR, *RUNNING),
-    )
+    router = operator_router(operator)
 
     @router.get("/alerts", response_model=AlertList, responses=error_responses(422))
     async def alerts(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Final
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
 
 OPERATOR_TOKEN_ENV: Final = "SAGACREW_OPERATOR_TOKEN"
 """The environment variable the CLI reads the operator token from."""
@@ -80,3 +81,13 @@ class OperatorGuard:
 def operator_guard(token: str | None) -> OperatorGuard:
     """The operator routes' guard for ``token`` (see :class:`OperatorGuard`)."""
     return OperatorGuard(token)
+
+
+def operator_router(operator: OperatorGuard) -> APIRouter:
+    """A router for operations routes under ``/api``, every one behind ``operator``."""
+    return APIRouter(
+        prefix="/api",
+        dependencies=[Depends(operator)],
+        tags=["operations"],
+        responses=error_responses(*ANY_REQUEST, *OPERATOR, *RUNNING),
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from sagacrew.runtime.api._auth import OperatorGuard
+from sagacrew.runtime.api._auth import OperatorGuard, operator_router
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
 from sagacrew.runtime.api._inputs import DeadLetterIdPath
@@ -27,7 +27,7 @@ from sagacrew.runtime.api._models import (
     Redriven,
 )
 from sagacrew.runtime.api._progress import iso_utc, summary_text
-from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
+from sagacrew.runtime.api._responses import error_responses
 from sagacrew.runtime.saga import SagaError, UnknownSagaError
 
 DRAIN_TIMEOUT_S = 30.0
@@ -37,12 +37,7 @@ DRAIN_TIMEOUT_S = 30.0
 def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
     """``/api/dead-letters``, ``/api/locks`` and ``/api/admin``, all behind the operator
     token."""
-    router = APIRouter(
-        prefix="/api",
-        dependencies=[Depends(operator)],
-        tags=["operations"],
-        responses=error_responses(*ANY_REQUEST, *OPERATOR, *RUNNING),
-    )
+    router = operator_router(operator)
     with_params = error_responses(422)
 
     @router.get("/dead-letters", response_model=DeadLetterList, responses=with_params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from string import Template
 from typing import Any, Final
 
 from fastapi import APIRouter
@@ -15,7 +16,8 @@ from sagacrew.runtime.api._responses import ANY_REQUEST, error_responses
 from sagacrew.runtime.saga import SagaState
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
-"""``index.html`` (recent sagas), ``saga.html`` (one saga, live), ``app.js``, ``style.css``."""
+"""``page.html`` (the head and header bar every page shares), the ``<main>`` of each page:
+``index.html`` (recent sagas) and ``saga.html`` (one saga, live), ``app.js``, ``style.css``."""
 
 PAGE_CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -25,11 +27,18 @@ PAGE_CSP: Final = (
 """Content-Security-Policy of the pages: only our own script and styles run."""
 
 
+def page_html(title: str, page: str) -> str:
+    """The whole page: the shared ``page.html`` around the ``<main>`` in ``{page}.html``."""
+    shell = Template((STATIC_DIR / "page.html").read_text("utf-8"))
+    main = (STATIC_DIR / f"{page}.html").read_text("utf-8")
+    return shell.substitute(title=title, page=page, main=main)
+
+
 def page_router(ctx: AppContext) -> APIRouter:
     """``/``, ``/sagas/{saga_id}``, ``/metrics`` and ``/api/system``."""
     router = APIRouter()
-    index_html = (STATIC_DIR / "index.html").read_text("utf-8")
-    saga_html = (STATIC_DIR / "saga.html").read_text("utf-8")
+    index_html = page_html("Sagas", "index")
+    saga_html = page_html("Saga status", "saga")
     headers = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -229,7 +229,7 @@ def _input_problems(entry: Mapping[str, Any] | None, data: Mapping[str, Any]) ->
         return []
     problems = []
     for name, kind in sorted(declared.items()):
-        allowed = _TYPES.get(str(kind))
+        allowed = _TYPES.get("list" if str(kind).startswith("list[") else str(kind))
         if name not in data:
             problems.append(f"missing field {name!r} ({kind})")
         elif allowed is not None and (

@@ -75,8 +75,7 @@ def serve(
         store_url = default_store_url(system_dir)
     sock = _bind(host, port)
     try:
-        system = generated.build_system(store_url, metrics=RuntimeMetrics())
-        system.alert_sinks.extend(sinks)
+        system = generated.build_system(store_url, metrics=RuntimeMetrics(), alert_sinks=sinks)
         try:
             app = create_app(
                 system,

@@ -15,6 +15,14 @@ once however often it is sent, and when the call never arrived a tombstone is le
 its key, so that the call, should it arrive late, is answered ``cancelled`` and does
 nothing. (Undo payloads without ``undoes`` find the call by ``resource_id``.)
 
+An external system says no (card declined, quota exceeded) when ``perform``, or anything
+it calls, raises :class:`GatewayRefusal`: the call is answered with a business refusal
+(the saga step fails for good, not retried, and the saga compensates its done steps), the
+gateway actor is not restarted, and the ledger records the call ``refused``, so that the
+call, redelivered, gets the same refusal without ``perform`` being called again, and an
+undo of it does nothing. Any other exception from ``perform`` is a transient failure,
+retried by the step's retry policy.
+
 Fault injection (:class:`LateCompletions`): work completes in the ledger, but its
 completion event is delivered late, after the saga stopped waiting for it.
 """
@@ -40,7 +48,11 @@ Deliver = Callable[[str, str, Mapping[str, Any]], Awaitable[bool]]
 """``deliver(event_name, correlation_id, payload)``: hands a completion event to the sagas."""
 
 NOTHING_TO_UNDO = "nothing_to_undo"
-"""The status an undo answers when the call it names never reached the system."""
+"""The status an undo answers when the call it names never reached the system, or was
+refused (it did nothing)."""
+
+REFUSED = "refused"
+"""The ledger status of a call the external system refused (see :class:`GatewayRefusal`)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,25 @@ class GatewayOperation:
 
 class GatewayError(Exception):
     """A call the gateway cannot make (unknown operation, unknown resource)."""
+
+
+class GatewayRefusal(Exception):
+    """The external system says no: a business refusal, e.g. ``GatewayRefusal("card
+    declined")``. Raise it from :meth:`SandboxGateway.perform` (or anything it calls).
+
+    The call is answered with a :class:`~sagacrew.runtime.aggregate.Rejection` (the saga
+    step fails for good, without retrying: before the pivot the saga compensates its done
+    steps, after it the saga stalls), not by crashing the gateway actor, so its
+    supervisor does not restart it. The ledger records the call ``refused`` with
+    ``reason``: the same call redelivered (same idempotency key) gets the same refusal
+    without ``perform`` being called again, and an undo of it does nothing. A refused
+    undo is answered the same way (its compensation is dead-lettered for an operator)
+    but not recorded: a redrive of that compensation asks the system again.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _unit(key: str) -> float:
@@ -155,7 +186,8 @@ class SandboxGateway(Actor):
         """Handle one call. A store that cannot be reached, or a corrupt ledger row, is
         answered with a :class:`Rejection` (``unavailable``: the saga pauses; ``corrupt``:
         the step fails, not retried) instead of crashing the actor: neither is fixed by a
-        restart, and restarts would count against its supervisor."""
+        restart, and restarts would count against its supervisor. So is a refusal of the
+        external system (:class:`GatewayRefusal`: a business refusal, not retried)."""
         if not isinstance(message, Envelope):
             raise TypeError(f"{self.system} takes Envelope calls, got {type(message).__name__}")
         try:
@@ -172,13 +204,23 @@ class SandboxGateway(Actor):
             # A redelivered call acts once; if its work already completed, say so again:
             # the caller may have missed the completion event (e.g. its reply was lost).
             # A call undone before it arrived finds its tombstone: cancelled, no effect.
+            # A refused call is refused again.
+            if done.status == REFUSED:
+                return self._rejection(message.name, done.response)
             if done.status == "completed":
                 self._arm(key, redeliver=True)
             return dict(done.response)
         operation = self.operations.get(message.name)
         if operation is None:
             raise GatewayError(f"{self.system} has no operation {message.name!r}")
-        response = await self.perform(message.name, operation, message)
+        if operation.undoes is not None and self._undoes_refused(message):
+            resource_id = str(message.payload.get("resource_id") or "none")
+            response: dict[str, Any] = {"resource_id": resource_id, "status": NOTHING_TO_UNDO}
+        else:
+            try:
+                response = await self.perform(message.name, operation, message)
+            except GatewayRefusal as refusal:
+                return self._refused(key, operation, message, refusal.reason)
         status = str(response.get("status", "done"))
         now = time.time()
         self._store.record_external_call(
@@ -203,7 +245,9 @@ class SandboxGateway(Actor):
     async def perform(
         self, name: str, operation: GatewayOperation, message: Envelope
     ) -> dict[str, Any]:
-        """Carry out the call; returns at least ``resource_id`` and ``status``.
+        """Carry out the call; returns at least ``resource_id`` and ``status``, or raises
+        :class:`GatewayRefusal` when the external system says no (a business refusal; any
+        other exception is a transient failure, retried by the saga step).
 
         The sandbox marks undone calls in the ledger; a real client overrides this. An
         undo (``operation.undoes``) finds the call by the key in ``payload["undoes"]``
@@ -242,6 +286,45 @@ class SandboxGateway(Actor):
             target.idempotency_key, status=new_status, updated_at=time.time()
         )
         return {"resource_id": target.resource_id, "status": new_status}
+
+    def _undoes_refused(self, message: Envelope) -> bool:
+        """True when the undo ``message`` names (by key) a call that was refused: there is
+        nothing to undo, and ``perform`` is not called."""
+        undoes = message.payload.get("undoes")
+        if undoes is None:
+            return False
+        target = self._store.get_external_call(str(undoes))
+        return target is not None and target.status == REFUSED
+
+    def _refused(
+        self, key: str, operation: GatewayOperation, message: Envelope, reason: str
+    ) -> Rejection:
+        """Record call ``key`` ``refused`` (not an undo: see :class:`GatewayRefusal`);
+        answer it with the refusal."""
+        response = {"resource_id": "none", "status": REFUSED, "reason": reason}
+        if operation.undoes is None:
+            now = time.time()
+            self._store.record_external_call(
+                ExternalCall(
+                    idempotency_key=key,
+                    system=self.system,
+                    operation=message.name,
+                    resource_id="none",
+                    status=REFUSED,
+                    request=dict(message.payload),
+                    response=response,
+                    correlation_id=message.correlation_id,
+                    causation_id=message.message_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return self._rejection(message.name, response)
+
+    def _rejection(self, name: str, response: Mapping[str, Any]) -> Rejection:
+        """The business refusal of call ``name`` (``response``: its ledger answer)."""
+        reason = str(response.get("reason") or "refused")
+        return Rejection(name, f"{self.system} refused {name}: {reason}")
 
     def _made(self, name: str, undone: str, resource_id: str) -> ExternalCall:
         """The ``undone`` call that made ``resource_id`` (undo payloads without a key)."""

@@ -7,13 +7,17 @@ in one line what is left to do.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sagacrew.runtime.operations._figures import Figures
-from sagacrew.runtime.operations._files import utc, write_pair
+from sagacrew.runtime.operations._files import (
+    report_data,
+    report_json,
+    utc,
+    write_report,
+)
 from sagacrew.runtime.operations._triggers import TriggerFiring, TriggerId
 
 
@@ -49,14 +53,11 @@ class IncidentReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (paths as strings)."""
-        data = asdict(self)
-        data["markdown_path"] = None if self.markdown_path is None else str(self.markdown_path)
-        data["json_path"] = None if self.json_path is None else str(self.json_path)
-        return data
+        return report_data(self)
 
     def to_json(self) -> str:
         """Stable JSON: sorted keys, two-space indent, trailing newline."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return report_json(self)
 
     def to_markdown(self) -> str:
         """The report for people: trigger, found, done, figures before/after, outcome."""
@@ -98,10 +99,7 @@ class IncidentReport:
         """Write the Markdown and JSON reports in ``directory``; return the report with
         its paths set (``incident-SAGA-00N-<stamp>`` or ``completion-SAGA-004-<stamp>``)."""
         stem = f"{'completion' if self.is_completion else 'incident'}-{self.trigger}"
-        md, js = write_pair(directory, stem, self.opened_at, self.to_markdown(), "")
-        written = replace(self, markdown_path=md, json_path=js)
-        js.write_text(written.to_json(), "utf-8")
-        return written
+        return write_report(self, directory, stem, self.opened_at)
 
 
 def _md(text: str) -> str:

@@ -17,16 +17,20 @@ hidden.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from sagacrew.runtime.operations._access import orchestrator_of
-from sagacrew.runtime.operations._files import utc, write_pair
+from sagacrew.runtime.operations._files import (
+    report_data,
+    report_json,
+    utc,
+    write_report,
+)
 from sagacrew.runtime.operations._restore import (
     ReplayCheck,
     check_replay,
@@ -78,14 +82,11 @@ class RollbackReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (field names as keys, paths as strings)."""
-        data = asdict(self)
-        data["markdown_path"] = None if self.markdown_path is None else str(self.markdown_path)
-        data["json_path"] = None if self.json_path is None else str(self.json_path)
-        return data
+        return report_data(self)
 
     def to_json(self) -> str:
         """Stable JSON: sorted keys, two-space indent, trailing newline."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return report_json(self)
 
     def to_markdown(self) -> str:
         """The report for people: outcome, the steps table, the sagas left in flight."""
@@ -118,10 +119,7 @@ class RollbackReport:
     def write(self, directory: Path) -> RollbackReport:
         """Write ``rollback-<UTC stamp>.md`` and ``.json`` in ``directory``; return the
         report with its paths set."""
-        md, js = write_pair(directory, "rollback", self.started_at, self.to_markdown(), "")
-        written = replace(self, markdown_path=md, json_path=js)
-        js.write_text(written.to_json(), "utf-8")
-        return written
+        return write_report(self, directory, "rollback", self.started_at)
 
 
 class _Recorder:

@@ -9,6 +9,12 @@ A completion event that arrives after its step was given up has the step compens
 once more, with its own key (see :meth:`SagaOrchestrator.deliver`). Every transition is
 persisted in the store before it is acted on, so nothing is lost or done twice across a
 crash (see :meth:`SagaOrchestrator.recover`).
+
+Declarative steps (``Send``/``Undo``) send fields of the saga's data, of an earlier
+step's own result (``FromStep``: each step's result is kept whole, in its step-log row,
+and offered as ``StepContext.step_results``) and, in a fan-out over a list known only at
+run time (``ForEach``: one command per item, each with its own key ``item_key``), of
+the current item (``Item``).
 """
 
 from sagacrew.runtime.saga._commit import transition_committer
@@ -18,6 +24,7 @@ from sagacrew.runtime.saga._definition import (
     SagaStep,
     StepAction,
     StepContext,
+    item_key,
 )
 from sagacrew.runtime.saga._env import SagaListener
 from sagacrew.runtime.saga._errors import (
@@ -28,9 +35,11 @@ from sagacrew.runtime.saga._errors import (
     UnknownSagaError,
 )
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
+from sagacrew.runtime.saga._for_each import REPLIES, ForEach, PartialFailure
 from sagacrew.runtime.saga._history import idempotency_key, transition_id
 from sagacrew.runtime.saga._orchestrator import SagaOrchestrator
 from sagacrew.runtime.saga._policy import RETRY_BOUNDS, Bound, RetryPolicy, check_retry_policy
+from sagacrew.runtime.saga._send import FromStep, Item, Send, Undo
 from sagacrew.runtime.saga._types import (
     Alert,
     SagaMetrics,
@@ -40,11 +49,16 @@ from sagacrew.runtime.saga._types import (
 )
 
 __all__ = [
+    "REPLIES",
     "RETRY_BOUNDS",
     "Alert",
     "Bound",
     "Dispatch",
     "FaultInjector",
+    "ForEach",
+    "FromStep",
+    "Item",
+    "PartialFailure",
     "RetryPolicy",
     "SagaDefinition",
     "SagaDefinitionError",
@@ -58,12 +72,15 @@ __all__ = [
     "SagaStatus",
     "SagaStep",
     "SeededFaults",
+    "Send",
     "StepAction",
     "StepContext",
     "StepFailed",
+    "Undo",
     "UnknownSagaError",
     "check_retry_policy",
     "idempotency_key",
+    "item_key",
     "transition_committer",
     "transition_id",
 ]

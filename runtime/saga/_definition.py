@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sagacrew.runtime._locks import LOCK_DIRECTIVE
@@ -12,8 +12,17 @@ from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga._errors import SagaDefinitionError
 from sagacrew.runtime.saga._policy import RetryPolicy
 
+DEFAULT_STEP_TIMEOUT_S = 5.0
+"""A step attempt's timeout when neither the step nor its saga sets one."""
+
 Dispatch = Callable[[str, Envelope], Awaitable[Mapping[str, Any]]]
 """Sends a command envelope to a target (actor address or gateway) and returns its reply."""
+
+
+def item_key(key: str, index: int) -> str:
+    """``f"{key}[{index}]"``: the key of item ``index`` of a fan-out (``ForEach``) whose
+    step carries ``key``; the same on every attempt and after a crash."""
+    return f"{key}[{index}]"
 
 
 class StepContext:
@@ -29,6 +38,11 @@ class StepContext:
     - ``causation_id``: the id of this step attempt's transition (deterministic from the
       key); ``correlation_id`` is the saga's.
     - ``data``: the saga input merged with the results of earlier steps (read-only).
+    - ``step_results``: ``{step name: result}`` of the steps before this one that
+      succeeded, in step order (read-only). Unlike ``data``, where a later step's field
+      overwrites an earlier one's of the same name, each result is kept whole. It is
+      rebuilt from the step log (each succeeded row holds its result), so it survives a
+      crash and recovery; ``FromStep`` reads it.
     - ``step_result``: in a compensation, the forward step's result; ``{}`` in forward
       and when the forward step's outcome is unknown (it failed or timed out).
     - ``lock``: the step's semantic lock (``acquire``/``release``, forward only); the
@@ -38,6 +52,10 @@ class StepContext:
       command carried (on every attempt). A compensation names it (``undoes``) so the
       target undoes exactly what that command did, and nothing when it never acted:
       this is how a step whose outcome is unknown (a timeout) is undone safely.
+    - item sends (``send(..., item=i)``, used by ``ForEach``): item ``i``'s command
+      carries ``item_key(command_key, i)`` (``f"{command_key}[{i}]"``) and is not counted
+      among the ``#n`` sends; with a ``lock``, every item's command carries it (each item
+      locks, or frees, the instance it writes; its undo frees it).
     """
 
     __slots__ = (
@@ -57,6 +75,7 @@ class StepContext:
         "step_index",
         "step_name",
         "step_result",
+        "step_results",
     )
 
     def __init__(
@@ -76,6 +95,7 @@ class StepContext:
         dispatch: Dispatch,
         command_key: str | None = None,
         lock: str | None = None,
+        step_results: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.saga_id = saga_id
         self.saga_name = saga_name
@@ -91,23 +111,38 @@ class StepContext:
         self.causation_id = causation_id
         self.data: Mapping[str, Any] = types.MappingProxyType(dict(data))
         self.step_result: Mapping[str, Any] = types.MappingProxyType(dict(step_result))
+        self.step_results: Mapping[str, Mapping[str, Any]] = types.MappingProxyType(
+            {
+                name: types.MappingProxyType(dict(result))
+                for name, result in (step_results or {}).items()
+            }
+        )
         self._dispatch = dispatch
         self._sends = 0
 
-    def envelope(self, command: str, payload: Mapping[str, Any]) -> Envelope:
+    def envelope(
+        self, command: str, payload: Mapping[str, Any], *, item: int | None = None
+    ) -> Envelope:
         """The envelope for the next ``send``: this attempt's ids and the step's key.
 
         The first send carries ``command_key`` itself; the n-th (n >= 2) carries
         ``f"{command_key}#{n}"``, so an action that sends several commands gets one stable
-        key per command, the same on every attempt.
+        key per command, the same on every attempt. The command of item ``item`` of a
+        fan-out carries ``item_key(command_key, item)`` instead (not counted among the
+        sends) and, like the first send, the step's lock.
         """
-        self._sends += 1
         key = self.command_key
         body = dict(payload)
-        if self._sends > 1:
-            key = f"{key}#{self._sends}"
-        elif self.lock is not None:
-            body[LOCK_DIRECTIVE] = self.lock
+        if item is not None:
+            key = item_key(key, item)
+            if self.lock is not None:
+                body[LOCK_DIRECTIVE] = self.lock
+        else:
+            self._sends += 1
+            if self._sends > 1:
+                key = f"{key}#{self._sends}"
+            elif self.lock is not None:
+                body[LOCK_DIRECTIVE] = self.lock
         return Envelope(
             name=command,
             payload=body,
@@ -117,10 +152,11 @@ class StepContext:
         )
 
     async def send(
-        self, target: str, command: str, payload: Mapping[str, Any]
+        self, target: str, command: str, payload: Mapping[str, Any], *, item: int | None = None
     ) -> Mapping[str, Any]:
-        """Send ``command`` to ``target`` through the orchestrator's dispatch; return the reply."""
-        return await self._dispatch(target, self.envelope(command, payload))
+        """Send ``command`` to ``target`` through the orchestrator's dispatch; return the
+        reply. ``item``: the index of a fan-out's item (see :meth:`envelope`)."""
+        return await self._dispatch(target, self.envelope(command, payload, item=item))
 
     def __repr__(self) -> str:
         return f"StepContext({self.idempotency_key!r}, step={self.step_name!r})"
@@ -139,26 +175,37 @@ class SagaStep:
     - ``pivot``: the go/no-go step; once it succeeds the saga only moves forward.
     - ``read_only`` (default False): the step has no side effect (a query, e.g. validating
       a consumer), so it needs no compensation anywhere in the saga.
-    - ``timeout_s`` (default 5.0): per attempt; a timeout counts as a transient failure.
-      For a step with ``completion_event`` it also bounds the wait for the event,
-      measured from the attempt's start.
-    - ``retry``: attempts and backoff (default ``RetryPolicy()``).
+    - ``timeout_s``: per attempt; a timeout counts as a transient failure. For a step
+      with ``completion_event`` it also bounds the wait for the event, measured from the
+      attempt's start. ``None`` (default): the saga's ``step_timeout_s``.
+    - ``retry``: attempts and backoff; ``None`` (default): the saga's ``step_retry``.
     - ``completion_event``: the step completes only when this event is delivered
       (``SagaOrchestrator.deliver``); its payload is merged into the step's result.
     - ``lock`` (default None): a semantic lock on the aggregate instance the step
       writes: ``acquire`` holds it for this saga, ``release`` frees it (the
-      compensation of an acquiring step frees it too); see ``AggregateActor``.
+      compensation of an acquiring step frees it too); see ``AggregateActor``. A
+      ``ForEach`` step's lock goes with every item's command (one instance per item).
     """
 
     name: str
     action: StepAction
     compensation: StepAction | None = None
     pivot: bool = False
-    timeout_s: float = 5.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout_s: float | None = None
+    retry: RetryPolicy | None = None
     completion_event: str | None = None
     read_only: bool = False
     lock: Literal["acquire", "release"] | None = None
+
+    @property
+    def attempt_timeout_s(self) -> float:
+        """The timeout of one attempt: ``timeout_s``, as the saga resolved it."""
+        return DEFAULT_STEP_TIMEOUT_S if self.timeout_s is None else self.timeout_s
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The step's retry policy: ``retry``, as the saga resolved it."""
+        return self.retry or RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -168,18 +215,30 @@ class SagaDefinition:
     ``deadline_s`` (default 30.0) bounds the whole forward run, retries included;
     compensations are not bounded by it (they run after it, if need be).
     ``compensation_retry`` (default ``RetryPolicy()``: 3 attempts) applies to every
-    compensation. Validated at construction: at least one step, unique step names, at
-    most one pivot, and every step before the pivot (every step, without a pivot) is
-    compensatable or ``read_only``.
+    compensation; ``step_timeout_s`` (default 5.0) and ``step_retry`` (default
+    ``RetryPolicy()``) to every step that sets no ``timeout_s`` or ``retry`` of its own.
+    Validated at construction: at least one step, unique step names, at most one pivot,
+    and every step before the pivot (every step, without a pivot) is compensatable or
+    ``read_only``.
     """
 
     name: str
     steps: Sequence[SagaStep]
     deadline_s: float = 30.0
     compensation_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S
+    step_retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", tuple(self.steps))
+        steps = tuple(
+            replace(
+                step,
+                timeout_s=self.step_timeout_s if step.timeout_s is None else step.timeout_s,
+                retry=step.retry or self.step_retry,
+            )
+            for step in self.steps
+        )
+        object.__setattr__(self, "steps", steps)
         if not self.steps:
             raise SagaDefinitionError(f"saga {self.name!r} has no steps; give it at least one")
         names = [step.name for step in self.steps]
@@ -188,6 +247,7 @@ class SagaDefinition:
             raise SagaDefinitionError(
                 f"saga {self.name!r} has duplicate step names {duplicates}; rename them"
             )
+        self._check_references()
         pivots = [step.name for step in self.steps if step.pivot]
         if len(pivots) > 1:
             raise SagaDefinitionError(
@@ -197,7 +257,7 @@ class SagaDefinition:
         if self.deadline_s <= 0:
             raise SagaDefinitionError(f"saga {self.name!r} deadline_s must be > 0")
         for step in self.steps:
-            if step.timeout_s <= 0:
+            if step.attempt_timeout_s <= 0:
                 raise SagaDefinitionError(
                     f"step {step.name!r} of saga {self.name!r} has timeout_s={step.timeout_s}; "
                     "use a positive number of seconds"
@@ -212,6 +272,35 @@ class SagaDefinition:
                     "effect, or move it after the pivot"
                 )
 
+    def _check_references(self) -> None:
+        """Declarative actions (``Send``, ``Undo``, ``ForEach``) say which steps' results
+        they read (``step_references``) and whether they read a fan-out's item outside
+        one (``reads_item``): a step, and its compensation, may only read the results of
+        steps before it (those have succeeded whenever it runs; its own forward result
+        is its compensation's ``step_result``), and ``Item`` only inside ``ForEach``."""
+        order = {step.name: index for index, step in enumerate(self.steps)}
+        for index, step in enumerate(self.steps):
+            earlier = [s.name for s in self.steps[:index]]
+            for role, action in (("action", step.action), ("compensation", step.compensation)):
+                where = f"the {role} of step {step.name!r} of saga {self.name!r}"
+                for name in _step_references(action):
+                    if name not in order:
+                        raise SagaDefinitionError(
+                            f"{where} reads a result of step {name!r}, but the saga has no "
+                            f"such step; name one of the steps before it: {earlier}"
+                        )
+                    if order[name] >= index:
+                        raise SagaDefinitionError(
+                            f"{where} reads a result of step {name!r}, which does not run "
+                            f"before it; read only earlier steps ({earlier}); a compensation "
+                            "reads its own step's result with Undo(from_result=...)"
+                        )
+                if getattr(action, "reads_item", False) is True:
+                    raise SagaDefinitionError(
+                        f"{where} reads Item(), which only exists inside ForEach; wrap the "
+                        "Send or Undo in ForEach(items_field, ...)"
+                    )
+
     @property
     def pivot_index(self) -> int | None:
         """Index of the pivot step, or ``None``."""
@@ -219,3 +308,9 @@ class SagaDefinition:
             if step.pivot:
                 return index
         return None
+
+
+def _step_references(action: object) -> tuple[str, ...]:
+    """The step names a declarative action reads results of (``()`` for a function)."""
+    names = getattr(action, "step_references", ())
+    return tuple(str(name) for name in names) if isinstance(names, tuple) else ()

@@ -59,7 +59,7 @@ class ForwardPath(RunCore):
         step = self.definition.steps[index]
         payload = self._early.pop(index, None)
         if payload is None:
-            remaining_s = step.timeout_s - (self.env.clock() - started_at)
+            remaining_s = step.attempt_timeout_s - (self.env.clock() - started_at)
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._waiter = (index, future)
             try:
@@ -68,7 +68,7 @@ class ForwardPath(RunCore):
                 return _Outcome(
                     None,
                     f"completion event {step.completion_event!r} of step {step.name!r} was not "
-                    f"delivered within {step.timeout_s:g} s",
+                    f"delivered within {step.attempt_timeout_s:g} s",
                     unknown=True,
                 )
             finally:
@@ -158,11 +158,11 @@ class ForwardPath(RunCore):
             index, FORWARD, "failed", attempt, started_at, ended_at=now, error=outcome.error,
             result={"outcome": outcome.kind},
         )  # fmt: skip
-        delay_s = step.retry.delay_s(attempt, self.env.rng)
+        delay_s = step.retry_policy.delay_s(attempt, self.env.rng)
         past_deadline = now + delay_s >= self.saga.deadline_at
         pivot = self.definition.pivot_index
         after_pivot = pivot is not None and index > pivot
-        exhausted = not after_pivot and attempt >= step.retry.max_attempts
+        exhausted = not after_pivot and attempt >= step.retry_policy.max_attempts
         self._log(
             logging.WARNING,
             "step attempt failed",

@@ -6,6 +6,8 @@ How an attempt's exception is classed (blast radius: only what a retry can fix i
 retried):
 
 - :class:`StepFailed` says itself whether it is retriable (a business refusal is not);
+  a :class:`PartialFailure` (a refusal after part of the step acted, e.g. an item of a
+  ``ForEach``) is not retried either, but is recorded ``failed``, so it is compensated;
 - a timeout is retriable, with an unknown outcome (the command may have acted);
 - :class:`~sagacrew.runtime.store.StoreUnavailable` is not the step's failure at all:
   it propagates, the saga's driver stops and the orchestrator resumes the saga from the
@@ -27,6 +29,7 @@ from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
 from sagacrew.runtime.saga._env import Env, logger
 from sagacrew.runtime.saga._errors import StepFailed
+from sagacrew.runtime.saga._for_each import PartialFailure
 from sagacrew.runtime.saga._history import (
     FAILED,
     FORWARD,
@@ -78,6 +81,8 @@ class _Outcome:
     defect: bool = False
     """Corrupt data or a programming error (see :data:`DEFECTS`): not retried, and, unlike
     a refusal, the step may have acted before it raised."""
+    acted: bool = False
+    """A :class:`PartialFailure`: not retried, but part of the step acted (not a refusal)."""
 
     @property
     def ok(self) -> bool:
@@ -86,7 +91,7 @@ class _Outcome:
     @property
     def kind(self) -> str:
         """How a failure is recorded in the step log: refused, unknown or failed."""
-        if not self.retriable and not self.defect:
+        if not self.retriable and not self.defect and not self.acted:
             return REFUSED
         return UNKNOWN if self.unknown else FAILED
 
@@ -248,20 +253,25 @@ class RunCore:
             dispatch=self.env.dispatch,
             command_key=f"{self.saga.saga_id}:{index}:{key_phase}",
             lock=step.lock if phase == FORWARD else None,
+            step_results={
+                self.definition.steps[i].name: result
+                for i, result in sorted(self.history.forward_results.items())
+                if i < index
+            },
         )
         try:
             if self.env.faults is not None:
                 self.env.faults.before(
                     self.saga.saga_id, self.saga.saga_name, step.name, phase, attempt
                 )
-            raw = await asyncio.wait_for(action(context), timeout=step.timeout_s)
+            raw = await asyncio.wait_for(action(context), timeout=step.attempt_timeout_s)
             return _Outcome(_json_result(raw, step.name))
         except StepFailed as exc:
-            return _Outcome(None, exc.reason, exc.retriable)
+            return _Outcome(None, exc.reason, exc.retriable, acted=isinstance(exc, PartialFailure))
         except TimeoutError:
             return _Outcome(
                 None,
-                f"{phase} of step {step.name!r} timed out after {step.timeout_s:g} s",
+                f"{phase} of step {step.name!r} timed out after {step.attempt_timeout_s:g} s",
                 unknown=True,
             )
         except StoreUnavailable:

@@ -120,3 +120,14 @@ class EventRecorder(ABC):
         event_type, event_version, payload, metadata, message_id, correlation_id,
         causation_id, recorded_at)`` with payload and metadata as the stored text, so a
         broken row can be shown instead of raised (``sagacrew streams inspect``)."""
+
+    @abstractmethod
+    def streams_with_event(self, event_type: str) -> list[str]:
+        """Ids of the streams holding at least one event of ``event_type``, sorted."""
+
+    @abstractmethod
+    def events_of_correlation(self, correlation_id: str) -> list[RecordedEvent]:
+        """Every event of ``correlation_id``, across streams, in global order (position).
+
+        A broken row raises :class:`CorruptRecord` naming its stream and version.
+        """

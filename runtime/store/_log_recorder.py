@@ -65,3 +65,8 @@ class LogRecorder(ABC):
     def actor_errors(self, since: float) -> list[tuple[str, str]]:
         """``(actor, error)`` of every message whose handler raised since ``since``, in
         order."""
+
+    @abstractmethod
+    def consistency_history(self, system: str, profile: str) -> list[tuple[float, float]]:
+        """``(validated_at, consistency_score)`` of every recorded validation of ``system``
+        under ``profile``, oldest first."""

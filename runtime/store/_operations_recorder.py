@@ -86,3 +86,8 @@ class OperationsRecorder(ABC):
     @abstractmethod
     def parked_compensations(self) -> int:
         """How many compensations wait in the dead-letter queue (status ``parked``)."""
+
+    @abstractmethod
+    def compensated_external_calls(self, system: str, operation: str) -> list[tuple[str, str, str]]:
+        """``(saga_id, idempotency_key, status)`` of the ``operation`` calls of ``system``
+        made by sagas in state ``compensated``, by saga and key."""

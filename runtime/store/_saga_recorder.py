@@ -81,6 +81,11 @@ class SagaRecorder(ABC):
     def saga_state_counts(self) -> dict[str, int]:
         """How many sagas are in each state."""
 
+    @abstractmethod
+    def saga_ids_by_correlation(self) -> dict[str, str]:
+        """The saga id of each correlation id that started a saga (the newest when several
+        share one), without decoding the sagas' rows."""
+
     def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Insert a dead letter (e.g. an undeliverable message) and return its id."""
         ids = self.apply_saga_transition(SagaTransition(dead_letter=dead_letter))

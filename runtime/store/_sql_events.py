@@ -222,3 +222,17 @@ class SqlEvents(SqlBase):
             "FROM events WHERE stream_id = ? ORDER BY version",
             (stream_id,),
         )
+
+    def streams_with_event(self, event_type: str) -> list[str]:
+        rows = self._read(
+            "SELECT DISTINCT stream_id FROM events WHERE event_type = ? ORDER BY stream_id",
+            (event_type,),
+        )
+        return [str(stream_id) for (stream_id,) in rows]
+
+    def events_of_correlation(self, correlation_id: str) -> list[RecordedEvent]:
+        rows = self._read(
+            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE correlation_id = ? ORDER BY position",
+            (correlation_id,),
+        )
+        return [codec.event_from_row(row) for row in rows]

@@ -168,6 +168,16 @@ class SqlOperations(SqlBase):
         )
         return int(rows[0][0]) if rows else 0
 
+    def compensated_external_calls(self, system: str, operation: str) -> list[tuple[str, str, str]]:
+        rows = self._read(
+            "SELECT s.saga_id, c.idempotency_key, c.status FROM external_calls c "
+            "JOIN saga_executions s ON s.correlation_id = c.correlation_id "
+            "WHERE s.state = 'compensated' AND c.system = ? AND c.operation = ? "
+            "ORDER BY s.saga_id, c.idempotency_key",
+            (system, operation),
+        )
+        return [(str(saga_id), str(key), str(status)) for saga_id, key, status in rows]
+
     def actor_errors(self, since: float) -> list[tuple[str, str]]:
         rows = self._read(
             "SELECT actor, error FROM actor_message_log "
@@ -175,6 +185,14 @@ class SqlOperations(SqlBase):
             (since,),
         )
         return [(str(actor), str(error or "")) for actor, error in rows]
+
+    def consistency_history(self, system: str, profile: str) -> list[tuple[float, float]]:
+        rows = self._read(
+            "SELECT validated_at, consistency_score FROM consistency_validations "
+            "WHERE system = ? AND profile = ? ORDER BY validated_at, id",
+            (system, profile),
+        )
+        return [(float(at), float(score)) for at, score in rows]
 
     def record_validation(self, **row: Any) -> int:
         missing = [name for name in _VALIDATION_COLUMNS if name not in row]

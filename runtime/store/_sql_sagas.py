@@ -117,6 +117,12 @@ class SqlSagas(SqlBase):
         rows = self._read("SELECT state, COUNT(*) FROM saga_executions GROUP BY state")
         return {str(state): int(n) for state, n in rows}
 
+    def saga_ids_by_correlation(self) -> dict[str, str]:
+        rows = self._read(
+            "SELECT correlation_id, saga_id FROM saga_executions ORDER BY started_at, saga_id"
+        )
+        return {str(correlation_id): str(saga_id) for correlation_id, saga_id in rows}
+
     def step_log(self, saga_id: str) -> list[StepLogEntry]:
         rows = self._read(
             f"SELECT {codec.STEP_COLUMNS} FROM saga_step_log WHERE saga_id = ? ORDER BY seq",

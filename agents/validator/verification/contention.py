@@ -119,9 +119,8 @@ def run_contention(system: GeneratedSystem, store_url: str, plan: ContentionPlan
 
 
 async def _run(system: GeneratedSystem, store_url: str, plan: ContentionPlan) -> ContentionRun:
-    app = system.package.app
     shared = shared_identities(system.blueprint)
-    saga_system: SagaSystem = app.build_system(
+    saga_system: SagaSystem = system.definition(
         store_url,
         faults=SeededFaults(
             seed=plan.seed,
@@ -136,7 +135,11 @@ async def _run(system: GeneratedSystem, store_url: str, plan: ContentionPlan) ->
 
     async def one(saga_name: str, index: int) -> SagaResult:
         data = contention_inputs(
-            app.SAGA_INPUTS[saga_name], shared[saga_name], saga_name, index, plan.shared_ids
+            system.definition.saga_inputs[saga_name],
+            shared[saga_name],
+            saga_name,
+            index,
+            plan.shared_ids,
         )
         async with limit:
             return await saga_system.run_saga(
@@ -145,7 +148,7 @@ async def _run(system: GeneratedSystem, store_url: str, plan: ContentionPlan) ->
 
     async with saga_system:
         results = await asyncio.gather(
-            *(one(d.name, i) for d in app.SAGAS for i in range(plan.sagas_per_type))
+            *(one(d.name, i) for d in system.definition.sagas for i in range(plan.sagas_per_type))
         )
         await saga_system.late_completions.delivered()
     by_state: dict[str, int] = {}

@@ -21,26 +21,22 @@ _NOT_SET = frozenset({"before", "delta", "amount"})
 def lost_updates(system: GeneratedSystem, store: Store) -> CheckResult:
     """No compensation restored a before-image over another saga's later change, and none
     was refused as a conflict (a lost update the runtime prevented)."""
-    saga_of = dict(store.query("SELECT correlation_id, saga_id FROM saga_executions"))
+    saga_of = store.saga_ids_by_correlation()
     violations: list[str] = []
     subjects = 0
-    for cls in system.package.app.AGGREGATES:
+    for cls in system.definition.aggregates:
         restored = f"{cls.address}.restored"
-        streams = store.query(
-            "SELECT DISTINCT stream_id FROM events WHERE event_type = ? ORDER BY stream_id",
-            (restored,),
-        )
-        for (stream_id,) in streams:
-            events = store.read_stream(str(stream_id))
+        for stream_id in store.streams_with_event(restored):
+            events = store.read_stream(stream_id)
             for index, event in enumerate(events):
                 if event.event_type == restored:
                     subjects += 1
                     violations += _stale(events, index, saga_of)
-    conflicts = store.query(
-        "SELECT saga_id, step_name, error FROM dead_letters "
-        "WHERE kind = 'compensation' AND error LIKE ? ORDER BY id",
-        ("%conflict:%",),
-    )
+    conflicts = [
+        (letter.saga_id, letter.step_name, letter.error)
+        for letter in store.list_dead_letters()
+        if letter.kind == "compensation" and "conflict:" in letter.error
+    ]
     subjects += len(conflicts)
     violations += [
         f"saga {saga}: compensation of {step} refused: {error}" for saga, step, error in conflicts
@@ -104,13 +100,7 @@ def orphaned_external_work(system: GeneratedSystem, store: Store) -> CheckResult
     violations: list[str] = []
     subjects = 0
     for target, operation in undoable:
-        rows = store.query(
-            "SELECT s.saga_id, c.idempotency_key, c.status FROM external_calls c "
-            "JOIN saga_executions s ON s.correlation_id = c.correlation_id "
-            "WHERE s.state = 'compensated' AND c.system = ? AND c.operation = ? "
-            "ORDER BY s.saga_id, c.idempotency_key",
-            (target, operation),
-        )
+        rows = store.compensated_external_calls(target, operation)
         subjects += len(rows)
         violations += [
             f"saga {saga}: {target}.{operation} ({key}) is {status} after compensation "

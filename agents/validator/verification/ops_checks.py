@@ -92,14 +92,7 @@ def figures_measure(
     def measure() -> Figures:
         verdict = _verdict(system, store, profile)
         now = time.time()
-        history = [
-            (float(at), float(score))
-            for at, score in store.query(
-                "SELECT validated_at, consistency_score FROM consistency_validations "
-                "WHERE system = ? AND profile = ?",
-                (system.name, profile),
-            )
-        ]
+        history = store.consistency_history(system.name, profile)
         held = consistency_held_s(
             history,
             minimum=policy.consistency_score_min,

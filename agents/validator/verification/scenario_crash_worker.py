@@ -32,7 +32,7 @@ def crash_saga_id(saga: str, index: int) -> str:
 
 async def _run(root: Path, store_url: str, saga: str, n: int, kill_after: int, step: int) -> None:
     system = open_generated(root)
-    types = system.package.app.SAGA_INPUTS[saga]
+    types = system.definition.saga_inputs[saga]
     remaining = {crash_saga_id(saga, i) for i in range(kill_after, n)}
     victims = {f"{saga_id}:{step}:forward": saga_id for saga_id in remaining}
     armed = False

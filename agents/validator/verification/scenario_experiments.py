@@ -66,7 +66,7 @@ class Observation:
 
 def definition_of(system: GeneratedSystem, saga: str) -> SagaDefinition:
     """The runtime definition of the saga named ``saga``."""
-    for definition in system.package.app.SAGAS:
+    for definition in system.definition.sagas:
         if definition.name == saga:
             return definition  # type: ignore[no-any-return]
     raise ValueError(f"the fault plan names saga {saga!r}, which {system.name} does not have")
@@ -85,7 +85,7 @@ def faulted_step(scenario: FaultScenario, definition: SagaDefinition) -> int:
     pivot = definition.pivot_index
     if scenario.kind in ("business_failure", "compensation_failure", "process_crash"):
         return pivot if pivot is not None else len(names) - 1
-    retried = [i for i, step in enumerate(definition.steps) if step.retry.max_attempts > 1]
+    retried = [i for i, step in enumerate(definition.steps) if step.retry_policy.max_attempts > 1]
     return retried[0] if retried else 0
 
 
@@ -180,7 +180,7 @@ class Experiment:
         self, saga_system: ScenarioSystem, faults: ScriptedFaults, fault: str
     ) -> Observation:
         saga = self.scenario.saga
-        types = self.system.package.app.SAGA_INPUTS[saga]
+        types = self.system.definition.saga_inputs[saga]
         data = sample_inputs(types, saga, 0, self.saga_id)
         result = await saga_system.run_saga(saga, data, saga_id=self.saga_id)
         observed = Observation(fault, self.step)

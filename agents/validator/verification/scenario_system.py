@@ -10,7 +10,6 @@ its reply, needs a hook after the command acted and before its reply reaches the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -52,15 +51,15 @@ def build_scenario_system(
 ) -> ScenarioSystem:
     """``system`` wired as its generated ``build_system`` wires it, on ``store_url``,
     with the given faults (the caller closes ``.store`` when done)."""
-    app = system.package.app
+    definition = system.definition
     return ScenarioSystem(
         after_effect=after_effect,
-        name=app.SYSTEM,
+        name=definition.name,
         store=open_store(store_url),
-        aggregates=app.AGGREGATES,
-        gateways=app.GATEWAYS,
-        supervision=app.SUPERVISION,
-        sagas=app.SAGAS,
+        aggregates=definition.aggregates,
+        gateways=definition.gateways,
+        supervision=definition.supervision,
+        sagas=definition.sagas,
         faults=faults,
         duplicate_delivery_rate=duplicate_delivery_rate,
     )
@@ -78,17 +77,10 @@ def repeated_effects(store: Store, saga_id: str) -> list[str]:
     saga = store.get_saga(saga_id)
     if saga is None:
         return []
-    rows = store.query(
-        "SELECT stream_id, event_type, metadata FROM events WHERE correlation_id = ? "
-        "ORDER BY position",
-        [saga.correlation_id],
-    )
     seen: dict[tuple[str, str, str], int] = {}
-    for stream_id, event_type, metadata in rows:
-        meta = metadata if isinstance(metadata, dict) else json.loads(metadata or "{}")
-        key = str(meta.get("idempotency_key", ""))
+    for event in store.events_of_correlation(saga.correlation_id):
+        key = str(event.metadata.get("idempotency_key", ""))
         if key:
-            seen[(str(stream_id), str(event_type), key)] = (
-                seen.get((str(stream_id), str(event_type), key), 0) + 1
-            )
+            effect = (event.stream_id, event.event_type, key)
+            seen[effect] = seen.get(effect, 0) + 1
     return [f"{s}: {t} x{n}" for (s, t, _), n in seen.items() if n > 1]

@@ -62,17 +62,19 @@ async def _workload(
     on_done: Callable[[SagaResult], None] | None,
     metrics: RuntimeMetrics | None,
 ) -> WorkloadReport:
-    app = system.package
-    saga_system = app.build_system(
+    saga_system = system.definition(
         store_url,
-        faults=app.workload_faults(),
+        faults=system.workload_faults(),
         duplicate_delivery_rate=duplicate_rate,
-        lost_reply_rate=app.LOST_REPLY_RATE,
+        lost_reply_rate=system.workload.lost_reply_rate,
         metrics=metrics,
     )
     async with saga_system:
-        return await saga_system.run_workload(  # type: ignore[no-any-return]
-            app.SAGA_INPUTS, sagas_per_type=sagas_per_type, id_prefix=id_prefix, on_done=on_done
+        return await saga_system.run_workload(
+            system.definition.saga_inputs,
+            sagas_per_type=sagas_per_type,
+            id_prefix=id_prefix,
+            on_done=on_done,
         )
 
 
@@ -91,9 +93,9 @@ def run_workload(
     ``id_prefix`` makes saga ids (and so the injected faults) reproducible; ``metrics``
     collects the run's Prometheus metrics.
     """
-    n = sagas_per_type or system.package.WORKLOAD_SAGAS_PER_TYPE
+    n = sagas_per_type or system.workload.sagas_per_type
     if duplicate_rate is None:
-        duplicate_rate = system.package.DUPLICATE_DELIVERY_RATE
+        duplicate_rate = system.workload.duplicate_delivery_rate
     return asyncio.run(_workload(system, store_url, n, duplicate_rate, id_prefix, on_done, metrics))
 
 
@@ -115,9 +117,8 @@ def crash_and_recover(
 ) -> CrashRecovery:
     """Run a workload in a child process killed with SIGKILL midway, then restart the
     system on the same store here and wait for every saga it finds in flight."""
-    app = system.package
-    total = sagas_per_type * len(app.SAGAS)
-    kill_after = max(1, min(total - 1, round(total * app.CRASH_AFTER)))
+    total = sagas_per_type * len(system.definition.sagas)
+    kill_after = max(1, min(total - 1, round(total * system.workload.crash_after)))
     child = subprocess.run(
         [
             sys.executable,
@@ -137,7 +138,7 @@ def crash_and_recover(
         raise RuntimeError(f"the crash run exited with {child.returncode}, not SIGKILL: {tail}")
 
     async def restart() -> list[SagaResult]:
-        saga_system = app.build_system(store_url, faults=app.workload_faults(), metrics=metrics)
+        saga_system = system.definition(store_url, faults=system.workload_faults(), metrics=metrics)
         async with saga_system:
             assert saga_system.orchestrator is not None
             return [
@@ -155,7 +156,7 @@ def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
     """The runtime's replay check (:mod:`sagacrew.runtime.replay_check`) as two verdict
     checks: live state rebuilt by replay keeps every invariant (a stream that cannot be
     replayed counts as a violation), and equals each stored snapshot."""
-    replay = check_streams(actor_class(store) for actor_class in system.package.app.AGGREGATES)
+    replay = check_streams(actor_class(store) for actor_class in system.definition.aggregates)
     return [
         CheckResult(
             name="replayed_state_keeps_invariants",
@@ -199,7 +200,7 @@ def system_invariant_checks(system: GeneratedSystem, store: Store) -> list[Check
         else References(i.name, str(i.each), str(i.exists), i.description)
         for i in system.blueprint.validation.invariants
     ]
-    outcomes = check_system_invariants(store, system.package.app.AGGREGATES, invariants)
+    outcomes = check_system_invariants(store, system.definition.aggregates, invariants)
     return [
         CheckResult(
             name=f"system_invariant_{outcome.name}",
@@ -313,7 +314,7 @@ def verify(
         for suffix in ("", "-wal", "-shm"):
             Path(str(database) + suffix).unlink(missing_ok=True)
         store_url = sqlite_url(database)
-    total = blueprint.validation.workload.sagas_per_type * len(system.package.SAGAS)
+    total = blueprint.validation.workload.sagas_per_type * len(system.definition.sagas)
     finished = 0
 
     def tick(_: SagaResult) -> None:

@@ -11,35 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sagacrew.runtime import AggregateActor, CommandHandler
-
-from .upcasters import UPCASTERS
+from sagacrew.runtime import AggregateActor, CommandHandler, Invariant
 
 
 class AccountActorBase(AggregateActor):
     """The account aggregate of the banking context.
 
     Identity: ``account_id``. Snapshots: every 50 events, for normal criticality.
-
-    Invariants:
-      - balance_is_not_negative: ``balance_cents >= 0``
     """
 
     address: ClassVar[str] = "banking.account"
     identity: ClassVar[str] = "account_id"
     fields: ClassVar[Mapping[str, str]] = {"account_id": "str", "balance_cents": "int"}
     initial: ClassVar[Mapping[str, Any]] = {"balance_cents": 100000}
-    snapshot_every: ClassVar[int] = 50
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # update
         "debit_account": CommandHandler(
             kind="update",
             event="banking.account.debited",
             params=("amount_cents",),
             delta={"balance_cents": "-amount_cents"},
         ),
-        # update
         "credit_account": CommandHandler(
             kind="update",
             event="banking.account.credited",
@@ -47,14 +38,9 @@ class AccountActorBase(AggregateActor):
             delta={"balance_cents": "+amount_cents"},
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # balance_is_not_negative: balance_cents >= 0
-        if not (state["balance_cents"] >= 0):
-            broken.append("balance_is_not_negative")
-        return broken
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "balance_is_not_negative": lambda state: state["balance_cents"] >= 0,
+    }
 
 
 class TransferActorBase(AggregateActor):
@@ -71,29 +57,18 @@ class TransferActorBase(AggregateActor):
         "amount_cents": "int",
         "status": "str",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
-    snapshot_every: ClassVar[int] = 50
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create
         "record_transfer": CommandHandler(
             kind="create",
             event="banking.transfer.created",
             params=("account_id", "amount_cents"),
             sets={"status": "settled"},
         ),
-        # update
         "mark_settled": CommandHandler(
-            kind="update",
-            event="banking.transfer.settled",
-            params=(),
-            sets={"status": "settled"},
+            kind="update", event="banking.transfer.settled", sets={"status": "settled"}
         ),
     }
 
 
-AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (
-    AccountActorBase,
-    TransferActorBase,
-)
+AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (AccountActorBase, TransferActorBase)
 """The generated aggregate actors; business_rules.py may subclass each (see app.py)."""

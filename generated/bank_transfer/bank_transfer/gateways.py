@@ -20,13 +20,9 @@ class RemoteBankGatewayBase(SandboxGateway):
     system: ClassVar[str] = "remote_bank"
     operations: ClassVar[Mapping[str, GatewayOperation]] = {
         "credit_remote": GatewayOperation(
-            params=("transfer_id", "amount_cents"),
-            completion_event="banking.transfer.settled",
+            params=("transfer_id", "amount_cents"), completion_event="banking.transfer.settled"
         ),
-        "reverse_credit": GatewayOperation(
-            params=("transfer_id",),
-            undoes="credit_remote",
-        ),
+        "reverse_credit": GatewayOperation(params=("transfer_id",), undoes="credit_remote"),
     }
 
 

@@ -3,140 +3,55 @@
 
 Every execution ends with all steps done, or with the done steps compensated in reverse
 order. Steps before a saga's pivot are compensatable; steps after it are retriable and are
-retried until they succeed or the deadline passes. Each step sends its command with the
-saga's correlation id, a causation id and an idempotency key (added by StepContext.send).
+retried until they succeed or the deadline passes. ``Send`` sends a step's command with
+fields of the saga's data; ``Undo`` compensates it, naming the forward command it undoes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, Send, Undo
 
-# --- transfer_money ------------------------------------------------------------------
+COMPENSATION_RETRY = RetryPolicy(
+    max_attempts=3, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+
+
 # Move money from a local account to a remote bank.
 # Pivot: credit_remote (step 2 of 3).
-
-
-async def transfer_money_debit_account(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 1: debit_account on banking.account."""
-    return await ctx.send(
-        "banking.account",
-        "debit_account",
-        {"account_id": ctx.data["account_id"], "amount_cents": ctx.data["amount_cents"]},
-    )
-
-
-async def undo_transfer_money_debit_account(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 1: restore the state debit_account changed from its before-image."""
-    return await ctx.send(
-        "banking.account",
-        "_restore",
-        {"account_id": ctx.data["account_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def transfer_money_credit_remote(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 2 (pivot): credit_remote on remote_bank; completes when banking.transfer.settled arrives."""
-    return await ctx.send(
-        "remote_bank",
-        "credit_remote",
-        {"transfer_id": ctx.data["transfer_id"], "amount_cents": ctx.data["amount_cents"]},
-    )
-
-
-async def undo_transfer_money_credit_remote(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 2: remote_bank.reverse_credit undoes credit_remote."""
-    return await ctx.send(
-        "remote_bank",
-        "reverse_credit",
-        {
-            "undoes": ctx.forward_key,
-            "resource_id": ctx.step_result.get("resource_id", ""),
-            "transfer_id": ctx.data["transfer_id"],
-        },
-    )
-
-
-async def transfer_money_record_transfer(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 3 (retriable): record_transfer on banking.transfer."""
-    return await ctx.send(
-        "banking.transfer",
-        "record_transfer",
-        {
-            "transfer_id": ctx.data["transfer_id"],
-            "account_id": ctx.data["account_id"],
-            "amount_cents": ctx.data["amount_cents"],
-        },
-    )
-
-
-async def undo_transfer_money_record_transfer(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 3: delete what record_transfer created."""
-    return await ctx.send(
-        "banking.transfer",
-        "_delete",
-        {"transfer_id": ctx.data["transfer_id"], "undoes": ctx.forward_key},
-    )
-
-
 TRANSFER_MONEY = SagaDefinition(
     name="transfer_money",
     deadline_s=30.0,
-    compensation_retry=RetryPolicy(
-        max_attempts=3,
-        initial_backoff_s=0.005,
-        backoff_multiplier=2.0,
-        jitter=0.1,
-        max_backoff_s=0.05,
-    ),
+    step_timeout_s=2.0,
+    step_retry=COMPENSATION_RETRY,
+    compensation_retry=COMPENSATION_RETRY,
     steps=(
         SagaStep(
-            name="debit_account",
-            action=transfer_money_debit_account,
-            compensation=undo_transfer_money_debit_account,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=3,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
+            "debit_account",
+            Send("banking.account", "debit_account", "account_id", "amount_cents"),
+            compensation=Undo("banking.account", "_restore", "account_id"),
         ),
         SagaStep(
-            name="credit_remote",
-            action=transfer_money_credit_remote,
-            compensation=undo_transfer_money_credit_remote,
-            pivot=True,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=3,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
+            "credit_remote",
+            Send("remote_bank", "credit_remote", "transfer_id", "amount_cents"),
+            compensation=Undo(
+                "remote_bank", "reverse_credit", "transfer_id", from_result=("resource_id",)
             ),
+            pivot=True,
             completion_event="banking.transfer.settled",
         ),
         SagaStep(
-            name="record_transfer",
-            action=transfer_money_record_transfer,
-            compensation=undo_transfer_money_record_transfer,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=3,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
+            "record_transfer",
+            Send(
+                "banking.transfer", "record_transfer", "transfer_id", "account_id", "amount_cents"
             ),
+            compensation=Undo("banking.transfer", "_delete", "transfer_id"),
         ),
     ),
 )
 
-SAGAS: tuple[SagaDefinition, ...] = (TRANSFER_MONEY,)
+SAGAS = (TRANSFER_MONEY,)
 
 SAGA_INPUTS: Mapping[str, Mapping[str, str]] = {
     "transfer_money": {"account_id": "str", "amount_cents": "int", "transfer_id": "str"}

@@ -11,8 +11,6 @@ SUPERVISION = SupervisorPlan(
     strategy="one_for_one",
     intensity=3,
     period_s=30.0,
-    backoff_min_s=0.0,
-    backoff_max_s=0.0,
     children=(
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -24,8 +22,8 @@ SUPERVISION = SupervisorPlan(
             backoff_min_s=0.01,
             backoff_max_s=1.0,
             children=(
-                ChildPlan("banking.account", restart="permanent", shutdown_s=5.0),
-                ChildPlan("banking.transfer", restart="permanent", shutdown_s=5.0),
+                ChildPlan("banking.account"),
+                ChildPlan("banking.transfer"),
             ),
         ),
         SupervisorPlan(
@@ -37,7 +35,7 @@ SUPERVISION = SupervisorPlan(
             period_s=60.0,
             backoff_min_s=0.1,
             backoff_max_s=5.0,
-            children=(ChildPlan("remote_bank", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("remote_bank"),),
         ),
     ),
 )

@@ -52,7 +52,7 @@ SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s
 SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'banking.account.debited' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_remote_bank_credit_remote_undone
--- remote_bank.credit_remote done by a compensated saga was undone or cancelled.
-SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'remote_bank' AND c.operation = 'credit_remote' AND c.status NOT IN ('undone', 'cancelled') ORDER BY c.idempotency_key;
+-- remote_bank.credit_remote done by a compensated saga was undone or cancelled (or refused: it never happened).
+SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'remote_bank' AND c.operation = 'credit_remote' AND c.status NOT IN ('undone', 'cancelled', 'refused') ORDER BY c.idempotency_key;
 -- subjects: external_remote_bank_credit_remote_undone
 SELECT COUNT(*) FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'remote_bank' AND c.operation = 'credit_remote';

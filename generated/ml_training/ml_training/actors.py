@@ -11,26 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sagacrew.runtime import AggregateActor, CommandHandler
-
-from .upcasters import UPCASTERS
-
-
-def training_run_create_training_run_refused(
-    state: Mapping[str, Any], params: Mapping[str, Any]
-) -> bool:
-    """True when ml.training_run must refuse create_training_run."""
-    return bool(params["gpus"] > 64)
+from sagacrew.runtime import AggregateActor, CommandHandler, Invariant
 
 
 class TrainingRunActorBase(AggregateActor):
     """The training_run aggregate of the ml context.
 
     Identity: ``run_id``. Snapshots: every 20 events, for high criticality.
-
-    Invariants:
-      - run_uses_gpus: ``gpus > 0``
-      - run_status_is_known: ``status in ['requested', 'completed']``
     """
 
     address: ClassVar[str] = "ml.training_run"
@@ -41,51 +28,30 @@ class TrainingRunActorBase(AggregateActor):
         "gpus": "int",
         "status": "str",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 20
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create
         "create_training_run": CommandHandler(
             kind="create",
             event="ml.training_run.created",
             params=("model_name", "gpus"),
             sets={"status": "requested"},
-            rejects_when=training_run_create_training_run_refused,
+            rejects_when=lambda state, params: params["gpus"] > 64,
         ),
-        # update: Recorded when the cluster reports the job done.
+        # Recorded when the cluster reports the job done.
         "complete_training_run": CommandHandler(
-            kind="update",
-            event="ml.training_run.completed",
-            params=(),
-            sets={"status": "completed"},
+            kind="update", event="ml.training_run.completed", sets={"status": "completed"}
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # run_uses_gpus: gpus > 0
-        if not (state["gpus"] > 0):
-            broken.append("run_uses_gpus")
-        # run_status_is_known: status in ['requested', 'completed']
-        if not (state["status"] in ["requested", "completed"]):
-            broken.append("run_status_is_known")
-        return broken
-
-
-def gpu_quota_reserve_gpus_refused(state: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    """True when compute.gpu_quota must refuse reserve_gpus."""
-    return bool(params["amount"] > state["available_gpus"])
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "run_uses_gpus": lambda state: state["gpus"] > 0,
+        "run_status_is_known": lambda state: state["status"] in ["requested", "completed"],
+    }
 
 
 class GpuQuotaActorBase(AggregateActor):
     """The gpu_quota aggregate of the compute context.
 
     Identity: ``quota_id``. Snapshots: every 20 events, for high criticality.
-
-    Invariants:
-      - available_gpus_never_negative: ``available_gpus >= 0``
     """
 
     address: ClassVar[str] = "compute.gpu_quota"
@@ -93,41 +59,26 @@ class GpuQuotaActorBase(AggregateActor):
     fields: ClassVar[Mapping[str, str]] = {"quota_id": "str", "available_gpus": "int"}
     initial: ClassVar[Mapping[str, Any]] = {"available_gpus": 64}
     snapshot_every: ClassVar[int] = 20
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # reserve
         "reserve_gpus": CommandHandler(
             kind="reserve",
             event="compute.gpu_quota.reserved",
-            params=(),
             quantity_field="available_gpus",
-            rejects_when=gpu_quota_reserve_gpus_refused,
+            rejects_when=lambda state, params: params["amount"] > state["available_gpus"],
         ),
-        # release
         "release_gpus": CommandHandler(
-            kind="release",
-            event="compute.gpu_quota.released",
-            params=(),
-            quantity_field="available_gpus",
+            kind="release", event="compute.gpu_quota.released", quantity_field="available_gpus"
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # available_gpus_never_negative: available_gpus >= 0
-        if not (state["available_gpus"] >= 0):
-            broken.append("available_gpus_never_negative")
-        return broken
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "available_gpus_never_negative": lambda state: state["available_gpus"] >= 0,
+    }
 
 
 class ModelVersionActorBase(AggregateActor):
     """The model_version aggregate of the registry context.
 
     Identity: ``version_id``. Snapshots: every 50 events, for normal criticality.
-
-    Invariants:
-      - model_stage_is_known: ``stage in ['registered', 'production']``
     """
 
     address: ClassVar[str] = "registry.model_version"
@@ -138,33 +89,20 @@ class ModelVersionActorBase(AggregateActor):
         "model_name": "str",
         "stage": "str",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
-    snapshot_every: ClassVar[int] = 50
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create
         "register_model_version": CommandHandler(
             kind="create",
             event="registry.model_version.registered",
             params=("run_id", "model_name"),
             sets={"stage": "registered"},
         ),
-        # update
         "promote_model_version": CommandHandler(
-            kind="update",
-            event="registry.model_version.promoted",
-            params=(),
-            sets={"stage": "production"},
+            kind="update", event="registry.model_version.promoted", sets={"stage": "production"}
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # model_stage_is_known: stage in ['registered', 'production']
-        if not (state["stage"] in ["registered", "production"]):
-            broken.append("model_stage_is_known")
-        return broken
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "model_stage_is_known": lambda state: state["stage"] in ["registered", "production"],
+    }
 
 
 AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (

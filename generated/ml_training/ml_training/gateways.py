@@ -20,13 +20,9 @@ class TrainingClusterGatewayBase(SandboxGateway):
     system: ClassVar[str] = "training_cluster"
     operations: ClassVar[Mapping[str, GatewayOperation]] = {
         "dispatch_training": GatewayOperation(
-            params=("run_id", "model_name", "gpus"),
-            completion_event="ml.training_run.completed",
+            params=("run_id", "model_name", "gpus"), completion_event="ml.training_run.completed"
         ),
-        "cancel_training": GatewayOperation(
-            params=("run_id",),
-            undoes="dispatch_training",
-        ),
+        "cancel_training": GatewayOperation(params=("run_id",), undoes="dispatch_training"),
     }
 
 

@@ -3,241 +3,78 @@
 
 Every execution ends with all steps done, or with the done steps compensated in reverse
 order. Steps before a saga's pivot are compensatable; steps after it are retriable and are
-retried until they succeed or the deadline passes. Each step sends its command with the
-saga's correlation id, a causation id and an idempotency key (added by StepContext.send).
+retried until they succeed or the deadline passes. ``Send`` sends a step's command with
+fields of the saga's data; ``Undo`` compensates it, naming the forward command it undoes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, Send, Undo
 
-# --- train_model ---------------------------------------------------------------------
+COMPENSATION_RETRY = RetryPolicy(
+    max_attempts=3, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+STEP_RETRY = RetryPolicy(
+    max_attempts=4, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+
+
 # Train a model on the cluster and promote the best version.
 # Pivot: register_best_model (step 4 of 6).
-
-
-async def train_model_create_training_run(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 1: create_training_run on ml.training_run."""
-    return await ctx.send(
-        "ml.training_run",
-        "create_training_run",
-        {
-            "run_id": ctx.data["run_id"],
-            "model_name": ctx.data["model_name"],
-            "gpus": ctx.data["gpus"],
-        },
-    )
-
-
-async def undo_train_model_create_training_run(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 1: delete what create_training_run created."""
-    return await ctx.send(
-        "ml.training_run",
-        "_delete",
-        {"run_id": ctx.data["run_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def train_model_reserve_gpus(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 2: reserve_gpus on compute.gpu_quota."""
-    return await ctx.send(
-        "compute.gpu_quota",
-        "reserve_gpus",
-        {"quota_id": ctx.data["quota_id"], "amount": ctx.data["amount"]},
-    )
-
-
-async def undo_train_model_reserve_gpus(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 2: release_gpus gives back what reserve_gpus took."""
-    return await ctx.send(
-        "compute.gpu_quota",
-        "release_gpus",
-        {"quota_id": ctx.data["quota_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def train_model_dispatch_training(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 3: dispatch_training on training_cluster; completes when ml.training_run.completed arrives."""
-    return await ctx.send(
-        "training_cluster",
-        "dispatch_training",
-        {
-            "run_id": ctx.data["run_id"],
-            "model_name": ctx.data["model_name"],
-            "gpus": ctx.data["gpus"],
-        },
-    )
-
-
-async def undo_train_model_dispatch_training(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 3: training_cluster.cancel_training undoes dispatch_training."""
-    return await ctx.send(
-        "training_cluster",
-        "cancel_training",
-        {
-            "undoes": ctx.forward_key,
-            "resource_id": ctx.step_result.get("resource_id", ""),
-            "run_id": ctx.data["run_id"],
-        },
-    )
-
-
-async def train_model_register_best_model(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 4 (pivot): register_model_version on registry.model_version."""
-    return await ctx.send(
-        "registry.model_version",
-        "register_model_version",
-        {
-            "version_id": ctx.data["version_id"],
-            "run_id": ctx.data["run_id"],
-            "model_name": ctx.data["model_name"],
-        },
-    )
-
-
-async def undo_train_model_register_best_model(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 4: delete what register_model_version created."""
-    return await ctx.send(
-        "registry.model_version",
-        "_delete",
-        {"version_id": ctx.data["version_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def train_model_promote_model(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 5 (retriable): promote_model_version on registry.model_version."""
-    return await ctx.send(
-        "registry.model_version",
-        "promote_model_version",
-        {"version_id": ctx.data["version_id"]},
-    )
-
-
-async def undo_train_model_promote_model(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 5: restore the state promote_model_version changed from its before-image."""
-    return await ctx.send(
-        "registry.model_version",
-        "_restore",
-        {"version_id": ctx.data["version_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def train_model_release_gpus(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 6 (retriable): release_gpus on compute.gpu_quota."""
-    return await ctx.send(
-        "compute.gpu_quota",
-        "release_gpus",
-        {"quota_id": ctx.data["quota_id"], "amount": ctx.data["amount"]},
-    )
-
-
-async def undo_train_model_release_gpus(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 6: reserve_gpus gives back what release_gpus took."""
-    return await ctx.send(
-        "compute.gpu_quota",
-        "reserve_gpus",
-        {"quota_id": ctx.data["quota_id"], "undoes": ctx.forward_key},
-    )
-
-
 TRAIN_MODEL = SagaDefinition(
     name="train_model",
     deadline_s=30.0,
-    compensation_retry=RetryPolicy(
-        max_attempts=3,
-        initial_backoff_s=0.005,
-        backoff_multiplier=2.0,
-        jitter=0.1,
-        max_backoff_s=0.05,
-    ),
+    step_timeout_s=2.0,
+    step_retry=STEP_RETRY,
+    compensation_retry=COMPENSATION_RETRY,
     steps=(
         SagaStep(
-            name="create_training_run",
-            action=train_model_create_training_run,
-            compensation=undo_train_model_create_training_run,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
+            "create_training_run",
+            Send("ml.training_run", "create_training_run", "run_id", "model_name", "gpus"),
+            compensation=Undo("ml.training_run", "_delete", "run_id"),
         ),
         SagaStep(
-            name="reserve_gpus",
-            action=train_model_reserve_gpus,
-            compensation=undo_train_model_reserve_gpus,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
+            "reserve_gpus",
+            Send("compute.gpu_quota", "reserve_gpus", "quota_id", "amount"),
+            compensation=Undo("compute.gpu_quota", "release_gpus", "quota_id"),
         ),
         SagaStep(
-            name="dispatch_training",
-            action=train_model_dispatch_training,
-            compensation=undo_train_model_dispatch_training,
+            "dispatch_training",
+            Send("training_cluster", "dispatch_training", "run_id", "model_name", "gpus"),
+            compensation=Undo(
+                "training_cluster", "cancel_training", "run_id", from_result=("resource_id",)
+            ),
             timeout_s=10.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
             completion_event="ml.training_run.completed",
         ),
         SagaStep(
-            name="register_best_model",
-            action=train_model_register_best_model,
-            compensation=undo_train_model_register_best_model,
+            "register_best_model",
+            Send(
+                "registry.model_version",
+                "register_model_version",
+                "version_id",
+                "run_id",
+                "model_name",
+            ),
+            compensation=Undo("registry.model_version", "_delete", "version_id"),
             pivot=True,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="promote_model",
-            action=train_model_promote_model,
-            compensation=undo_train_model_promote_model,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
+            "promote_model",
+            Send("registry.model_version", "promote_model_version", "version_id"),
+            compensation=Undo("registry.model_version", "_restore", "version_id"),
         ),
         SagaStep(
-            name="release_gpus",
-            action=train_model_release_gpus,
-            compensation=undo_train_model_release_gpus,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
+            "release_gpus",
+            Send("compute.gpu_quota", "release_gpus", "quota_id", "amount"),
+            compensation=Undo("compute.gpu_quota", "reserve_gpus", "quota_id"),
         ),
     ),
 )
 
-SAGAS: tuple[SagaDefinition, ...] = (TRAIN_MODEL,)
+SAGAS = (TRAIN_MODEL,)
 
 SAGA_INPUTS: Mapping[str, Mapping[str, str]] = {
     "train_model": {

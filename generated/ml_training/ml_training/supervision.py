@@ -12,8 +12,6 @@ SUPERVISION = SupervisorPlan(
     strategy="rest_for_one",
     intensity=3,
     period_s=30.0,
-    backoff_min_s=0.0,
-    backoff_max_s=0.0,
     children=(
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -25,7 +23,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("ml.training_run", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("ml.training_run"),),
         ),
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -37,7 +35,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("compute.gpu_quota", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("compute.gpu_quota"),),
         ),
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -48,7 +46,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("registry.model_version", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("registry.model_version"),),
         ),
         SupervisorPlan(
             # one_for_one with backoff: an outage of one external system is retried with growing
@@ -59,7 +57,7 @@ SUPERVISION = SupervisorPlan(
             period_s=60.0,
             backoff_min_s=0.1,
             backoff_max_s=5.0,
-            children=(ChildPlan("training_cluster", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("training_cluster"),),
         ),
     ),
 )

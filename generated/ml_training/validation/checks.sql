@@ -58,8 +58,8 @@ SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s
 SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'compute.gpu_quota.reserved' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_training_cluster_dispatch_training_undone
--- training_cluster.dispatch_training done by a compensated saga was undone or cancelled.
-SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'training_cluster' AND c.operation = 'dispatch_training' AND c.status NOT IN ('undone', 'cancelled') ORDER BY c.idempotency_key;
+-- training_cluster.dispatch_training done by a compensated saga was undone or cancelled (or refused: it never happened).
+SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'training_cluster' AND c.operation = 'dispatch_training' AND c.status NOT IN ('undone', 'cancelled', 'refused') ORDER BY c.idempotency_key;
 -- subjects: external_training_cluster_dispatch_training_undone
 SELECT COUNT(*) FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'training_cluster' AND c.operation = 'dispatch_training';
 

@@ -9,21 +9,15 @@ commands by idempotency key, and answers refusals with a Rejection.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from sagacrew.runtime import AggregateActor, CommandHandler
-
-from .upcasters import UPCASTERS
+from sagacrew.runtime import AggregateActor, CommandHandler, Invariant
 
 
 class OrderActorBase(AggregateActor):
     """The order aggregate of the ordering context.
 
     Identity: ``order_id``. Snapshots: every 2 events, as the spec sets.
-
-    Invariants:
-      - total_is_positive: ``total_cents > 0``
-      - status_is_known: ``status in ['pending', 'approved', 'rejected']``
     """
 
     address: ClassVar[str] = "ordering.order"
@@ -34,50 +28,25 @@ class OrderActorBase(AggregateActor):
         "total_cents": "int",
         "status": "str",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 2
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create
         "create_order": CommandHandler(
             kind="create",
             event="ordering.order.created",
             params=("consumer_id", "total_cents"),
             sets={"status": "pending"},
         ),
-        # update
         "approve_order": CommandHandler(
-            kind="update",
-            event="ordering.order.approved",
-            params=(),
-            sets={"status": "approved"},
+            kind="update", event="ordering.order.approved", sets={"status": "approved"}
         ),
-        # update
         "reject_order": CommandHandler(
-            kind="update",
-            event="ordering.order.rejected",
-            params=(),
-            sets={"status": "rejected"},
+            kind="update", event="ordering.order.rejected", sets={"status": "rejected"}
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # total_is_positive: total_cents > 0
-        if not (state["total_cents"] > 0):
-            broken.append("total_is_positive")
-        # status_is_known: status in ['pending', 'approved', 'rejected']
-        if not (state["status"] in ["pending", "approved", "rejected"]):
-            broken.append("status_is_known")
-        return broken
-
-
-def consumer_validate_order_for_consumer_refused(
-    state: Mapping[str, Any], params: Mapping[str, Any]
-) -> bool:
-    """True when consumers.consumer must refuse validate_order_for_consumer."""
-    return bool(params["total_cents"] > 50000)
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "total_is_positive": lambda state: state["total_cents"] > 0,
+        "status_is_known": lambda state: state["status"] in ["pending", "approved", "rejected"],
+    }
 
 
 class ConsumerActorBase(AggregateActor):
@@ -93,16 +62,12 @@ class ConsumerActorBase(AggregateActor):
         "verified": "bool",
         "order_limit_cents": "int",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
-    snapshot_every: ClassVar[int] = 50
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # query
         "validate_order_for_consumer": CommandHandler(
             kind="query",
             event=None,
             params=("total_cents",),
-            rejects_when=consumer_validate_order_for_consumer_refused,
+            rejects_when=lambda state, params: params["total_cents"] > 50000,
         ),
     }
 
@@ -111,41 +76,25 @@ class TicketActorBase(AggregateActor):
     """The ticket aggregate of the kitchen context.
 
     Identity: ``ticket_id``. Snapshots: every 50 events, for normal criticality.
-
-    Invariants:
-      - ticket_status_is_known: ``status in ['pending', 'confirmed']``
     """
 
     address: ClassVar[str] = "kitchen.ticket"
     identity: ClassVar[str] = "ticket_id"
     fields: ClassVar[Mapping[str, str]] = {"ticket_id": "str", "order_id": "str", "status": "str"}
-    initial: ClassVar[Mapping[str, Any]] = {}
-    snapshot_every: ClassVar[int] = 50
-    upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create
         "create_ticket": CommandHandler(
             kind="create",
             event="kitchen.ticket.created",
             params=("order_id",),
             sets={"status": "pending"},
         ),
-        # update
         "confirm_ticket": CommandHandler(
-            kind="update",
-            event="kitchen.ticket.confirmed",
-            params=(),
-            sets={"status": "confirmed"},
+            kind="update", event="kitchen.ticket.confirmed", sets={"status": "confirmed"}
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # ticket_status_is_known: status in ['pending', 'confirmed']
-        if not (state["status"] in ["pending", "confirmed"]):
-            broken.append("ticket_status_is_known")
-        return broken
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "ticket_status_is_known": lambda state: state["status"] in ["pending", "confirmed"],
+    }
 
 
 AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (

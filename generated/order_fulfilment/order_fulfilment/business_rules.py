@@ -6,6 +6,10 @@ Each class below subclasses a generated base and replaces it in the running syst
 ``super()`` to keep the spec's), and for a gateway, ``perform`` to call the real system
 instead of the sandbox ledger. A class you delete falls back to the generated base;
 a base added by a later spec change runs as generated until you subclass it here.
+
+When the external system says no (e.g. card declined), raise
+``sagacrew.runtime.GatewayRefusal(reason)`` from ``perform``: the saga step fails without
+retrying, the saga compensates its done steps, and the gateway actor is not restarted.
 """
 
 from __future__ import annotations

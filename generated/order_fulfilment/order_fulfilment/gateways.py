@@ -19,13 +19,8 @@ class PaymentGatewayBase(SandboxGateway):
 
     system: ClassVar[str] = "payment_gateway"
     operations: ClassVar[Mapping[str, GatewayOperation]] = {
-        "authorize_card": GatewayOperation(
-            params=("consumer_id", "total_cents"),
-        ),
-        "void_authorization": GatewayOperation(
-            params=(),
-            undoes="authorize_card",
-        ),
+        "authorize_card": GatewayOperation(params=("consumer_id", "total_cents")),
+        "void_authorization": GatewayOperation(params=(), undoes="authorize_card"),
     }
 
 

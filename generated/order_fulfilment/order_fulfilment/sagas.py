@@ -3,223 +3,74 @@
 
 Every execution ends with all steps done, or with the done steps compensated in reverse
 order. Steps before a saga's pivot are compensatable; steps after it are retriable and are
-retried until they succeed or the deadline passes. Each step sends its command with the
-saga's correlation id, a causation id and an idempotency key (added by StepContext.send).
+retried until they succeed or the deadline passes. ``Send`` sends a step's command with
+fields of the saga's data; ``Undo`` compensates it, naming the forward command it undoes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, Send, Undo
 
-# --- create_order --------------------------------------------------------------------
+COMPENSATION_RETRY = RetryPolicy(
+    max_attempts=3, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+STEP_RETRY = RetryPolicy(
+    max_attempts=4, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+
+
 # Place an order and see it through to approval.
 # Pivot: authorize_card (step 4 of 6).
-
-
-async def create_order_create_order(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 1: create_order on ordering.order."""
-    return await ctx.send(
-        "ordering.order",
-        "create_order",
-        {
-            "order_id": ctx.data["order_id"],
-            "consumer_id": ctx.data["consumer_id"],
-            "total_cents": ctx.data["total_cents"],
-        },
-    )
-
-
-async def undo_create_order_create_order(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 1: delete what create_order created."""
-    return await ctx.send(
-        "ordering.order",
-        "_delete",
-        {"order_id": ctx.data["order_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def create_order_validate_consumer(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 2: validate_order_for_consumer on consumers.consumer."""
-    return await ctx.send(
-        "consumers.consumer",
-        "validate_order_for_consumer",
-        {"consumer_id": ctx.data["consumer_id"], "total_cents": ctx.data["total_cents"]},
-    )
-
-
-async def create_order_create_ticket(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 3: create_ticket on kitchen.ticket."""
-    return await ctx.send(
-        "kitchen.ticket",
-        "create_ticket",
-        {"ticket_id": ctx.data["ticket_id"], "order_id": ctx.data["order_id"]},
-    )
-
-
-async def undo_create_order_create_ticket(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 3: delete what create_ticket created."""
-    return await ctx.send(
-        "kitchen.ticket",
-        "_delete",
-        {"ticket_id": ctx.data["ticket_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def create_order_authorize_card(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 4 (pivot): authorize_card on payment_gateway."""
-    return await ctx.send(
-        "payment_gateway",
-        "authorize_card",
-        {"consumer_id": ctx.data["consumer_id"], "total_cents": ctx.data["total_cents"]},
-    )
-
-
-async def undo_create_order_authorize_card(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 4: payment_gateway.void_authorization undoes authorize_card."""
-    return await ctx.send(
-        "payment_gateway",
-        "void_authorization",
-        {"undoes": ctx.forward_key, "resource_id": ctx.step_result.get("resource_id", "")},
-    )
-
-
-async def create_order_confirm_ticket(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 5 (retriable): confirm_ticket on kitchen.ticket."""
-    return await ctx.send(
-        "kitchen.ticket",
-        "confirm_ticket",
-        {"ticket_id": ctx.data["ticket_id"]},
-    )
-
-
-async def undo_create_order_confirm_ticket(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 5: restore the state confirm_ticket changed from its before-image."""
-    return await ctx.send(
-        "kitchen.ticket",
-        "_restore",
-        {"ticket_id": ctx.data["ticket_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def create_order_approve_order(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 6 (retriable): approve_order on ordering.order."""
-    return await ctx.send(
-        "ordering.order",
-        "approve_order",
-        {"order_id": ctx.data["order_id"]},
-    )
-
-
-async def undo_create_order_approve_order(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 6: restore the state approve_order changed from its before-image."""
-    return await ctx.send(
-        "ordering.order",
-        "_restore",
-        {"order_id": ctx.data["order_id"], "undoes": ctx.forward_key},
-    )
-
-
 CREATE_ORDER = SagaDefinition(
     name="create_order",
     deadline_s=30.0,
-    compensation_retry=RetryPolicy(
-        max_attempts=3,
-        initial_backoff_s=0.005,
-        backoff_multiplier=2.0,
-        jitter=0.1,
-        max_backoff_s=0.05,
-    ),
+    step_timeout_s=2.0,
+    step_retry=STEP_RETRY,
+    compensation_retry=COMPENSATION_RETRY,
     steps=(
         SagaStep(
-            name="create_order",
-            action=create_order_create_order,
-            compensation=undo_create_order_create_order,
+            "create_order",
+            Send("ordering.order", "create_order", "order_id", "consumer_id", "total_cents"),
+            compensation=Undo("ordering.order", "_delete", "order_id"),
             lock="acquire",
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="validate_consumer",
-            action=create_order_validate_consumer,
+            "validate_consumer",
+            Send("consumers.consumer", "validate_order_for_consumer", "consumer_id", "total_cents"),
             read_only=True,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="create_ticket",
-            action=create_order_create_ticket,
-            compensation=undo_create_order_create_ticket,
+            "create_ticket",
+            Send("kitchen.ticket", "create_ticket", "ticket_id", "order_id"),
+            compensation=Undo("kitchen.ticket", "_delete", "ticket_id"),
             lock="acquire",
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="authorize_card",
-            action=create_order_authorize_card,
-            compensation=undo_create_order_authorize_card,
+            "authorize_card",
+            Send("payment_gateway", "authorize_card", "consumer_id", "total_cents"),
+            compensation=Undo(
+                "payment_gateway", "void_authorization", from_result=("resource_id",)
+            ),
             pivot=True,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="confirm_ticket",
-            action=create_order_confirm_ticket,
-            compensation=undo_create_order_confirm_ticket,
+            "confirm_ticket",
+            Send("kitchen.ticket", "confirm_ticket", "ticket_id"),
+            compensation=Undo("kitchen.ticket", "_restore", "ticket_id"),
             lock="release",
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="approve_order",
-            action=create_order_approve_order,
-            compensation=undo_create_order_approve_order,
+            "approve_order",
+            Send("ordering.order", "approve_order", "order_id"),
+            compensation=Undo("ordering.order", "_restore", "order_id"),
             lock="release",
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
     ),
 )
 
-SAGAS: tuple[SagaDefinition, ...] = (CREATE_ORDER,)
+SAGAS = (CREATE_ORDER,)
 
 SAGA_INPUTS: Mapping[str, Mapping[str, str]] = {
     "create_order": {

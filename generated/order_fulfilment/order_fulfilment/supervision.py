@@ -12,8 +12,6 @@ SUPERVISION = SupervisorPlan(
     strategy="rest_for_one",
     intensity=3,
     period_s=30.0,
-    backoff_min_s=0.0,
-    backoff_max_s=0.0,
     children=(
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -25,7 +23,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("ordering.order", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("ordering.order"),),
         ),
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -36,7 +34,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("consumers.consumer", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("consumers.consumer"),),
         ),
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -47,7 +45,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("kitchen.ticket", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("kitchen.ticket"),),
         ),
         SupervisorPlan(
             # one_for_one with backoff: an outage of one external system is retried with growing
@@ -58,7 +56,7 @@ SUPERVISION = SupervisorPlan(
             period_s=60.0,
             backoff_min_s=0.1,
             backoff_max_s=5.0,
-            children=(ChildPlan("payment_gateway", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("payment_gateway"),),
         ),
     ),
 )

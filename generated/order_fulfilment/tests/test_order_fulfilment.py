@@ -9,47 +9,31 @@ acts once; after a faulty workload every consistency check of validation/checks.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from order_fulfilment import SAGA_INPUTS, build_system, workload_faults
-from order_fulfilment.app import AGGREGATES
-from sagacrew.runtime import SagaResult, SagaState, ScriptedFault, ScriptedFaults, sample_inputs
+from order_fulfilment import AGGREGATES, build_system
+from sagacrew.runtime import SagaState, read_blueprint
 from sagacrew.runtime.testing import (
     broken_invariants,
     compensated_steps,
+    effects_of,
     failing_checks,
+    park_and_redrive,
+    refusal_at,
+    run_faulty_workload,
     run_one_saga,
+    succeeded_attempts,
+    transient_failures,
 )
 
-BLUEPRINT = json.loads(
-    (Path(__file__).resolve().parent.parent / "blueprint.json").read_text("utf-8")
-)
-
-
-def run(
-    saga: str, faults: ScriptedFaults | None, store_url: str, *, duplicates: float = 0.0
-) -> tuple[SagaResult, list[tuple[Any, ...]]]:
-    """Run one saga on a fresh system; return its result and its saga_step_log rows."""
-    return run_one_saga(
-        lambda: build_system(store_url, faults=faults, duplicate_delivery_rate=duplicates),
-        saga,
-        sample_inputs(SAGA_INPUTS[saga], saga, 0),
-    )
-
-
-# --- create_order ------------------------------------------------------------------
+BLUEPRINT = read_blueprint(Path(__file__).resolve().parent.parent)
 
 
 def test_create_order_completes_every_step(store_url: str) -> None:
-    result, rows = run("create_order", None, store_url)
+    result, rows = run_one_saga(build_system, store_url, "create_order")
     assert result.state == SagaState.COMPLETED, result.error
-    assert (result.steps_completed, result.steps_total) == (6, 6)
-    assert compensated_steps(rows) == []
+    assert (result.steps_completed, result.steps_total, compensated_steps(rows)) == (6, 6, [])
 
 
 @pytest.mark.parametrize(
@@ -64,8 +48,9 @@ def test_create_order_completes_every_step(store_url: str) -> None:
 def test_create_order_refused_at_a_step_undoes_the_done_steps_in_reverse(
     store_url: str, refused_step: str, undone_in_order: list[str]
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("create_order", refused_step))
-    result, rows = run("create_order", faults, store_url)
+    result, rows = run_one_saga(
+        build_system, store_url, "create_order", faults=refusal_at("create_order", refused_step)
+    )
     assert result.state == SagaState.COMPENSATED, result.error
     assert compensated_steps(rows) == undone_in_order
 
@@ -74,91 +59,45 @@ def test_create_order_refused_at_a_step_undoes_the_done_steps_in_reverse(
 def test_create_order_step_after_the_pivot_is_retried_until_it_succeeds(
     store_url: str, step: str
 ) -> None:
-    faults = ScriptedFaults().add(ScriptedFault("create_order", step, retriable=True, times=2))
-    result, rows = run("create_order", faults, store_url)
+    result, rows = run_one_saga(
+        build_system,
+        store_url,
+        "create_order",
+        faults=transient_failures("create_order", step, times=2),
+    )
     assert result.state == SagaState.COMPLETED, result.error
-    attempts = [
-        a
-        for name, phase, status, a in rows
-        if name == step and phase == "forward" and status == "succeeded"
-    ]
-    assert attempts == [3]
+    assert succeeded_attempts(rows, step) == [3]
 
 
 def test_create_order_failed_compensation_is_dead_lettered_then_redriven(store_url: str) -> None:
-    faults = ScriptedFaults()
-    faults.add(ScriptedFault("create_order", "validate_consumer"))
-    faults.add(
-        ScriptedFault("create_order", "create_order", phase="compensation", retriable=True, times=3)
+    ran, parked, redriven = park_and_redrive(
+        build_system, store_url, "create_order", refused="validate_consumer", failing="create_order"
     )
-
-    async def go() -> None:
-        system = build_system(store_url, faults=faults)
-        async with system:
-            result = await system.run_saga(
-                "create_order", sample_inputs(SAGA_INPUTS["create_order"], "create_order", 0)
-            )
-            assert result.state == SagaState.COMPENSATION_FAILED
-            assert system.orchestrator is not None
-            parked = [
-                d for d in system.orchestrator.list_dead_letters() if d.saga_id == result.saga_id
-            ]
-            assert [d.step_name for d in parked] == ["create_order"]
-            faults.clear()
-            assert parked[0].id is not None
-            redriven = await system.orchestrator.redrive(parked[0].id)
-            assert redriven.state == SagaState.COMPENSATED
-
-    asyncio.run(go())
+    assert (ran, parked, redriven) == (
+        SagaState.COMPENSATION_FAILED,
+        ["create_order"],
+        SagaState.COMPENSATED,
+    )
 
 
 def test_create_order_redelivered_commands_act_once(store_url: str) -> None:
-    result, _ = run("create_order", None, store_url, duplicates=1.0)
+    result, _ = run_one_saga(build_system, store_url, "create_order", duplicate_delivery_rate=1.0)
     assert result.state == SagaState.COMPLETED, result.error
-
-    async def count() -> tuple[int, int]:
-        system = build_system(store_url)
-        ((correlation_id,),) = system.store.query(
-            "SELECT correlation_id FROM saga_executions WHERE saga_id = ?", (result.saga_id,)
-        )
-        ((events,),) = system.store.query(
-            "SELECT COUNT(*) FROM events WHERE correlation_id = ?", (correlation_id,)
-        )
-        ((calls,),) = system.store.query(
-            "SELECT COUNT(*) FROM external_calls WHERE correlation_id = ?", (correlation_id,)
-        )
-        system.store.close()
-        return events, calls
-
-    assert asyncio.run(count()) == (4, 1)
-
-
-# --- the whole system under the generated fault plan -------------------------------------
+    assert effects_of(store_url, result.saga_id) == (4, 1)  # (events, external calls)
 
 
 @pytest.fixture
 def faulty_workload(store_url: str) -> str:
-    """Runs 5 sagas of every type with the generated fault plan; returns the store url."""
-
-    async def go() -> None:
-        system = build_system(store_url, faults=workload_faults(), duplicate_delivery_rate=0.1)
-        async with system:
-            report = await system.run_workload(SAGA_INPUTS, sagas_per_type=5)
-            assert report.total == 5 * len(SAGA_INPUTS)
-
-    asyncio.run(go())
+    """Runs 5 sagas of every type under the blueprint's workload plan; returns the store url."""
+    workload = BLUEPRINT["validation"]["workload"]
+    report = run_faulty_workload(build_system, store_url, workload, sagas_per_type=5)
+    assert report.total == 5 * len(build_system.sagas)
     return store_url
 
 
 def test_every_consistency_check_holds_after_a_faulty_workload(faulty_workload: str) -> None:
-    system = build_system(faulty_workload)
-    failing = failing_checks(system.store, BLUEPRINT["validation"]["queries"], now=time.time())
-    system.store.close()
-    assert failing == {}
+    assert failing_checks(faulty_workload, BLUEPRINT["validation"]["queries"]) == {}
 
 
 def test_replayed_state_keeps_every_invariant(faulty_workload: str) -> None:
-    system = build_system(faulty_workload)
-    broken = broken_invariants(system.store, AGGREGATES)
-    system.store.close()
-    assert broken == {}
+    assert broken_invariants(faulty_workload, AGGREGATES) == {}

@@ -58,7 +58,7 @@ SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s
 SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'kitchen.ticket.created' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_payment_gateway_authorize_card_undone
--- payment_gateway.authorize_card done by a compensated saga was undone or cancelled.
-SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'payment_gateway' AND c.operation = 'authorize_card' AND c.status NOT IN ('undone', 'cancelled') ORDER BY c.idempotency_key;
+-- payment_gateway.authorize_card done by a compensated saga was undone or cancelled (or refused: it never happened).
+SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'payment_gateway' AND c.operation = 'authorize_card' AND c.status NOT IN ('undone', 'cancelled', 'refused') ORDER BY c.idempotency_key;
 -- subjects: external_payment_gateway_authorize_card_undone
 SELECT COUNT(*) FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'payment_gateway' AND c.operation = 'authorize_card';

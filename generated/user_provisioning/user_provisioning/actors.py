@@ -9,9 +9,9 @@ commands by idempotency key, and answers refusals with a Rejection.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from sagacrew.runtime import AggregateActor, CommandHandler
+from sagacrew.runtime import AggregateActor, CommandHandler, Invariant
 
 from .upcasters import UPCASTERS
 
@@ -20,10 +20,6 @@ class AccountActorBase(AggregateActor):
     """The account aggregate of the accounts context.
 
     Identity: ``account_id``. Snapshots: every 20 events, for high criticality.
-
-    Invariants:
-      - account_status_is_known: ``status in ['pending', 'active']``
-      - email_is_set: ``email != ''``
     """
 
     address: ClassVar[str] = "accounts.account"
@@ -34,11 +30,9 @@ class AccountActorBase(AggregateActor):
         "locale": "str",
         "status": "str",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
     snapshot_every: ClassVar[int] = 20
     upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create
         "create_account": CommandHandler(
             kind="create",
             event="accounts.account.created",
@@ -46,34 +40,20 @@ class AccountActorBase(AggregateActor):
             sets={"status": "pending"},
             event_version=2,
         ),
-        # update
         "activate_account": CommandHandler(
-            kind="update",
-            event="accounts.account.activated",
-            params=(),
-            sets={"status": "active"},
+            kind="update", event="accounts.account.activated", sets={"status": "active"}
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # account_status_is_known: status in ['pending', 'active']
-        if not (state["status"] in ["pending", "active"]):
-            broken.append("account_status_is_known")
-        # email_is_set: email != ''
-        if not (state["email"] != ""):
-            broken.append("email_is_set")
-        return broken
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "account_status_is_known": lambda state: state["status"] in ["pending", "active"],
+        "email_is_set": lambda state: state["email"] != "",
+    }
 
 
 class MembershipActorBase(AggregateActor):
     """The membership aggregate of the community context.
 
     Identity: ``membership_id``. Snapshots: every 50 events, for normal criticality.
-
-    Invariants:
-      - membership_role_is_known: ``role in ['member', 'moderator']``
     """
 
     address: ClassVar[str] = "community.membership"
@@ -84,11 +64,9 @@ class MembershipActorBase(AggregateActor):
         "community_id": "str",
         "role": "str",
     }
-    initial: ClassVar[Mapping[str, Any]] = {}
-    snapshot_every: ClassVar[int] = 50
     upcasters = UPCASTERS
     commands: ClassVar[Mapping[str, CommandHandler]] = {
-        # create: Compensated by deleting the membership (never left behind).
+        # Compensated by deleting the membership (never left behind).
         "join_default_community": CommandHandler(
             kind="create",
             event="community.membership.joined",
@@ -96,18 +74,10 @@ class MembershipActorBase(AggregateActor):
             sets={"role": "member"},
         ),
     }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        """Names of the spec's invariants that ``state`` breaks."""
-        broken: list[str] = []
-        # membership_role_is_known: role in ['member', 'moderator']
-        if not (state["role"] in ["member", "moderator"]):
-            broken.append("membership_role_is_known")
-        return broken
+    invariants: ClassVar[Mapping[str, Invariant]] = {
+        "membership_role_is_known": lambda state: state["role"] in ["member", "moderator"],
+    }
 
 
-AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (
-    AccountActorBase,
-    MembershipActorBase,
-)
+AGGREGATE_BASES: tuple[type[AggregateActor], ...] = (AccountActorBase, MembershipActorBase)
 """The generated aggregate actors; business_rules.py may subclass each (see app.py)."""

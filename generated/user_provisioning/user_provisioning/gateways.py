@@ -19,13 +19,8 @@ class VaultServiceGatewayBase(SandboxGateway):
 
     system: ClassVar[str] = "vault_service"
     operations: ClassVar[Mapping[str, GatewayOperation]] = {
-        "provision_vault": GatewayOperation(
-            params=("account_id",),
-        ),
-        "deprovision_vault": GatewayOperation(
-            params=("account_id",),
-            undoes="provision_vault",
-        ),
+        "provision_vault": GatewayOperation(params=("account_id",)),
+        "deprovision_vault": GatewayOperation(params=("account_id",), undoes="provision_vault"),
     }
 
 
@@ -34,14 +29,9 @@ class MailerGatewayBase(SandboxGateway):
 
     system: ClassVar[str] = "mailer"
     operations: ClassVar[Mapping[str, GatewayOperation]] = {
-        "send_magic_link": GatewayOperation(
-            params=("account_id", "email"),
-        ),
+        "send_magic_link": GatewayOperation(params=("account_id", "email")),
     }
 
 
-GATEWAY_BASES: tuple[type[SandboxGateway], ...] = (
-    VaultServiceGatewayBase,
-    MailerGatewayBase,
-)
+GATEWAY_BASES: tuple[type[SandboxGateway], ...] = (VaultServiceGatewayBase, MailerGatewayBase)
 """The generated gateways; business_rules.py may subclass each (see app.py)."""

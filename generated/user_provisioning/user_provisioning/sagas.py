@@ -3,195 +3,70 @@
 
 Every execution ends with all steps done, or with the done steps compensated in reverse
 order. Steps before a saga's pivot are compensatable; steps after it are retriable and are
-retried until they succeed or the deadline passes. Each step sends its command with the
-saga's correlation id, a causation id and an idempotency key (added by StepContext.send).
+retried until they succeed or the deadline passes. ``Send`` sends a step's command with
+fields of the saga's data; ``Undo`` compensates it, naming the forward command it undoes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, StepContext
+from sagacrew.runtime import RetryPolicy, SagaDefinition, SagaStep, Send, Undo
 
-# --- provision_user ------------------------------------------------------------------
+COMPENSATION_RETRY = RetryPolicy(
+    max_attempts=3, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+STEP_RETRY = RetryPolicy(
+    max_attempts=4, initial_backoff_s=0.005, backoff_multiplier=2.0, jitter=0.1, max_backoff_s=0.05
+)
+
+
 # Provision a new user end to end.
 # Pivot: activate_account (step 4 of 5).
-
-
-async def provision_user_create_account(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 1: create_account on accounts.account."""
-    return await ctx.send(
-        "accounts.account",
-        "create_account",
-        {
-            "account_id": ctx.data["account_id"],
-            "email": ctx.data["email"],
-            "locale": ctx.data["locale"],
-        },
-    )
-
-
-async def undo_provision_user_create_account(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 1: delete what create_account created."""
-    return await ctx.send(
-        "accounts.account",
-        "_delete",
-        {"account_id": ctx.data["account_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def provision_user_provision_vault(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 2: provision_vault on vault_service."""
-    return await ctx.send(
-        "vault_service",
-        "provision_vault",
-        {"account_id": ctx.data["account_id"]},
-    )
-
-
-async def undo_provision_user_provision_vault(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 2: vault_service.deprovision_vault undoes provision_vault."""
-    return await ctx.send(
-        "vault_service",
-        "deprovision_vault",
-        {
-            "undoes": ctx.forward_key,
-            "resource_id": ctx.step_result.get("resource_id", ""),
-            "account_id": ctx.data["account_id"],
-        },
-    )
-
-
-async def provision_user_join_default_community(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 3: join_default_community on community.membership."""
-    return await ctx.send(
-        "community.membership",
-        "join_default_community",
-        {
-            "membership_id": ctx.data["membership_id"],
-            "account_id": ctx.data["account_id"],
-            "community_id": ctx.data["community_id"],
-        },
-    )
-
-
-async def undo_provision_user_join_default_community(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 3: delete what join_default_community created."""
-    return await ctx.send(
-        "community.membership",
-        "_delete",
-        {"membership_id": ctx.data["membership_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def provision_user_activate_account(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 4 (pivot): activate_account on accounts.account."""
-    return await ctx.send(
-        "accounts.account",
-        "activate_account",
-        {"account_id": ctx.data["account_id"]},
-    )
-
-
-async def undo_provision_user_activate_account(ctx: StepContext) -> Mapping[str, Any]:
-    """Compensate step 4: restore the state activate_account changed from its before-image."""
-    return await ctx.send(
-        "accounts.account",
-        "_restore",
-        {"account_id": ctx.data["account_id"], "undoes": ctx.forward_key},
-    )
-
-
-async def provision_user_send_magic_link(ctx: StepContext) -> Mapping[str, Any]:
-    """Step 5 (retriable): send_magic_link on mailer."""
-    return await ctx.send(
-        "mailer",
-        "send_magic_link",
-        {"account_id": ctx.data["account_id"], "email": ctx.data["email"]},
-    )
-
-
 PROVISION_USER = SagaDefinition(
     name="provision_user",
     deadline_s=30.0,
-    compensation_retry=RetryPolicy(
-        max_attempts=3,
-        initial_backoff_s=0.005,
-        backoff_multiplier=2.0,
-        jitter=0.1,
-        max_backoff_s=0.05,
-    ),
+    step_timeout_s=2.0,
+    step_retry=STEP_RETRY,
+    compensation_retry=COMPENSATION_RETRY,
     steps=(
         SagaStep(
-            name="create_account",
-            action=provision_user_create_account,
-            compensation=undo_provision_user_create_account,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
+            "create_account",
+            Send("accounts.account", "create_account", "account_id", "email", "locale"),
+            compensation=Undo("accounts.account", "_delete", "account_id"),
+        ),
+        SagaStep(
+            "provision_vault",
+            Send("vault_service", "provision_vault", "account_id"),
+            compensation=Undo(
+                "vault_service", "deprovision_vault", "account_id", from_result=("resource_id",)
             ),
         ),
         SagaStep(
-            name="provision_vault",
-            action=provision_user_provision_vault,
-            compensation=undo_provision_user_provision_vault,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
+            "join_default_community",
+            Send(
+                "community.membership",
+                "join_default_community",
+                "membership_id",
+                "account_id",
+                "community_id",
             ),
+            compensation=Undo("community.membership", "_delete", "membership_id"),
         ),
         SagaStep(
-            name="join_default_community",
-            action=provision_user_join_default_community,
-            compensation=undo_provision_user_join_default_community,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
-        ),
-        SagaStep(
-            name="activate_account",
-            action=provision_user_activate_account,
-            compensation=undo_provision_user_activate_account,
+            "activate_account",
+            Send("accounts.account", "activate_account", "account_id"),
+            compensation=Undo("accounts.account", "_restore", "account_id"),
             pivot=True,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
         ),
         SagaStep(
-            name="send_magic_link",
-            action=provision_user_send_magic_link,
-            timeout_s=2.0,
-            retry=RetryPolicy(
-                max_attempts=4,
-                initial_backoff_s=0.005,
-                backoff_multiplier=2.0,
-                jitter=0.1,
-                max_backoff_s=0.05,
-            ),
+            "send_magic_link",
+            Send("mailer", "send_magic_link", "account_id", "email"),
         ),
     ),
 )
 
-SAGAS: tuple[SagaDefinition, ...] = (PROVISION_USER,)
+SAGAS = (PROVISION_USER,)
 
 SAGA_INPUTS: Mapping[str, Mapping[str, str]] = {
     "provision_user": {

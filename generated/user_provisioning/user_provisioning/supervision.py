@@ -12,8 +12,6 @@ SUPERVISION = SupervisorPlan(
     strategy="rest_for_one",
     intensity=3,
     period_s=30.0,
-    backoff_min_s=0.0,
-    backoff_max_s=0.0,
     children=(
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -25,7 +23,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("accounts.account", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("accounts.account"),),
         ),
         SupervisorPlan(
             # one_for_one: each aggregate is its own consistency boundary; permanent children,
@@ -36,7 +34,7 @@ SUPERVISION = SupervisorPlan(
             period_s=10.0,
             backoff_min_s=0.01,
             backoff_max_s=1.0,
-            children=(ChildPlan("community.membership", restart="permanent", shutdown_s=5.0),),
+            children=(ChildPlan("community.membership"),),
         ),
         SupervisorPlan(
             # one_for_one with backoff: an outage of one external system is retried with growing
@@ -48,8 +46,8 @@ SUPERVISION = SupervisorPlan(
             backoff_min_s=0.1,
             backoff_max_s=5.0,
             children=(
-                ChildPlan("vault_service", restart="permanent", shutdown_s=5.0),
-                ChildPlan("mailer", restart="permanent", shutdown_s=5.0),
+                ChildPlan("vault_service"),
+                ChildPlan("mailer"),
             ),
         ),
     ),

@@ -52,8 +52,8 @@ SELECT e.stream_id || '@' || e.version FROM events e JOIN saga_executions s ON s
 SELECT COUNT(*) FROM events e JOIN saga_executions s ON s.correlation_id = e.correlation_id WHERE s.state = 'compensated' AND e.event_type = 'accounts.account.created' AND e.metadata NOT LIKE '%"undoes"%';
 
 -- name: external_vault_service_provision_vault_undone
--- vault_service.provision_vault done by a compensated saga was undone or cancelled.
-SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'vault_service' AND c.operation = 'provision_vault' AND c.status NOT IN ('undone', 'cancelled') ORDER BY c.idempotency_key;
+-- vault_service.provision_vault done by a compensated saga was undone or cancelled (or refused: it never happened).
+SELECT c.idempotency_key FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'vault_service' AND c.operation = 'provision_vault' AND c.status NOT IN ('undone', 'cancelled', 'refused') ORDER BY c.idempotency_key;
 -- subjects: external_vault_service_provision_vault_undone
 SELECT COUNT(*) FROM external_calls c JOIN saga_executions s ON s.correlation_id = c.correlation_id WHERE s.state = 'compensated' AND c.system = 'vault_service' AND c.operation = 'provision_vault';
 

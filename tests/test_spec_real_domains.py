@@ -1,0 +1,221 @@
+"""Spec forms for real domains: custom compensations, read-only external calls, event
+names a taxonomy fixes, and workloads whose gates cannot pass. Each: the valid form,
+invalid forms with position and fix, what the agents make of it, and what the generated
+code does at run time."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from sagacrew.agents.spec import SpecError, parse_spec
+from sagacrew.crew.emit.system import emit_files, write_files
+from sagacrew.crew.pipeline import design
+from sagacrew.runtime import SagaState, SystemDefinition, open_store
+from sagacrew.runtime.testing import compensated_steps, refusal_at, run_one_saga
+from tests.test_spec_rules import at, changed, only_error, position
+
+SPEC = """\
+system: ftgo
+contexts:
+  ordering:
+    aggregates:
+      order:
+        identity: order_id
+        fields: {order_id: str, total_cents: int, status: str}
+        commands:
+          create_order: {kind: create, params: [total_cents], sets: {status: pending}}
+          reject_order: {kind: update, sets: {status: rejected}, event: rejected}
+          approve_order: {kind: update, sets: {status: approved}, event: ftgo.order.accepted}
+externals:
+  policy:
+    operations:
+      check_limit: {kind: query, params: [total_cents]}
+  payments:
+    operations:
+      charge: {undo: refund, params: [total_cents]}
+      refund: {}
+      void: {}
+sagas:
+  place_order:
+    trigger: ordering.order.create_order
+    steps:
+      - name: create_order
+        invoke: ordering.order.create_order
+        compensate_with: ordering.order.reject_order
+      - {name: check_limit, invoke: policy.check_limit}
+      - {name: charge, invoke: payments.charge, pivot: true}
+      - {name: approve_order, invoke: ordering.order.approve_order}
+"""
+
+
+def test_the_sample_with_a_custom_compensation_and_a_query_operation_is_valid() -> None:
+    spec = parse_spec(SPEC, "s.yaml")
+    steps = spec.sagas["place_order"].steps
+    assert steps[0].compensate_with == "ordering.order.reject_order"
+    assert spec.externals["policy"].operations["check_limit"].kind == "query"
+
+
+@pytest.mark.parametrize(
+    ("custom", "message", "fix"),
+    [
+        (
+            "ordering.order.reject_ordr",
+            "step 'create_order' compensates with unknown 'ordering.order.reject_ordr'",
+            "did you mean 'ordering.order.reject_order'?",
+        ),
+        (
+            "payments.refund",
+            "step 'create_order' writes ordering.order but would be compensated on payments",
+            "compensate with a command of ordering.order",
+        ),
+        (
+            "ordering.order.create_order",
+            "step 'create_order' cannot be compensated by its own command",
+            "name the command of ordering.order that reverses it",
+        ),
+    ],
+)
+def test_a_wrong_compensate_with_is_an_error_at_its_place(
+    custom: str, message: str, fix: str
+) -> None:
+    text = changed(
+        "compensate_with: ordering.order.reject_order", f"compensate_with: {custom}", SPEC
+    )
+    error = only_error(text)
+    line, column = position(text, f"compensate_with: {custom}")
+    assert at(error) == (line, column + len("compensate_with: "))
+    assert error.message.startswith(message)
+    assert error.fix.startswith(fix)
+
+
+def test_a_query_operation_cannot_declare_an_undo() -> None:
+    text = changed(
+        "{kind: query, params: [total_cents]}",
+        "{kind: query, undo: forget}\n      forget: {}",
+        SPEC,
+    )
+    error = only_error(text)
+    assert at(error) == position(text, "forget}")
+    assert "is a query, which changes nothing to undo" in error.message
+    assert error.fix == "remove `undo:`, or make it `kind: command`"
+
+
+def test_a_command_operation_before_the_pivot_still_needs_an_undo() -> None:
+    error = only_error(changed("{kind: query, params: [total_cents]}", "{params: []}", SPEC))
+    assert error.message.startswith("step 'check_limit' comes before the pivot 'charge'")
+
+
+def test_a_business_failure_rate_over_the_gate_is_a_warning_at_its_place() -> None:
+    text = SPEC + "workload: {business_failure_rate: 0.2}\n"
+    warnings: list[SpecError] = []
+    parse_spec(text, "s.yaml", warnings)
+    (warning,) = [w for w in warnings if "business_failure_rate" in w.message]
+    assert at(warning) == position(text, "0.2")
+    assert warning.message.endswith(
+        "at most 80.0% complete: the success_rate_min gate (dev 90.0%, prod 99.5%) cannot pass"
+    )
+    assert warning.fix.startswith("lower it to at most 0.1 for dev, 0.005 for prod")
+
+
+def test_the_agents_record_the_custom_compensation_and_the_read_only_call() -> None:
+    saga = design(parse_spec(SPEC, "s.yaml"), "s.yaml").sagas
+    assert saga is not None
+    create, check, charge, _ = saga.sagas[0].steps
+    assert create.compensation is not None
+    assert (create.compensation.kind, create.compensation.command) == ("custom", "reject_order")
+    assert [e.key for e in create.compensation.payload or []] == ["order_id", "undoes"]
+    assert (check.kind.value, check.compensation, check.compensatable) == ("query", None, True)
+    assert charge.compensation is not None and charge.compensation.command == "refund"
+
+
+@pytest.fixture(scope="module")
+def ftgo(tmp_path_factory: pytest.TempPathFactory) -> SystemDefinition:
+    out = tmp_path_factory.mktemp("ftgo")
+    write_files(emit_files(design(parse_spec(SPEC, "s.yaml"), "s.yaml")), out)
+    sys.path.insert(0, str(out))
+    try:
+        package = importlib.import_module("ftgo")
+    finally:
+        sys.path.remove(str(out))
+    code = (out / "ftgo" / "sagas.py").read_text("utf-8")
+    assert 'compensation=Undo("ordering.order", "reject_order", "order_id")' in code
+    assert 'Send("policy", "check_limit", "total_cents"),\n            read_only=True' in code
+    build: SystemDefinition = package.build_system
+    return build
+
+
+def test_a_refused_saga_rejects_its_order_instead_of_deleting_it(
+    ftgo: SystemDefinition, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    result, rows = run_one_saga(
+        ftgo, url, "place_order", faults=refusal_at("place_order", "charge")
+    )
+    assert result.state == SagaState.COMPENSATED, result.error
+    assert compensated_steps(rows) == ["create_order"]  # the query needs no undo
+    store = open_store(url)
+    try:
+        (order,) = store.stream_ids("ordering.order")
+        events = [e.event_type for e in store.read_stream(order)]
+    finally:
+        store.close()
+    assert events == ["ordering.order.created", "ordering.order.rejected"]
+
+
+def test_a_refusal_at_the_query_compensates_with_the_custom_command(
+    ftgo: SystemDefinition, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    faults = refusal_at("place_order", "check_limit")
+    result, rows = run_one_saga(ftgo, url, "place_order", faults=faults)
+    assert result.state == SagaState.COMPENSATED, result.error
+    assert compensated_steps(rows) == ["create_order"]
+
+
+def test_an_explicit_event_name_is_registered_and_emitted(
+    ftgo: SystemDefinition, tmp_path: Path
+) -> None:
+    blueprint = design(parse_spec(SPEC, "s.yaml"), "s.yaml")
+    assert blueprint.events is not None
+    assert "ftgo.order.accepted" in [e.name for e in blueprint.events.events]
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    result, _ = run_one_saga(ftgo, url, "place_order")
+    assert result.state == SagaState.COMPLETED, result.error
+    store = open_store(url)
+    try:
+        (order,) = store.stream_ids("ordering.order")
+        events = [e.event_type for e in store.read_stream(order)]
+    finally:
+        store.close()
+    assert events == ["ordering.order.created", "ftgo.order.accepted"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "fix"),
+    [
+        (
+            "ftgo.order.accept",
+            "event 'ftgo.order.accept' does not end in a past-tense verb",
+            "name what happened: did you mean ftgo.order.accepted?",
+        ),
+        (
+            "ordering.order.rejected",
+            "command 'approve_order' emits event 'ordering.order.rejected', already emitted by "
+            "command 'reject_order'",
+            None,
+        ),
+    ],
+)
+def test_a_wrong_explicit_event_name_is_an_error_at_its_place(
+    name: str, message: str, fix: str | None
+) -> None:
+    text = changed("event: ftgo.order.accepted}", f"event: {name}}}", SPEC)
+    error = only_error(text)
+    assert at(error) == position(text, name)
+    assert error.message == message
+    if fix is not None:
+        assert error.fix == fix

@@ -1,0 +1,144 @@
+"""Typed parameters: every parameter has a declared or inferred type, expressions over
+mismatched types are spec errors, the saga inputs carry the types, and ``sagacrew run``
+fails when the system crashed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_helpers import ROOT, sagacrew
+
+from sagacrew.agents.spec import parse_spec
+from sagacrew.crew.pipeline import design
+from tests.test_spec_rules import at, changed, only_error, position
+
+SPEC = """\
+system: models
+contexts:
+  ml:
+    aggregates:
+      model:
+        identity: model_id
+        fields: {model_id: str, drift_score: int, status: str}
+        commands:
+          register_model: {kind: create, params: [drift_score], sets: {status: new}}
+          check_drift:
+            kind: query
+            params: {max_drift: int}
+            rejects_when: drift_score > max_drift
+externals:
+  serving:
+    operations:
+      deploy: {params: {model_id: str, replicas: int, canary: bool}, undo: undeploy}
+      undeploy: {}
+sagas:
+  activate:
+    trigger: ml.model.register_model
+    steps:
+      - {name: register, invoke: ml.model.register_model}
+      - {name: check, invoke: ml.model.check_drift}
+      - {name: deploy, invoke: serving.deploy, pivot: true}
+"""
+
+
+def test_declared_parameter_types_reach_the_saga_inputs() -> None:
+    blueprint = design(parse_spec(SPEC, "s.yaml"), "s.yaml")
+    assert blueprint.sagas is not None
+    inputs = blueprint.sagas.sagas[0].inputs
+    assert inputs == {
+        "model_id": "str",
+        "drift_score": "int",
+        "max_drift": "int",
+        "replicas": "int",
+        "canary": "bool",
+    }
+
+
+def test_an_untyped_parameter_takes_the_type_of_a_field_of_that_name() -> None:
+    text = changed("params: {max_drift: int}", "params: [drift_score]", SPEC)
+    text = changed("rejects_when: drift_score > max_drift", "rejects_when: drift_score > 9", text)
+    blueprint = design(parse_spec(text, "s.yaml"), "s.yaml")
+    assert blueprint.sagas is not None
+    assert blueprint.sagas.sagas[0].inputs["drift_score"] == "int"
+
+
+@pytest.mark.parametrize(
+    ("rule", "needle", "message"),
+    [
+        (
+            "drift_score > status",
+            "status",
+            "'drift_score' is a number and 'status' is a string: they do not compare",
+        ),
+        (
+            "status == 3",
+            "3",
+            "'status' is a string and '3' is a number: they are never equal",
+        ),
+        (
+            "status in ['new', 1]",
+            "1]",
+            "'status' is a string and '1' is a number: they never match",
+        ),
+        (
+            "drift_score + status > 1",
+            "status >",
+            "`+` needs a number, but 'status' is a string",
+        ),
+    ],
+)
+def test_an_expression_over_mismatched_types_is_an_error_at_its_place(
+    rule: str, needle: str, message: str
+) -> None:
+    text = changed("rejects_when: drift_score > max_drift", f"rejects_when: {rule}", SPEC)
+    error = only_error(text)
+    assert at(error) == position(text, needle, text.count(needle))
+    assert error.message == f"in `{rule}`: {message}"
+
+
+def test_a_parameter_declared_with_the_wrong_type_is_caught_in_the_comparison() -> None:
+    text = changed("params: {max_drift: int}", "params: {max_drift: str}", SPEC)
+    error = only_error(text)
+    assert error.message == (
+        "in `drift_score > max_drift`: 'drift_score' is a number and 'max_drift' is a "
+        "string: they do not compare"
+    )
+    assert error.fix.startswith("compare values of one type")
+
+
+def test_sagacrew_run_exits_non_zero_when_a_handler_crashes(tmp_path: Path) -> None:
+    system = tmp_path / "order_fulfilment"
+    shutil.copytree(
+        ROOT / "generated" / "order_fulfilment",
+        system,
+        ignore=shutil.ignore_patterns(".sagacrew", "__pycache__"),
+    )
+    rules = system / "order_fulfilment" / "business_rules.py"
+    rules.write_text(
+        rules.read_text("utf-8").replace(
+            '    """ordering.order: the spec\'s rules, plus any you add here."""',
+            '    """ordering.order: a rule with a bug."""\n\n'
+            "    def broken_invariants(self, state: object) -> list[str]:\n"
+            '        return [1 > "1"]  # type: ignore[operator]\n',
+        ),
+        "utf-8",
+    )
+    done = sagacrew("run", str(system), "--sagas", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "error: the system crashed:" in done.stderr
+    assert "TypeError" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sagacrew_run_exits_zero_when_sagas_only_compensate(tmp_path: Path) -> None:
+    system = tmp_path / "order_fulfilment"
+    shutil.copytree(
+        ROOT / "generated" / "order_fulfilment",
+        system,
+        ignore=shutil.ignore_patterns(".sagacrew", "__pycache__"),
+    )
+    done = sagacrew("run", str(system), "--sagas", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "crashed" not in done.stderr
