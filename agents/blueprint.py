@@ -178,6 +178,8 @@ class StepSpec(_Part):
     """Semantic lock on the instance the step writes (as written, or derived)."""
     payload: list[PayloadEntry] | None = None
     """What the step's command sends, in order; ``None``: not recorded (an old blueprint)."""
+    on_timeout: Literal["retry", "compensate", "stall"] = "retry"
+    """What a timed-out attempt means (see ``sagacrew.runtime.SagaStep``)."""
     for_each: PayloadEntry | None = None
     """The list a fan-out step sends its command once per item of (an ``input`` or a
     ``step_field``); ``None``: one command."""

@@ -138,6 +138,7 @@ class SagaOrchestratorAgent:
                     lock=locks.get(index),
                     payload=step_payload(actors[target], command_name, step.with_),
                     for_each=entry_from("items", step.for_each) if step.for_each else None,
+                    on_timeout=step.on_timeout,
                 )
             )
         return SagaSpec(

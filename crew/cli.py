@@ -8,6 +8,7 @@ code 2; a failed verdict or lint is exit code 1; ``--debug`` shows tracebacks.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
@@ -84,6 +85,21 @@ def generate(
             return
         assert spec is not None
         settings = None
+        use_flow = not no_flow
+        if (use_flow or llm) and importlib.util.find_spec("crewai") is None:
+            if llm:
+                err.print(
+                    "error: --llm needs crewAI, which is not installed; "
+                    "install it with `pip install 'sagacrew[crewai]'`",
+                    markup=False,
+                )
+                raise typer.Exit(EXIT_USER_ERROR)
+            err.print(
+                "note: crewAI is not installed, so the crew runs the same steps without "
+                "the crewAI Flow (same output); `pip install 'sagacrew[crewai]'` adds it",
+                markup=False,
+            )
+            use_flow = False
         if llm:
             from sagacrew.crew.llm import llm_settings
 
@@ -95,7 +111,7 @@ def generate(
         target = output or Path("generated") / load_spec(spec, warnings).system
         for warning in warnings:
             err.print(f"warning: {warning}", markup=False)
-        _report_generated(run_generate(spec, target, use_flow=not no_flow, llm=settings), target)
+        _report_generated(run_generate(spec, target, use_flow=use_flow, llm=settings), target)
 
 
 def _report_generated(result: Generated, target: Path) -> None:

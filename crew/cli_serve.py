@@ -50,6 +50,16 @@ def serve(
             "(or SAGACREW_ALERT_WEBHOOK).",
         ),
     ] = None,
+    event_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="SAGACREW_EVENT_SECRETS",
+            metavar="SYSTEM=SECRET",
+            help="Shared secret an external system signs its completion events with "
+            "(POST /api/events, header X-Sagacrew-Signature); repeat per system "
+            "(or SAGACREW_EVENT_SECRETS, comma-separated).",
+        ),
+    ] = None,
 ) -> None:
     """Run the system with its status API and live flowchart page (FastAPI + uvicorn)."""
     with _user_errors():
@@ -65,4 +75,5 @@ def serve(
             max_body_bytes=max_body_bytes,
             max_input_bytes=max_input_bytes,
             alert_webhook=alert_webhook,
+            event_secrets=event_secret or [],
         )

@@ -38,7 +38,9 @@ from sagacrew.runtime._workload import sample_inputs as sample_inputs
 from sagacrew.runtime.actors import Actor, ActorSystem, SupervisorSpec
 from sagacrew.runtime.aggregate import AggregateActor, Rejection
 from sagacrew.runtime.alerts import AlertSink
-from sagacrew.runtime.externals.sandbox import LateCompletions, SandboxGateway
+from sagacrew.runtime.externals._late import LateCompletions
+from sagacrew.runtime.externals.inbound import EventReceipt, InboundEvent, InboundEvents
+from sagacrew.runtime.externals.sandbox import SandboxGateway
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import (
     Alert,
@@ -116,6 +118,17 @@ class SagaSystem:
             )
         self._plan = supervision
         self._definitions = list(sagas)
+        self.inbound = InboundEvents(
+            store,
+            {
+                operation.completion_event: (gateway.system, name)
+                for gateway in gateways
+                for name, operation in gateway.operations.items()
+                if operation.completion_event
+            },
+            self._deliver,
+        )
+        """Completion events from the external systems (see :meth:`deliver_event`)."""
         self._faults = faults
         self._duplicate_rate = duplicate_delivery_rate
         self._lost_reply_rate = lost_reply_rate
@@ -248,6 +261,24 @@ class SagaSystem:
     def _orchestrator_or_none(self) -> SagaOrchestrator | None:
         """The orchestrator once started (quarantine alerts go to it)."""
         return self.orchestrator
+
+    async def deliver_event(
+        self,
+        name: str,
+        *,
+        event_id: str,
+        payload: Mapping[str, Any],
+        correlation_id: str | None = None,
+        resource_id: str | None = None,
+    ) -> EventReceipt:
+        """Deliver an external system's completion event ``name`` (its ``event_id`` makes a
+        replay harmless) for the call with ``resource_id`` (what the gateway's call
+        returned) or the saga with ``correlation_id``. Raises :class:`InboundError` (status
+        400, 404 or 409, message and fix) for an event it refuses; see
+        :mod:`sagacrew.runtime.externals.inbound`. The system must be started."""
+        self._orchestrator()
+        event = InboundEvent(name, event_id, payload, correlation_id, resource_id)
+        return await self.inbound.receive(event)
 
     async def _deliver(self, event: str, correlation_id: str, payload: Mapping[str, Any]) -> bool:
         return await self._orchestrator().deliver(event, correlation_id, payload)

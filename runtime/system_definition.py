@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sagacrew.runtime._workload import sample_inputs
 from sagacrew.runtime.aggregate import AggregateActor
@@ -21,8 +21,10 @@ from sagacrew.runtime.alerts import AlertSink
 from sagacrew.runtime.externals.sandbox import SandboxGateway
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import Alert, FaultInjector, SagaDefinition, SeededFaults
-from sagacrew.runtime.store import open_store
+from sagacrew.runtime.store import Store, open_store
 from sagacrew.runtime.system import SagaSystem, SupervisorPlan
+
+S = TypeVar("S", bound=SagaSystem)
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,9 @@ class SystemDefinition:
         collects the Prometheus metrics; ``on_alert`` and ``alert_sinks`` hear of what an
         operator must act on (see :class:`SagaSystem`).
         """
-        return SagaSystem(
-            name=self.name,
-            store=open_store(store_url),
-            aggregates=self.aggregates,
-            gateways=self.gateways,
-            supervision=self.supervision,
-            sagas=self.sagas,
+        return self.build(
+            SagaSystem,
+            open_store(store_url),
             faults=faults,
             duplicate_delivery_rate=duplicate_delivery_rate,
             lost_reply_rate=lost_reply_rate,
@@ -72,6 +70,19 @@ class SystemDefinition:
             metrics=metrics,
             on_alert=on_alert,
             alert_sinks=alert_sinks,
+        )
+
+    def build(self, system_class: type[S], store: Store, **options: Any) -> S:
+        """A ``system_class`` (:class:`SagaSystem` or a subclass) on ``store``, wired from
+        these declarations; ``options`` go to its constructor (see :meth:`__call__`)."""
+        return system_class(
+            name=self.name,
+            store=store,
+            aggregates=self.aggregates,
+            gateways=self.gateways,
+            supervision=self.supervision,
+            sagas=self.sagas,
+            **options,
         )
 
     def saga(self, name: str) -> SagaDefinition:

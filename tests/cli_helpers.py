@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -55,3 +56,15 @@ def sagacrew(
         check=False,
         timeout=timeout,
     )
+
+
+def copy_of_generated(system: str, into: Path) -> Path:
+    """A copy of ``generated/<system>`` as ``into/<system>``, without its state
+    (``.sagacrew``) and caches."""
+    target = into / system
+    shutil.copytree(
+        ROOT / "generated" / system,
+        target,
+        ignore=shutil.ignore_patterns(".sagacrew", ".benchmarks", ".mypy_cache", "__pycache__"),
+    )
+    return target

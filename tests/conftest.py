@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from postgres_server import INSTALL_HINT, PostgresServer, find_bin_dir
 
 if TYPE_CHECKING:
+    from saga_fakes import ObservedStore
+
     from sagacrew.agents.blueprint import Blueprint
     from sagacrew.agents.spec import DomainSpec
 
@@ -79,3 +82,13 @@ def store_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(name)
     return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[ObservedStore]:
+    """The default ``store``: an observed saga store (``saga_fakes``) on each backend in
+    turn. A module that needs another store defines its own ``store`` fixture."""
+    from saga_fakes import observed_store
+
+    with closing(observed_store(store_url)) as observed:
+        yield observed

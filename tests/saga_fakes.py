@@ -5,6 +5,7 @@ harness running an orchestrator over them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,36 @@ from sagacrew.runtime.saga import (
     StepContext,
     StepFailed,
 )
-from sagacrew.runtime.store import PostgresStore, SagaTransition, SqliteStore, TransitionIds
+from sagacrew.runtime.store import (
+    PostgresStore,
+    SagaExecution,
+    SagaTransition,
+    SqliteStore,
+    TransitionIds,
+)
+
+
+def saga_row(saga_id: str, state: str, started_at: float, **columns: Any) -> SagaExecution:
+    """A ``saga_executions`` row for store tests: an ``order`` saga of 3 steps, at its first
+    and none done, with correlation and causation ``c-<saga_id>``, last updated when it
+    started and due 60 s later; ``columns`` replace any of these."""
+    correlation_id = f"c-{saga_id}"
+    row = SagaExecution(
+        saga_id=saga_id,
+        saga_name="order",
+        state=state,
+        step_index=0,
+        steps_total=3,
+        steps_completed=0,
+        pivot_index=None,
+        data={},
+        correlation_id=correlation_id,
+        causation_id=correlation_id,
+        started_at=started_at,
+        updated_at=started_at,
+        deadline_at=started_at + 60,
+    )
+    return dataclasses.replace(row, **columns)
 
 
 class FakeClock:

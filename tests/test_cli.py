@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import BROKEN_CONTEXTS, BROKEN_SAGAS, ROOT, sagacrew
+from cli_helpers import BROKEN_CONTEXTS, BROKEN_SAGAS, MAIN, ROOT, sagacrew
 
 
 def test_help_lists_every_subcommand_without_importing_crewai() -> None:
@@ -139,3 +139,21 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "a-file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_generate_without_crewai_runs_the_same_steps_and_says_how_to_add_it(
+    tmp_path: Path,
+) -> None:
+    hidden = "import sys; sys.modules['crewai'] = None; " + MAIN
+    spec = str(ROOT / "examples" / "order_fulfilment.yaml")
+    done = sagacrew("generate", spec, "-o", str(tmp_path / "out"), code=hidden)
+    assert done.returncode == 0, done.stderr
+    assert "crewAI is not installed" in done.stderr
+    assert "pip install 'sagacrew[crewai]'" in done.stderr
+    assert (tmp_path / "out" / "order_fulfilment" / "sagas.py").read_text("utf-8") == (
+        ROOT / "generated" / "order_fulfilment" / "order_fulfilment" / "sagas.py"
+    ).read_text("utf-8")
+    llm = sagacrew("generate", spec, "-o", str(tmp_path / "llm"), "--llm", code=hidden)
+    assert llm.returncode == 2
+    assert "--llm needs crewAI" in llm.stderr
+    assert "Traceback" not in llm.stderr

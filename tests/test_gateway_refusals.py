@@ -90,6 +90,12 @@ def system_with(cls: type[SandboxGateway], store_url: str) -> SagaSystem:
     return dataclasses.replace(BUILD, gateways=(cls,))(store_url)
 
 
+def void(correlation_id: str, undoes: str, key: str) -> Envelope:
+    """A ``void_authorization`` undoing the call keyed ``undoes``, sent under ``key``."""
+    payload = {"undoes": undoes, "resource_id": ""}
+    return Envelope("void_authorization", payload, correlation_id, "undo", idempotency_key=key)
+
+
 def order(index: int, total_cents: int) -> dict[str, Any]:
     return {
         "order_id": f"O-{index}",
@@ -157,13 +163,7 @@ def test_a_redelivered_refused_call_is_refused_again_and_its_undo_does_nothing(
                     await system.dispatch("payment_gateway", call)
                 assert not refused.value.retriable
                 assert "card declined" in refused.value.reason
-            undo = Envelope(
-                "void_authorization",
-                {"undoes": key, "resource_id": ""},
-                saga.correlation_id,
-                "undo",
-                idempotency_key=f"{result.saga_id}:{AUTHORIZE}:compensation",
-            )
+            undo = void(saga.correlation_id, key, f"{result.saga_id}:{AUTHORIZE}:compensation")
             reply = await system.dispatch("payment_gateway", undo)
             assert reply["status"] == NOTHING_TO_UNDO
             assert system.actors.restarts == 0
@@ -232,13 +232,7 @@ def test_a_refused_undo_is_answered_as_a_refusal_but_not_recorded(sqlite_url: st
             saga = system.store.get_saga(result.saga_id)
             assert saga is not None
             key = f"{result.saga_id}:{AUTHORIZE}:undo-by-hand"
-            undo = Envelope(
-                "void_authorization",
-                {"undoes": f"{result.saga_id}:{AUTHORIZE}:forward", "resource_id": ""},
-                saga.correlation_id,
-                "undo",
-                idempotency_key=key,
-            )
+            undo = void(saga.correlation_id, f"{result.saga_id}:{AUTHORIZE}:forward", key)
             for _ in range(2):
                 with pytest.raises(StepFailed) as refused:
                     await system.dispatch("payment_gateway", undo)

@@ -38,11 +38,15 @@ def spec(tmp_path: Path) -> Path:
     return copy
 
 
-def test_business_rules_file_is_created_once_and_never_overwritten(
-    spec: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "system"
-    generate(spec, out, use_flow=False)
+@pytest.fixture
+def out(spec: Path, tmp_path: Path) -> Path:
+    """The system generated from ``spec`` (a test may change the spec and generate again)."""
+    folder = tmp_path / "system"
+    generate(spec, folder, use_flow=False)
+    return folder
+
+
+def test_business_rules_file_is_created_once_and_never_overwritten(spec: Path, out: Path) -> None:
     rules = out / "order_fulfilment" / "business_rules.py"
     assert "this file is yours" in rules.read_text("utf-8")
     edited = rules.read_text("utf-8") + "\n\nMY_RULE = 'kept'\n"
@@ -52,10 +56,8 @@ def test_business_rules_file_is_created_once_and_never_overwritten(
 
 
 def test_a_spec_change_changes_only_what_it_changed_and_removes_what_it_obsoleted(
-    spec: Path, tmp_path: Path
+    spec: Path, out: Path
 ) -> None:
-    out = tmp_path / "system"
-    generate(spec, out, use_flow=False)
     before = snapshot(out)
     spec.write_text(spec.read_text("utf-8").replace("deadline_s: 30", "deadline_s: 45"), "utf-8")
     generate(spec, out, use_flow=False)
@@ -79,10 +81,8 @@ def test_a_spec_change_changes_only_what_it_changed_and_removes_what_it_obsolete
 
 
 def test_a_user_subclass_replaces_the_generated_actor_and_its_rule_holds(
-    spec: Path, tmp_path: Path
+    out: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "system"
-    generate(spec, out, use_flow=False)
     rules = out / "order_fulfilment" / "business_rules.py"
     rules.write_text(
         rules.read_text("utf-8")
@@ -128,7 +128,4 @@ def test_a_user_subclass_replaces_the_generated_actor_and_its_rule_holds(
         assert asyncio.run(go()) == ("compensated", "completed")
     finally:
         sys.path.remove(str(out))
-        for name in [
-            m for m in sys.modules if m == "order_fulfilment" or m.startswith("order_fulfilment.")
-        ]:
-            del sys.modules[name]
+        forget_package("order_fulfilment")

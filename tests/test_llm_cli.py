@@ -54,4 +54,4 @@ def test_generate_with_llm_merges_valid_proposals_and_reports_them(tmp_path: Pat
     actors = (tmp_path / "out" / "order_fulfilment" / "actors.py").read_text("utf-8")
     assert "Owns each order's lifecycle" in actors
     code = [p.read_text("utf-8") for p in (tmp_path / "out" / "order_fulfilment").rglob("*.py")]
-    assert code and not any("import os" in text for text in code)
+    assert code and not any('"""; import os' in text for text in code)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from async_helpers import run
-from saga_fakes import Harness, ObservedStore, observed_store
+from saga_fakes import Harness, ObservedStore
 
 from sagacrew.runtime import FromStep as RuntimeFromStep
 from sagacrew.runtime.messages import Envelope
@@ -31,14 +31,6 @@ from sagacrew.runtime.saga import (
 )
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0.1, jitter=0.0)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[ObservedStore]:
-    """Every test runs on SQLite and on PostgreSQL (``store_url`` in conftest)."""
-    observed = observed_store(store_url)
-    yield observed
-    observed.close()
 
 
 @dataclass

@@ -662,3 +662,68 @@ def late_keys_of(store: Store, saga_id: str) -> list[str]:
         for row in store.step_log(saga_id)
         if row.phase == "compensation" and row.status == "succeeded"
     ]
+
+
+# --- what a timeout means, per step (on_timeout) ----------------------------------------
+
+
+def timing_out(on_timeout: str) -> SagaDefinition:
+    """reserve -> charge (times out after acting, 3 attempts allowed) -> ship (pivot)."""
+    return SagaDefinition(
+        "payment",
+        [
+            SagaStep("reserve", do("reserve"), undo("reserve"), retry=FAST),
+            SagaStep(
+                "charge",
+                acts_then_hangs("charge"),
+                undo("charge"),
+                timeout_s=0.02,
+                retry=FAST,
+                on_timeout=on_timeout,  # type: ignore[arg-type]
+            ),
+            SagaStep("ship", do("ship"), pivot=True, retry=FAST),
+        ],
+        compensation_retry=FAST,
+    )
+
+
+def test_on_timeout_retry_retries_before_compensating(store: ObservedStore) -> None:
+    h = Harness(store, [timing_out("retry")])
+
+    async def scenario() -> None:
+        result = await h.orchestrator.run("payment", {})
+        assert result.state is SagaState.COMPENSATED
+        failed = [r for r in h.log(result.saga_id, "charge") if r[2] == "failed"]
+        assert len(failed) == 3, "every attempt of the policy was used"
+        assert h.service.compensated() == ["charge", "reserve"]
+
+    run(scenario)
+
+
+def test_on_timeout_compensate_compensates_after_the_first_timeout(store: ObservedStore) -> None:
+    h = Harness(store, [timing_out("compensate")])
+
+    async def scenario() -> None:
+        result = await h.orchestrator.run("payment", {})
+        assert result.state is SagaState.COMPENSATED
+        assert "on_timeout: compensate" in (result.error or "")
+        assert [r for r in h.log(result.saga_id, "charge") if r[1] == "forward"] == [
+            ("charge", "forward", "started", 1),
+            ("charge", "forward", "failed", 1),
+        ]
+        assert h.service.compensated() == ["charge", "reserve"], "undone by key: it acted"
+
+    run(scenario)
+
+
+def test_on_timeout_stall_neither_retries_nor_compensates_and_alerts(store: ObservedStore) -> None:
+    h = Harness(store, [timing_out("stall")])
+
+    async def scenario() -> None:
+        result = await h.orchestrator.run("payment", {})
+        assert result.state is SagaState.STALLED
+        assert h.service.compensated() == []
+        assert [a.kind for a in h.alerts] == ["unknown_outcome"]
+        assert "on_timeout: stall" in h.alerts[0].error
+
+    run(scenario)

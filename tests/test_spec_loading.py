@@ -41,6 +41,21 @@ def only_error(path: Path) -> SpecError:
     return errors[0]
 
 
+def only_error_in(text: str, name: str = "s.yaml") -> SpecError:
+    """The one error of ``text`` parsed as file ``name`` (more than one fails the test)."""
+    with pytest.raises(SpecErrors) as caught:
+        parse_spec(text, name)
+    (error,) = caught.value.errors
+    return error
+
+
+def sample_with(old: str, new: str) -> str:
+    """``unknown_field.yaml`` without its unknown field (``pivott``), ``old`` replaced by
+    ``new``."""
+    text = (SAMPLES / "unknown_field.yaml").read_text().replace("        pivott: true\n", "")
+    return text.replace(old, new)
+
+
 @pytest.mark.parametrize("name", EXAMPLE_FILES)
 def test_example_specs_load_cleanly(name: str) -> None:
     spec = load_spec(EXAMPLES / name)
@@ -74,13 +89,11 @@ def test_unknown_field_suggests_the_closest_field_at_the_key() -> None:
 
 def test_unknown_field_without_a_close_match_lists_the_allowed_fields() -> None:
     text = (SAMPLES / "unknown_field.yaml").read_text().replace("pivott", "colour")
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec(text, "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in(text)
     assert error.message == "unknown field 'colour'"
     assert error.fix == (
         "remove it; the fields allowed here are compensate_with, description, for_each, "
-        "invoke, lock, name, pivot, retry, timeout_s, with"
+        "invoke, lock, name, on_timeout, pivot, retry, timeout_s, with"
     )
 
 
@@ -131,41 +144,26 @@ def test_missing_required_key_points_at_its_parent_mapping() -> None:
         "sagas:\n  s:\n    trigger: ordering.order.create_order\n"
         "    steps: [{name: a, invoke: ordering.order.create_order}]\n"
     )
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec(text, "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in(text)
     assert (error.line, error.column) == (6, 9)
     assert error.message == "missing required field 'identity'"
     assert "identity: order_id" in error.fix
 
 
 def test_a_misspelt_required_field_reports_only_the_unknown_field() -> None:
-    text = (SAMPLES / "unknown_field.yaml").read_text().replace("trigger:", "triger:")
-    text = text.replace("        pivott: true\n", "")
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec(text, "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in(sample_with("trigger:", "triger:"))
     assert str(error) == "s.yaml:12:5: unknown field 'triger'; did you mean 'trigger'?"
 
 
 def test_bad_identifier_key_suggests_a_snake_case_name() -> None:
-    text = (SAMPLES / "unknown_field.yaml").read_text().replace("  place_order:", "  Place Order:")
-    text = text.replace("        pivott: true\n", "")
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec(text, "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in(sample_with("  place_order:", "  Place Order:"))
     assert (error.line, error.column) == (11, 3)
     assert error.message == "'Place Order' is not a valid name"
     assert error.fix.endswith("e.g. `place_order`")
 
 
 def test_union_type_errors_are_merged_into_one() -> None:
-    text = (SAMPLES / "unknown_field.yaml").read_text()
-    text = text.replace("{kind: create}", "{kind: create, sets: {order_id: [1, 2]}}")
-    text = text.replace("        pivott: true\n", "")
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec(text, "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in(sample_with("{kind: create}", "{kind: create, sets: {order_id: [1, 2]}}"))
     assert error.message == (
         "sets entry 'order_id' must be text, a number or a boolean (true or false) (got a list)"
     )
@@ -214,17 +212,13 @@ def test_non_utf8_file_is_refused_at_the_bad_byte(tmp_path: Path) -> None:
 
 
 def test_two_documents_in_one_file_are_refused() -> None:
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec("system: a\n---\nsystem: b\n", "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in("system: a\n---\nsystem: b\n")
     assert error.message == "YAML syntax error: the file holds more than one YAML document"
     assert error.line == 2
 
 
 def test_python_tags_are_refused_not_executed() -> None:
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec("system: !!python/object/apply:os.system ['true']\n", "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in("system: !!python/object/apply:os.system ['true']\n")
     assert "tag" in error.message
     assert error.line == 1
 
@@ -258,9 +252,7 @@ def test_unicode_columns_count_characters() -> None:
     text = (
         (SAMPLES / "unicode_names.yaml").read_text().replace("check: menge > 0", "check: mänge > 0")
     )
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec(text, "u.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in(text, "u.yaml")
     assert (error.line, error.column) == (14, 20)
     assert "did you mean 'menge'?" in error.fix
 
@@ -313,16 +305,12 @@ def test_alias_bomb_is_refused_quickly() -> None:
     for n in range(1, 8):
         aliases = ", ".join([f"*a{n - 1}"] * 10)
         lines.append(f"a{n}: &a{n} [{aliases}]")
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec("\n".join(lines) + "\n", "bomb.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in("\n".join(lines) + "\n", "bomb.yaml")
     assert "aliases copy more than" in error.message
 
 
 def test_control_characters_are_a_syntax_error_at_their_position() -> None:
-    with pytest.raises(SpecErrors) as caught:
-        parse_spec("system: shop\ntitle: a\x00b\n", "s.yaml")
-    (error,) = caught.value.errors
+    error = only_error_in("system: shop\ntitle: a\x00b\n")
     assert (error.line, error.column) == (2, 9)
     assert "control character" in error.fix
 

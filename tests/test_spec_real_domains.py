@@ -16,7 +16,7 @@ from sagacrew.crew.emit.system import emit_files, write_files
 from sagacrew.crew.pipeline import design
 from sagacrew.runtime import SagaState, SystemDefinition, open_store
 from sagacrew.runtime.testing import compensated_steps, refusal_at, run_one_saga
-from tests.test_spec_rules import at, changed, only_error, position
+from tests.test_spec_rules import at, changed, error_at, only_error, position
 
 SPEC = """\
 system: ftgo
@@ -52,6 +52,18 @@ sagas:
 """
 
 
+def spec_with(old: str, new: str) -> str:
+    """``SPEC`` with ``old`` (which must be in it) replaced by ``new``."""
+    return changed(old, new, SPEC)
+
+
+def order_events(store_url: str) -> list[str]:
+    """The event types of the one order in the store at ``store_url``, in order."""
+    with open_store(store_url) as store:
+        (order,) = store.stream_ids("ordering.order")
+        return [e.event_type for e in store.read_stream(order)]
+
+
 def test_the_sample_with_a_custom_compensation_and_a_query_operation_is_valid() -> None:
     spec = parse_spec(SPEC, "s.yaml")
     steps = spec.sagas["place_order"].steps
@@ -82,9 +94,7 @@ def test_the_sample_with_a_custom_compensation_and_a_query_operation_is_valid() 
 def test_a_wrong_compensate_with_is_an_error_at_its_place(
     custom: str, message: str, fix: str
 ) -> None:
-    text = changed(
-        "compensate_with: ordering.order.reject_order", f"compensate_with: {custom}", SPEC
-    )
+    text = spec_with("compensate_with: ordering.order.reject_order", f"compensate_with: {custom}")
     error = only_error(text)
     line, column = position(text, f"compensate_with: {custom}")
     assert at(error) == (line, column + len("compensate_with: "))
@@ -93,19 +103,16 @@ def test_a_wrong_compensate_with_is_an_error_at_its_place(
 
 
 def test_a_query_operation_cannot_declare_an_undo() -> None:
-    text = changed(
-        "{kind: query, params: [total_cents]}",
-        "{kind: query, undo: forget}\n      forget: {}",
-        SPEC,
+    text = spec_with(
+        "{kind: query, params: [total_cents]}", "{kind: query, undo: forget}\n      forget: {}"
     )
-    error = only_error(text)
-    assert at(error) == position(text, "forget}")
+    error = error_at(text, "forget}")
     assert "is a query, which changes nothing to undo" in error.message
     assert error.fix == "remove `undo:`, or make it `kind: command`"
 
 
 def test_a_command_operation_before_the_pivot_still_needs_an_undo() -> None:
-    error = only_error(changed("{kind: query, params: [total_cents]}", "{params: []}", SPEC))
+    error = only_error(spec_with("{kind: query, params: [total_cents]}", "{params: []}"))
     assert error.message.startswith("step 'check_limit' comes before the pivot 'charge'")
 
 
@@ -157,13 +164,7 @@ def test_a_refused_saga_rejects_its_order_instead_of_deleting_it(
     )
     assert result.state == SagaState.COMPENSATED, result.error
     assert compensated_steps(rows) == ["create_order"]  # the query needs no undo
-    store = open_store(url)
-    try:
-        (order,) = store.stream_ids("ordering.order")
-        events = [e.event_type for e in store.read_stream(order)]
-    finally:
-        store.close()
-    assert events == ["ordering.order.created", "ordering.order.rejected"]
+    assert order_events(url) == ["ordering.order.created", "ordering.order.rejected"]
 
 
 def test_a_refusal_at_the_query_compensates_with_the_custom_command(
@@ -185,13 +186,7 @@ def test_an_explicit_event_name_is_registered_and_emitted(
     url = f"sqlite:///{tmp_path / 'state.db'}"
     result, _ = run_one_saga(ftgo, url, "place_order")
     assert result.state == SagaState.COMPLETED, result.error
-    store = open_store(url)
-    try:
-        (order,) = store.stream_ids("ordering.order")
-        events = [e.event_type for e in store.read_stream(order)]
-    finally:
-        store.close()
-    assert events == ["ordering.order.created", "ftgo.order.accepted"]
+    assert order_events(url) == ["ordering.order.created", "ftgo.order.accepted"]
 
 
 @pytest.mark.parametrize(
@@ -213,9 +208,25 @@ def test_an_explicit_event_name_is_registered_and_emitted(
 def test_a_wrong_explicit_event_name_is_an_error_at_its_place(
     name: str, message: str, fix: str | None
 ) -> None:
-    text = changed("event: ftgo.order.accepted}", f"event: {name}}}", SPEC)
-    error = only_error(text)
-    assert at(error) == position(text, name)
+    text = spec_with("event: ftgo.order.accepted}", f"event: {name}}}")
+    error = error_at(text, name)
     assert error.message == message
     if fix is not None:
         assert error.fix == fix
+
+
+def test_on_timeout_is_generated_and_refused_after_the_pivot() -> None:
+    text = spec_with(
+        "{name: check_limit, invoke: policy.check_limit}",
+        "{name: check_limit, invoke: policy.check_limit, on_timeout: stall}",
+    )
+    code = emit_files(design(parse_spec(text, "s.yaml"), "s.yaml"))["ftgo/sagas.py"]
+    assert 'on_timeout="stall"' in code
+    wrong = spec_with(
+        "{name: approve_order, invoke: ordering.order.approve_order}",
+        "{name: approve_order, invoke: ordering.order.approve_order, on_timeout: compensate}",
+    )
+    error = error_at(wrong, "compensate}")
+    assert error.message == (
+        "step 'approve_order' comes after the pivot, where a saga no longer compensates"
+    )

@@ -76,6 +76,13 @@ def at(error: SpecError) -> tuple[int, int]:
     return error.line, error.column
 
 
+def error_at(text: str, where: str, occurrence: int = 1) -> SpecError:
+    """The one error of ``text``, checked to point at the ``occurrence``-th ``where``."""
+    error = only_error(text)
+    assert at(error) == position(text, where, occurrence)
+    return error
+
+
 ONE_ERROR = [  # (old, new, where, message, fix): a ``None`` is not checked
     pytest.param(
         "invoke: ordering.order.approve_order",
@@ -206,6 +213,26 @@ ONE_ERROR = [  # (old, new, where, message, fix): a ``None`` is not checked
         "write e.g. `step_timeout_s: 5.0`",
         id="non_positive_timeouts_are_refused",
     ),
+    pytest.param(
+        "approve_order: {kind: update,",
+        "check_limit: {kind: query, params: [limit_cents], rejects_when: limit_cents > 5}\n"
+        "          approve_order: {kind: update,",
+        "limit_cents > 5",
+        "in `limit_cents > 5`: parameter 'limit_cents' has no type (it is no field of any "
+        "aggregate)",
+        "declare it with its type, e.g. `params: {limit_cents: int}`",
+        id="an_untyped_parameter_in_a_comparison_must_be_declared",
+    ),
+    pytest.param(
+        "          approve_order: {kind: update, sets: {status: approved}, event: approved}",
+        "          cancel_order: {kind: update, sets: {status: cancelled}}\n"
+        "          approve_order: {kind: update, sets: {status: approved}}",
+        "update, sets: {status: approved}",
+        "command 'approve_order' emits event 'ordering.order.updated', already emitted by "
+        "command 'cancel_order'",
+        "give it its own event, e.g. `event: approved`",
+        id="two_commands_emitting_one_event_is_an_error_on_the_second",
+    ),
 ]
 
 
@@ -231,8 +258,7 @@ def test_a_broken_rule_gives_one_error_with_its_message(
 
 def test_aggregate_command_may_not_have_kind_external() -> None:
     text = changed("approve_order: {kind: update,", "approve_order: {kind: external,")
-    error = only_error(text)
-    assert at(error) == position(text, "external,")
+    error = error_at(text, "external,")
     assert "only for saga steps that invoke an external operation" in error.message
 
 
@@ -243,21 +269,6 @@ def test_query_params_are_inputs_and_may_name_anything_typed() -> None:
         "          approve_order: {kind: update,",
     )
     parse_spec(text)
-
-
-def test_an_untyped_parameter_in_a_comparison_must_be_declared() -> None:
-    text = changed(
-        "approve_order: {kind: update,",
-        "check_limit: {kind: query, params: [limit_cents], rejects_when: limit_cents > 5}\n"
-        "          approve_order: {kind: update,",
-    )
-    error = only_error(text)
-    assert at(error) == position(text, "limit_cents > 5")
-    assert error.message == (
-        "in `limit_cents > 5`: parameter 'limit_cents' has no type (it is no field of any "
-        "aggregate)"
-    )
-    assert error.fix == "declare it with its type, e.g. `params: {limit_cents: int}`"
 
 
 def test_sets_must_name_fields_and_fit_their_type() -> None:
@@ -278,8 +289,7 @@ def test_reserve_needs_a_quantity_field() -> None:
     text = changed(
         "reserve_item: {kind: reserve, quantity_field: available}", "reserve_item: {kind: reserve}"
     )
-    error = only_error(text)
-    assert at(error) == position(text, "reserve}")
+    error = error_at(text, "reserve}")
     assert error.message == "reserve command 'reserve_item' needs `quantity_field`"
     assert error.fix.startswith("add `quantity_field: available`")
 
@@ -316,8 +326,7 @@ def test_a_completion_event_need_not_name_an_aggregate_but_must_be_past_tense() 
     text = changed(
         "notify: {}", "notify: {completion_event: ml.run.complete, completion_timeout_s: 5}"
     )
-    error = only_error(text)
-    assert at(error) == position(text, "ml.run.complete")
+    error = error_at(text, "ml.run.complete")
     assert error.message == "completion_event 'ml.run.complete' does not end in a past-tense verb"
     assert error.fix == "name what happened: did you mean ml.run.completed?"
 
@@ -332,8 +341,7 @@ def test_a_completion_event_is_dotted_lowercase() -> None:
 
 def test_completion_event_requires_a_completion_timeout() -> None:
     text = changed("notify: {}", "notify: {completion_event: ordering.order.notified}")
-    error = only_error(text)
-    assert at(error) == position(text, "ordering.order.notified")
+    error = error_at(text, "ordering.order.notified")
     assert "sets no completion_timeout_s" in error.message
     assert error.fix.startswith("add `completion_timeout_s:")
 
@@ -352,8 +360,7 @@ def test_at_most_one_pivot_per_saga() -> None:
         "invoke: ordering.order.approve_order}",
         "invoke: ordering.order.approve_order, pivot: true}",
     )
-    error = only_error(text)
-    assert at(error) == position(text, "true}", 2)
+    error = error_at(text, "true}", 2)
     assert (
         error.message
         == "saga 'place_order' has more than one pivot (step 'charge' is already the pivot)"
@@ -370,8 +377,7 @@ def test_step_before_the_pivot_must_be_compensatable() -> None:
         "invoke: ordering.order.approve_order, pivot: true}",
         text,
     )
-    error = only_error(text)
-    assert at(error) == position(text, "{name: charge")
+    error = error_at(text, "{name: charge")
     assert error.message == (
         "step 'charge' comes before the pivot 'approve_order' but cannot be compensated "
         "(operation 'payments.charge' declares no undo)"
@@ -384,8 +390,7 @@ def test_step_before_the_pivot_must_be_compensatable() -> None:
 
 def test_without_a_pivot_every_step_must_be_compensatable() -> None:
     text = changed("invoke: payments.charge, pivot: true}", "invoke: payments.charge}")
-    error = only_error(text)
-    assert at(error) == position(text, "{name: notify")
+    error = error_at(text, "{name: notify")
     assert error.message == (
         "step 'notify' cannot be compensated (operation 'payments.notify' declares no undo) "
         "and saga 'place_order' has no pivot"
@@ -418,23 +423,6 @@ def test_step_and_saga_names_are_identifiers() -> None:
     assert second.fix.endswith("e.g. `send_notice`")
 
 
-def test_two_commands_emitting_one_event_is_an_error_on_the_second() -> None:
-    text = changed("sets: {status: approved}, event: approved}", "sets: {status: approved}}")
-    text = changed(
-        "          approve_order:",
-        "          cancel_order: {kind: update, sets: {status: cancelled}}\n"
-        "          approve_order:",
-        text,
-    )
-    error = only_error(text)
-    assert at(error) == position(text, "update, sets: {status: approved}")
-    assert error.message == (
-        "command 'approve_order' emits event 'ordering.order.updated', already emitted by "
-        "command 'cancel_order'"
-    )
-    assert error.fix == "give it its own event, e.g. `event: approved`"
-
-
 def test_rejects_when_may_use_params_and_state_but_nothing_else() -> None:
     text = changed(
         "sets: {status: approved},",
@@ -451,8 +439,7 @@ def test_rejects_when_may_use_params_and_state_but_nothing_else() -> None:
 
 def test_trigger_must_name_a_known_command_or_event() -> None:
     text = changed("trigger: ordering.order.create_order", "trigger: ordering.order.create_ordr")
-    error = only_error(text)
-    assert at(error) == position(text, "ordering.order.create_ordr")
+    error = error_at(text, "ordering.order.create_ordr")
     assert error.fix == "did you mean 'ordering.order.create_order'?"
     parse_spec(changed("trigger: ordering.order.create_order", "trigger: ordering.order.approved"))
 
@@ -468,8 +455,7 @@ def test_more_than_500_sagas_suggests_splitting_the_spec() -> None:
         f"  saga_{n}:\n    trigger: ordering.order.create_order\n{steps}" for n in range(501)
     )
     text = BASE[: BASE.index("sagas:\n")] + "sagas:\n" + many
-    error = only_error(text)
-    assert at(error) == position(text, "sagas:")
+    error = error_at(text, "sagas:")
     assert error.message == "the spec declares 501 sagas, more than 500"
     assert error.fix.startswith("split it into several specs")
 

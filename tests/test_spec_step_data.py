@@ -15,7 +15,7 @@ from sagacrew.crew.emit.system import emit_files, write_files
 from sagacrew.crew.pipeline import design
 from sagacrew.runtime import SagaState, SystemDefinition, open_store
 from sagacrew.runtime.testing import compensated_steps, refusal_at, run_one_saga
-from tests.test_spec_rules import at, changed, only_error, position
+from tests.test_spec_rules import changed, error_at
 
 SPEC = """\
 system: trips
@@ -119,8 +119,7 @@ def test_a_wrong_with_or_for_each_is_an_error_at_its_place(
     old: str, new: str, needle: str, message: str, fix: str | None
 ) -> None:
     text = changed(old, new, SPEC)
-    error = only_error(text)
-    assert at(error) == position(text, needle)
+    error = error_at(text, needle)
     assert error.message == message
     if fix is not None:
         assert error.fix == fix

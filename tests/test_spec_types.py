@@ -4,15 +4,14 @@ fails when the system crashed."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import ROOT, sagacrew
+from cli_helpers import ROOT, copy_of_generated, sagacrew
 
 from sagacrew.agents.spec import parse_spec
 from sagacrew.crew.pipeline import design
-from tests.test_spec_rules import at, changed, only_error, position
+from tests.test_spec_rules import changed, error_at, only_error
 
 SPEC = """\
 system: models
@@ -93,8 +92,7 @@ def test_an_expression_over_mismatched_types_is_an_error_at_its_place(
     rule: str, needle: str, message: str
 ) -> None:
     text = changed("rejects_when: drift_score > max_drift", f"rejects_when: {rule}", SPEC)
-    error = only_error(text)
-    assert at(error) == position(text, needle, text.count(needle))
+    error = error_at(text, needle, text.count(needle))
     assert error.message == f"in `{rule}`: {message}"
 
 
@@ -109,12 +107,7 @@ def test_a_parameter_declared_with_the_wrong_type_is_caught_in_the_comparison() 
 
 
 def test_sagacrew_run_exits_non_zero_when_a_handler_crashes(tmp_path: Path) -> None:
-    system = tmp_path / "order_fulfilment"
-    shutil.copytree(
-        ROOT / "generated" / "order_fulfilment",
-        system,
-        ignore=shutil.ignore_patterns(".sagacrew", "__pycache__"),
-    )
+    system = copy_of_generated("order_fulfilment", tmp_path)
     rules = system / "order_fulfilment" / "business_rules.py"
     rules.write_text(
         rules.read_text("utf-8").replace(
@@ -133,12 +126,43 @@ def test_sagacrew_run_exits_non_zero_when_a_handler_crashes(tmp_path: Path) -> N
 
 
 def test_sagacrew_run_exits_zero_when_sagas_only_compensate(tmp_path: Path) -> None:
-    system = tmp_path / "order_fulfilment"
-    shutil.copytree(
-        ROOT / "generated" / "order_fulfilment",
-        system,
-        ignore=shutil.ignore_patterns(".sagacrew", "__pycache__"),
-    )
+    system = copy_of_generated("order_fulfilment", tmp_path)
     done = sagacrew("run", str(system), "--sagas", "3")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "crashed" not in done.stderr
+
+
+def test_the_api_checks_requests_against_the_typed_inputs(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from sagacrew.agents.generated import open_generated
+    from sagacrew.runtime.api import create_app
+
+    system = open_generated(ROOT / "generated" / "warehouse_orders")
+    saga_system = system.definition(f"sqlite:///{tmp_path / 'state.db'}")
+    app = create_app(
+        saga_system,
+        blueprint=system.blueprint.model_dump(mode="json"),
+        flowcharts_dir=system.root / "flowcharts",
+        operator_token="t",
+    )
+    good = {
+        "order_id": "o-1",
+        "customer_id": "c-1",
+        "total_cents": 100,
+        "lines": [{"sku": "s-1", "quantity": 2}],
+    }
+    auth = {"Authorization": "Bearer t"}
+    with TestClient(app) as client:
+        accepted = client.post("/api/sagas/fulfil_order", json=good, headers=auth)
+        refused = client.post(
+            "/api/sagas/fulfil_order",
+            json={**good, "total_cents": "100", "lines": "s-1"},
+            headers=auth,
+        )
+    assert accepted.status_code == 202, accepted.text
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [
+        "field 'lines' must be list[{sku: str, quantity: int}], not str",
+        "field 'total_cents' must be int, not str",
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from saga_fakes import saga_row
 
 from sagacrew.runtime.store import (
     ExternalCall,
@@ -25,20 +26,13 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 def _saga(saga_id: str, state: str, correlation_id: str, started_at: float) -> SagaExecution:
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name="order",
-        state=state,
-        step_index=0,
+    return saga_row(
+        saga_id,
+        state,
+        started_at,
         steps_total=2,
-        steps_completed=0,
-        pivot_index=None,
-        data={},
         correlation_id=correlation_id,
         causation_id=correlation_id,
-        started_at=started_at,
-        updated_at=started_at,
-        deadline_at=started_at + 60,
     )
 
 

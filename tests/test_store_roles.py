@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from saga_fakes import saga_row
 
 from sagacrew.runtime.store import (
     EventRecorder,
@@ -101,22 +102,8 @@ def test_stream_ids_match_the_prefix_exactly(store: Store) -> None:
 
 
 def _saga(saga_id: str, state: str, started_at: float, name: str = "order") -> SagaExecution:
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name=name,
-        state=state,
-        step_index=0,
-        steps_total=3,
-        steps_completed=1,
-        pivot_index=None,
-        data={},
-        correlation_id=f"c-{saga_id}",
-        causation_id=f"c-{saga_id}",
-        started_at=started_at,
-        updated_at=started_at,
-        deadline_at=started_at + 60,
-        error="boom" if state == "compensated" else None,
-    )
+    error = "boom" if state == "compensated" else None
+    return saga_row(saga_id, state, started_at, saga_name=name, steps_completed=1, error=error)
 
 
 def test_saga_reads_for_lists_labels_and_figures(store: Store) -> None:

@@ -267,6 +267,11 @@ class SagaStep(_Strict):
     names a list (a saga input, or ``steps.<step>.<field>``): the step sends its command
     once per item, each with its own idempotency key, and its compensation undoes the
     done items in reverse. The list's length is known only at run time.
+
+    ``on_timeout`` says what a timed-out attempt (its outcome unknown) means: ``retry``
+    (default: retried by ``retry``, then compensated, this step included, undone by key
+    so nothing happens if it never acted), ``compensate`` (at once, no retry; only before
+    the pivot) or ``stall`` (neither: the saga stops for an operator).
     """
 
     name: Identifier
@@ -276,6 +281,7 @@ class SagaStep(_Strict):
     timeout_s: PositiveFloat | None = None
     retry: RetryPolicy | None = None
     compensate_with: str | None = Field(default=None, pattern=INVOKE_PATTERN)
+    on_timeout: Literal["retry", "compensate", "stall"] = "retry"
     with_: dict[Identifier, StepSource] = Field(default_factory=dict, alias="with")
     for_each: str | None = Field(default=None, pattern=LIST_SOURCE_PATTERN)
     description: str = ""

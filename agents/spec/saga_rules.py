@@ -44,6 +44,7 @@ def check_sagas(catalog: Catalog) -> list[Violation]:
             targets.append(target)
         violations.extend(_custom_compensations(base, saga, targets, commands, operations))
         violations.extend(check_step_data(base, saga, targets, catalog))
+        violations.extend(_timeouts(base, saga))
         violations.extend(_pivot(base, saga, targets, catalog))
         violations.extend(_locks(base, saga, targets))
     return violations
@@ -81,6 +82,20 @@ def _locks(base: Path, saga: SagaEntry, targets: list[Target | None]) -> Iterato
                 f"saga '{saga.name}' acquires",
                 f"add `lock: acquire` to the first step that writes {address}, or remove "
                 "this `lock: release`",
+            )
+
+
+def _timeouts(base: Path, saga: SagaEntry) -> Iterator[Violation]:
+    """``on_timeout: compensate`` only before the pivot (after it nothing compensates)."""
+    pivot = next((i for i, s in enumerate(saga.steps) if s is not None and s.pivot), None)
+    for index, step in enumerate(saga.steps):
+        if step is None or step.on_timeout != "compensate":
+            continue
+        if pivot is not None and index > pivot:
+            yield Violation(
+                (*base, "steps", index, "on_timeout"),
+                f"step '{step.name}' comes after the pivot, where a saga no longer compensates",
+                "use `on_timeout: retry` (retried until the deadline) or `on_timeout: stall`",
             )
 
 

@@ -101,6 +101,8 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "for_each": "A list (a saga input, or `steps.<step>.<field>`): the step sends its "
         "command once per item, each with its own idempotency key; its compensation undoes "
         "the done items in reverse.",
+        "on_timeout": "What a timed-out attempt means: `retry` (default; then compensate), "
+        "`compensate` at once (before the pivot only), or `stall` for an operator.",
         "compensate_with": "The compensation instead of the derived one: another command of "
         "the same aggregate (e.g. `ordering.order.reject_order`) or operation of the same "
         "external system; runs only if the step acted.",

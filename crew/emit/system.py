@@ -173,6 +173,7 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
         f"{system}/supervision.py": "supervision.py.j2",
         f"{system}/app.py": "app.py.j2",
         f"{system}/business_rules.py": "business_rules.py.j2",
+        f"{system}/__main__.py": "main.py.j2",
         "tests/conftest.py": "conftest.py.j2",
         f"tests/test_{system}.py": "test_suite.py.j2",
     }
@@ -211,6 +212,7 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
         }
     )
     files["README.md"] = render("readme.md.j2", **context)
+    files["pyproject.toml"] = render("pyproject.toml.j2", **context)
     for relative, text in monitoring_files(blueprint).items():
         files[f"monitoring/{relative}"] = text
     owned = user_owned(system)

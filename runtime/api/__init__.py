@@ -19,12 +19,15 @@ operator routes check the token before the body, saga inputs are limited to
 answers 503 with ``Retry-After``.
 
 ``serve(system_dir, ...)`` runs a generated system and this API until SIGINT/SIGTERM.
+``serve_loaded(loaded, store_url, ...)`` does the same for a system opened already (a
+``LoadedSystem``): what a generated package's ``python -m <system> serve`` calls.
 ``import sagacrew.runtime`` never imports this package (nor FastAPI).
 """
 
 from sagacrew.runtime.api._app import create_app
 from sagacrew.runtime.api._auth import OPERATOR_TOKEN_ENV, OperatorGuard, operator_guard
 from sagacrew.runtime.api._errors import ApiError, HttpError, ServeError
+from sagacrew.runtime.api._events import SIGNATURE_HEADER, signature
 from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES, ID_MAX_LENGTH
 from sagacrew.runtime.api._limits import (
     DEFAULT_MAX_BODY_BYTES,
@@ -32,7 +35,12 @@ from sagacrew.runtime.api._limits import (
     MAX_INPUT_BYTES_ENV,
 )
 from sagacrew.runtime.api._progress import StepOutline, step_statuses, summary_text
-from sagacrew.runtime.api._serve import default_store_url, serve
+from sagacrew.runtime.api._serve import (
+    default_store_url,
+    parse_event_secrets,
+    serve,
+    serve_loaded,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -41,6 +49,7 @@ __all__ = [
     "MAX_BODY_BYTES_ENV",
     "MAX_INPUT_BYTES_ENV",
     "OPERATOR_TOKEN_ENV",
+    "SIGNATURE_HEADER",
     "ApiError",
     "HttpError",
     "OperatorGuard",
@@ -49,7 +58,10 @@ __all__ = [
     "create_app",
     "default_store_url",
     "operator_guard",
+    "parse_event_secrets",
     "serve",
+    "serve_loaded",
+    "signature",
     "step_statuses",
     "summary_text",
 ]

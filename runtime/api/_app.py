@@ -14,6 +14,7 @@ from sagacrew.runtime.api._alerts import alerts_router
 from sagacrew.runtime.api._auth import operator_guard
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import install_error_handlers
+from sagacrew.runtime.api._events import events_router
 from sagacrew.runtime.api._headers import SecurityHeaders
 from sagacrew.runtime.api._health import health_router
 from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES
@@ -32,6 +33,7 @@ def create_app(
     operator_token: str | None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    event_secrets: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The status API and web page of ``system``.
 
@@ -44,7 +46,10 @@ def create_app(
     - ``max_body_bytes`` (default 1 MiB): larger request bodies are refused with 413
       before they are read (see ``_limits``); operator routes check the token first;
     - ``max_input_bytes`` (default 64 KiB): the largest saga input (compact JSON) a
-      start accepts (413 above).
+      start accepts (413 above);
+    - ``event_secrets``: external system → the shared secret its completion events are
+      signed with (``POST /api/events``, see ``_events``); without one, only the operator
+      token admits an event.
 
     Lifecycle: when ``system`` is not started, the app's lifespan starts it on the
     server's event loop and stops it at shutdown; a system the caller started (on the
@@ -86,6 +91,7 @@ def create_app(
     app.include_router(sagas_router(context, operator))
     app.include_router(operations_router(context, operator))
     app.include_router(alerts_router(context, operator))
+    app.include_router(events_router(context, operator, event_secrets or {}))
     app.include_router(health_router(context))
     app.include_router(page_router(context))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -9,7 +9,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from sagacrew.runtime.api._app import create_app
 from sagacrew.runtime.api._errors import ServeError
 from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES
 from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES
-from sagacrew.runtime.loader import load_system
+from sagacrew.runtime.externals.sandbox import SandboxGateway
+from sagacrew.runtime.loader import LoadedSystem, load_system
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.system import SagaSystem
 
@@ -46,6 +47,7 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     alert_webhook: str | None = None,
+    event_secrets: Sequence[str] = (),
 ) -> None:
     """Serve the generated system in ``system_dir`` until SIGINT or SIGTERM.
 
@@ -59,6 +61,8 @@ def serve(
     limits of :func:`create_app`. Alerts go to the log (logger ``sagacrew.runtime.alerts``)
     and, with ``alert_webhook`` (an http(s) URL), are POSTed there as JSON; undelivered
     ones are re-delivered on the next start (see :mod:`sagacrew.runtime.alerts`).
+    ``event_secrets`` (``SYSTEM=SECRET`` each) are the shared secrets external systems
+    sign their completion events with (``POST /api/events``).
 
     On SIGINT or SIGTERM: stops accepting requests, finishes the ones in progress, stops
     the sagas (they resume on the next start), the actors, and closes the store; then
@@ -68,11 +72,64 @@ def serve(
     generated system. Only the runtime is needed: the folder is opened by
     :func:`~sagacrew.runtime.loader.load_system`, not by the crew.
     """
-    sinks = _alert_sinks(alert_webhook)
     generated = load_system(system_dir)
     if store_url is None:
         generated.state_dir.mkdir(parents=True, exist_ok=True)
         store_url = default_store_url(system_dir)
+    serve_loaded(
+        generated,
+        store_url,
+        host=host,
+        port=port,
+        operator_token=operator_token,
+        max_body_bytes=max_body_bytes,
+        max_input_bytes=max_input_bytes,
+        alert_webhook=alert_webhook,
+        event_secrets=event_secrets,
+    )
+
+
+def parse_event_secrets(
+    values: Sequence[str], gateways: Sequence[type[SandboxGateway]]
+) -> dict[str, str]:
+    """``["SYSTEM=SECRET", ...]`` as a mapping (a comma-separated string is split too);
+    a one-line :class:`ServeError` for a malformed item or an unknown system."""
+    known = sorted(gateway.system for gateway in gateways)
+    secrets: dict[str, str] = {}
+    for item in (part.strip() for value in values for part in value.split(",")):
+        if not item:
+            continue
+        system, sep, secret = item.partition("=")
+        if not sep or not secret:
+            raise ServeError(
+                f"--event-secret {system!r}: write SYSTEM=SECRET, e.g. payment_gateway=s3cr3t"
+            )
+        if system not in known:
+            raise ServeError(
+                f"--event-secret {system}=...: no external system {system!r}; known: {known}"
+            )
+        secrets[system] = secret
+    return secrets
+
+
+def serve_loaded(
+    generated: LoadedSystem,
+    store_url: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    operator_token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    alert_webhook: str | None = None,
+    event_secrets: Sequence[str] = (),
+) -> None:
+    """:func:`serve` for a system already opened (its blueprint mapping, its imported
+    package, and its ``root``, whose ``flowcharts/`` the page shows) on ``store_url``:
+    what ``python -m <system> serve`` calls, installed or from its folder. Arguments and
+    errors as :func:`serve`."""
+    sinks = _alert_sinks(alert_webhook)
+    secrets = parse_event_secrets(event_secrets, generated.definition.gateways)
     sock = _bind(host, port)
     try:
         system = generated.build_system(store_url, metrics=RuntimeMetrics(), alert_sinks=sinks)
@@ -80,10 +137,11 @@ def serve(
             app = create_app(
                 system,
                 blueprint=generated.blueprint,
-                flowcharts_dir=system_dir / "flowcharts",
+                flowcharts_dir=generated.root / "flowcharts",
                 operator_token=operator_token,
                 max_body_bytes=max_body_bytes,
                 max_input_bytes=max_input_bytes,
+                event_secrets=secrets,
             )
             asyncio.run(_run(system, app, sock, host))
         finally:

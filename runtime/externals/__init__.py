@@ -12,6 +12,13 @@ from ``perform``: a business refusal, recorded ``refused``, the saga compensates
 waiting. See :mod:`sagacrew.runtime.externals.sandbox`.
 """
 
+from sagacrew.runtime.externals._late import LateCompletions
+from sagacrew.runtime.externals.inbound import (
+    EventReceipt,
+    InboundError,
+    InboundEvent,
+    InboundEvents,
+)
 from sagacrew.runtime.externals.sandbox import (
     NOTHING_TO_UNDO,
     REFUSED,
@@ -19,7 +26,6 @@ from sagacrew.runtime.externals.sandbox import (
     GatewayError,
     GatewayOperation,
     GatewayRefusal,
-    LateCompletions,
     SandboxGateway,
 )
 
@@ -27,9 +33,13 @@ __all__ = [
     "NOTHING_TO_UNDO",
     "REFUSED",
     "Deliver",
+    "EventReceipt",
     "GatewayError",
     "GatewayOperation",
     "GatewayRefusal",
+    "InboundError",
+    "InboundEvent",
+    "InboundEvents",
     "LateCompletions",
     "SandboxGateway",
 ]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -39,10 +38,10 @@ from typing import Any, ClassVar
 
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.aggregate import Rejection
+from sagacrew.runtime.externals._late import LateCompletions
+from sagacrew.runtime.externals.inbound import InboundEvent, complete_call, hand_over
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import CorruptRecord, ExternalCall, Store, StoreUnavailable
-
-logger = logging.getLogger("sagacrew.runtime.externals")
 
 Deliver = Callable[[str, str, Mapping[str, Any]], Awaitable[bool]]
 """``deliver(event_name, correlation_id, payload)``: hands a completion event to the sagas."""
@@ -92,64 +91,6 @@ class GatewayRefusal(Exception):
         self.reason = reason
 
 
-def _unit(key: str) -> float:
-    """A number in [0, 1] determined by ``key`` alone."""
-    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-
-
-class LateCompletions:
-    """Fault injection for sandbox gateways: a call's work completes on time (``completed``
-    in the ledger) but its completion event is delivered ``delay_s`` later, after the
-    waiting saga step has timed out and the saga has compensated it.
-
-    - ``rate`` (default 0.0, none): the share of calls whose event comes late; decided by
-      a hash of the call's idempotency key, so the same call is always late, or never.
-    - ``delay_s`` (default 1.0): how much later than the completion the event arrives.
-
-    ``pending`` counts the late events not delivered yet; ``await delivered()`` returns
-    once every one of them has been delivered (waiting on them, not polling).
-    """
-
-    def __init__(self, *, rate: float = 0.0, delay_s: float = 1.0) -> None:
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"late completion rate={rate} must be within [0, 1]")
-        if delay_s < 0:
-            raise ValueError(f"late completion delay_s={delay_s} must be >= 0")
-        self.rate = rate
-        self.delay_s = delay_s
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def applies_to(self, idempotency_key: str) -> bool:
-        """True when the completion event of the call with this key is delivered late."""
-        return self.rate > 0.0 and _unit(f"late:{idempotency_key}") < self.rate
-
-    def schedule(self, deliver: Callable[[], Awaitable[bool]]) -> asyncio.Task[None]:
-        """Call ``deliver`` ``delay_s`` from now; return the task doing it."""
-
-        async def later() -> None:
-            await asyncio.sleep(self.delay_s)
-            try:
-                await deliver()
-            except Exception:
-                logger.exception("late completion event could not be delivered")
-
-        task = asyncio.get_running_loop().create_task(later())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    @property
-    def pending(self) -> int:
-        """Late completion events scheduled and not delivered yet."""
-        return len(self._tasks)
-
-    async def delivered(self) -> None:
-        """Return once every late completion event scheduled so far has been delivered
-        (or dropped because its gateway stopped)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 class SandboxGateway(Actor):
     """Gateway actor to one external system, backed by the sandbox ledger.
 
@@ -171,7 +112,17 @@ class SandboxGateway(Actor):
         self._completing: set[asyncio.Task[None]] = set()
         self._late_events: set[asyncio.Task[None]] = set()
 
+    @property
+    def simulates_completion(self) -> bool:
+        """True when no real ``perform`` is plugged in: the sandbox then completes its own
+        running work after ``completion_delay_s``. A subclass that overrides ``perform``
+        talks to the real system, whose completion events alone complete its calls
+        (``POST /api/events``, :meth:`SagaSystem.deliver_event`)."""
+        return type(self).perform is SandboxGateway.perform
+
     async def pre_start(self) -> None:
+        if not self.simulates_completion:
+            return
         for call in self._store.list_external_calls(system=self.system, status="running"):
             self._arm(call.idempotency_key)
 
@@ -238,7 +189,7 @@ class SandboxGateway(Actor):
                 updated_at=now,
             )
         )
-        if status == "running":
+        if status == "running" and self.simulates_completion:
             self._arm(key)
         return response
 
@@ -376,14 +327,15 @@ class SandboxGateway(Actor):
         operation = self.operations[call.operation]
         event = operation.completion_event
         assert event is not None
-        payload = {"resource_id": call.resource_id, "status": "completed", "result": {}}
-        if not redeliver:
+        completion = InboundEvent(event, f"sandbox:{key}", {"status": "completed", "result": {}})
+        if redeliver:
+            await hand_over(call, completion, self._deliver)
+        elif self._late is not None and self._late.applies_to(key):
+            # Fault injection: the work is done, its event is on its way, late.
             self._store.update_external_call(key, status="completed", updated_at=time.time())
-            if self._late is not None and self._late.applies_to(key):
-                # Fault injection: the work is done, its event is on its way, late.
-                correlation_id = call.correlation_id
-                task = self._late.schedule(lambda: self._deliver(event, correlation_id, payload))
-                self._late_events.add(task)
-                task.add_done_callback(self._late_events.discard)
-                return
-        await self._deliver(event, call.correlation_id, payload)
+            task = self._late.schedule(lambda: hand_over(call, completion, self._deliver))
+            self._late_events.add(task)
+            task.add_done_callback(self._late_events.discard)
+        else:
+            # The sandbox completes its work as a real system would: one completion event.
+            await complete_call(self._store, call, completion, self._deliver)

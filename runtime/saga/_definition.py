@@ -179,6 +179,13 @@ class SagaStep:
       with ``completion_event`` it also bounds the wait for the event, measured from the
       attempt's start. ``None`` (default): the saga's ``step_timeout_s``.
     - ``retry``: attempts and backoff; ``None`` (default): the saga's ``step_retry``.
+    - ``on_timeout`` (default ``retry``): what a timed-out attempt (its outcome unknown)
+      means. ``retry``: a transient failure, retried by ``retry`` (the command key makes a
+      retry act at most once); when the attempts run out, the saga compensates, this step
+      included (undone by key, so nothing if it never acted), or stalls when the step has
+      no compensation. ``compensate``: no retry; compensate at once (likewise).
+      ``stall``: no retry and no compensation; the saga ends ``stalled`` with an
+      ``unknown_outcome`` alert, for steps where neither is safe without a look.
     - ``completion_event``: the step completes only when this event is delivered
       (``SagaOrchestrator.deliver``); its payload is merged into the step's result.
     - ``lock`` (default None): a semantic lock on the aggregate instance the step
@@ -196,6 +203,7 @@ class SagaStep:
     completion_event: str | None = None
     read_only: bool = False
     lock: Literal["acquire", "release"] | None = None
+    on_timeout: Literal["retry", "compensate", "stall"] = "retry"
 
     @property
     def attempt_timeout_s(self) -> float:

@@ -170,11 +170,23 @@ class ForwardPath(RunCore):
             attempt=attempt,
             error=outcome.error,
         )
-        if outcome.retriable and not exhausted and not past_deadline:
+        timed_out_for_good = outcome.unknown and step.on_timeout != "retry"
+        if outcome.retriable and not exhausted and not past_deadline and not timed_out_for_good:
             await self._persist(step=failed)
             self._step_finished(failed, ok=False)
             return delay_s
-        if outcome.defect:
+        if timed_out_for_good and step.on_timeout == "stall":
+            error = (
+                f"saga {self.saga.saga_id!r} ({self.saga.saga_name}): step {step.name!r} "
+                f"timed out and may have acted; it says `on_timeout: stall`, so nothing was "
+                f"retried or compensated: find out what happened, then resolve by hand "
+                f"({outcome.error})"
+            )
+            await self._stall(index, failed, "unknown_outcome", error)
+            return None
+        if timed_out_for_good:
+            why = "timed out, on_timeout: compensate"
+        elif outcome.defect:
             why = "defect, not retried"
         elif not outcome.retriable:
             why = "business refusal"

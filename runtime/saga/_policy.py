@@ -135,24 +135,9 @@ class RetryPolicy:
                 f"invalid RetryPolicy: {', '.join(problems)}; pass values within those bounds"
             )
 
-    @staticmethod
-    def problems(
-        *,
-        max_attempts: float,
-        initial_backoff_s: float,
-        backoff_multiplier: float,
-        jitter: float,
-        max_backoff_s: float,
-    ) -> list[str]:
-        """What :func:`check_retry_policy` finds wrong with these values (empty: nothing),
-        without building a policy."""
-        return check_retry_policy(
-            max_attempts=max_attempts,
-            initial_backoff_s=initial_backoff_s,
-            backoff_multiplier=backoff_multiplier,
-            jitter=jitter,
-            max_backoff_s=max_backoff_s,
-        )
+    problems = staticmethod(check_retry_policy)
+    """What :func:`check_retry_policy` finds wrong with these values (empty: nothing),
+    without building a policy."""
 
     def delay_s(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based).

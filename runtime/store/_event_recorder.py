@@ -18,7 +18,6 @@ from sagacrew.runtime.store._records import (
 class EventRecorder(ABC):
     """Event streams: appends with optimistic concurrency and idempotency keys, reads, snapshots."""
 
-    @abstractmethod
     def append(
         self,
         stream_id: str,
@@ -37,24 +36,17 @@ class EventRecorder(ABC):
         :class:`DuplicateCommandError` (carrying the first result) and appends nothing.
         ``events`` may be empty (a command that changed nothing but must be remembered).
         """
+        request = AppendRequest(stream_id, expected_version, events, idempotency_key, result)
+        return self.append_many([request])[0]
 
+    @abstractmethod
     def append_many(self, requests: Sequence[AppendRequest]) -> list[int]:
         """Several appends at once (group commit); SQL backends use ONE transaction.
 
         All or nothing: when any append fails (a stale version, a duplicate key), none is
         written and its error is raised; callers may then append one by one to isolate
-        it. This default appends one by one. Returns each stream's new version.
+        it. Returns each stream's new version.
         """
-        return [
-            self.append(
-                r.stream_id,
-                r.expected_version,
-                r.events,
-                idempotency_key=r.idempotency_key,
-                result=r.result,
-            )
-            for r in requests
-        ]
 
     @abstractmethod
     def processed_result(self, idempotency_key: str) -> dict[str, Any] | None:

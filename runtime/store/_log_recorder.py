@@ -15,7 +15,6 @@ from sagacrew.runtime.store._records import (
 class LogRecorder(ABC):
     """Logs and figures: the actor message log, validation records, read-only queries."""
 
-    @abstractmethod
     def log_message(
         self,
         *,
@@ -30,21 +29,22 @@ class LogRecorder(ABC):
         error: str | None,
     ) -> None:
         """Append one row to ``actor_message_log`` (``outcome``: ok, rejected or error)."""
+        entry = MessageLogEntry(
+            message_id,
+            actor,
+            message_name,
+            correlation_id,
+            causation_id,
+            received_at,
+            handled_ms,
+            outcome,
+            error,
+        )
+        self.log_messages([entry])
 
+    @abstractmethod
     def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
         """Append several ``actor_message_log`` rows (SQL backends: one transaction)."""
-        for entry in entries:
-            self.log_message(
-                message_id=entry.message_id,
-                actor=entry.actor,
-                message_name=entry.message_name,
-                correlation_id=entry.correlation_id,
-                causation_id=entry.causation_id,
-                received_at=entry.received_at,
-                handled_ms=entry.handled_ms,
-                outcome=entry.outcome,
-                error=entry.error,
-            )
 
     @abstractmethod
     def record_validation(self, **row: Any) -> int:

@@ -11,7 +11,7 @@ from sagacrew.runtime.store._errors import (
     CorruptRecord,
     DuplicateCommandError,
 )
-from sagacrew.runtime.store._records import AppendRequest, NewEvent, RecordedEvent, Snapshot
+from sagacrew.runtime.store._records import AppendRequest, RecordedEvent, Snapshot
 from sagacrew.runtime.store._sql_base import Cursor, SqlBase, UniqueViolation
 
 
@@ -22,18 +22,6 @@ class SqlEvents(SqlBase):
 
     def _lock_events(self, cursor: Cursor) -> None:
         """Serialise appends so positions commit in order (a no-op where writes are serial)."""
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        idempotency_key: str | None = None,
-        result: Mapping[str, Any] | None = None,
-    ) -> int:
-        request = AppendRequest(stream_id, expected_version, events, idempotency_key, result)
-        return self.append_many([request])[0]
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[int]:
         encoded = [self._encode(request) for request in requests]

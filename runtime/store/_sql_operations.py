@@ -30,35 +30,6 @@ class SqlOperations(SqlBase):
 
     # --- operational tables ---------------------------------------------------------
 
-    def log_message(
-        self,
-        *,
-        message_id: str,
-        actor: str,
-        message_name: str,
-        correlation_id: str | None,
-        causation_id: str | None,
-        received_at: float,
-        handled_ms: float,
-        outcome: str,
-        error: str | None,
-    ) -> None:
-        self.log_messages(
-            [
-                MessageLogEntry(
-                    message_id,
-                    actor,
-                    message_name,
-                    correlation_id,
-                    causation_id,
-                    received_at,
-                    handled_ms,
-                    outcome,
-                    error,
-                )
-            ]
-        )
-
     def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
         if not entries:
             return

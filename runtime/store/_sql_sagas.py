@@ -230,18 +230,32 @@ def _changes(update: SagaUpdate) -> Iterator[tuple[str, Any]]:
         yield "error", update.error
 
 
-def _update_saga(cursor: Cursor, update: SagaUpdate) -> None:
-    changes = list(_changes(update))
+def _update_row(
+    cursor: Cursor,
+    table: str,
+    key: tuple[str, Any],
+    changes: Sequence[tuple[str, Any]],
+    missing: StoreError,
+) -> None:
+    """Set ``changes`` (column, value) on the row of ``table`` whose ``key`` column has the
+    key's value; raise ``missing`` when there is no such row."""
+    column, value = key
     rows = cursor.run(
-        f"UPDATE saga_executions SET {', '.join(f'{name} = ?' for name, _ in changes)} "
-        "WHERE saga_id = ? RETURNING saga_id",
-        (*(value for _, value in changes), update.saga_id),
+        f"UPDATE {table} SET {', '.join(f'{name} = ?' for name, _ in changes)} "
+        f"WHERE {column} = ? RETURNING {column}",
+        (*(change for _, change in changes), value),
     )
     if not rows:
-        raise StoreError(
-            f"saga {update.saga_id!r} does not exist in saga_executions",
-            fix="create the saga (SagaTransition.create) before updating it",
-        )
+        raise missing
+
+
+def _update_saga(cursor: Cursor, update: SagaUpdate) -> None:
+    missing = StoreError(
+        f"saga {update.saga_id!r} does not exist in saga_executions",
+        fix="create the saga (SagaTransition.create) before updating it",
+    )
+    changes = list(_changes(update))
+    _update_row(cursor, "saga_executions", ("saga_id", update.saga_id), changes, missing)
 
 
 def _insert_step(cursor: Cursor, step: StepLogEntry) -> int:
@@ -321,13 +335,8 @@ def _update_dead_letter(cursor: Cursor, update: DeadLetterUpdate) -> None:
         changes.append(("error", update.error))
     if update.attempts is not UNSET:
         changes.append(("attempts", update.attempts))
-    rows = cursor.run(
-        f"UPDATE dead_letters SET {', '.join(f'{name} = ?' for name, _ in changes)} "
-        "WHERE id = ? RETURNING id",
-        (*(value for _, value in changes), update.id),
+    missing = StoreError(
+        f"dead letter {update.id} does not exist",
+        fix="list the dead letters (list_dead_letters) and use one of their ids",
     )
-    if not rows:
-        raise StoreError(
-            f"dead letter {update.id} does not exist",
-            fix="list the dead letters (list_dead_letters) and use one of their ids",
-        )
+    _update_row(cursor, "dead_letters", ("id", update.id), changes, missing)

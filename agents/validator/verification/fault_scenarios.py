@@ -57,32 +57,28 @@ def run_scenario(
     raises, or does not end in time) is a failed scenario that says why."""
     expect = scenario.expect or expected_outcome(scenario.kind)
     try:
-        experiment = Experiment(system, scenario, store_url, crash_url)
-        observed = experiment.run()
+        observed = Experiment(system, scenario, store_url, crash_url).run()
     except Exception as error:  # the verdict reports it; verify goes on
         reason = f"{type(error).__name__}: {error}".strip()
-        return ScenarioOutcome(
-            name=scenario.name,
-            kind=scenario.kind,
-            saga=scenario.saga,
-            step=scenario.step,
-            fault=scenario.description,
-            expected=describe_expectation(expect),
-            observed=f"the experiment failed: {reason}",
-            passed=False,
-            unmet=[f"the experiment could not run ({reason})"],
-        )
-    unmet = judge(observed, expect)
+        step, fault = scenario.step, scenario.description
+        observation = f"the experiment failed: {reason}"
+        saga_ids: list[str] = []
+        unmet = [f"the experiment could not run ({reason})"]
+    else:
+        step, fault = observed.step, observed.fault
+        observation = describe_observation(observed)
+        saga_ids = sorted(observed.states)
+        unmet = judge(observed, expect)
     return ScenarioOutcome(
         name=scenario.name,
         kind=scenario.kind,
         saga=scenario.saga,
-        step=observed.step,
-        fault=observed.fault,
+        step=step,
+        fault=fault,
         expected=describe_expectation(expect),
-        observed=describe_observation(observed),
+        observed=observation,
         passed=not unmet,
-        saga_ids=sorted(observed.states),
+        saga_ids=saga_ids,
         unmet=unmet,
     )
 

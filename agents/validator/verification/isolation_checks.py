@@ -41,16 +41,11 @@ def lost_updates(system: GeneratedSystem, store: Store) -> CheckResult:
     violations += [
         f"saga {saga}: compensation of {step} refused: {error}" for saga, step, error in conflicts
     ]
-    return CheckResult(
-        name="no_lost_update",
-        description=(
-            "No compensation restored a before-image over a concurrent saga's change, and "
-            "none had to be refused for it (use a delta or a semantic lock)."
-        ),
-        subjects=subjects,
-        violations=violations[:_LISTED],
-        violation_count=len(violations),
+    description = (
+        "No compensation restored a before-image over a concurrent saga's change, and "
+        "none had to be refused for it (use a delta or a semantic lock)."
     )
+    return _result("no_lost_update", description, subjects, violations)
 
 
 def _stale(events: Sequence[RecordedEvent], index: int, saga_of: dict[str, str]) -> list[str]:
@@ -108,12 +103,18 @@ def orphaned_external_work(system: GeneratedSystem, store: Store) -> CheckResult
             for saga, key, status in rows
             if status in ("running", "done", "completed")
         ]
+    description = (
+        "Every external call with an undo made by a compensated saga was undone or "
+        "cancelled, also when its step timed out or its completion arrived late."
+    )
+    return _result("no_orphaned_external_work", description, subjects, violations)
+
+
+def _result(name: str, description: str, subjects: int, violations: list[str]) -> CheckResult:
+    """The check's result, listing its first ``_LISTED`` violations (the count covers all)."""
     return CheckResult(
-        name="no_orphaned_external_work",
-        description=(
-            "Every external call with an undo made by a compensated saga was undone or "
-            "cancelled, also when its step timed out or its completion arrived late."
-        ),
+        name=name,
+        description=description,
         subjects=subjects,
         violations=violations[:_LISTED],
         violation_count=len(violations),

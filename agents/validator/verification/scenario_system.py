@@ -51,15 +51,10 @@ def build_scenario_system(
 ) -> ScenarioSystem:
     """``system`` wired as its generated ``build_system`` wires it, on ``store_url``,
     with the given faults (the caller closes ``.store`` when done)."""
-    definition = system.definition
-    return ScenarioSystem(
+    return system.definition.build(
+        ScenarioSystem,
+        open_store(store_url),
         after_effect=after_effect,
-        name=definition.name,
-        store=open_store(store_url),
-        aggregates=definition.aggregates,
-        gateways=definition.gateways,
-        supervision=definition.supervision,
-        sagas=definition.sagas,
         faults=faults,
         duplicate_delivery_rate=duplicate_delivery_rate,
     )
