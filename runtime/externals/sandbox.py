@@ -2,12 +2,14 @@
 
 A generated system reaches an external system through a gateway actor. Until a user
 plugs in the real client (subclass the generated gateway and override :meth:`perform`),
-the sandbox does the bookkeeping a real system would: every call is recorded in the
-``external_calls`` table under its idempotency key (so a redelivered call acts once),
-an undo operation really marks the call it names ``undone`` (or ``cancelled`` when its
-work was still running), and long work completes later by an event delivered to the
-saga, never by polling. Pending completions survive a restart: the gateway re-arms them
-from the ledger when it starts.
+the sandbox stands in for the system; with or without it, the gateway keeps the ledger:
+every call is recorded in the ``external_calls`` table under its idempotency key (so a
+redelivered call acts once), and an undo operation marks the call it names ``undone`` (or
+``cancelled`` when its work was still running) once ``perform`` did the external part of
+it (the sandbox has none; a real client cancels in its system), see
+:mod:`sagacrew.runtime.externals._undo`. Sandbox work completes later by an event
+delivered to the saga, never by polling; pending completions survive a restart: the
+gateway re-arms them from the ledger when it starts.
 
 An undo names the call it reverses by that call's idempotency key (payload ``undoes``,
 the saga step's ``forward_key``), so it is safe whatever happened to the call: undone
@@ -39,6 +41,15 @@ from typing import Any, ClassVar
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.aggregate import Rejection
 from sagacrew.runtime.externals._late import LateCompletions
+from sagacrew.runtime.externals._undo import (
+    UNDOABLE,
+    new_status,
+    settle,
+    tombstone,
+    undo_target,
+    with_resource,
+)
+from sagacrew.runtime.externals._undo import GatewayError as GatewayError
 from sagacrew.runtime.externals.inbound import InboundEvent, complete_call, hand_over
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import CorruptRecord, ExternalCall, Store, StoreUnavailable
@@ -66,10 +77,6 @@ class GatewayOperation:
     undoes: str | None = None
     completion_event: str | None = None
     params: tuple[str, ...] = ()
-
-
-class GatewayError(Exception):
-    """A call the gateway cannot make (unknown operation, unknown resource)."""
 
 
 class GatewayRefusal(Exception):
@@ -164,9 +171,11 @@ class SandboxGateway(Actor):
         operation = self.operations.get(message.name)
         if operation is None:
             raise GatewayError(f"{self.system} has no operation {message.name!r}")
-        if operation.undoes is not None and self._undoes_refused(message):
-            resource_id = str(message.payload.get("resource_id") or "none")
-            response: dict[str, Any] = {"resource_id": resource_id, "status": NOTHING_TO_UNDO}
+        if operation.undoes is not None:
+            undone = await self._undo(key, operation, message)
+            if isinstance(undone, Rejection):
+                return undone
+            response = undone
         else:
             try:
                 response = await self.perform(message.name, operation, message)
@@ -196,56 +205,58 @@ class SandboxGateway(Actor):
     async def perform(
         self, name: str, operation: GatewayOperation, message: Envelope
     ) -> dict[str, Any]:
-        """Carry out the call; returns at least ``resource_id`` and ``status``, or raises
-        :class:`GatewayRefusal` when the external system says no (a business refusal; any
-        other exception is a transient failure, retried by the saga step).
+        """Carry out the call in the external system; return at least ``resource_id`` and
+        ``status``, or raise :class:`GatewayRefusal` when the system says no (a business
+        refusal; any other exception is a transient failure, retried by the saga step).
 
-        The sandbox marks undone calls in the ledger; a real client overrides this. An
-        undo (``operation.undoes``) finds the call by the key in ``payload["undoes"]``
-        (or, without it, by ``payload["resource_id"]``) and answers with its new status:
-        ``running`` work becomes ``cancelled`` (it will not complete), ``done`` or
-        ``completed`` work ``undone``; an already undone or cancelled call is left as
-        it is and the undo answers its status again. When no call has that key, the undo
-        leaves a ``cancelled`` tombstone under it (so the call, arriving late, does
-        nothing) and answers ``nothing_to_undo``.
+        A real client overrides this; it does the external work only. The gateway keeps
+        the ledger itself: it records the call, and for an undo (``operation.undoes``) it
+        first finds the call undone (by the key in ``payload["undoes"]``, or by
+        ``payload["resource_id"]``), calls ``perform`` only when that call is running,
+        done or completed (with the call's ``resource_id`` in the payload, when the
+        payload lacks one), and then records it ``cancelled`` (it was running) or
+        ``undone``. An undo of a call that never arrived leaves a ``cancelled`` tombstone
+        under its key and answers ``nothing_to_undo``; an undo of a call already
+        cancelled, undone or refused answers without calling ``perform``.
+
+        The sandbox has no external work: it answers a made-up resource (``running`` when
+        the operation completes by event), and for an undo the new status of its call.
         """
         if operation.undoes is None:
             digest = hashlib.sha256(message.correlation_id.encode() + name.encode()).hexdigest()
             status = "running" if operation.completion_event else "done"
             return {"resource_id": f"{self.system}-{digest[:12]}", "status": status}
-        undoes = message.payload.get("undoes")
-        if undoes is None:
-            target = self._made(name, operation.undoes, str(message.payload["resource_id"]))
-        else:
-            found = self._store.get_external_call(str(undoes))
-            if found is None:
-                return self._tombstone(str(undoes), operation.undoes, message)
-            target = found
-            if target.system != self.system or target.operation != operation.undoes:
-                raise GatewayError(
-                    f"{self.system}.{name} undoes {operation.undoes}, but call {undoes!r} is "
-                    f"{target.system}.{target.operation}; name the key of a "
-                    f"{operation.undoes} call"
-                )
-        if target.status not in ("running", "done", "completed"):
+        target = undo_target(self._store, self.system, operation.undoes, message)
+        if target is None:
+            return {"resource_id": "none", "status": NOTHING_TO_UNDO}
+        status = new_status(target.status) if target.status in UNDOABLE else target.status
+        return {"resource_id": target.resource_id, "status": status}
+
+    async def _undo(
+        self, key: str, operation: GatewayOperation, message: Envelope
+    ) -> dict[str, Any] | Rejection:
+        """The undo ``message``: find the call it names, have ``perform`` do the external
+        work, record the call's new status (see :meth:`perform`); its answer."""
+        undone = str(operation.undoes)
+        target = undo_target(self._store, self.system, undone, message)
+        if target is None:
+            return tombstone(
+                self._store, self.system, str(message.payload["undoes"]), undone, message
+            )
+        if target.status == REFUSED:
+            resource_id = str(message.payload.get("resource_id") or "none")
+            return {"resource_id": resource_id, "status": NOTHING_TO_UNDO}
+        if target.status not in UNDOABLE:
             return {"resource_id": target.resource_id, "status": target.status}
-        new_status = "cancelled" if target.status == "running" else "undone"
+        try:
+            response = await self.perform(message.name, operation, with_resource(message, target))
+        except GatewayRefusal as refusal:
+            return self._refused(key, operation, message, refusal.reason)
+        answer = settle(self._store, target, dict(response))
         handle = self._pending.pop(target.idempotency_key, None)
         if handle is not None:
-            handle.cancel()
-        self._store.update_external_call(
-            target.idempotency_key, status=new_status, updated_at=time.time()
-        )
-        return {"resource_id": target.resource_id, "status": new_status}
-
-    def _undoes_refused(self, message: Envelope) -> bool:
-        """True when the undo ``message`` names (by key) a call that was refused: there is
-        nothing to undo, and ``perform`` is not called."""
-        undoes = message.payload.get("undoes")
-        if undoes is None:
-            return False
-        target = self._store.get_external_call(str(undoes))
-        return target is not None and target.status == REFUSED
+            handle.cancel()  # the sandbox's own completion of it, if armed
+        return answer
 
     def _refused(
         self, key: str, operation: GatewayOperation, message: Envelope, reason: str
@@ -276,37 +287,6 @@ class SandboxGateway(Actor):
         """The business refusal of call ``name`` (``response``: its ledger answer)."""
         reason = str(response.get("reason") or "refused")
         return Rejection(name, f"{self.system} refused {name}: {reason}")
-
-    def _made(self, name: str, undone: str, resource_id: str) -> ExternalCall:
-        """The ``undone`` call that made ``resource_id`` (undo payloads without a key)."""
-        key = self._store.external_call_key(self.system, undone, resource_id)
-        target = self._store.get_external_call(key) if key is not None else None
-        if target is None:
-            raise GatewayError(
-                f"{self.system}.{name}: no {undone} call made resource {resource_id}"
-            )
-        return target
-
-    def _tombstone(self, key: str, undone: str, message: Envelope) -> dict[str, Any]:
-        """Record call ``key`` as ``cancelled`` before it arrives; answer the undo."""
-        now = time.time()
-        self._store.record_external_call(
-            ExternalCall(
-                idempotency_key=key,
-                system=self.system,
-                operation=undone,
-                resource_id="none",
-                status="cancelled",
-                request={"tombstone": True, "undone_by": message.idempotency_key},
-                response={"resource_id": "none", "status": "cancelled"},
-                correlation_id=message.correlation_id,
-                causation_id=message.message_id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        resource_id = str(message.payload.get("resource_id") or "none")
-        return {"resource_id": resource_id, "status": NOTHING_TO_UNDO}
 
     def _arm(self, key: str, *, redeliver: bool = False) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,298 @@
+"""The ML example against a real external service: its gateway calls a training cluster
+over HTTP (tests/training_service.py, on loopback) and the jobs complete only by the
+cluster's signed webhook to ``POST /api/events`` of the served saga API.
+
+The gateway's ``perform`` does the external work only; the ledger (``external_calls``) is
+kept by the runtime: a cancel that the cluster carried out marks the dispatch
+``cancelled``, an undo of work that finished anyway marks it ``undone``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from training_service import TrainingService, serve_in_thread
+
+from sagacrew.runtime import Envelope, GatewayOperation, GatewayRefusal, SystemDefinition
+from sagacrew.runtime.api import create_app
+from sagacrew.runtime.externals import GatewayError
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_DIR = ROOT / "generated" / "ml_training"
+SECRET = "cluster-secret"
+TOKEN = "op"
+
+
+def _package() -> Any:
+    sys.path.insert(0, str(SYSTEM_DIR))
+    try:
+        return importlib.import_module("ml_training")
+    finally:
+        sys.path.remove(str(SYSTEM_DIR))
+
+
+ML = _package()
+
+
+class TrainingClusterGateway(ML.gateways.TrainingClusterGatewayBase):  # type: ignore[misc, name-defined]
+    """The real client of the training cluster (what a user writes in business_rules.py).
+
+    - ``dispatch_training`` POSTs ``/jobs`` with the saga step's idempotency key as the
+      ``Idempotency-Key`` header (a retried dispatch starts no second job) and answers the
+      job id as ``resource_id``, ``running``: the cluster's webhook completes it;
+    - ``cancel_training`` DELETEs ``/jobs/{resource_id}``, the job the dispatch returned
+      (the runtime puts it in the payload when the saga never saw the dispatch's reply);
+      the runtime then records the dispatch ``cancelled`` or ``undone`` in the ledger.
+
+    Timeouts, connection errors and 5xx raise ``httpx`` errors: transient, the saga step
+    retries. A 4xx the cluster means (bad request, quota) is a refusal
+    (:class:`GatewayRefusal`): the saga compensates without retrying.
+    """
+
+    base_url: ClassVar[str]
+    timeout: ClassVar[httpx.Timeout] = httpx.Timeout(5.0, connect=2.0)
+
+    async def perform(
+        self, name: str, operation: GatewayOperation, message: Envelope
+    ) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
+            if name == "dispatch_training":
+                body = {key: message.payload[key] for key in ("run_id", "model_name", "gpus")}
+                key = message.idempotency_key or message.message_id
+                response = await client.post("/jobs", json=body, headers={"Idempotency-Key": key})
+                job = _answer(response)
+                return {"resource_id": str(job["job_id"]), "status": str(job["status"])}
+            if name == "cancel_training":
+                job_id = str(message.payload["resource_id"])
+                response = await client.delete(f"/jobs/{job_id}")
+                if response.status_code == 404:
+                    return {"resource_id": job_id, "status": "gone"}
+                return {"resource_id": job_id, "status": str(_answer(response)["status"])}
+        raise GatewayError(f"training_cluster has no operation {name!r}")
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a 2xx answer; a 4xx is the cluster saying no, anything else transient."""
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        raise GatewayRefusal(f"{response.status_code} {response.text}")
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def definition(base_url: str, timeout_s: float | None = None) -> SystemDefinition:
+    """The ML example with the real gateway to ``base_url`` (and, given ``timeout_s``, that
+    timeout on ``dispatch_training``)."""
+    gateway = type("Cluster", (TrainingClusterGateway,), {"base_url": base_url})
+    build: SystemDefinition = ML.build_system
+    sagas = build.sagas
+    if timeout_s is not None:
+        sagas = tuple(
+            dataclasses.replace(
+                saga,
+                steps=[
+                    dataclasses.replace(s, timeout_s=timeout_s)
+                    if s.name == "dispatch_training"
+                    else s
+                    for s in saga.steps
+                ],
+            )
+            for saga in sagas
+        )
+    return dataclasses.replace(build, gateways=(gateway,), sagas=sagas)
+
+
+@dataclasses.dataclass
+class Served:
+    """A saga process: the system and its API served over HTTP."""
+
+    url: str
+    build: SystemDefinition
+    ledger: Callable[[], list[tuple[str, str]]]
+    calls: Callable[[], list[Any]]
+
+    def start(self, index: int) -> str:
+        data = self.build.sample_inputs("train_model", index)
+        response = httpx.post(
+            f"{self.url}/api/sagas/train_model",
+            json=data,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["saga_id"])
+
+    def state(self, saga_id: str) -> str:
+        response = httpx.get(f"{self.url}/api/sagas/{saga_id}/status", timeout=10)
+        return str(response.json()["state"])
+
+    def wait_for(self, saga_id: str, *states: str) -> str:
+        until(lambda: self.state(saga_id) in states, f"saga {saga_id} in {states}")
+        return self.state(saga_id)
+
+
+def until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    """Poll ``condition`` until it holds (a deadline only guards against a hang)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.02)
+
+
+@contextmanager
+def saga_process(store_url: str, build: SystemDefinition, port: int = 0) -> Iterator[Served]:
+    """A saga process on ``store_url`` serving its API (with the cluster's event secret)
+    at ``127.0.0.1:port``; stopped (and its store closed) on exit."""
+    system = build(store_url)
+    app = create_app(
+        system,
+        blueprint=json.loads((SYSTEM_DIR / "blueprint.json").read_text("utf-8")),
+        flowcharts_dir=None,
+        operator_token=TOKEN,
+        event_secrets={"training_cluster": SECRET},
+    )
+
+    def ledger() -> list[tuple[str, str]]:
+        calls = system.store.list_external_calls(system="training_cluster")
+        return [(c.operation, c.status) for c in calls]
+
+    def calls() -> list[Any]:
+        return list(system.store.list_external_calls(system="training_cluster"))
+
+    try:
+        with serve_in_thread(app, port) as url:
+            yield Served(url, build, ledger, calls)
+    finally:
+        system.store.close()
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[TrainingService, str]]:
+    service = TrainingService(SECRET)
+    with serve_in_thread(service.app) as url:
+        yield service, url
+
+
+def run_id(build: SystemDefinition, index: int) -> str:
+    return str(build.sample_inputs("train_model", index)["run_id"])
+
+
+def test_the_service_answers_the_same_job_for_the_same_idempotency_key(
+    cluster: tuple[TrainingService, str],
+) -> None:
+    service, url = cluster
+    service.plan("r-1", duration_s=60)
+    job = {"run_id": "r-1", "model_name": "m", "gpus": 2}
+    first = httpx.post(f"{url}/jobs", json=job, headers={"Idempotency-Key": "k-1"})
+    again = httpx.post(f"{url}/jobs", json=job, headers={"Idempotency-Key": "k-1"})
+    assert first.json() == again.json() == {"job_id": "job-1", "status": "running"}
+    other = httpx.post(f"{url}/jobs", json=job, headers={"Idempotency-Key": "k-2"})
+    assert other.json()["job_id"] == "job-2"
+    cancelled = httpx.delete(f"{url}/jobs/job-2")
+    assert cancelled.json() == {"job_id": "job-2", "status": "cancelled"}
+    assert httpx.delete(f"{url}/jobs/job-9").status_code == 404
+
+
+def test_a_job_dispatched_over_http_completes_by_the_clusters_webhook(
+    cluster: tuple[TrainingService, str], tmp_path: Path
+) -> None:
+    service, base_url = cluster
+    build = definition(base_url)
+    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+        service.webhook_url = f"{saga.url}/api/events"
+        saga_id = saga.start(0)
+        assert saga.wait_for(saga_id, "completed", "compensated") == "completed"
+        job = service.job_of(run_id(build, 0))
+        assert job.status == "completed"
+        assert service.attempts_of(job.job_id) == [202]
+        assert saga.ledger() == [("dispatch_training", "completed")]
+        [call] = saga.calls()
+        assert call.resource_id == job.job_id
+        assert call.response["event_id"] == f"{job.job_id}:completed"
+        assert service.by_key == {call.idempotency_key: job.job_id}
+
+
+def test_a_job_past_the_steps_timeout_is_cancelled_and_late_work_is_undone_once(
+    cluster: tuple[TrainingService, str], tmp_path: Path
+) -> None:
+    service, base_url = cluster
+    build = definition(base_url, timeout_s=0.3)
+    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+        service.webhook_url = f"{saga.url}/api/events"
+
+        # A job the cluster cancels: the compensation's DELETE stops it, it never reports.
+        service.plan(run_id(build, 0), duration_s=60)
+        first = saga.start(0)
+        assert saga.wait_for(first, "compensated", "completed") == "compensated"
+        job = service.job_of(run_id(build, 0))
+        assert (job.status, job.cancels) == ("cancelled", 1)
+        assert saga.ledger() == [
+            ("dispatch_training", "cancelled"),
+            ("cancel_training", "cancelled"),
+        ], "the runtime recorded the cancel the real gateway made"
+
+        # A job that finishes anyway: its completion arrives after the saga compensated.
+        service.pause_webhooks()
+        service.plan(run_id(build, 1), duration_s=0.5, ignores_cancel=True)
+        second = saga.start(1)
+        assert saga.wait_for(second, "compensated", "completed") == "compensated"
+        late = service.job_of(run_id(build, 1))
+        mine = [c for c in saga.calls() if c.resource_id == late.job_id]
+        assert [(c.operation, c.status) for c in mine] == [
+            ("dispatch_training", "cancelled"),
+            ("cancel_training", "cancelled"),
+        ]
+        service.resume_webhooks()
+        until(lambda: 202 in service.attempts_of(late.job_id), "the late completion delivered")
+
+        def undone() -> list[tuple[str, str]]:
+            calls = [c for c in saga.calls() if c.resource_id == late.job_id]
+            return [(c.operation, c.status) for c in calls]
+
+        until(lambda: ("dispatch_training", "undone") in undone(), "the late work undone")
+        assert sorted(undone()) == [
+            ("cancel_training", "cancelled"),
+            ("cancel_training", "undone"),
+            ("dispatch_training", "undone"),
+        ], "the cancel, then exactly one undo of the late work"
+        assert late.cancels == 2, "the undo asked the cluster too"
+        assert service.send_completion_now(late.job_id) == 409, "a replay is refused"
+        assert late.cancels == 2
+        assert len(undone()) == 3
+        assert saga.state(second) == "compensated"
+
+
+def test_a_saga_process_restarted_while_the_job_runs_gets_the_retried_webhook(
+    cluster: tuple[TrainingService, str], tmp_path: Path
+) -> None:
+    service, base_url = cluster
+    build = definition(base_url)
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    service.pause_webhooks()  # the job's completion waits until the process is down
+    with saga_process(store_url, build) as saga:
+        service.webhook_url = f"{saga.url}/api/events"
+        port = int(saga.url.rsplit(":", 1)[1])
+        saga_id = saga.start(0)
+        assert saga.wait_for(saga_id, "waiting") == "waiting"
+        job = service.job_of(run_id(build, 0))
+    # The saga process is down: the finished job's webhook fails, and is retried.
+    service.resume_webhooks()
+    until(lambda: len(service.attempts_of(job.job_id)) >= 2, "failed webhook deliveries")
+    assert job.status == "completed"
+    assert all(isinstance(outcome, str) for outcome in service.attempts_of(job.job_id))
+
+    with saga_process(store_url, build, port) as restarted:
+        assert restarted.wait_for(saga_id, "completed", "compensated") == "completed"
+        assert service.attempts_of(job.job_id)[-1] == 202
+        assert restarted.ledger() == [("dispatch_training", "completed")]
+        assert len(service.jobs) == 1, "the resumed saga started no second job"
