@@ -230,3 +230,9 @@ def test_on_timeout_is_generated_and_refused_after_the_pivot() -> None:
     assert error.message == (
         "step 'approve_order' comes after the pivot, where a saga no longer compensates"
     )
+
+
+def test_the_generated_business_rules_say_how_a_gateway_refuses() -> None:
+    rules = emit_files(design(parse_spec(SPEC, "s.yaml"), "s.yaml"))["ftgo/business_rules.py"]
+    assert "GatewayRefusal(reason)" in rules
+    assert "the gateway actor is not restarted" in rules
