@@ -108,12 +108,9 @@ def effects_of(store_url: str, saga_id: str) -> tuple[int, int]:
     try:
         saga = store.get_saga(saga_id)
         assert saga is not None, f"no saga {saga_id!r} in the store"
-        events, position = 0, 0
-        while page := store.read_all(from_position=position, limit=1000):
-            events += sum(1 for e in page if e.correlation_id == saga.correlation_id)
-            position = page[-1].position
+        events = store.events_of_correlation(saga.correlation_id)
         calls = [c for c in store.list_external_calls() if c.correlation_id == saga.correlation_id]
-        return events, len(calls)
+        return len(events), len(calls)
     finally:
         store.close()
 

@@ -5,9 +5,7 @@ answer without losing anything."""
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from ml_example import EVENT, ML, SYSTEM_DIR, with_cluster
 
 from sagacrew.runtime import (
     Envelope,
@@ -25,21 +24,7 @@ from sagacrew.runtime import (
 )
 from sagacrew.runtime.api import ServeError, create_app, parse_event_secrets, signature
 
-ROOT = Path(__file__).resolve().parent.parent
-SYSTEM_DIR = ROOT / "generated" / "ml_training"
 SECRET = "cluster-secret"
-EVENT = "ml.training_run.completed"
-
-
-def _package() -> Any:
-    sys.path.insert(0, str(SYSTEM_DIR))
-    try:
-        return importlib.import_module("ml_training")
-    finally:
-        sys.path.remove(str(SYSTEM_DIR))
-
-
-ML = _package()
 
 
 class RealCluster(ML.gateways.TrainingClusterGatewayBase):  # type: ignore[misc, name-defined]
@@ -55,22 +40,7 @@ class RealCluster(ML.gateways.TrainingClusterGatewayBase):  # type: ignore[misc,
 
 
 def definition(timeout_s: float | None = None) -> SystemDefinition:
-    build: SystemDefinition = ML.build_system
-    sagas = build.sagas
-    if timeout_s is not None:
-        sagas = tuple(
-            dataclasses.replace(
-                saga,
-                steps=[
-                    dataclasses.replace(s, timeout_s=timeout_s)
-                    if s.name == "dispatch_training"
-                    else s
-                    for s in saga.steps
-                ],
-            )
-            for saga in sagas
-        )
-    return dataclasses.replace(build, gateways=(RealCluster,), sagas=sagas)
+    return with_cluster(RealCluster, timeout_s)
 
 
 @dataclasses.dataclass

@@ -10,9 +10,7 @@ kept by the runtime: a cancel that the cluster carried out marks the dispatch
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,27 +19,15 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from ml_example import ML, SYSTEM_DIR, with_cluster
 from training_service import TrainingService, serve_in_thread
 
 from sagacrew.runtime import Envelope, GatewayOperation, GatewayRefusal, SystemDefinition
 from sagacrew.runtime.api import create_app
 from sagacrew.runtime.externals import GatewayError
 
-ROOT = Path(__file__).resolve().parent.parent
-SYSTEM_DIR = ROOT / "generated" / "ml_training"
 SECRET = "cluster-secret"
 TOKEN = "op"
-
-
-def _package() -> Any:
-    sys.path.insert(0, str(SYSTEM_DIR))
-    try:
-        return importlib.import_module("ml_training")
-    finally:
-        sys.path.remove(str(SYSTEM_DIR))
-
-
-ML = _package()
 
 
 class TrainingClusterGateway(ML.gateways.TrainingClusterGatewayBase):  # type: ignore[misc, name-defined]
@@ -94,22 +80,7 @@ def definition(base_url: str, timeout_s: float | None = None) -> SystemDefinitio
     """The ML example with the real gateway to ``base_url`` (and, given ``timeout_s``, that
     timeout on ``dispatch_training``)."""
     gateway = type("Cluster", (TrainingClusterGateway,), {"base_url": base_url})
-    build: SystemDefinition = ML.build_system
-    sagas = build.sagas
-    if timeout_s is not None:
-        sagas = tuple(
-            dataclasses.replace(
-                saga,
-                steps=[
-                    dataclasses.replace(s, timeout_s=timeout_s)
-                    if s.name == "dispatch_training"
-                    else s
-                    for s in saga.steps
-                ],
-            )
-            for saga in sagas
-        )
-    return dataclasses.replace(build, gateways=(gateway,), sagas=sagas)
+    return with_cluster(gateway, timeout_s)
 
 
 @dataclasses.dataclass

@@ -24,7 +24,7 @@ The sandbox, when no real ``perform`` is plugged in, completes its own work thro
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,12 +158,16 @@ class InboundEvents:
                 "the event names neither a resource_id nor a correlation_id",
                 "send the resource_id the call returned (or the saga's correlation_id)",
             )
-        calls: Iterable[ExternalCall] = self._store.list_external_calls(system=system)
+        if resource_id is not None:
+            key = self._store.external_call_key(system, operation, resource_id)
+            call = self._store.get_external_call(key) if key is not None else None
+            calls = [call] if call is not None else []
+        else:
+            calls = self._store.list_external_calls(system=system)
         found = [
             c
             for c in calls
             if c.operation == operation
-            and (resource_id is None or c.resource_id == resource_id)
             and (correlation_id is None or c.correlation_id == correlation_id)
         ]
         if not found:

@@ -182,22 +182,7 @@ class SandboxGateway(Actor):
             except GatewayRefusal as refusal:
                 return self._refused(key, operation, message, refusal.reason)
         status = str(response.get("status", "done"))
-        now = time.time()
-        self._store.record_external_call(
-            ExternalCall(
-                idempotency_key=key,
-                system=self.system,
-                operation=message.name,
-                resource_id=str(response["resource_id"]),
-                status=status,
-                request=dict(message.payload),
-                response=response,
-                correlation_id=message.correlation_id,
-                causation_id=message.message_id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        self._record(key, message, status, response)
         if status == "running" and self.simulates_completion:
             self._arm(key)
         return response
@@ -265,23 +250,29 @@ class SandboxGateway(Actor):
         answer it with the refusal."""
         response = {"resource_id": "none", "status": REFUSED, "reason": reason}
         if operation.undoes is None:
-            now = time.time()
-            self._store.record_external_call(
-                ExternalCall(
-                    idempotency_key=key,
-                    system=self.system,
-                    operation=message.name,
-                    resource_id="none",
-                    status=REFUSED,
-                    request=dict(message.payload),
-                    response=response,
-                    correlation_id=message.correlation_id,
-                    causation_id=message.message_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            self._record(key, message, REFUSED, response)
         return self._rejection(message.name, response)
+
+    def _record(
+        self, key: str, message: Envelope, status: str, response: Mapping[str, Any]
+    ) -> None:
+        """Write call ``key`` (``message``) to the ledger with ``status`` and ``response``."""
+        now = time.time()
+        self._store.record_external_call(
+            ExternalCall(
+                idempotency_key=key,
+                system=self.system,
+                operation=message.name,
+                resource_id=str(response["resource_id"]),
+                status=status,
+                request=dict(message.payload),
+                response=dict(response),
+                correlation_id=message.correlation_id,
+                causation_id=message.message_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
     def _rejection(self, name: str, response: Mapping[str, Any]) -> Rejection:
         """The business refusal of call ``name`` (``response``: its ledger answer)."""
