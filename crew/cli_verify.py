@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sagacrew.crew.cli_base import EXIT_FAILED, Profile, _user_errors, err, out
+
+if TYPE_CHECKING:
+    from sagacrew.agents.validator import Verdict
 
 
 def verify(
@@ -32,16 +35,30 @@ def verify(
         bool,
         typer.Option("--skip-scenarios", help="Do not run the fault plan's scenarios."),
     ] = False,
+    judge_store: Annotated[
+        str | None,
+        typer.Option(
+            help="Run nothing: judge the sagas a deployed system recorded in this store URL "
+            "(its real external services, completions by webhook)."
+        ),
+    ] = None,
 ) -> None:
     """Lint, test, fault-inject and check the generated system; print the verdict."""
     with _user_errors():
         from rich.progress import Progress
-        from rich.table import Table
 
         from sagacrew.agents.generated import open_generated
+        from sagacrew.agents.validator.verification.judge import judge_store as judge
         from sagacrew.agents.validator.verification.verify import verify as run_verify
 
         system = open_generated(system_dir)
+        if judge_store is not None:
+            judged = judge(system, judge_store, profile=profile.value)
+            _print_verdict(judged.verdict, profile.value)
+            out.print(f"sagas judged: {sum(judged.by_state.values())} {judged.by_state}")
+            out.print(f"report: {judged.report_md} and {judged.report_json}", markup=False)
+            _print_outcome(judged.verdict, profile.value)
+            return
         with Progress(console=err, transient=True) as bar:
             tasks: dict[str, object] = {}
 
@@ -61,28 +78,7 @@ def verify(
                 progress=progress,
             )
         verdict = result.verdict
-        table = Table(title=f"{system.name}: verdict against the {profile.value} profile")
-        for column in ("gate", "measured", "threshold", ""):
-            table.add_column(column)
-        for gate in verdict.gates:
-            table.add_row(
-                gate.name,
-                _figure(gate.measured, gate.unit),
-                f"{gate.comparison} {_figure(gate.threshold, gate.unit)}",
-                "[green]PASS[/]" if gate.passed else "[red]FAIL[/]",
-            )
-        out.print(table)
-        for check in verdict.checks:
-            if check.violation_count:
-                out.print(f"[red]check {check.name}: {check.violation_count} violation(s)[/]")
-                for violation in check.violations[:3]:
-                    out.print(f"  {violation}", markup=False)
-        for scenario in verdict.scenarios:
-            if not scenario.passed:
-                unmet = "; ".join(scenario.unmet)
-                out.print(f"scenario {scenario.name}: {unmet}", style="red", markup=False)
-        for finding in verdict.lint_findings:
-            out.print(f"lint: {finding}", style="red", markup=False)
+        _print_verdict(verdict, profile.value)
         out.print(f"sagas run: {result.workload.total} {dict(result.workload.by_state)}")
         if result.crash is not None:
             crash = result.crash
@@ -100,16 +96,49 @@ def verify(
             svg = system_dir / "flowcharts" / f"{saga.name}.svg"
             shown = svg if svg.exists() else svg.with_suffix(".dot")
             out.print(f"flowchart: {shown}", markup=False)
-        if verdict.passed:
-            out.print(f"[bold green]VERDICT: PASS[/] ({profile.value})")
-        else:
-            failed = [g.name for g in verdict.gates if not g.passed]
-            if verdict.lint_findings:
-                failed.append("lint")
-            out.print(f"[bold red]VERDICT: FAIL[/] ({profile.value}): {', '.join(failed)}")
-            if verdict.failed_sagas:
-                out.print(f"sagas that broke it: {', '.join(verdict.failed_sagas[:10])}")
-            raise typer.Exit(EXIT_FAILED)
+        _print_outcome(verdict, profile.value)
+
+
+def _print_verdict(verdict: Verdict, profile: str) -> None:
+    """The gates as a table, then each failing check, scenario and lint finding."""
+    from rich.table import Table
+
+    table = Table(title=f"{verdict.system}: verdict against the {profile} profile")
+    for column in ("gate", "measured", "threshold", ""):
+        table.add_column(column)
+    for gate in verdict.gates:
+        table.add_row(
+            gate.name,
+            _figure(gate.measured, gate.unit),
+            f"{gate.comparison} {_figure(gate.threshold, gate.unit)}",
+            "[green]PASS[/]" if gate.passed else "[red]FAIL[/]",
+        )
+    out.print(table)
+    for check in verdict.checks:
+        if check.violation_count:
+            out.print(f"[red]check {check.name}: {check.violation_count} violation(s)[/]")
+            for violation in check.violations[:3]:
+                out.print(f"  {violation}", markup=False)
+    for scenario in verdict.scenarios:
+        if not scenario.passed:
+            unmet = "; ".join(scenario.unmet)
+            out.print(f"scenario {scenario.name}: {unmet}", style="red", markup=False)
+    for finding in verdict.lint_findings:
+        out.print(f"lint: {finding}", style="red", markup=False)
+
+
+def _print_outcome(verdict: Verdict, profile: str) -> None:
+    """``VERDICT: PASS``, or ``FAIL`` with the failed gates (exit 1)."""
+    if verdict.passed:
+        out.print(f"[bold green]VERDICT: PASS[/] ({profile})")
+        return
+    failed = [g.name for g in verdict.gates if not g.passed]
+    if verdict.lint_findings:
+        failed.append("lint")
+    out.print(f"[bold red]VERDICT: FAIL[/] ({profile}): {', '.join(failed)}")
+    if verdict.failed_sagas:
+        out.print(f"sagas that broke it: {', '.join(verdict.failed_sagas[:10])}")
+    raise typer.Exit(EXIT_FAILED)
 
 
 def _figure(value: float, unit: str) -> str:

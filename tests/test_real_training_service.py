@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from cli_helpers import sagacrew
 from ml_example import ML, SYSTEM_DIR, with_cluster
 from training_service import TrainingService, serve_in_thread
 
@@ -39,10 +41,15 @@ class TrainingClusterGateway(ML.gateways.TrainingClusterGatewayBase):  # type: i
     - ``cancel_training`` DELETEs ``/jobs/{resource_id}``, the job the dispatch returned
       (the runtime puts it in the payload when the saga never saw the dispatch's reply);
       the runtime then records the dispatch ``cancelled`` or ``undone`` in the ledger.
+      When the dispatch's own reply never came (a read timeout: the runtime has it
+      ``unknown``, and the payload's ``resource_id`` is empty), it DELETEs
+      ``/jobs/by-key/{undoes}``: the cluster cancels whatever job that key started, or
+      makes sure none will start.
 
     Timeouts, connection errors and 5xx raise ``httpx`` errors: transient, the saga step
-    retries. A 4xx the cluster means (bad request, quota) is a refusal
-    (:class:`GatewayRefusal`): the saga compensates without retrying.
+    retries (with the same idempotency key, so the cluster answers the same job). A 4xx
+    the cluster means (bad request, quota) is a refusal (:class:`GatewayRefusal`): the
+    saga compensates without retrying.
     """
 
     base_url: ClassVar[str]
@@ -60,10 +67,12 @@ class TrainingClusterGateway(ML.gateways.TrainingClusterGatewayBase):  # type: i
                 return {"resource_id": str(job["job_id"]), "status": str(job["status"])}
             if name == "cancel_training":
                 job_id = str(message.payload["resource_id"])
-                response = await client.delete(f"/jobs/{job_id}")
+                path = f"/jobs/{job_id}" if job_id else f"/jobs/by-key/{message.payload['undoes']}"
+                response = await client.delete(path)
                 if response.status_code == 404:
-                    return {"resource_id": job_id, "status": "gone"}
-                return {"resource_id": job_id, "status": str(_answer(response)["status"])}
+                    return {"resource_id": job_id or "none", "status": "gone"}
+                job = _answer(response)
+                return {"resource_id": str(job["job_id"]), "status": str(job["status"])}
         raise GatewayError(f"training_cluster has no operation {name!r}")
 
 
@@ -76,10 +85,13 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     return answer
 
 
-def definition(base_url: str, timeout_s: float | None = None) -> SystemDefinition:
+def definition(
+    base_url: str, timeout_s: float | None = None, read_timeout_s: float = 5.0
+) -> SystemDefinition:
     """The ML example with the real gateway to ``base_url`` (and, given ``timeout_s``, that
-    timeout on ``dispatch_training``)."""
-    gateway = type("Cluster", (TrainingClusterGateway,), {"base_url": base_url})
+    timeout on ``dispatch_training``), waiting ``read_timeout_s`` for an answer."""
+    timeout = httpx.Timeout(read_timeout_s, connect=2.0)
+    gateway = type("Cluster", (TrainingClusterGateway,), {"base_url": base_url, "timeout": timeout})
     return with_cluster(gateway, timeout_s)
 
 
@@ -267,3 +279,104 @@ def test_a_saga_process_restarted_while_the_job_runs_gets_the_retried_webhook(
         assert service.attempts_of(job.job_id)[-1] == 202
         assert restarted.ledger() == [("dispatch_training", "completed")]
         assert len(service.jobs) == 1, "the resumed saga started no second job"
+
+
+def test_a_dispatch_whose_reply_timed_out_is_retried_with_its_key_and_starts_one_job(
+    cluster: tuple[TrainingService, str], tmp_path: Path
+) -> None:
+    service, base_url = cluster
+    build = definition(base_url, read_timeout_s=0.2)
+    service.plan(run_id(build, 0), duration_s=0.05, slow_replies=1, reply_delay_s=0.6)
+    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+        service.webhook_url = f"{saga.url}/api/events"
+        saga_id = saga.start(0)
+        assert saga.wait_for(saga_id, "completed", "compensated") == "completed"
+        assert service.posts_of(run_id(build, 0)) == 2, "the first reply was lost, then retried"
+        job = service.job_of(run_id(build, 0))
+        assert len(service.jobs) == 1
+        [call] = saga.calls()
+        assert (call.operation, call.status, call.resource_id) == (
+            "dispatch_training",
+            "completed",
+            job.job_id,
+        )
+
+
+def test_a_dispatch_whose_replies_never_came_is_cancelled_by_its_key_when_the_saga_gives_up(
+    cluster: tuple[TrainingService, str], tmp_path: Path
+) -> None:
+    service, base_url = cluster
+    build = definition(base_url, read_timeout_s=0.1)
+    service.plan(run_id(build, 0), duration_s=60, slow_replies=99, reply_delay_s=0.3)
+    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+        service.webhook_url = f"{saga.url}/api/events"
+        saga_id = saga.start(0)
+        assert saga.wait_for(saga_id, "compensated", "completed") == "compensated"
+        job = service.job_of(run_id(build, 0))
+        assert (job.status, job.cancels) == ("cancelled", 1), "the cluster was asked by key"
+        calls = {c.operation: c for c in saga.calls()}
+        dispatch = calls["dispatch_training"]
+        assert (dispatch.status, dispatch.resource_id) == ("cancelled", job.job_id), (
+            "the outcome was unknown; the undo asked the cluster and recorded its job"
+        )
+        assert calls["cancel_training"].response["status"] == "cancelled"
+
+
+def test_an_undo_of_a_dispatch_that_never_reached_the_cluster_makes_the_key_start_nothing(
+    cluster: tuple[TrainingService, str],
+) -> None:
+    service, url = cluster
+    gone = httpx.delete(f"{url}/jobs/by-key/k-lost")
+    assert gone.status_code == 404
+    job = {"run_id": "r-9", "model_name": "m", "gpus": 1}
+    late = httpx.post(f"{url}/jobs", json=job, headers={"Idempotency-Key": "k-lost"})
+    assert late.json() == {"job_id": "none", "status": "cancelled"}
+    assert service.jobs == {}
+
+
+def test_the_ml_example_run_against_the_real_cluster_is_judged_consistent(
+    cluster: tuple[TrainingService, str], tmp_path: Path
+) -> None:
+    """20 sagas through the served API, jobs completed only by the cluster's webhook: 18
+    one after the other, beside one dispatch whose replies never came and one job that
+    finishes after the saga gave it up; then ``sagacrew verify --judge-store`` over what
+    the saga process recorded."""
+    service, base_url = cluster
+    build = definition(base_url, timeout_s=0.5, read_timeout_s=0.2)
+    lost, late = run_id(build, 18), run_id(build, 19)
+    service.plan(lost, duration_s=60, slow_replies=99, reply_delay_s=0.3)
+    service.plan(late, duration_s=4.0, ignores_cancel=True)
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    with saga_process(store_url, build) as saga:
+        service.webhook_url = f"{saga.url}/api/events"
+        troubled = [saga.start(18), saga.start(19)]
+        states = [
+            saga.wait_for(saga.start(index), "completed", "compensated") for index in range(18)
+        ]
+        states += [saga.wait_for(saga_id, "completed", "compensated") for saga_id in troubled]
+        assert states == ["completed"] * 18 + ["compensated"] * 2
+        late_job = service.job_of(late)
+
+        def late_status() -> str:
+            return next(c.status for c in saga.calls() if c.resource_id == late_job.job_id)
+
+        until(lambda: late_status() == "undone", "the late job undone")
+    assert service.job_of(lost).status == "cancelled"
+    assert all(
+        service.attempts_of(job.job_id)[-1] == 202
+        for job in service.jobs.values()
+        if job.status == "completed"
+    ), "every completion arrived through the webhook"
+
+    system_dir = tmp_path / "ml_training"
+    shutil.copytree(
+        SYSTEM_DIR, system_dir, ignore=shutil.ignore_patterns(".sagacrew", "__pycache__")
+    )
+    judged = sagacrew("verify", str(system_dir), "--judge-store", store_url, timeout=300)
+    assert judged.returncode == 0, judged.stdout + judged.stderr
+    assert "VERDICT: PASS" in judged.stdout
+    assert "sagas judged: 20 {'compensated': 2, 'completed': 18}" in judged.stdout
+    report = json.loads(next(system_dir.rglob("verdict.json")).read_text("utf-8"))
+    checks = {check["name"]: check for check in report["checks"]}
+    orphans = checks["no_orphaned_external_work"]
+    assert (orphans["subjects"], orphans["violation_count"]) == (2, 0)

@@ -9,11 +9,16 @@
   ``webhook_url``, retrying with exponential backoff until it gets a 2xx or a 409, so it
   survives the saga process being down;
 - ``DELETE /jobs/{job_id}`` cancels a running job (``cancelled``: it never reports); a
-  finished job answers its status; an unknown one 404.
+  finished job answers its status; an unknown one 404;
+- ``DELETE /jobs/by-key/{key}`` does the same for the job started with idempotency key
+  ``key`` (for a client that never saw the job id: its reply was lost); a key no job has
+  is remembered as cancelled (404 now, and a ``POST /jobs`` with it later starts nothing).
 
 Knobs for tests: ``default_duration_s``, :meth:`TrainingService.plan` (per run: duration,
-and a job that ignores its cancel, i.e. finishes anyway), :meth:`pause_webhooks` /
-:meth:`resume_webhooks`, :meth:`send_completion_now` (the same event again, by hand).
+a job that ignores its cancel, i.e. finishes anyway, and replies held back: the job starts
+but the first ``slow_replies`` answers to its ``POST`` come only after ``reply_delay_s``),
+:meth:`pause_webhooks` / :meth:`resume_webhooks`, :meth:`send_completion_now` (the same
+event again, by hand).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Plan:
 
     duration_s: float
     ignores_cancel: bool = False
+    slow_replies: int = 0
+    reply_delay_s: float = 0.0
 
 
 @dataclass
@@ -85,6 +92,9 @@ class TrainingService:
         self.attempts: list[tuple[str, int | str]] = []
         """Webhook deliveries: ``(job_id, HTTP status or error class name)``."""
         self._plans: dict[str, Plan] = {}
+        self._posts: dict[str, int] = {}
+        self.cancelled_keys: set[str] = set()
+        """Keys cancelled before any job had them (``DELETE /jobs/by-key``)."""
         self._open = threading.Event()
         self._open.set()
         self._ids = itertools.count(1)
@@ -93,9 +103,21 @@ class TrainingService:
 
     # -- knobs ---------------------------------------------------------------------------
 
-    def plan(self, run_id: str, *, duration_s: float, ignores_cancel: bool = False) -> None:
+    def plan(
+        self,
+        run_id: str,
+        *,
+        duration_s: float,
+        ignores_cancel: bool = False,
+        slow_replies: int = 0,
+        reply_delay_s: float = 0.0,
+    ) -> None:
         """How the job of ``run_id`` (not yet started) behaves."""
-        self._plans[run_id] = Plan(duration_s, ignores_cancel)
+        self._plans[run_id] = Plan(duration_s, ignores_cancel, slow_replies, reply_delay_s)
+
+    def posts_of(self, run_id: str) -> int:
+        """``POST /jobs`` requests made for ``run_id``."""
+        return self._posts.get(run_id, 0)
 
     def pause_webhooks(self) -> None:
         """Hold completion events (jobs still finish); :meth:`resume_webhooks` sends them."""
@@ -154,39 +176,58 @@ class TrainingService:
             request: Request, idempotency_key: str = Header(alias="Idempotency-Key")
         ) -> dict[str, Any]:
             body = await request.json()
+            run_id = str(body["run_id"])
             with self._lock:
+                self._posts[run_id] = posts = self._posts.get(run_id, 0) + 1
+                if idempotency_key in self.cancelled_keys:
+                    return {"job_id": "none", "status": "cancelled"}
                 if idempotency_key in self.by_key:
                     job = self.jobs[self.by_key[idempotency_key]]
-                    return {"job_id": job.job_id, "status": job.status}
-                plan = self._plans.get(str(body["run_id"]), Plan(self.default_duration_s))
-                job = Job(
-                    f"job-{next(self._ids)}",
-                    str(body["run_id"]),
-                    str(body["model_name"]),
-                    int(body["gpus"]),
-                    plan,
-                )
-                self.jobs[job.job_id] = job
-                self.by_key[idempotency_key] = job.job_id
-            job.task = asyncio.create_task(self._run(job))
+                else:
+                    plan = self._plans.get(run_id, Plan(self.default_duration_s))
+                    job = Job(
+                        f"job-{next(self._ids)}",
+                        run_id,
+                        str(body["model_name"]),
+                        int(body["gpus"]),
+                        plan,
+                    )
+                    self.jobs[job.job_id] = job
+                    self.by_key[idempotency_key] = job.job_id
+                    job.task = asyncio.create_task(self._run(job))
+            if posts <= job.plan.slow_replies:
+                await asyncio.sleep(job.plan.reply_delay_s)  # the client gave up waiting
             return {"job_id": job.job_id, "status": job.status}
+
+        @app.delete("/jobs/by-key/{key}")
+        async def cancel_by_key(key: str) -> JSONResponse:
+            with self._lock:
+                job_id = self.by_key.get(key)
+                if job_id is None:
+                    self.cancelled_keys.add(key)
+                    raise HTTPException(404, f"no job has key {key}; it will start none")
+            return self._cancel(self.jobs[job_id])
 
         @app.delete("/jobs/{job_id}")
         async def cancel(job_id: str) -> JSONResponse:
             job = self.jobs.get(job_id)
             if job is None:
                 raise HTTPException(404, f"no job {job_id}")
-            job.cancels += 1
-            if job.status != "running":
-                return JSONResponse({"job_id": job_id, "status": job.status})
-            if job.plan.ignores_cancel:
-                return JSONResponse({"job_id": job_id, "status": "cancelling"}, status_code=202)
-            job.status = "cancelled"
-            if job.task is not None:
-                job.task.cancel()
-            return JSONResponse({"job_id": job_id, "status": "cancelled"})
+            return self._cancel(job)
 
         return app
+
+    def _cancel(self, job: Job) -> JSONResponse:
+        """Cancel ``job`` if it runs; answer its status."""
+        job.cancels += 1
+        if job.status != "running":
+            return JSONResponse({"job_id": job.job_id, "status": job.status})
+        if job.plan.ignores_cancel:
+            return JSONResponse({"job_id": job.job_id, "status": "cancelling"}, status_code=202)
+        job.status = "cancelled"
+        if job.task is not None:
+            job.task.cancel()
+        return JSONResponse({"job_id": job.job_id, "status": "cancelled"})
 
     async def _run(self, job: Job) -> None:
         await asyncio.sleep(job.plan.duration_s)

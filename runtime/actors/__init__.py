@@ -25,6 +25,7 @@ from ._errors import (
     InvalidSupervisorSpec,
     SupervisionError,
 )
+from ._later import ReplyLater
 from ._policy import (
     Backoff,
     ChildSpec,
@@ -59,6 +60,7 @@ __all__ = [
     "InvalidActorName",
     "InvalidSupervisorSpec",
     "MessageObserver",
+    "ReplyLater",
     "RestartType",
     "Strategy",
     "SupervisionError",

@@ -1,9 +1,10 @@
 """The message loop of a running instance: one message at a time, replies, failures, exit.
 
 ``run_messages`` is the body of a cell's task: it takes messages off the mailbox in order,
-awaits ``receive``, answers asks, yields to other tasks every ``throughput`` messages, asks
-the parent for a directive when ``receive`` raises, and finalizes the instance on a normal
-exit (``context.stop()`` or a stop requested by the parent).
+awaits ``receive``, answers asks (at once, or when the task of a ``ReplyLater`` ends),
+yields to other tasks every ``throughput`` messages, asks the parent for a directive when
+``receive`` raises, and finalizes the instance on a normal exit (``context.stop()`` or a
+stop requested by the parent).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DeadLetterError
+from ._later import ReplyLater
 from ._lifecycle import EXITED, run_hook
 from ._ref import Ask
 
@@ -79,7 +81,10 @@ async def run_messages(cell: Cell, instance: Actor) -> None:
                 system._observe(cell.path, message, clock() - started, None)
             handling = False
             if reply is not None and not reply.done():
-                reply.set_result(result)
+                if type(result) is ReplyLater:
+                    result.answer(reply, cell.path, message)
+                else:
+                    reply.set_result(result)
     except asyncio.CancelledError:
         cell.waiter = None
         if handling:

@@ -11,12 +11,18 @@ not: :func:`undo_target` finds the call the undo names (by key, or by resource i
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import ExternalCall, Store
 
-UNDOABLE = ("running", "done", "completed")
+UNKNOWN = "unknown"
+"""The ledger status of a call sent to a real system whose answer has not come back (yet):
+it may have acted. Recorded before a real ``perform`` runs; see
+:meth:`~sagacrew.runtime.externals.SandboxGateway.perform`."""
+
+UNDOABLE = ("running", "done", "completed", UNKNOWN)
 """Ledger states an undo acts on; any other (cancelled, undone, refused) it leaves alone."""
 
 
@@ -26,9 +32,9 @@ class GatewayError(Exception):
 
 
 def new_status(status: str) -> str:
-    """The status of a call once undone: running work is ``cancelled`` (it will not
-    complete), done or completed work ``undone``."""
-    return "cancelled" if status == "running" else "undone"
+    """The status of a call once undone: running work, or work whose outcome was unknown,
+    is ``cancelled`` (it will not complete), done or completed work ``undone``."""
+    return "cancelled" if status in ("running", UNKNOWN) else "undone"
 
 
 def undo_target(store: Store, system: str, undone: str, message: Envelope) -> ExternalCall | None:
@@ -80,7 +86,19 @@ def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict
     ``undone``, and work that a concurrent undo settled is left as it is."""
     current = store.get_external_call(target.idempotency_key) or target
     status = new_status(current.status) if current.status in UNDOABLE else current.status
-    if current.status in UNDOABLE:
+    if current.status == UNKNOWN:
+        # The system named the work it cancelled (or none): keep it, so that a late
+        # completion of that work finds the call by its resource id.
+        resource_id = str(response.get("resource_id") or "none")
+        store.update_external_call(
+            target.idempotency_key,
+            status=status,
+            updated_at=time.time(),
+            response={"resource_id": resource_id, "status": status},
+            resource_id=resource_id,
+        )
+        target = replace(target, resource_id=resource_id)
+    elif current.status in UNDOABLE:
         store.update_external_call(target.idempotency_key, status=status, updated_at=time.time())
     answer = {"resource_id": target.resource_id, **response, "status": status}
     reported = response.get("status")

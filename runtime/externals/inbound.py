@@ -35,8 +35,9 @@ __all__ = ["EventReceipt", "InboundError", "InboundEvent", "InboundEvents", "com
 Deliver = Callable[[str, str, Mapping[str, Any]], Awaitable[bool]]
 """``deliver(event_name, correlation_id, payload)``: hands a completion to the sagas."""
 
-_WAITS = ("running", "cancelled")
-"""Ledger states a completion may arrive in (cancelled work may have finished anyway)."""
+_WAITS = ("running", "cancelled", "unknown")
+"""Ledger states a completion may arrive in (cancelled work may have finished anyway; work
+whose reply was lost, ``unknown``, may have been done)."""
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,20 @@ async def complete_call(
 ) -> bool:
     """Mark ``call`` completed by ``event`` in the ledger (its id kept, to know a replay),
     then hand the event to the saga; return whether a step took it."""
+    resource_id = call.resource_id or _text(event.payload.get("resource_id")) or "none"
     response = {
         **call.response,
+        "resource_id": resource_id,
         "status": "completed",
         "event_id": event.event_id,
         "completion_event": event.name,
     }
-    store.update_external_call(
-        call.idempotency_key, status="completed", updated_at=time.time(), response=response
+    call = store.update_external_call(
+        call.idempotency_key,
+        status="completed",
+        updated_at=time.time(),
+        response=response,
+        resource_id=resource_id,
     )
     return await hand_over(call, event, deliver)
 

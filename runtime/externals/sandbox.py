@@ -38,11 +38,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sagacrew.runtime.actors import Actor
+from sagacrew.runtime.actors import Actor, ReplyLater
 from sagacrew.runtime.aggregate import Rejection
 from sagacrew.runtime.externals._late import LateCompletions
 from sagacrew.runtime.externals._undo import (
     UNDOABLE,
+    UNKNOWN,
     new_status,
     settle,
     tombstone,
@@ -118,6 +119,8 @@ class SandboxGateway(Actor):
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._completing: set[asyncio.Task[None]] = set()
         self._late_events: set[asyncio.Task[None]] = set()
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._busy: dict[str, asyncio.Task[Any]] = {}
 
     @property
     def simulates_completion(self) -> bool:
@@ -137,7 +140,7 @@ class SandboxGateway(Actor):
         for handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
-        for task in self._late_events:
+        for task in (*self._late_events, *self._calls):
             task.cancel()
 
     async def receive(self, message: Any) -> Any:
@@ -148,6 +151,17 @@ class SandboxGateway(Actor):
         external system (:class:`GatewayRefusal`: a business refusal, not retried)."""
         if not isinstance(message, Envelope):
             raise TypeError(f"{self.system} takes Envelope calls, got {type(message).__name__}")
+        if self.simulates_completion:
+            return await self._answer(message)
+        # A real system is slow and far: its calls run side by side, each answered when
+        # it ends (one at a time per call, see ``_one_at_a_time``); a transport error is
+        # the asker's (the step retries), not a failure of this actor.
+        task = asyncio.get_running_loop().create_task(self._one_at_a_time(message))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        return ReplyLater(task)
+
+    async def _answer(self, message: Envelope) -> Any:
         try:
             return await self._call(message)
         except StoreUnavailable as exc:
@@ -155,10 +169,26 @@ class SandboxGateway(Actor):
         except CorruptRecord as exc:
             return Rejection(message.name, f"{self.system}: {exc}", corrupt=True)
 
+    async def _one_at_a_time(self, message: Envelope) -> Any:
+        """Answer ``message`` once no other message about the same call is being answered
+        (a redelivery, a retry, or its undo: the undo names it in ``undoes``), so that the
+        ledger of each call changes by one message at a time."""
+        call = str(message.payload.get("undoes") or message.idempotency_key or message.message_id)
+        while (busy := self._busy.get(call)) is not None:
+            await asyncio.wait([busy])
+        mine = asyncio.current_task()
+        assert mine is not None
+        self._busy[call] = mine
+        try:
+            return await self._answer(message)
+        finally:
+            if self._busy.get(call) is mine:
+                del self._busy[call]
+
     async def _call(self, message: Envelope) -> Any:
         key = message.idempotency_key or message.message_id
         done = self._store.get_external_call(key)
-        if done is not None:
+        if done is not None and done.status != UNKNOWN:
             # A redelivered call acts once; if its work already completed, say so again:
             # the caller may have missed the completion event (e.g. its reply was lost).
             # A call undone before it arrived finds its tombstone: cancelled, no effect.
@@ -177,6 +207,11 @@ class SandboxGateway(Actor):
                 return undone
             response = undone
         else:
+            if done is None and not self.simulates_completion:
+                # Write ahead: from here the call may reach the system and its reply be
+                # lost (a transport timeout, a crash), so its outcome is unknown until
+                # ``perform`` answers; an undo then asks the system (see ``perform``).
+                self._record(key, message, UNKNOWN, {"resource_id": "", "status": UNKNOWN})
             try:
                 response = await self.perform(message.name, operation, message)
             except GatewayRefusal as refusal:
@@ -203,6 +238,14 @@ class SandboxGateway(Actor):
         ``undone``. An undo of a call that never arrived leaves a ``cancelled`` tombstone
         under its key and answers ``nothing_to_undo``; an undo of a call already
         cancelled, undone or refused answers without calling ``perform``.
+
+        Outcome unknown: before a real ``perform`` runs a forward call, the gateway records
+        the call ``unknown`` (the request may reach the system and its reply be lost: a
+        read timeout, a crash). A retry of it calls ``perform`` again with the same
+        idempotency key (the system must answer the same work). An undo of a call still
+        ``unknown`` calls ``perform`` with an empty ``resource_id``: cancel the work by
+        the forward call's idempotency key, ``payload["undoes"]`` (answering the
+        ``resource_id`` the system had for it, if any); the call is then ``cancelled``.
 
         The sandbox has no external work: it answers a made-up resource (``running`` when
         the operation completes by event), and for an undo the new status of its call.
@@ -256,14 +299,16 @@ class SandboxGateway(Actor):
     def _record(
         self, key: str, message: Envelope, status: str, response: Mapping[str, Any]
     ) -> None:
-        """Write call ``key`` (``message``) to the ledger with ``status`` and ``response``."""
+        """Write call ``key`` (``message``) to the ledger with ``status`` and ``response``
+        (over its ``unknown`` row, when the call was recorded before ``perform``)."""
         now = time.time()
-        self._store.record_external_call(
+        resource_id = str(response["resource_id"])
+        recorded = self._store.record_external_call(
             ExternalCall(
                 idempotency_key=key,
                 system=self.system,
                 operation=message.name,
-                resource_id=str(response["resource_id"]),
+                resource_id=resource_id,
                 status=status,
                 request=dict(message.payload),
                 response=dict(response),
@@ -273,6 +318,10 @@ class SandboxGateway(Actor):
                 updated_at=now,
             )
         )
+        if not recorded:
+            self._store.update_external_call(
+                key, status=status, updated_at=now, response=response, resource_id=resource_id
+            )
 
     def _rejection(self, name: str, response: Mapping[str, Any]) -> Rejection:
         """The business refusal of call ``name`` (``response``: its ledger answer)."""

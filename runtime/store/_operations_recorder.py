@@ -43,8 +43,10 @@ class OperationsRecorder(ABC):
         status: str,
         updated_at: float,
         response: Mapping[str, Any] | None = None,
+        resource_id: str | None = None,
     ) -> ExternalCall:
-        """Set a call's status (and response, when given); :class:`StoreError` if unknown."""
+        """Set a call's status (and response and resource id, when given);
+        :class:`StoreError` if unknown."""
 
     @abstractmethod
     def list_external_calls(

@@ -88,25 +88,20 @@ class SqlOperations(SqlBase):
         status: str,
         updated_at: float,
         response: Mapping[str, Any] | None = None,
+        resource_id: str | None = None,
     ) -> ExternalCall:
+        sets: list[tuple[str, Any]] = [("status", status), ("updated_at", updated_at)]
+        if response is not None:
+            sets.append(("response", codec.dumps(response, what="external call response")))
+        if resource_id is not None:
+            sets.append(("resource_id", resource_id))
+        assignments = ", ".join(f"{column} = ?" for column, _ in sets)
         with self._transaction() as cursor:
-            if response is None:
-                rows = cursor.run(
-                    "UPDATE external_calls SET status = ?, updated_at = ? "
-                    f"WHERE idempotency_key = ? RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
-                    (status, updated_at, idempotency_key),
-                )
-            else:
-                rows = cursor.run(
-                    "UPDATE external_calls SET status = ?, updated_at = ?, response = ? "
-                    f"WHERE idempotency_key = ? RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
-                    (
-                        status,
-                        updated_at,
-                        codec.dumps(response, what="external call response"),
-                        idempotency_key,
-                    ),
-                )
+            rows = cursor.run(
+                f"UPDATE external_calls SET {assignments} "
+                f"WHERE idempotency_key = ? RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
+                (*(value for _, value in sets), idempotency_key),
+            )
         if not rows:
             raise StoreError(
                 f"no external call is recorded under key {idempotency_key!r}",

@@ -101,7 +101,7 @@ def orphaned_external_work(system: GeneratedSystem, store: Store) -> CheckResult
             f"saga {saga}: {target}.{operation} ({key}) is {status} after compensation "
             "(orphaned external work)"
             for saga, key, status in rows
-            if status in ("running", "done", "completed")
+            if status in ("running", "done", "completed", "unknown")
         ]
     description = (
         "Every external call with an undo made by a compensated saga was undone or "
