@@ -1,5 +1,5 @@
-"""Helpers shared by the async tests: run one test body with a bound, a hand-moved clock,
-send one command to an aggregate actor.
+"""Helpers shared by the async tests: run one test body with a bound (or a whole ``async def``
+test, with :func:`async_test`), a hand-moved clock, send one command to an aggregate actor.
 
 (``saga_fakes.FakeClock`` is the other clock: it moves when the orchestrator sleeps.)
 """
@@ -7,12 +7,14 @@ send one command to an aggregate actor.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sagacrew.runtime import AggregateActor, Envelope
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def run(body: Awaitable[T] | Callable[[], Awaitable[T]], timeout_s: float = 10.0) -> T:
@@ -24,6 +26,17 @@ def run(body: Awaitable[T] | Callable[[], Awaitable[T]], timeout_s: float = 10.0
         return await asyncio.wait_for(awaitable, timeout_s)
 
     return asyncio.run(bounded())
+
+
+def async_test(test: Callable[P, Awaitable[None]]) -> Callable[P, None]:
+    """Make an ``async def`` test a plain pytest test: each call runs it with :func:`run`, in
+    a fresh event loop and bounded by its timeout; pytest sees the test's own parameters."""
+
+    @functools.wraps(test)
+    def run_test(*args: P.args, **kwargs: P.kwargs) -> None:
+        run(test(*args, **kwargs))
+
+    return run_test
 
 
 class ManualClock:

@@ -20,6 +20,7 @@ from sagacrew.runtime.saga import (
     StepFailed,
 )
 from sagacrew.runtime.store import (
+    DeadLetter,
     PostgresStore,
     SagaExecution,
     SagaTransition,
@@ -49,6 +50,16 @@ def saga_row(saga_id: str, state: str, started_at: float, **columns: Any) -> Sag
         deadline_at=started_at + 60,
     )
     return dataclasses.replace(row, **columns)
+
+
+def parked_letter(kind: str, created_at: float, **columns: Any) -> DeadLetter:
+    """A parked ``dead_letters`` row for store tests: a ``kind`` ("message" or
+    "compensation") letter with an empty payload, one attempt, error ``failed`` and
+    correlation and causation ``c``, created and last updated at ``created_at``; ``columns``
+    set the others (``target``, ``saga_id`` ...) or replace these."""
+    fields: dict[str, Any] = {"payload": {}, "error": "failed", "attempts": 1, "status": "parked"}
+    fields |= {"correlation_id": "c", "causation_id": "c", "updated_at": created_at}
+    return DeadLetter(kind=kind, created_at=created_at, **(fields | columns))
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from async_helpers import ManualClock, run
+from async_helpers import ManualClock, async_test
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,88 +35,80 @@ class Flaky(Actor):
         return self.count
 
 
-def test_backoff_delays_double_from_min_and_stop_at_max() -> None:
-    async def body() -> None:
-        delays: list[float] = []
+@async_test
+async def test_backoff_delays_double_from_min_and_stop_at_max() -> None:
+    delays: list[float] = []
 
-        async def fake_sleep(delay_s: float) -> None:
-            delays.append(delay_s)
+    async def fake_sleep(delay_s: float) -> None:
+        delays.append(delay_s)
 
-        system = ActorSystem(clock=ManualClock(), sleep=fake_sleep)
-        spec = SupervisorSpec(
-            intensity=100,
-            backoff=Backoff(min_s=0.5, max_s=3.0),
-            children=[ChildSpec("w", Flaky)],
-        )
-        root = await system.start(spec)
-        ref = system.lookup("w")
-        for _ in range(6):
-            with pytest.raises(RuntimeError):
-                await ref.ask("crash")
-        await root.ask(WhichChildren())
-        assert delays == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
-        assert system.restarts == 6
-        await system.stop()
-
-    run(body())
-
-
-def test_backoff_restarts_from_min_after_the_child_ran_for_reset_after_s() -> None:
-    async def body() -> None:
-        clock = ManualClock()
-        delays: list[float] = []
-
-        async def fake_sleep(delay_s: float) -> None:
-            delays.append(delay_s)
-
-        system = ActorSystem(clock=clock, sleep=fake_sleep)
-        spec = SupervisorSpec(
-            intensity=100,
-            period_s=1.0,
-            backoff=Backoff(min_s=1.0, max_s=60.0, reset_after_s=30.0),
-            children=[ChildSpec("w", Flaky)],
-        )
-        root = await system.start(spec)
-        ref = system.lookup("w")
-        for step_s in (0.0, 0.0, 31.0, 0.0):
-            clock.now += step_s
-            with pytest.raises(RuntimeError):
-                await ref.ask("crash")
-            await root.ask(WhichChildren())
-        assert delays == [1.0, 2.0, 1.0, 2.0]
-        await system.stop()
-
-    run(body())
-
-
-def test_messages_sent_during_a_backoff_delay_wait_in_the_mailbox() -> None:
-    async def body() -> None:
-        sleeping = asyncio.Event()
-        wake = asyncio.Event()
-
-        async def gated_sleep(delay_s: float) -> None:
-            sleeping.set()
-            await wake.wait()
-
-        system = ActorSystem(clock=ManualClock(), sleep=gated_sleep)
-        spec = SupervisorSpec(
-            backoff=Backoff(min_s=1.0, max_s=1.0), children=[ChildSpec("w", Flaky)]
-        )
-        await system.start(spec)
-        ref = system.lookup("w")
+    system = ActorSystem(clock=ManualClock(), sleep=fake_sleep)
+    spec = SupervisorSpec(
+        intensity=100,
+        backoff=Backoff(min_s=0.5, max_s=3.0),
+        children=[ChildSpec("w", Flaky)],
+    )
+    root = await system.start(spec)
+    ref = system.lookup("w")
+    for _ in range(6):
         with pytest.raises(RuntimeError):
             await ref.ask("crash")
-        await sleeping.wait()
-        assert ref.is_alive()
-        ref.tell("count")
-        answer = asyncio.ensure_future(ref.ask("count"))
-        assert not answer.done()
-        wake.set()
-        assert await answer == 2
-        assert system.dead_letters.count == 0
-        await system.stop()
+    await root.ask(WhichChildren())
+    assert delays == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
+    assert system.restarts == 6
+    await system.stop()
 
-    run(body())
+
+@async_test
+async def test_backoff_restarts_from_min_after_the_child_ran_for_reset_after_s() -> None:
+    clock = ManualClock()
+    delays: list[float] = []
+
+    async def fake_sleep(delay_s: float) -> None:
+        delays.append(delay_s)
+
+    system = ActorSystem(clock=clock, sleep=fake_sleep)
+    spec = SupervisorSpec(
+        intensity=100,
+        period_s=1.0,
+        backoff=Backoff(min_s=1.0, max_s=60.0, reset_after_s=30.0),
+        children=[ChildSpec("w", Flaky)],
+    )
+    root = await system.start(spec)
+    ref = system.lookup("w")
+    for step_s in (0.0, 0.0, 31.0, 0.0):
+        clock.now += step_s
+        with pytest.raises(RuntimeError):
+            await ref.ask("crash")
+        await root.ask(WhichChildren())
+    assert delays == [1.0, 2.0, 1.0, 2.0]
+    await system.stop()
+
+
+@async_test
+async def test_messages_sent_during_a_backoff_delay_wait_in_the_mailbox() -> None:
+    sleeping = asyncio.Event()
+    wake = asyncio.Event()
+
+    async def gated_sleep(delay_s: float) -> None:
+        sleeping.set()
+        await wake.wait()
+
+    system = ActorSystem(clock=ManualClock(), sleep=gated_sleep)
+    spec = SupervisorSpec(backoff=Backoff(min_s=1.0, max_s=1.0), children=[ChildSpec("w", Flaky)])
+    await system.start(spec)
+    ref = system.lookup("w")
+    with pytest.raises(RuntimeError):
+        await ref.ask("crash")
+    await sleeping.wait()
+    assert ref.is_alive()
+    ref.tell("count")
+    answer = asyncio.ensure_future(ref.ask("count"))
+    assert not answer.done()
+    wake.set()
+    assert await answer == 2
+    assert system.dead_letters.count == 0
+    await system.stop()
 
 
 def test_jitter_is_drawn_from_the_injected_rng_and_stays_within_the_factor() -> None:

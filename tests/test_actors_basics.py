@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from async_helpers import run
+from async_helpers import async_test
 
 from sagacrew.runtime.actors import (
     Actor,
@@ -75,124 +75,110 @@ class Gate(Actor):
         return message
 
 
-def test_tell_delivers_messages_in_order_and_ask_returns_receive_result() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        ref = await system.spawn(Echo, "echo")
-        for n in range(3):
-            ref.tell(n)
-        assert await ref.ask("received") == [0, 1, 2]
-        assert await ref.ask("hello") == "hello"
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_tell_delivers_messages_in_order_and_ask_returns_receive_result() -> None:
+    system = ActorSystem()
+    ref = await system.spawn(Echo, "echo")
+    for n in range(3):
+        ref.tell(n)
+    assert await ref.ask("received") == [0, 1, 2]
+    assert await ref.ask("hello") == "hello"
+    await system.stop()
 
 
-def test_ask_raises_ask_timeout_when_no_reply_in_time() -> None:
-    async def body() -> None:
-        entered, release = asyncio.Event(), asyncio.Event()
-        events: list[str] = []
-        system = ActorSystem()
-        ref = await system.spawn(lambda: Gate(entered, release, events), "gate")
-        with pytest.raises(AskTimeout) as caught:
-            await ref.ask("block", timeout_s=0.02)
-        assert caught.value.path == "gate"
-        assert caught.value.timeout_s == 0.02
-        release.set()
-        assert await ref.ask("next") == "next"  # the timed-out message was still handled
-        assert events == ["block done", "handled next"]
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_ask_raises_ask_timeout_when_no_reply_in_time() -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    events: list[str] = []
+    system = ActorSystem()
+    ref = await system.spawn(lambda: Gate(entered, release, events), "gate")
+    with pytest.raises(AskTimeout) as caught:
+        await ref.ask("block", timeout_s=0.02)
+    assert caught.value.path == "gate"
+    assert caught.value.timeout_s == 0.02
+    release.set()
+    assert await ref.ask("next") == "next"  # the timed-out message was still handled
+    assert events == ["block done", "handled next"]
+    await system.stop()
 
 
-def test_ask_gets_the_exception_receive_raised() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        ref = await system.start(SupervisorSpec(children=[ChildSpec("echo", Echo)]))
-        echo = system.lookup("echo")
-        with pytest.raises(RuntimeError, match="crash"):
-            await echo.ask("crash")
-        await ref.ask(WhichChildren())
-        assert system.restarts == 1
-        assert await echo.ask("received") == []  # a fresh instance after the restart
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_ask_gets_the_exception_receive_raised() -> None:
+    system = ActorSystem()
+    ref = await system.start(SupervisorSpec(children=[ChildSpec("echo", Echo)]))
+    echo = system.lookup("echo")
+    with pytest.raises(RuntimeError, match="crash"):
+        await echo.ask("crash")
+    await ref.ask(WhichChildren())
+    assert system.restarts == 1
+    assert await echo.ask("received") == []  # a fresh instance after the restart
+    await system.stop()
 
 
-def test_tell_to_stopped_actor_is_a_counted_and_observable_dead_letter() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        seen: list[DeadLetter] = []
-        unsubscribe = system.dead_letters.subscribe(seen.append)
-        ref = await system.spawn(Echo, "echo")
-        await system.stop_actor(ref)
-        assert not ref.is_alive()
-        ref.tell("lost")
-        assert system.dead_letters.count == 1
-        assert list(system.dead_letters.items) == [DeadLetter("echo", "lost", "stopped")]
-        assert seen == [DeadLetter("echo", "lost", "stopped")]
-        unsubscribe()
-        ref.tell("lost again")
-        assert system.dead_letters.count == 2
-        assert len(seen) == 1
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_tell_to_stopped_actor_is_a_counted_and_observable_dead_letter() -> None:
+    system = ActorSystem()
+    seen: list[DeadLetter] = []
+    unsubscribe = system.dead_letters.subscribe(seen.append)
+    ref = await system.spawn(Echo, "echo")
+    await system.stop_actor(ref)
+    assert not ref.is_alive()
+    ref.tell("lost")
+    assert system.dead_letters.count == 1
+    assert list(system.dead_letters.items) == [DeadLetter("echo", "lost", "stopped")]
+    assert seen == [DeadLetter("echo", "lost", "stopped")]
+    unsubscribe()
+    ref.tell("lost again")
+    assert system.dead_letters.count == 2
+    assert len(seen) == 1
+    await system.stop()
 
 
-def test_ask_to_stopped_actor_raises_dead_letter_error() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        ref = await system.spawn(Echo, "echo")
-        await system.stop_actor(ref)
-        with pytest.raises(DeadLetterError) as caught:
-            await ref.ask("anyone?")
-        assert caught.value.path == "echo"
-        assert system.dead_letters.count == 1
-
-    run(body())
+@async_test
+async def test_ask_to_stopped_actor_raises_dead_letter_error() -> None:
+    system = ActorSystem()
+    ref = await system.spawn(Echo, "echo")
+    await system.stop_actor(ref)
+    with pytest.raises(DeadLetterError) as caught:
+        await ref.ask("anyone?")
+    assert caught.value.path == "echo"
+    assert system.dead_letters.count == 1
 
 
-def test_stop_waits_for_the_current_message_then_dead_letters_the_rest() -> None:
-    async def body() -> None:
-        entered, release = asyncio.Event(), asyncio.Event()
-        events: list[str] = []
-        system = ActorSystem()
-        ref = await system.spawn(lambda: Gate(entered, release, events), "gate")
-        ref.tell("block")
-        ref.tell("late")
-        pending_ask = asyncio.ensure_future(ref.ask("late ask"))
-        await entered.wait()
-        stopping = asyncio.ensure_future(system.stop_actor(ref))
-        # The loop runs ready callbacks in FIFO order: the stop request is made before the gate
-        # opens, so the stop has to wait for the message in progress.
-        asyncio.get_running_loop().call_soon(release.set)
-        await stopping
-        assert events == ["block done", "post_stop"]
-        assert [letter.message for letter in system.dead_letters.items] == ["late", "late ask"]
-        with pytest.raises(DeadLetterError):
-            await pending_ask
-
-    run(body())
+@async_test
+async def test_stop_waits_for_the_current_message_then_dead_letters_the_rest() -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    events: list[str] = []
+    system = ActorSystem()
+    ref = await system.spawn(lambda: Gate(entered, release, events), "gate")
+    ref.tell("block")
+    ref.tell("late")
+    pending_ask = asyncio.ensure_future(ref.ask("late ask"))
+    await entered.wait()
+    stopping = asyncio.ensure_future(system.stop_actor(ref))
+    # The loop runs ready callbacks in FIFO order: the stop request is made before the gate
+    # opens, so the stop has to wait for the message in progress.
+    asyncio.get_running_loop().call_soon(release.set)
+    await stopping
+    assert events == ["block done", "post_stop"]
+    assert [letter.message for letter in system.dead_letters.items] == ["late", "late ask"]
+    with pytest.raises(DeadLetterError):
+        await pending_ask
 
 
-def test_context_stop_ends_the_actor_after_the_current_message() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        ref = await system.spawn(lambda: Echo(events), "echo")
-        ref.tell("stop")
-        ref.tell("after")
-        with pytest.raises(DeadLetterError):
-            await ref.ask("received")
-        assert events == ["echo.pre_start", "echo.post_stop"]
-        assert [letter.message for letter in system.dead_letters.items] == ["after", "received"]
-        assert not ref.is_alive()
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_context_stop_ends_the_actor_after_the_current_message() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    ref = await system.spawn(lambda: Echo(events), "echo")
+    ref.tell("stop")
+    ref.tell("after")
+    with pytest.raises(DeadLetterError):
+        await ref.ask("received")
+    assert events == ["echo.pre_start", "echo.post_stop"]
+    assert [letter.message for letter in system.dead_letters.items] == ["after", "received"]
+    assert not ref.is_alive()
+    await system.stop()
 
 
 class Hooks(Actor):
@@ -221,137 +207,122 @@ class Hooks(Actor):
         return message
 
 
-def test_lifecycle_hooks_run_in_order_across_a_restart() -> None:
-    async def body() -> None:
-        Hooks.incarnations = 0
-        events: list[str] = []
-        system = ActorSystem()
-        root = await system.start(
-            SupervisorSpec(children=[ChildSpec("hooks", lambda: Hooks(events))])
-        )
-        hooks = system.lookup("root/hooks")
-        await hooks.ask("a")
-        with pytest.raises(ValueError):
-            await hooks.ask("crash")
-        await hooks.ask("b")
-        await root.ask(WhichChildren())
-        await system.stop()
-        assert events == [
-            "pre_start 1",
-            "receive 1 a",
-            "receive 1 crash",
-            "pre_restart 1 boom",
-            "pre_start 2",
-            "receive 2 b",
-            "post_stop 2",
+@async_test
+async def test_lifecycle_hooks_run_in_order_across_a_restart() -> None:
+    Hooks.incarnations = 0
+    events: list[str] = []
+    system = ActorSystem()
+    root = await system.start(SupervisorSpec(children=[ChildSpec("hooks", lambda: Hooks(events))]))
+    hooks = system.lookup("root/hooks")
+    await hooks.ask("a")
+    with pytest.raises(ValueError):
+        await hooks.ask("crash")
+    await hooks.ask("b")
+    await root.ask(WhichChildren())
+    await system.stop()
+    assert events == [
+        "pre_start 1",
+        "receive 1 a",
+        "receive 1 crash",
+        "pre_restart 1 boom",
+        "pre_start 2",
+        "receive 2 b",
+        "post_stop 2",
+    ]
+
+
+@async_test
+async def test_default_pre_restart_calls_post_stop() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    root = await system.start(SupervisorSpec(children=[ChildSpec("echo", lambda: Echo(events))]))
+    with pytest.raises(RuntimeError):
+        await system.lookup("echo").ask("crash")
+    await root.ask(WhichChildren())
+    assert events == ["echo.pre_start", "echo.post_stop", "echo.pre_start"]
+    await system.stop()
+
+
+@async_test
+async def test_lookup_by_full_path_or_unique_plain_name() -> None:
+    system = ActorSystem()
+    spec = SupervisorSpec(
+        children=[
+            ChildSpec("ordering", SupervisorSpec(children=[ChildSpec("ordering.order", Echo)])),
+            ChildSpec("a", SupervisorSpec(children=[ChildSpec("twin", Echo)])),
+            ChildSpec("b", SupervisorSpec(children=[ChildSpec("twin", Echo)])),
         ]
-
-    run(body())
-
-
-def test_default_pre_restart_calls_post_stop() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        root = await system.start(
-            SupervisorSpec(children=[ChildSpec("echo", lambda: Echo(events))])
-        )
-        with pytest.raises(RuntimeError):
-            await system.lookup("echo").ask("crash")
-        await root.ask(WhichChildren())
-        assert events == ["echo.pre_start", "echo.post_stop", "echo.pre_start"]
-        await system.stop()
-
-    run(body())
+    )
+    await system.start(spec)
+    full = system.lookup("root/ordering/ordering.order")
+    assert full.path == "root/ordering/ordering.order"
+    assert system.lookup("ordering.order") == full
+    assert await full.ask(1) == 1
+    with pytest.raises(ActorNotFound, match="ambiguous"):
+        system.lookup("twin")
+    assert system.lookup("root/b/twin").path == "root/b/twin"
+    with pytest.raises(ActorNotFound):
+        system.lookup("root/nobody")
+    await system.stop()
+    with pytest.raises(ActorNotFound):
+        system.lookup("ordering.order")
 
 
-def test_lookup_by_full_path_or_unique_plain_name() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        spec = SupervisorSpec(
-            children=[
-                ChildSpec("ordering", SupervisorSpec(children=[ChildSpec("ordering.order", Echo)])),
-                ChildSpec("a", SupervisorSpec(children=[ChildSpec("twin", Echo)])),
-                ChildSpec("b", SupervisorSpec(children=[ChildSpec("twin", Echo)])),
-            ]
-        )
-        await system.start(spec)
-        full = system.lookup("root/ordering/ordering.order")
-        assert full.path == "root/ordering/ordering.order"
-        assert system.lookup("ordering.order") == full
-        assert await full.ask(1) == 1
-        with pytest.raises(ActorNotFound, match="ambiguous"):
-            system.lookup("twin")
-        assert system.lookup("root/b/twin").path == "root/b/twin"
-        with pytest.raises(ActorNotFound):
-            system.lookup("root/nobody")
-        await system.stop()
-        with pytest.raises(ActorNotFound):
-            system.lookup("ordering.order")
-
-    run(body())
-
-
-def test_names_must_be_unique_and_without_slash() -> None:
-    async def body() -> None:
-        system = ActorSystem()
+@async_test
+async def test_names_must_be_unique_and_without_slash() -> None:
+    system = ActorSystem()
+    await system.spawn(Echo, "echo")
+    with pytest.raises(InvalidActorName):
         await system.spawn(Echo, "echo")
-        with pytest.raises(InvalidActorName):
-            await system.spawn(Echo, "echo")
-        with pytest.raises(InvalidActorName):
-            await system.spawn(Echo, "a/b")
-        await system.stop()
-
-    run(body())
+    with pytest.raises(InvalidActorName):
+        await system.spawn(Echo, "a/b")
+    await system.stop()
 
 
-def test_observer_is_called_once_per_handled_message_with_its_error() -> None:
-    async def body() -> None:
-        calls: list[tuple[str, Any, float, BaseException | None]] = []
+@async_test
+async def test_observer_is_called_once_per_handled_message_with_its_error() -> None:
+    calls: list[tuple[str, Any, float, BaseException | None]] = []
 
-        def observe(path: str, message: Any, elapsed_s: float, error: BaseException | None) -> None:
-            calls.append((path, message, elapsed_s, error))
+    def observe(path: str, message: Any, elapsed_s: float, error: BaseException | None) -> None:
+        calls.append((path, message, elapsed_s, error))
 
-        system = ActorSystem(observer=observe)
-        root = await system.start(SupervisorSpec(children=[ChildSpec("echo", Echo)]))
-        echo = system.lookup("echo")
-        echo.tell("one")
-        with pytest.raises(RuntimeError):
-            await echo.ask("crash")
-        await root.ask(WhichChildren())  # supervisors' own messages are not observed
-        await system.stop()
-        assert [(path, message) for path, message, _, _ in calls] == [
-            ("root/echo", "one"),
-            ("root/echo", "crash"),
-        ]
-        assert all(elapsed_s >= 0 for _, _, elapsed_s, _ in calls)
-        assert calls[0][3] is None
-        assert isinstance(calls[1][3], RuntimeError)
-
-    run(body())
+    system = ActorSystem(observer=observe)
+    root = await system.start(SupervisorSpec(children=[ChildSpec("echo", Echo)]))
+    echo = system.lookup("echo")
+    echo.tell("one")
+    with pytest.raises(RuntimeError):
+        await echo.ask("crash")
+    await root.ask(WhichChildren())  # supervisors' own messages are not observed
+    await system.stop()
+    assert [(path, message) for path, message, _, _ in calls] == [
+        ("root/echo", "one"),
+        ("root/echo", "crash"),
+    ]
+    assert all(elapsed_s >= 0 for _, _, elapsed_s, _ in calls)
+    assert calls[0][3] is None
+    assert isinstance(calls[1][3], RuntimeError)
 
 
-def test_unsupervised_actor_is_stopped_when_it_fails() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        ref = await system.spawn(lambda: Echo(events), "echo")
-        gone = asyncio.Event()
-        system.dead_letters.subscribe(lambda letter: gone.set())
-        with pytest.raises(RuntimeError):
-            await ref.ask("crash")
-        ref.tell("after")  # queued until the actor is reaped, then a dead letter
-        await gone.wait()
-        assert not ref.is_alive()
-        assert events == ["echo.pre_start", "echo.post_stop"]
-        assert system.restarts == 0
-        assert not system.failed.is_set()
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_unsupervised_actor_is_stopped_when_it_fails() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    ref = await system.spawn(lambda: Echo(events), "echo")
+    gone = asyncio.Event()
+    system.dead_letters.subscribe(lambda letter: gone.set())
+    with pytest.raises(RuntimeError):
+        await ref.ask("crash")
+    ref.tell("after")  # queued until the actor is reaped, then a dead letter
+    await gone.wait()
+    assert not ref.is_alive()
+    assert events == ["echo.pre_start", "echo.post_stop"]
+    assert system.restarts == 0
+    assert not system.failed.is_set()
+    await system.stop()
 
 
-def test_start_failure_raises_actor_initialization_error_and_stops_started_siblings() -> None:
+@async_test
+async def test_start_failure_raises_actor_initialization_error_and_stops_started_siblings() -> None:
     class Broken(Actor):
         async def pre_start(self) -> None:
             raise OSError("no database")
@@ -359,25 +330,22 @@ def test_start_failure_raises_actor_initialization_error_and_stops_started_sibli
         async def receive(self, message: Any) -> Any:
             return message
 
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        spec = SupervisorSpec(
-            children=[
-                ChildSpec("a", lambda: Echo(events, "a")),
-                ChildSpec("inner", SupervisorSpec(children=[ChildSpec("broken", Broken)])),
-                ChildSpec("c", lambda: Echo(events, "c")),
-            ]
-        )
-        with pytest.raises(ActorInitializationError) as caught:
-            await system.start(spec)
-        assert caught.value.path == "root/inner/broken"
-        assert isinstance(caught.value.__cause__, OSError)
-        assert events == ["a.pre_start", "a.post_stop"]
-        with pytest.raises(ActorNotFound):
-            system.lookup("root/a")
-
-    run(body())
+    events: list[str] = []
+    system = ActorSystem()
+    spec = SupervisorSpec(
+        children=[
+            ChildSpec("a", lambda: Echo(events, "a")),
+            ChildSpec("inner", SupervisorSpec(children=[ChildSpec("broken", Broken)])),
+            ChildSpec("c", lambda: Echo(events, "c")),
+        ]
+    )
+    with pytest.raises(ActorInitializationError) as caught:
+        await system.start(spec)
+    assert caught.value.path == "root/inner/broken"
+    assert isinstance(caught.value.__cause__, OSError)
+    assert events == ["a.pre_start", "a.post_stop"]
+    with pytest.raises(ActorNotFound):
+        system.lookup("root/a")
 
 
 class Parent(Actor):
@@ -397,83 +365,75 @@ class Parent(Actor):
         return [ref.path for ref in self.context.children]
 
 
-def test_spawned_children_stop_before_their_parent_restarts_or_stops() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        root = await system.start(
-            SupervisorSpec(children=[ChildSpec("parent", lambda: Parent(events))])
-        )
-        parent = system.lookup("parent")
-        kid: ActorRef = await parent.ask("spawn")
-        assert kid.path == "root/parent/kid"
-        assert await parent.ask("children") == ["root/parent/kid"]
-        with pytest.raises(RuntimeError):
-            await parent.ask("crash")
-        await root.ask(WhichChildren())
-        assert not kid.is_alive()
-        assert events == ["kid.pre_start", "kid.post_stop", "parent.post_stop"]
-        await parent.ask("spawn")
-        await system.stop()
-        assert events[-2:] == ["kid.post_stop", "parent.post_stop"]
-
-    run(body())
+@async_test
+async def test_spawned_children_stop_before_their_parent_restarts_or_stops() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    root = await system.start(
+        SupervisorSpec(children=[ChildSpec("parent", lambda: Parent(events))])
+    )
+    parent = system.lookup("parent")
+    kid: ActorRef = await parent.ask("spawn")
+    assert kid.path == "root/parent/kid"
+    assert await parent.ask("children") == ["root/parent/kid"]
+    with pytest.raises(RuntimeError):
+        await parent.ask("crash")
+    await root.ask(WhichChildren())
+    assert not kid.is_alive()
+    assert events == ["kid.pre_start", "kid.post_stop", "parent.post_stop"]
+    await parent.ask("spawn")
+    await system.stop()
+    assert events[-2:] == ["kid.post_stop", "parent.post_stop"]
 
 
-def test_failing_spawned_child_is_stopped_and_its_parent_keeps_running() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        parent = await system.spawn(lambda: Parent(events), "parent")
-        kid: ActorRef = await parent.ask("spawn")
-        gone = asyncio.Event()
-        system.dead_letters.subscribe(lambda letter: gone.set())
-        with pytest.raises(RuntimeError):
-            await kid.ask("crash")
-        kid.tell("after")
-        await gone.wait()
-        assert await parent.ask("children") == []
-        assert parent.is_alive()
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_failing_spawned_child_is_stopped_and_its_parent_keeps_running() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    parent = await system.spawn(lambda: Parent(events), "parent")
+    kid: ActorRef = await parent.ask("spawn")
+    gone = asyncio.Event()
+    system.dead_letters.subscribe(lambda letter: gone.set())
+    with pytest.raises(RuntimeError):
+        await kid.ask("crash")
+    kid.tell("after")
+    await gone.wait()
+    assert await parent.ask("children") == []
+    assert parent.is_alive()
+    await system.stop()
 
 
-def test_ref_reaches_the_new_actor_after_its_subtree_is_restarted() -> None:
+@async_test
+async def test_ref_reaches_the_new_actor_after_its_subtree_is_restarted() -> None:
     class Flaky(Actor):
         async def receive(self, message: Any) -> Any:
             if message == "crash":
                 raise RuntimeError("crash")
             return message
 
-    async def body() -> None:
-        system = ActorSystem()
-        inner = SupervisorSpec(intensity=0, children=[ChildSpec("leaf", Flaky)])
-        root = await system.start(SupervisorSpec(children=[ChildSpec("inner", inner)]))
-        leaf = system.lookup("leaf")
-        with pytest.raises(RuntimeError):
-            await leaf.ask("crash")  # intensity 0: "inner" gives up, "root" restarts it
-        inner_ref = system.lookup("root/inner")
-        await root.ask(WhichChildren())
-        await inner_ref.ask(WhichChildren())
-        assert leaf.is_alive()
-        assert await leaf.ask("again") == "again"
-        await system.stop()
-
-    run(body())
+    system = ActorSystem()
+    inner = SupervisorSpec(intensity=0, children=[ChildSpec("leaf", Flaky)])
+    root = await system.start(SupervisorSpec(children=[ChildSpec("inner", inner)]))
+    leaf = system.lookup("leaf")
+    with pytest.raises(RuntimeError):
+        await leaf.ask("crash")  # intensity 0: "inner" gives up, "root" restarts it
+    inner_ref = system.lookup("root/inner")
+    await root.ask(WhichChildren())
+    await inner_ref.ask(WhichChildren())
+    assert leaf.is_alive()
+    assert await leaf.ask("again") == "again"
+    await system.stop()
 
 
-def test_busy_actor_yields_to_other_tasks_after_throughput_messages() -> None:
+@async_test
+async def test_busy_actor_yields_to_other_tasks_after_throughput_messages() -> None:
     class SelfTeller(Actor):
         async def receive(self, message: Any) -> Any:
             self.context.self_ref.tell(message)  # never idle
 
-    async def body() -> None:
-        system = ActorSystem(throughput=10)
-        busy = await system.spawn(SelfTeller, "busy")
-        echo = await system.spawn(Echo, "echo")
-        busy.tell("spin")
-        assert await echo.ask("still served") == "still served"
-        await system.stop()
-
-    run(body())
+    system = ActorSystem(throughput=10)
+    busy = await system.spawn(SelfTeller, "busy")
+    echo = await system.spawn(Echo, "echo")
+    busy.tell("spin")
+    assert await echo.ask("still served") == "still served"
+    await system.stop()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from async_helpers import ManualClock, run
+from async_helpers import ManualClock, async_test, run
 
 from sagacrew.runtime.actors import (
     Actor,
@@ -98,31 +98,29 @@ async def settle(*supervisors: ActorRef) -> None:
         ("temporary", False, False),
     ],
 )
-def test_restart_type_decides_whether_an_exited_child_is_restarted(
+@async_test
+async def test_restart_type_decides_whether_an_exited_child_is_restarted(
     restart: RestartType, abnormal: bool, restarted: bool
 ) -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        spec = SupervisorSpec(children=[ChildSpec("w", worker("w", events), restart=restart)])
-        root = await system.start(spec)
-        ref = system.lookup("w")
-        if abnormal:
-            await crash(ref)
-        else:
-            await ref.ask("stop")
-        await settle(root)
-        assert ref.is_alive() is restarted
-        assert events.count("w.start") == (2 if restarted else 1)
-        assert system.restarts == (1 if restarted else 0)
-        info = await root.ask(WhichChildren())
-        if restart == "temporary":
-            assert info == []  # temporary children are forgotten once they exit
-        else:
-            assert [child.alive for child in info] == [restarted]
-        await system.stop()
-
-    run(body())
+    events: list[str] = []
+    system = ActorSystem()
+    spec = SupervisorSpec(children=[ChildSpec("w", worker("w", events), restart=restart)])
+    root = await system.start(spec)
+    ref = system.lookup("w")
+    if abnormal:
+        await crash(ref)
+    else:
+        await ref.ask("stop")
+    await settle(root)
+    assert ref.is_alive() is restarted
+    assert events.count("w.start") == (2 if restarted else 1)
+    assert system.restarts == (1 if restarted else 0)
+    info = await root.ask(WhichChildren())
+    if restart == "temporary":
+        assert info == []  # temporary children are forgotten once they exit
+    else:
+        assert [child.alive for child in info] == [restarted]
+    await system.stop()
 
 
 # -- strategies ------------------------------------------------------------------------------
@@ -187,124 +185,111 @@ def a_and_t(restart: RestartType, events: list[str]) -> SupervisorSpec:
     )
 
 
-def test_one_for_all_terminates_temporary_siblings_without_restarting_them() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        root = await system.start(a_and_t("temporary", events))
-        events.clear()
-        await crash(system.lookup("a"))
-        await settle(root)
-        assert events == ["a.pre_restart", "t.stop", "a.start"]
-        assert [child.name for child in await root.ask(WhichChildren())] == ["a"]
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_one_for_all_terminates_temporary_siblings_without_restarting_them() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    root = await system.start(a_and_t("temporary", events))
+    events.clear()
+    await crash(system.lookup("a"))
+    await settle(root)
+    assert events == ["a.pre_restart", "t.stop", "a.start"]
+    assert [child.name for child in await root.ask(WhichChildren())] == ["a"]
+    await system.stop()
 
 
-def test_mailbox_survives_restart_and_messages_sent_meanwhile_are_handled() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        spec = SupervisorSpec(children=[ChildSpec("w", worker("w", events))])
-        root = await system.start(spec)
-        ref = system.lookup("w")
-        ref.tell("crash")
-        ref.tell("count")  # already queued behind the failing message
-        assert await ref.ask("count") == 2  # handled by the new instance, in order
-        await settle(root)
-        assert events == ["w.start", "w.pre_restart", "w.start"]
-        assert system.dead_letters.count == 0
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_mailbox_survives_restart_and_messages_sent_meanwhile_are_handled() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    spec = SupervisorSpec(children=[ChildSpec("w", worker("w", events))])
+    root = await system.start(spec)
+    ref = system.lookup("w")
+    ref.tell("crash")
+    ref.tell("count")  # already queued behind the failing message
+    assert await ref.ask("count") == 2  # handled by the new instance, in order
+    await settle(root)
+    assert events == ["w.start", "w.pre_restart", "w.start"]
+    assert system.dead_letters.count == 0
+    await system.stop()
 
 
 # -- intensity and period ---------------------------------------------------------------------
 
 
-def test_intensity_exceeded_fails_the_supervisor_and_its_parent_restarts_it() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        seen: list[BaseException] = []
-        inner = SupervisorSpec(
-            intensity=1,
-            children=[ChildSpec("x", worker("x", events)), ChildSpec("y", worker("y", events))],
-        )
-        spec = SupervisorSpec(
-            decider=recording("restart", seen), children=[ChildSpec("inner", inner)]
-        )
-        system = ActorSystem(clock=ManualClock())
-        root = await system.start(spec)
-        x = system.lookup("x")
-        await crash(x)  # restart 1 of at most 1
-        await settle(system.lookup("inner"))
-        events.clear()
-        await crash(x)  # restart 2 > intensity 1: "inner" gives up
-        await settle(system.lookup("root/inner"), root)
-        assert len(seen) == 1
-        failure = seen[0]
-        assert isinstance(failure, SupervisionError)
-        assert failure.path == "root/inner"
-        assert failure.restart_count == 2
-        assert failure.child_path == "root/inner/x"
-        assert isinstance(failure.__cause__, RuntimeError)
-        # inner stopped its children in reverse order, then root restarted inner afresh
-        assert events == ["y.stop", "x.stop", "x.start", "y.start"]
-        assert not system.failed.is_set()
-        assert await x.ask("count") == 1
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_intensity_exceeded_fails_the_supervisor_and_its_parent_restarts_it() -> None:
+    events: list[str] = []
+    seen: list[BaseException] = []
+    inner = SupervisorSpec(
+        intensity=1,
+        children=[ChildSpec("x", worker("x", events)), ChildSpec("y", worker("y", events))],
+    )
+    spec = SupervisorSpec(decider=recording("restart", seen), children=[ChildSpec("inner", inner)])
+    system = ActorSystem(clock=ManualClock())
+    root = await system.start(spec)
+    x = system.lookup("x")
+    await crash(x)  # restart 1 of at most 1
+    await settle(system.lookup("inner"))
+    events.clear()
+    await crash(x)  # restart 2 > intensity 1: "inner" gives up
+    await settle(system.lookup("root/inner"), root)
+    assert len(seen) == 1
+    failure = seen[0]
+    assert isinstance(failure, SupervisionError)
+    assert failure.path == "root/inner"
+    assert failure.restart_count == 2
+    assert failure.child_path == "root/inner/x"
+    assert isinstance(failure.__cause__, RuntimeError)
+    # inner stopped its children in reverse order, then root restarted inner afresh
+    assert events == ["y.stop", "x.stop", "x.start", "y.start"]
+    assert not system.failed.is_set()
+    assert await x.ask("count") == 1
+    await system.stop()
 
 
-def test_intensity_exceeded_at_the_top_marks_the_system_failed() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem(clock=ManualClock())
-        spec = SupervisorSpec(intensity=0, children=[ChildSpec("w", worker("w", events))])
-        root = await system.start(spec)
-        await crash(system.lookup("w"))
-        await system.failed.wait()
-        assert isinstance(system.failure, SupervisionError)
-        assert system.failure.path == "root"
-        assert system.failure.restart_count == 1
-        assert not root.is_alive()
-        assert events == ["w.start", "w.stop"]
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_intensity_exceeded_at_the_top_marks_the_system_failed() -> None:
+    events: list[str] = []
+    system = ActorSystem(clock=ManualClock())
+    spec = SupervisorSpec(intensity=0, children=[ChildSpec("w", worker("w", events))])
+    root = await system.start(spec)
+    await crash(system.lookup("w"))
+    await system.failed.wait()
+    assert isinstance(system.failure, SupervisionError)
+    assert system.failure.path == "root"
+    assert system.failure.restart_count == 1
+    assert not root.is_alive()
+    assert events == ["w.start", "w.stop"]
+    await system.stop()
 
 
-def test_crashes_spaced_beyond_the_period_do_not_escalate() -> None:
-    async def body() -> None:
-        clock = ManualClock()
-        events: list[str] = []
-        system = ActorSystem(clock=clock)
-        spec = SupervisorSpec(
-            intensity=1, period_s=5.0, children=[ChildSpec("w", worker("w", events))]
-        )
-        root = await system.start(spec)
-        ref = system.lookup("w")
-        for _ in range(5):
-            await crash(ref)
-            await settle(root)
-            clock.now += 5.1
-        assert system.restarts == 5
-        assert not system.failed.is_set()
-        assert ref.is_alive()
+@async_test
+async def test_crashes_spaced_beyond_the_period_do_not_escalate() -> None:
+    clock = ManualClock()
+    events: list[str] = []
+    system = ActorSystem(clock=clock)
+    spec = SupervisorSpec(intensity=1, period_s=5.0, children=[ChildSpec("w", worker("w", events))])
+    root = await system.start(spec)
+    ref = system.lookup("w")
+    for _ in range(5):
         await crash(ref)
         await settle(root)
-        clock.now += 4.9
-        await crash(ref)  # two restarts within 5 s now: 2 > intensity 1
-        await system.failed.wait()
-        assert system.restarts == 6
-        await system.stop()
+        clock.now += 5.1
+    assert system.restarts == 5
+    assert not system.failed.is_set()
+    assert ref.is_alive()
+    await crash(ref)
+    await settle(root)
+    clock.now += 4.9
+    await crash(ref)  # two restarts within 5 s now: 2 > intensity 1
+    await system.failed.wait()
+    assert system.restarts == 6
+    await system.stop()
 
-    run(body())
 
-
-def test_failing_restart_counts_toward_intensity() -> None:
+@async_test
+async def test_failing_restart_counts_toward_intensity() -> None:
     class FailsAfterFirstStart(Actor):
         starts = 0
 
@@ -316,19 +301,16 @@ def test_failing_restart_counts_toward_intensity() -> None:
         async def receive(self, message: Any) -> Any:
             raise RuntimeError("crash")
 
-    async def body() -> None:
-        system = ActorSystem(clock=ManualClock())
-        spec = SupervisorSpec(intensity=3, children=[ChildSpec("w", FailsAfterFirstStart)])
-        await system.start(spec)
-        await crash(system.lookup("w"))
-        await system.failed.wait()
-        assert isinstance(system.failure, SupervisionError)
-        assert system.failure.restart_count == 4
-        assert isinstance(system.failure.error, OSError)
-        assert FailsAfterFirstStart.starts == 4  # the first start plus three failed restarts
-        await system.stop()
-
-    run(body())
+    system = ActorSystem(clock=ManualClock())
+    spec = SupervisorSpec(intensity=3, children=[ChildSpec("w", FailsAfterFirstStart)])
+    await system.start(spec)
+    await crash(system.lookup("w"))
+    await system.failed.wait()
+    assert isinstance(system.failure, SupervisionError)
+    assert system.failure.restart_count == 4
+    assert isinstance(system.failure.error, OSError)
+    assert FailsAfterFirstStart.starts == 4  # the first start plus three failed restarts
+    await system.stop()
 
 
 # -- shutdown --------------------------------------------------------------------------------
@@ -353,106 +335,98 @@ class Stuck(Actor):
             raise
 
 
-def test_shutdown_timeout_cancels_the_child_and_stop_continues() -> None:
-    async def body() -> None:
-        entered = asyncio.Event()
-        events: list[str] = []
-        system = ActorSystem()
-        spec = SupervisorSpec(
-            children=[
-                ChildSpec("a", worker("a", events)),
-                ChildSpec("stuck", lambda: Stuck(entered, events), shutdown_s=0.02),
-                ChildSpec("c", worker("c", events)),
-            ]
-        )
-        await system.start(spec)
-        stuck = system.lookup("stuck")
-        pending = asyncio.ensure_future(stuck.ask("block"))
-        await entered.wait()
-        await system.stop()
-        assert events == ["a.start", "c.start", "c.stop", "stuck.cancelled", "a.stop"]
-        assert [letter.reason for letter in system.dead_letters.items] == ["cancelled"]
-        with pytest.raises(Exception, match="cancelled"):
-            await pending
-
-    run(body())
-
-
-def test_system_stop_stops_every_tree_in_reverse_start_order() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        inner = SupervisorSpec(
-            children=[ChildSpec("x", worker("x", events)), ChildSpec("y", worker("y", events))]
-        )
-        spec = SupervisorSpec(
-            children=[
-                ChildSpec("a", worker("a", events)),
-                ChildSpec("inner", inner),
-                ChildSpec("z", worker("z", events)),
-            ]
-        )
-        await system.start(spec)
-        await system.spawn(worker("solo", events), "solo")
-        await system.stop()
-        assert events == [
-            "a.start",
-            "x.start",
-            "y.start",
-            "z.start",
-            "solo.start",
-            "solo.stop",
-            "z.stop",
-            "y.stop",
-            "x.stop",
-            "a.stop",
+@async_test
+async def test_shutdown_timeout_cancels_the_child_and_stop_continues() -> None:
+    entered = asyncio.Event()
+    events: list[str] = []
+    system = ActorSystem()
+    spec = SupervisorSpec(
+        children=[
+            ChildSpec("a", worker("a", events)),
+            ChildSpec("stuck", lambda: Stuck(entered, events), shutdown_s=0.02),
+            ChildSpec("c", worker("c", events)),
         ]
+    )
+    await system.start(spec)
+    stuck = system.lookup("stuck")
+    pending = asyncio.ensure_future(stuck.ask("block"))
+    await entered.wait()
+    await system.stop()
+    assert events == ["a.start", "c.start", "c.stop", "stuck.cancelled", "a.stop"]
+    assert [letter.reason for letter in system.dead_letters.items] == ["cancelled"]
+    with pytest.raises(Exception, match="cancelled"):
+        await pending
 
-    run(body())
+
+@async_test
+async def test_system_stop_stops_every_tree_in_reverse_start_order() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    inner = SupervisorSpec(
+        children=[ChildSpec("x", worker("x", events)), ChildSpec("y", worker("y", events))]
+    )
+    spec = SupervisorSpec(
+        children=[
+            ChildSpec("a", worker("a", events)),
+            ChildSpec("inner", inner),
+            ChildSpec("z", worker("z", events)),
+        ]
+    )
+    await system.start(spec)
+    await system.spawn(worker("solo", events), "solo")
+    await system.stop()
+    assert events == [
+        "a.start",
+        "x.start",
+        "y.start",
+        "z.start",
+        "solo.start",
+        "solo.stop",
+        "z.stop",
+        "y.stop",
+        "x.stop",
+        "a.stop",
+    ]
 
 
 # -- directives --------------------------------------------------------------------------------
 
 
-def test_resume_keeps_the_instance_and_its_state_and_drops_the_failing_message() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        spec = SupervisorSpec(
-            decider=lambda error: "resume", children=[ChildSpec("w", worker("w", events))]
-        )
-        await system.start(spec)
-        ref = system.lookup("w")
-        assert await ref.ask("count") == 1
-        await crash(ref)
-        assert await ref.ask("count") == 2
-        assert events == ["w.start"]
-        assert system.restarts == 0
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_resume_keeps_the_instance_and_its_state_and_drops_the_failing_message() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    spec = SupervisorSpec(
+        decider=lambda error: "resume", children=[ChildSpec("w", worker("w", events))]
+    )
+    await system.start(spec)
+    ref = system.lookup("w")
+    assert await ref.ask("count") == 1
+    await crash(ref)
+    assert await ref.ask("count") == 2
+    assert events == ["w.start"]
+    assert system.restarts == 0
+    await system.stop()
 
 
-def test_decider_chooses_the_directive_by_exception_type() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        decider = directives({ValueError: "resume", KeyError: "stop"}, default="restart")
-        spec = SupervisorSpec(decider=decider, children=[ChildSpec("w", worker("w", events))])
-        root = await system.start(spec)
-        ref = system.lookup("w")
-        assert await ref.ask("count") == 1
-        await crash(ref, ValueError("resume me"))
-        assert await ref.ask("count") == 2  # resumed: same state
-        await crash(ref, RuntimeError("restart me"))
-        assert await ref.ask("count") == 1  # restarted: fresh state
-        await crash(ref, KeyError("stop me"))
-        await settle(root)
-        assert not ref.is_alive()  # stopped although permanent
-        assert events == ["w.start", "w.pre_restart", "w.start", "w.stop"]
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_decider_chooses_the_directive_by_exception_type() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    decider = directives({ValueError: "resume", KeyError: "stop"}, default="restart")
+    spec = SupervisorSpec(decider=decider, children=[ChildSpec("w", worker("w", events))])
+    root = await system.start(spec)
+    ref = system.lookup("w")
+    assert await ref.ask("count") == 1
+    await crash(ref, ValueError("resume me"))
+    assert await ref.ask("count") == 2  # resumed: same state
+    await crash(ref, RuntimeError("restart me"))
+    assert await ref.ask("count") == 1  # restarted: fresh state
+    await crash(ref, KeyError("stop me"))
+    await settle(root)
+    assert not ref.is_alive()  # stopped although permanent
+    assert events == ["w.start", "w.pre_restart", "w.start", "w.stop"]
+    await system.stop()
 
 
 def test_directives_pick_the_most_specific_exception_class() -> None:
@@ -463,84 +437,72 @@ def test_directives_pick_the_most_specific_exception_class() -> None:
     assert decide(KeyboardInterrupt()) == "restart"
 
 
-def test_escalate_fails_the_supervisor_with_the_child_error() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        seen: list[BaseException] = []
-        inner = SupervisorSpec(
-            decider=lambda error: "escalate", children=[ChildSpec("w", worker("w", events))]
-        )
-        spec = SupervisorSpec(decider=recording("stop", seen), children=[ChildSpec("inner", inner)])
-        system = ActorSystem()
-        root = await system.start(spec)
-        inner_ref = system.lookup("root/inner")
-        await crash(system.lookup("w"), LookupError("no such order"))
-        with pytest.raises(DeadLetterError):
-            await inner_ref.ask(WhichChildren())  # queued behind the escalation: inner stops
-        assert [type(error) for error in seen] == [LookupError]
-        assert root.is_alive()
-        assert await root.ask(WhichChildren()) == []
-        assert events == ["w.start", "w.stop"]
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_escalate_fails_the_supervisor_with_the_child_error() -> None:
+    events: list[str] = []
+    seen: list[BaseException] = []
+    inner = SupervisorSpec(
+        decider=lambda error: "escalate", children=[ChildSpec("w", worker("w", events))]
+    )
+    spec = SupervisorSpec(decider=recording("stop", seen), children=[ChildSpec("inner", inner)])
+    system = ActorSystem()
+    root = await system.start(spec)
+    inner_ref = system.lookup("root/inner")
+    await crash(system.lookup("w"), LookupError("no such order"))
+    with pytest.raises(DeadLetterError):
+        await inner_ref.ask(WhichChildren())  # queued behind the escalation: inner stops
+    assert [type(error) for error in seen] == [LookupError]
+    assert root.is_alive()
+    assert await root.ask(WhichChildren()) == []
+    assert events == ["w.start", "w.stop"]
+    await system.stop()
 
 
-def test_a_decider_that_raises_escalates() -> None:
+@async_test
+async def test_a_decider_that_raises_escalates() -> None:
     def broken_decider(error: BaseException) -> Directive:
         raise AttributeError("bug in decider")
 
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        spec = SupervisorSpec(
-            decider=broken_decider, children=[ChildSpec("w", worker("w", events))]
-        )
-        await system.start(spec)
-        await crash(system.lookup("w"))
-        await system.failed.wait()
-        assert isinstance(system.failure, RuntimeError)  # the child's error, escalated
-        await system.stop()
-
-    run(body())
+    events: list[str] = []
+    system = ActorSystem()
+    spec = SupervisorSpec(decider=broken_decider, children=[ChildSpec("w", worker("w", events))])
+    await system.start(spec)
+    await crash(system.lookup("w"))
+    await system.failed.wait()
+    assert isinstance(system.failure, RuntimeError)  # the child's error, escalated
+    await system.stop()
 
 
-def test_one_for_all_starts_again_a_transient_sibling_that_had_exited_normally() -> None:
-    async def body() -> None:
-        events: list[str] = []
-        system = ActorSystem()
-        root = await system.start(a_and_t("transient", events))
-        t = system.lookup("t")
-        await t.ask("stop")
-        await settle(root)
-        assert not t.is_alive()
-        events.clear()
-        await crash(system.lookup("a"))
-        await settle(root)
-        assert events == ["a.pre_restart", "a.start", "t.start"]
-        assert t.is_alive()
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_one_for_all_starts_again_a_transient_sibling_that_had_exited_normally() -> None:
+    events: list[str] = []
+    system = ActorSystem()
+    root = await system.start(a_and_t("transient", events))
+    t = system.lookup("t")
+    await t.ask("stop")
+    await settle(root)
+    assert not t.is_alive()
+    events.clear()
+    await crash(system.lookup("a"))
+    await settle(root)
+    assert events == ["a.pre_restart", "a.start", "t.start"]
+    assert t.is_alive()
+    await system.stop()
 
 
-def test_supervisor_sends_messages_it_does_not_understand_to_dead_letters() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        root = await system.start(SupervisorSpec())
-        assert await root.ask("hello") is None
-        assert list(system.dead_letters.items) == [("root", "hello", "unhandled")]
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_supervisor_sends_messages_it_does_not_understand_to_dead_letters() -> None:
+    system = ActorSystem()
+    root = await system.start(SupervisorSpec())
+    assert await root.ask("hello") is None
+    assert list(system.dead_letters.items) == [("root", "hello", "unhandled")]
+    await system.stop()
 
 
-def test_stop_actor_refuses_supervised_actors() -> None:
-    async def body() -> None:
-        system = ActorSystem()
-        await system.start(SupervisorSpec(children=[ChildSpec("w", worker("w", []))]))
-        with pytest.raises(ActorError, match="supervised"):
-            await system.stop_actor(system.lookup("w"))
-        await system.stop()
-
-    run(body())
+@async_test
+async def test_stop_actor_refuses_supervised_actors() -> None:
+    system = ActorSystem()
+    await system.start(SupervisorSpec(children=[ChildSpec("w", worker("w", []))]))
+    with pytest.raises(ActorError, match="supervised"):
+        await system.stop_actor(system.lookup("w"))
+    await system.stop()

@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from saga_fakes import ObservedStore, observed_store
+from saga_fakes import ObservedStore, observed_store, parked_letter, saga_row
 
 from sagacrew.runtime.alerts import AlertRecord, alert_payload
 from sagacrew.runtime.messages import Envelope
@@ -37,7 +37,6 @@ from sagacrew.runtime.saga import (
     StepFailed,
 )
 from sagacrew.runtime.store import (
-    DeadLetter,
     SagaExecution,
     SagaTransition,
     SagaUpdate,
@@ -146,21 +145,9 @@ def record(kind: str = "stalled", at: float = 1_000.0, **fields: Any) -> AlertRe
 
 
 def saga(saga_id: str = "s-1") -> SagaExecution:
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name="shipping",
-        state=SagaState.RUNNING,
-        step_index=2,
-        steps_total=3,
-        steps_completed=2,
-        pivot_index=1,
-        data={},
-        correlation_id="corr-1",
-        causation_id="corr-1",
-        started_at=1.0,
-        updated_at=1.0,
-        deadline_at=100.0,
-    )
+    """A running ``shipping`` saga at its last step, past its pivot."""
+    at_last_step = {"step_index": 2, "steps_completed": 2, "pivot_index": 1}
+    return saga_row(saga_id, SagaState.RUNNING, 1.0, saga_name="shipping", **at_last_step)
 
 
 # --- the store: one transaction, written once ----------------------------------------------
@@ -189,20 +176,8 @@ def test_a_transition_and_its_alert_are_committed_together_or_not_at_all(
 
 
 def test_a_replayed_transition_writes_its_alert_and_dead_letter_once(store: ObservedStore) -> None:
-    letter = DeadLetter(
-        kind="compensation",
-        payload={"step_name": "reserve"},
-        error="undo failed",
-        attempts=2,
-        status="parked",
-        correlation_id="corr-1",
-        causation_id="cause-1",
-        created_at=5.0,
-        updated_at=5.0,
-        saga_id="s-1",
-        step_index=0,
-        step_name="reserve",
-    )
+    step = {"saga_id": "s-1", "step_index": 0, "step_name": "reserve"}
+    letter = parked_letter("compensation", 5.0, payload={"step_name": "reserve"}, **step)
     parked = SagaTransition(dead_letter=letter, alert=record("compensation_failed", at=5.0))
     first = store.apply_saga_transitions([parked])
     replayed = store.apply_saga_transitions([parked])  # the commit acknowledgement was lost

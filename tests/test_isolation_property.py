@@ -7,40 +7,21 @@ value minus exactly the debits of the sagas that completed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from bank_example import ACCOUNT, INITIAL_BALANCE_CENTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sagacrew.runtime import AggregateActor, CommandHandler, Envelope, Rejection, open_store
-
-
-class Account(AggregateActor):
-    address: ClassVar[str] = "banking.account"
-    identity: ClassVar[str] = "account_id"
-    fields: ClassVar[Mapping[str, str]] = {"account_id": "str", "balance_cents": "int"}
-    initial: ClassVar[Mapping[str, Any]] = {"balance_cents": 100}
-    commands: ClassVar[Mapping[str, CommandHandler]] = {
-        "debit": CommandHandler(
-            kind="update",
-            event="banking.account.debited",
-            params=("amount_cents",),
-            delta={"balance_cents": "-amount_cents"},
-        ),
-    }
-
-    def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
-        return ["balance_is_not_negative"] if state["balance_cents"] < 0 else []
-
+from sagacrew.runtime import Envelope, Rejection, open_store
 
 # A saga: (account, amount, outcome, fault). outcome: complete or compensate.
 # fault: none | lost_reply (acted, the saga does not know) | never_arrived | undo_twice.
 SAGAS = st.lists(
     st.tuples(
         st.integers(0, 2),
-        st.integers(1, 60),
+        st.integers(1, INITIAL_BALANCE_CENTS * 6 // 10),  # up to 60% of a balance
         st.sampled_from(["complete", "compensate"]),
         st.sampled_from(["none", "lost_reply", "never_arrived", "undo_twice"]),
     ),
@@ -57,7 +38,7 @@ def test_interleaved_sagas_keep_invariants_and_lose_no_update(
     tmp_path_factory: Any, sagas: list[tuple[int, int, str, str]], order: Any
 ) -> None:
     store = open_store(f"sqlite://{Path(tmp_path_factory.mktemp('p')) / 'bank.db'}")
-    actor = Account(store)
+    actor = ACCOUNT(store)
 
     def send(name: str, key: str, **payload: Any) -> Any:
         envelope = Envelope.origin("test", {}).caused(name, payload, idempotency_key=key)
@@ -85,7 +66,7 @@ def test_interleaved_sagas_keep_invariants_and_lose_no_update(
             if fault == "never_arrived":
                 stands[n] = False
             else:
-                reply = send("debit", key, account_id=f"a{account}", amount_cents=amount)
+                reply = send("debit_account", key, account_id=f"a{account}", amount_cents=amount)
                 stands[n] = not isinstance(reply, Rejection)
             continue
         # A saga whose debit's outcome it does not know (lost reply, never arrived)
@@ -96,10 +77,10 @@ def test_interleaved_sagas_keep_invariants_and_lose_no_update(
                 send("_restore", f"s{n}:0:c{attempt}", account_id=f"a{account}", undoes=key)
             stands[n] = False
     for account in range(3):
-        state, _, _ = Account(store).replay(f"a{account}")
+        state, _, _ = ACCOUNT(store).replay(f"a{account}")
         kept = sum(
             amount for n, (acc, amount, _, _) in enumerate(sagas) if acc == account and stands[n]
         )
-        assert state["balance_cents"] == 100 - kept
+        assert state["balance_cents"] == INITIAL_BALANCE_CENTS - kept
         assert state["balance_cents"] >= 0
     store.close()

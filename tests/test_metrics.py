@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from async_helpers import run
+from async_helpers import async_test, run
 from order_example import APP, CREATE_ORDER_STEPS, order_input, order_system
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -254,47 +254,41 @@ class Crashy(Actor):
         return message
 
 
-def test_actor_restarts_and_dead_letters_are_counted_until_detached() -> None:
+@async_test
+async def test_actor_restarts_and_dead_letters_are_counted_until_detached() -> None:
     metrics = RuntimeMetrics()
-
-    async def body() -> None:
-        actors = ActorSystem("demo")
-        detach = metrics.observe_actor_system(actors)
-        root = await actors.start(SupervisorSpec(children=[ChildSpec("crashy", Crashy)]))
-        crashy = actors.lookup("crashy")
-        for _ in range(2):
-            with pytest.raises(RuntimeError):
-                await crashy.ask("crash")
-            await root.ask(WhichChildren())  # the supervisor has handled the exit
-        assert value(metrics, "sagacrew_actor_restarts_total") == 2
-        await actors.stop()
-        crashy.tell("lost")
-        assert value(metrics, "sagacrew_dead_letters_total", kind="actor_stopped") == 1
-        detach()
-        crashy.tell("lost again")
-        assert value(metrics, "sagacrew_dead_letters_total", kind="actor_stopped") == 1
-        assert value(metrics, "sagacrew_actor_restarts_total") == 2
-        assert value(metrics, "sagacrew_supervision_failures_total") == 0
-
-    run(body())
-
-
-def test_a_failed_supervision_tree_is_counted_once() -> None:
-    metrics = RuntimeMetrics()
-
-    async def body() -> None:
-        actors = ActorSystem("demo")
-        metrics.observe_actor_system(actors)
-        spec = SupervisorSpec(intensity=0, children=[ChildSpec("crashy", Crashy)])
-        await actors.start(spec)
+    actors = ActorSystem("demo")
+    detach = metrics.observe_actor_system(actors)
+    root = await actors.start(SupervisorSpec(children=[ChildSpec("crashy", Crashy)]))
+    crashy = actors.lookup("crashy")
+    for _ in range(2):
         with pytest.raises(RuntimeError):
-            await actors.lookup("crashy").ask("crash")
-        await actors.failed.wait()
-        assert value(metrics, "sagacrew_supervision_failures_total") == 1
-        assert value(metrics, "sagacrew_supervision_failures_total") == 1
-        await actors.stop()
+            await crashy.ask("crash")
+        await root.ask(WhichChildren())  # the supervisor has handled the exit
+    assert value(metrics, "sagacrew_actor_restarts_total") == 2
+    await actors.stop()
+    crashy.tell("lost")
+    assert value(metrics, "sagacrew_dead_letters_total", kind="actor_stopped") == 1
+    detach()
+    crashy.tell("lost again")
+    assert value(metrics, "sagacrew_dead_letters_total", kind="actor_stopped") == 1
+    assert value(metrics, "sagacrew_actor_restarts_total") == 2
+    assert value(metrics, "sagacrew_supervision_failures_total") == 0
 
-    run(body())
+
+@async_test
+async def test_a_failed_supervision_tree_is_counted_once() -> None:
+    metrics = RuntimeMetrics()
+    actors = ActorSystem("demo")
+    metrics.observe_actor_system(actors)
+    spec = SupervisorSpec(intensity=0, children=[ChildSpec("crashy", Crashy)])
+    await actors.start(spec)
+    with pytest.raises(RuntimeError):
+        await actors.lookup("crashy").ask("crash")
+    await actors.failed.wait()
+    assert value(metrics, "sagacrew_supervision_failures_total") == 1
+    assert value(metrics, "sagacrew_supervision_failures_total") == 1
+    await actors.stop()
 
 
 # --- exposition and registries ---------------------------------------------------------

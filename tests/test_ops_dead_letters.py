@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from order_example import APP, order_input
+from saga_fakes import parked_letter
 
 from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults
 from sagacrew.runtime.operations import (
@@ -21,7 +22,6 @@ from sagacrew.runtime.operations import (
     redrive_dead_letter,
     show_dead_letter,
 )
-from sagacrew.runtime.store import DeadLetter
 
 
 def faults() -> ScriptedFaults:
@@ -131,20 +131,8 @@ async def _start_and_redrive(system: SagaSystem, dead_letter_id: int) -> Redrive
 
 def test_a_message_dead_letter_is_not_redriven_as_a_compensation(tmp_path: Path) -> None:
     system, _ = parked_system(tmp_path)
-    message_id = system.store.add_dead_letter(
-        DeadLetter(
-            kind="message",
-            payload={"name": "ping"},
-            error="no such actor",
-            attempts=1,
-            status="parked",
-            correlation_id="c",
-            causation_id="c",
-            created_at=1.0,
-            updated_at=1.0,
-            target="nobody",
-        )
-    )
+    letter = parked_letter("message", 1.0, target="nobody", payload={"name": "ping"})
+    message_id = system.store.add_dead_letter(letter)
     with pytest.raises(NotRedrivableError, match="'message' dead letter"):
         asyncio.run(_start_and_redrive(system, message_id))
 

@@ -17,6 +17,7 @@ import pytest
 from async_helpers import run
 from cli_helpers import sagacrew
 from corruption import corrupt
+from saga_fakes import saga_row
 
 from sagacrew.agents.generated import GeneratedSystem, open_generated
 from sagacrew.crew.pipeline import generate
@@ -229,20 +230,9 @@ def test_inspect_shows_the_broken_row_and_repair_lets_the_next_saga_succeed(
 
 
 def _in_flight(saga_id: str, item: str) -> SagaExecution:
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name="stock_item",
-        state="running",
-        step_index=0,
-        steps_total=1,
-        steps_completed=0,
-        pivot_index=None,
-        data={"item_id": item, "name": item},
-        correlation_id=f"c-{saga_id}",
-        causation_id=f"c-{saga_id}",
-        started_at=1.0,
-        updated_at=1.0,
-        deadline_at=4_000_000_000.0,
+    data = {"item_id": item, "name": item}
+    return saga_row(
+        saga_id, "running", 1.0, saga_name="stock_item", steps_total=1, data=data, deadline_at=4e9
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from saga_fakes import saga_row
+
 from sagacrew.runtime.saga import transition_committer
 from sagacrew.runtime.store import (
     SagaExecution,
@@ -16,21 +18,8 @@ from sagacrew.runtime.store import (
 
 
 def saga(saga_id: str) -> SagaExecution:
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name="s",
-        state="running",
-        step_index=0,
-        steps_total=1,
-        steps_completed=0,
-        pivot_index=None,
-        data={},
-        correlation_id="c",
-        causation_id="c",
-        started_at=1.0,
-        updated_at=1.0,
-        deadline_at=2.0,
-    )
+    """A running one-step saga, created by a transition."""
+    return saga_row(saga_id, "running", 1.0, saga_name="s", steps_total=1)
 
 
 def test_transitions_of_one_loop_iteration_share_one_batch(tmp_path: Path) -> None:

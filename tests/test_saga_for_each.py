@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from async_helpers import run
+from async_helpers import async_test, run
 from saga_fakes import Harness, ObservedStore
 
 from sagacrew.runtime import ForEach as RuntimeForEach
@@ -145,114 +145,104 @@ def forward_result(h: Harness, saga_id: str, step: str) -> Mapping[str, Any]:
 
 
 @pytest.mark.parametrize("n", [1, 4])
-def test_for_each_sends_one_command_per_item_with_distinct_stable_keys(
+@async_test
+async def test_for_each_sends_one_command_per_item_with_distinct_stable_keys(
     store: ObservedStore, n: int
 ) -> None:
     target = Target()
     h = harness(store, target)
-
-    async def scenario() -> None:
-        data = {"booking_id": "B", "seats": seat_list(n), "rooms": ["101", "102"]}
-        result = await h.orchestrator.run("trip", data, saga_id="t1")
-        assert result.state is SagaState.COMPLETED, result.error
-        keys = [item_key("t1:0:forward", i) for i in range(n)]
-        assert target.keys("reserve")[:n] == keys == [f"t1:0:forward[{i}]" for i in range(n)]
-        assert [dict(e.payload) for e in target.sent("reserve")[:n]] == [
-            {"booking_id": "B", "seat_no": seat["seat_no"]} for seat in seat_list(n)
-        ]
-        assert [dict(e.payload) for e in target.sent("reserve")[n:]] == [
-            {"booking_id": "B", "room": "101"},
-            {"booking_id": "B", "room": "102"},
-        ]
-        assert target.keys("reserve")[n:] == ["t1:1:forward[0]", "t1:1:forward[1]"]
-        assert target.keys("charge") == ["t1:2:forward"]
-        assert set(target.effects.values()) == {1}
-        assert forward_result(h, "t1", "seats") == {
-            REPLIES: [{"resource_id": f"r:{key}"} for key in keys]
-        }
-        assert result.data[REPLIES] == [
-            {"resource_id": "r:t1:1:forward[0]"},
-            {"resource_id": "r:t1:1:forward[1]"},
-        ], "the flat data has the latest fan-out's replies; FromStep reads any"
-
-    run(scenario)
+    data = {"booking_id": "B", "seats": seat_list(n), "rooms": ["101", "102"]}
+    result = await h.orchestrator.run("trip", data, saga_id="t1")
+    assert result.state is SagaState.COMPLETED, result.error
+    keys = [item_key("t1:0:forward", i) for i in range(n)]
+    assert target.keys("reserve")[:n] == keys == [f"t1:0:forward[{i}]" for i in range(n)]
+    assert [dict(e.payload) for e in target.sent("reserve")[:n]] == [
+        {"booking_id": "B", "seat_no": seat["seat_no"]} for seat in seat_list(n)
+    ]
+    assert [dict(e.payload) for e in target.sent("reserve")[n:]] == [
+        {"booking_id": "B", "room": "101"},
+        {"booking_id": "B", "room": "102"},
+    ]
+    assert target.keys("reserve")[n:] == ["t1:1:forward[0]", "t1:1:forward[1]"]
+    assert target.keys("charge") == ["t1:2:forward"]
+    assert set(target.effects.values()) == {1}
+    assert forward_result(h, "t1", "seats") == {
+        REPLIES: [{"resource_id": f"r:{key}"} for key in keys]
+    }
+    assert result.data[REPLIES] == [
+        {"resource_id": "r:t1:1:forward[0]"},
+        {"resource_id": "r:t1:1:forward[1]"},
+    ], "the flat data has the latest fan-out's replies; FromStep reads any"
 
 
-def test_a_refused_item_of_a_later_step_compensates_done_items_in_reverse(
+@async_test
+async def test_a_refused_item_of_a_later_step_compensates_done_items_in_reverse(
     store: ObservedStore,
 ) -> None:
     target = Target(refuse={"t2:1:forward[2]"})
     h = harness(store, target)
-
-    async def scenario() -> None:
-        data = {"booking_id": "B", "seats": seat_list(3), "rooms": ["a", "b", "c", "d"]}
-        result = await h.orchestrator.run("trip", data, saga_id="t2")
-        assert result.state is SagaState.COMPENSATED
-        assert "item 2 of 4" in (result.error or "")
-        assert h.log("t2", "rooms")[:2] == [
-            ("rooms", "forward", "started", 1),
-            ("rooms", "forward", "failed", 1),
-        ], "a refusal part-way is not retried"
-        # every item of the failed fan-out is undone latest first (3 and 2 never acted:
-        # no-ops), then every item of the earlier one
-        assert target.keys("release") == [f"t2:1:compensation[{i}]" for i in (3, 2, 1, 0)] + [
-            f"t2:0:compensation[{i}]" for i in (2, 1, 0)
-        ]
-        assert [e.payload["undoes"] for e in target.sent("release")] == [
-            f"t2:1:forward[{i}]" for i in (3, 2, 1, 0)
-        ] + [f"t2:0:forward[{i}]" for i in (2, 1, 0)]
-        assert target.undone == [f"t2:1:forward[{i}]" for i in (1, 0)] + [
-            f"t2:0:forward[{i}]" for i in (2, 1, 0)
-        ]
-        seat_undos = [dict(e.payload) for e in target.sent("release")[4:]]
-        assert seat_undos[0] == {
-            "booking_id": "B",
-            "seat_no": "3A",
-            "undoes": "t2:0:forward[2]",
-            "resource_id": "r:t2:0:forward[2]",
-        }, "from_result reads the item's own forward reply"
-        assert target.sent("release")[0].payload == {"room": "d", "undoes": "t2:1:forward[3]"}
-        assert target.sent("charge") == []
-
-    run(scenario)
+    data = {"booking_id": "B", "seats": seat_list(3), "rooms": ["a", "b", "c", "d"]}
+    result = await h.orchestrator.run("trip", data, saga_id="t2")
+    assert result.state is SagaState.COMPENSATED
+    assert "item 2 of 4" in (result.error or "")
+    assert h.log("t2", "rooms")[:2] == [
+        ("rooms", "forward", "started", 1),
+        ("rooms", "forward", "failed", 1),
+    ], "a refusal part-way is not retried"
+    # every item of the failed fan-out is undone latest first (3 and 2 never acted:
+    # no-ops), then every item of the earlier one
+    assert target.keys("release") == [f"t2:1:compensation[{i}]" for i in (3, 2, 1, 0)] + [
+        f"t2:0:compensation[{i}]" for i in (2, 1, 0)
+    ]
+    assert [e.payload["undoes"] for e in target.sent("release")] == [
+        f"t2:1:forward[{i}]" for i in (3, 2, 1, 0)
+    ] + [f"t2:0:forward[{i}]" for i in (2, 1, 0)]
+    assert target.undone == [f"t2:1:forward[{i}]" for i in (1, 0)] + [
+        f"t2:0:forward[{i}]" for i in (2, 1, 0)
+    ]
+    seat_undos = [dict(e.payload) for e in target.sent("release")[4:]]
+    assert seat_undos[0] == {
+        "booking_id": "B",
+        "seat_no": "3A",
+        "undoes": "t2:0:forward[2]",
+        "resource_id": "r:t2:0:forward[2]",
+    }, "from_result reads the item's own forward reply"
+    assert target.sent("release")[0].payload == {"room": "d", "undoes": "t2:1:forward[3]"}
+    assert target.sent("charge") == []
 
 
-def test_a_refused_first_item_is_a_plain_refusal_nothing_to_undo(store: ObservedStore) -> None:
+@async_test
+async def test_a_refused_first_item_is_a_plain_refusal_nothing_to_undo(
+    store: ObservedStore,
+) -> None:
     target = Target(refuse={"t3:1:forward[0]"})
     h = harness(store, target)
-
-    async def scenario() -> None:
-        data = {"booking_id": "B", "seats": seat_list(2), "rooms": ["a", "b"]}
-        result = await h.orchestrator.run("trip", data, saga_id="t3")
-        assert result.state is SagaState.COMPENSATED
-        assert target.keys("release") == ["t3:0:compensation[1]", "t3:0:compensation[0]"]
-
-    run(scenario)
+    data = {"booking_id": "B", "seats": seat_list(2), "rooms": ["a", "b"]}
+    result = await h.orchestrator.run("trip", data, saga_id="t3")
+    assert result.state is SagaState.COMPENSATED
+    assert target.keys("release") == ["t3:0:compensation[1]", "t3:0:compensation[0]"]
 
 
 @pytest.mark.parametrize("mode", ["before", "after"])
-def test_a_retried_fan_out_does_not_act_twice_on_done_items(
+@async_test
+async def test_a_retried_fan_out_does_not_act_twice_on_done_items(
     store: ObservedStore, mode: str
 ) -> None:
     target = Target(flaky={"t4:1:forward[2]": mode})
     h = harness(store, target)
-
-    async def scenario() -> None:
-        data = {"booking_id": "B", "seats": seat_list(1), "rooms": ["a", "b", "c", "d"]}
-        result = await h.orchestrator.run("trip", data, saga_id="t4")
-        assert result.state is SagaState.COMPLETED, result.error
-        assert [row[2:] for row in h.log("t4", "rooms")] == [
-            ("started", 1),
-            ("failed", 1),
-            ("started", 2),
-            ("succeeded", 2),
-        ]
-        rooms = [key for key in target.keys("reserve") if key.startswith("t4:1:")]
-        assert rooms == [f"t4:1:forward[{i}]" for i in (0, 1, 2, 0, 1, 2, 3)]
-        assert {key: target.effects[key] for key in set(rooms)} == {key: 1 for key in set(rooms)}
-        assert len(forward_result(h, "t4", "rooms")[REPLIES]) == 4
-
-    run(scenario)
+    data = {"booking_id": "B", "seats": seat_list(1), "rooms": ["a", "b", "c", "d"]}
+    result = await h.orchestrator.run("trip", data, saga_id="t4")
+    assert result.state is SagaState.COMPLETED, result.error
+    assert [row[2:] for row in h.log("t4", "rooms")] == [
+        ("started", 1),
+        ("failed", 1),
+        ("started", 2),
+        ("succeeded", 2),
+    ]
+    rooms = [key for key in target.keys("reserve") if key.startswith("t4:1:")]
+    assert rooms == [f"t4:1:forward[{i}]" for i in (0, 1, 2, 0, 1, 2, 3)]
+    assert {key: target.effects[key] for key in set(rooms)} == {key: 1 for key in set(rooms)}
+    assert len(forward_result(h, "t4", "rooms")[REPLIES]) == 4
 
 
 def test_a_fan_out_interrupted_by_a_crash_resumes_without_acting_twice(
@@ -283,40 +273,34 @@ def test_a_fan_out_interrupted_by_a_crash_resumes_without_acting_twice(
     run(second_process)
 
 
-def test_an_empty_list_sends_nothing_and_its_compensation_nothing_either(
+@async_test
+async def test_an_empty_list_sends_nothing_and_its_compensation_nothing_either(
     store: ObservedStore,
 ) -> None:
     target = Target(refuse={"t6:2:forward"})
     h = harness(store, target)
-
-    async def scenario() -> None:
-        data = {"booking_id": "B", "seats": [], "rooms": []}
-        result = await h.orchestrator.run("trip", data, saga_id="t6")
-        assert result.state is SagaState.COMPENSATED
-        assert forward_result(h, "t6", "seats") == {REPLIES: []}
-        assert [e.name for _, e in target.envelopes] == ["charge"]
-        assert [row[:3] for row in h.log("t6") if row[1] == "compensation"] == [
-            ("rooms", "compensation", "started"),
-            ("rooms", "compensation", "succeeded"),
-            ("seats", "compensation", "started"),
-            ("seats", "compensation", "succeeded"),
-        ]
-
-    run(scenario)
+    data = {"booking_id": "B", "seats": [], "rooms": []}
+    result = await h.orchestrator.run("trip", data, saga_id="t6")
+    assert result.state is SagaState.COMPENSATED
+    assert forward_result(h, "t6", "seats") == {REPLIES: []}
+    assert [e.name for _, e in target.envelopes] == ["charge"]
+    assert [row[:3] for row in h.log("t6") if row[1] == "compensation"] == [
+        ("rooms", "compensation", "started"),
+        ("rooms", "compensation", "succeeded"),
+        ("seats", "compensation", "started"),
+        ("seats", "compensation", "succeeded"),
+    ]
 
 
-def test_every_item_carries_the_steps_semantic_lock(store: ObservedStore) -> None:
+@async_test
+async def test_every_item_carries_the_steps_semantic_lock(store: ObservedStore) -> None:
     target = Target(refuse={"t7:2:forward"})
     h = harness(store, target, lock=True)
-
-    async def scenario() -> None:
-        data = {"booking_id": "B", "seats": seat_list(3), "rooms": []}
-        result = await h.orchestrator.run("trip", data, saga_id="t7")
-        assert result.state is SagaState.COMPENSATED
-        assert [e.payload.get("_lock") for e in target.sent("reserve")] == ["acquire"] * 3
-        assert [e.payload.get("_lock") for e in target.sent("release")] == [None] * 3
-
-    run(scenario)
+    data = {"booking_id": "B", "seats": seat_list(3), "rooms": []}
+    result = await h.orchestrator.run("trip", data, saga_id="t7")
+    assert result.state is SagaState.COMPENSATED
+    assert [e.payload.get("_lock") for e in target.sent("reserve")] == ["acquire"] * 3
+    assert [e.payload.get("_lock") for e in target.sent("release")] == [None] * 3
 
 
 def test_items_from_an_earlier_steps_result(store: ObservedStore) -> None:
@@ -355,7 +339,8 @@ def test_items_from_an_earlier_steps_result(store: ObservedStore) -> None:
     ("rooms", "message"),
     [(None, "has no such field"), ("101", "is a str, not a list"), ([{"x": 1}], "no field")],
 )
-def test_a_bad_list_or_item_fails_the_step_clearly_without_retry(
+@async_test
+async def test_a_bad_list_or_item_fails_the_step_clearly_without_retry(
     store: ObservedStore, rooms: Any, message: str
 ) -> None:
     target = Target()
@@ -371,14 +356,10 @@ def test_a_bad_list_or_item_fails_the_step_clearly_without_retry(
         ],
     )
     h = Harness(store, [definition], dispatch=target.dispatch)
-
-    async def scenario() -> None:
-        data = {} if rooms is None else {"rooms": rooms}
-        result = await h.orchestrator.run("rooms", data, saga_id="t9")
-        assert result.state is SagaState.COMPENSATED
-        assert message in (result.error or "") and "'rooms'" in (result.error or "")
-        assert "t9" in (result.error or "")
-        assert len(h.log("t9")) == 2, "not retried, nothing to compensate"
-        assert target.envelopes == []
-
-    run(scenario)
+    data = {} if rooms is None else {"rooms": rooms}
+    result = await h.orchestrator.run("rooms", data, saga_id="t9")
+    assert result.state is SagaState.COMPENSATED
+    assert message in (result.error or "") and "'rooms'" in (result.error or "")
+    assert "t9" in (result.error or "")
+    assert len(h.log("t9")) == 2, "not retried, nothing to compensate"
+    assert target.envelopes == []

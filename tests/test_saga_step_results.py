@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from async_helpers import run
+from async_helpers import async_test, run
 from saga_fakes import Harness, ObservedStore
 
 from sagacrew.runtime import FromStep as RuntimeFromStep
@@ -129,35 +129,33 @@ def booking(*, card_field: str = "resource_id", fail_last: bool = False) -> Saga
     )
 
 
-def test_from_step_sends_each_steps_own_field_when_two_steps_return_the_same_name(
+@async_test
+async def test_from_step_sends_each_steps_own_field_when_two_steps_return_the_same_name(
     store: ObservedStore,
 ) -> None:
     provider = Provider()
     h = Harness(store, [booking()], dispatch=provider.dispatch)
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("booking", {"booking_id": "B1", "rooms": 2})
-        assert result.state is SagaState.COMPLETED, result.error
-        assert provider.payloads("reserve")[1] == {
-            "booking_id": "B1",
-            "flight_id": "air.seat-1",
-            "quantity": 2,
-        }
-        # the flat merge still works (the latest step's field wins), next to FromStep
-        assert provider.payloads("charge") == [
-            {"seat": "air.seat-1", "room": "hotel.room-2", "latest": "hotel.room-2"}
-        ]
-        assert provider.payloads("confirm") == [{"charge": "cards-3", "seat": "air.seat-1"}]
-        # the saga's data is unchanged in shape: input merged with results, no reserved key
-        saga = store.get_saga(result.saga_id)
-        assert saga is not None
-        assert set(saga.data) == {"booking_id", "rooms", "resource_id", "command"}
-        assert result.data["resource_id"] == "mail-4"
-
-    run(scenario)
+    result = await h.orchestrator.run("booking", {"booking_id": "B1", "rooms": 2})
+    assert result.state is SagaState.COMPLETED, result.error
+    assert provider.payloads("reserve")[1] == {
+        "booking_id": "B1",
+        "flight_id": "air.seat-1",
+        "quantity": 2,
+    }
+    # the flat merge still works (the latest step's field wins), next to FromStep
+    assert provider.payloads("charge") == [
+        {"seat": "air.seat-1", "room": "hotel.room-2", "latest": "hotel.room-2"}
+    ]
+    assert provider.payloads("confirm") == [{"charge": "cards-3", "seat": "air.seat-1"}]
+    # the saga's data is unchanged in shape: input merged with results, no reserved key
+    saga = store.get_saga(result.saga_id)
+    assert saga is not None
+    assert set(saga.data) == {"booking_id", "rooms", "resource_id", "command"}
+    assert result.data["resource_id"] == "mail-4"
 
 
-def test_the_context_offers_earlier_steps_results_read_only(store: ObservedStore) -> None:
+@async_test
+async def test_the_context_offers_earlier_steps_results_read_only(store: ObservedStore) -> None:
     seen: list[Mapping[str, Mapping[str, Any]]] = []
 
     async def look(ctx: StepContext) -> Mapping[str, Any]:
@@ -180,43 +178,37 @@ def test_the_context_offers_earlier_steps_results_read_only(store: ObservedStore
         ],
     )
     h = Harness(store, [definition])
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("look", {"x": 0})
-        assert result.state is SagaState.COMPLETED
-        assert [{k: dict(v) for k, v in results.items()} for results in seen] == [
-            {"a": {"x": 1, "y": "a"}},
-            {"a": {"x": 1, "y": "a"}, "b": {"x": 3}},
-        ]
-        assert result.data["x"] == 3
-
-    run(scenario)
+    result = await h.orchestrator.run("look", {"x": 0})
+    assert result.state is SagaState.COMPLETED
+    assert [{k: dict(v) for k, v in results.items()} for results in seen] == [
+        {"a": {"x": 1, "y": "a"}},
+        {"a": {"x": 1, "y": "a"}, "b": {"x": 3}},
+    ]
+    assert result.data["x"] == 3
 
 
-def test_a_missing_field_of_a_referenced_result_fails_the_step_clearly_without_retry(
+@async_test
+async def test_a_missing_field_of_a_referenced_result_fails_the_step_clearly_without_retry(
     store: ObservedStore,
 ) -> None:
     provider = Provider()
     h = Harness(store, [booking(card_field="room_no")], dispatch=provider.dispatch)
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("booking", {"booking_id": "B2", "rooms": 1})
-        assert result.state is SagaState.COMPENSATED
-        error = result.error or ""
-        for part in (result.saga_id, "booking", "'charge'", "'reserve_room'", "'room_no'"):
-            assert part in error, (part, error)
-        assert "resource_id" in error, "the message lists the fields the result has"
-        assert h.log(result.saga_id, "charge") == [
-            ("charge", "forward", "started", 1),
-            ("charge", "forward", "failed", 1),
-        ], "not retried, and not compensated: nothing was sent"
-        assert provider.payloads("charge") == []
-        assert [name for _, name, _ in provider.sent if name == "release"] == ["release"] * 2
-
-    run(scenario)
+    result = await h.orchestrator.run("booking", {"booking_id": "B2", "rooms": 1})
+    assert result.state is SagaState.COMPENSATED
+    error = result.error or ""
+    for part in (result.saga_id, "booking", "'charge'", "'reserve_room'", "'room_no'"):
+        assert part in error, (part, error)
+    assert "resource_id" in error, "the message lists the fields the result has"
+    assert h.log(result.saga_id, "charge") == [
+        ("charge", "forward", "started", 1),
+        ("charge", "forward", "failed", 1),
+    ], "not retried, and not compensated: nothing was sent"
+    assert provider.payloads("charge") == []
+    assert [name for _, name, _ in provider.sent if name == "release"] == ["release"] * 2
 
 
-def test_a_reference_to_a_step_that_has_not_succeeded_fails_clearly(
+@async_test
+async def test_a_reference_to_a_step_that_has_not_succeeded_fails_clearly(
     store: ObservedStore,
 ) -> None:
     async def early(ctx: StepContext) -> Mapping[str, Any]:
@@ -230,16 +222,12 @@ def test_a_reference_to_a_step_that_has_not_succeeded_fails_clearly(
         [SagaStep("early", early, read_only=True), SagaStep("later", later, read_only=True)],
     )
     h = Harness(store, [definition])
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("early", {})
-        assert result.state is SagaState.COMPENSATED
-        error = result.error or ""
-        assert result.saga_id in error and "'early'" in error and "'later'" in error
-        assert "has not succeeded" in error and "'resource_id'" in error
-        assert len(h.log(result.saga_id, "early")) == 2, "not retried"
-
-    run(scenario)
+    result = await h.orchestrator.run("early", {})
+    assert result.state is SagaState.COMPENSATED
+    error = result.error or ""
+    assert result.saga_id in error and "'early'" in error and "'later'" in error
+    assert "has not succeeded" in error and "'resource_id'" in error
+    assert len(h.log(result.saga_id, "early")) == 2, "not retried"
 
 
 def test_references_to_unknown_or_later_steps_are_refused_when_the_saga_is_defined() -> None:

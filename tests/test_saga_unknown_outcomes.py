@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pytest
-from async_helpers import run
+from async_helpers import async_test, run
 from saga_fakes import (
     FakeService,
     Harness,
@@ -108,51 +108,45 @@ def payment(charge_undo: StepAction, charge: StepAction | None = None) -> SagaDe
     )
 
 
-def test_a_step_that_times_out_after_acting_is_compensated_first_with_an_empty_result(
+@async_test
+async def test_a_step_that_times_out_after_acting_is_compensated_first_with_an_empty_result(
     store: ObservedStore,
 ) -> None:
     recorded = Recorded("charge")
     h = Harness(store, [payment(recorded)])
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("payment", {})
-        assert result.state is SagaState.COMPENSATED
-        assert "timed out after 0.02 s" in (result.error or "")
-        assert h.service.compensated() == ["charge", "reserve"], "the charge acted: undone"
-        [ctx] = recorded.contexts
-        assert dict(ctx.step_result) == {}, "its outcome is unknown"
-        assert ctx.forward_key == f"{result.saga_id}:1:forward"
-        [charge] = [e for e in h.service.envelopes if e.payload == {"step": "charge"}]
-        assert charge.idempotency_key == ctx.forward_key, "the undo names the forward command"
-        assert h.log(result.saga_id, "charge") == [
-            ("charge", "forward", "started", 1),
-            ("charge", "forward", "failed", 1),
-            ("charge", "compensation", "started", 1),
-            ("charge", "compensation", "succeeded", 1),
-        ]
-        failed = [r for r in store.step_log(result.saga_id) if r.status == "failed"]
-        assert [r.result for r in failed] == [{"outcome": "unknown"}]
-
-    run(scenario)
+    result = await h.orchestrator.run("payment", {})
+    assert result.state is SagaState.COMPENSATED
+    assert "timed out after 0.02 s" in (result.error or "")
+    assert h.service.compensated() == ["charge", "reserve"], "the charge acted: undone"
+    [ctx] = recorded.contexts
+    assert dict(ctx.step_result) == {}, "its outcome is unknown"
+    assert ctx.forward_key == f"{result.saga_id}:1:forward"
+    [charge] = [e for e in h.service.envelopes if e.payload == {"step": "charge"}]
+    assert charge.idempotency_key == ctx.forward_key, "the undo names the forward command"
+    assert h.log(result.saga_id, "charge") == [
+        ("charge", "forward", "started", 1),
+        ("charge", "forward", "failed", 1),
+        ("charge", "compensation", "started", 1),
+        ("charge", "compensation", "succeeded", 1),
+    ]
+    failed = [r for r in store.step_log(result.saga_id) if r.status == "failed"]
+    assert [r.result for r in failed] == [{"outcome": "unknown"}]
 
 
-def test_a_business_refusal_is_a_known_outcome_and_sends_no_undo_of_the_refused_step(
+@async_test
+async def test_a_business_refusal_is_a_known_outcome_and_sends_no_undo_of_the_refused_step(
     store: ObservedStore,
 ) -> None:
     h = Harness(store, [payment(undo("charge", target="bank"), do("charge", target="bank"))])
     h.service.refuse.add(("bank", "do"))
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("payment", {})
-        assert result.state is SagaState.COMPENSATED
-        assert "business refusal" in (result.error or "")
-        assert [e.name for e in h.service.envelopes if e.payload.get("step") == "charge"] == [
-            "do"
-        ], "the refused charge did not act: nothing to undo, no undo sent"
-        assert [row[1] for row in h.log(result.saga_id, "charge")] == ["forward", "forward"]
-        assert h.service.compensated() == ["reserve"]
-
-    run(scenario)
+    result = await h.orchestrator.run("payment", {})
+    assert result.state is SagaState.COMPENSATED
+    assert "business refusal" in (result.error or "")
+    assert [e.name for e in h.service.envelopes if e.payload.get("step") == "charge"] == ["do"], (
+        "the refused charge did not act: nothing to undo, no undo sent"
+    )
+    assert [row[1] for row in h.log(result.saga_id, "charge")] == ["forward", "forward"]
+    assert h.service.compensated() == ["reserve"]
 
 
 def test_a_maybe_done_step_is_still_compensated_when_the_saga_recovers_from_a_crash(
@@ -206,42 +200,36 @@ def pivot_saga(pivot_action: StepAction) -> SagaDefinition:
     [(1, 2, 3), (1,)],
     ids=["every-attempt-timed-out", "first-timed-out-then-transient-failures"],
 )
-def test_a_pivot_without_undo_that_may_have_acted_stalls_with_an_unknown_outcome_alert(
+@async_test
+async def test_a_pivot_without_undo_that_may_have_acted_stalls_with_an_unknown_outcome_alert(
     store: ObservedStore, timed_out: tuple[int, ...]
 ) -> None:
     h = Harness(store, [pivot_saga(acts_then_hangs("ship", attempts=timed_out))])
     for attempt in (2, 3):
         if attempt not in timed_out:
             h.faults.plan[("ship", "forward", attempt)] = "transient"
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("shipping", {})
-        assert result.state is SagaState.STALLED
-        assert h.service.compensated() == [], "the reserve is kept: the ship may have acted"
-        assert [row for row in h.log(result.saga_id) if row[1] == "compensation"] == []
-        [alert] = h.alerts
-        assert (alert.kind, alert.step_name) == ("unknown_outcome", "ship")
-        assert result.saga_id in alert.error and "'ship'" in alert.error
-        assert "give the operation an undo, or resolve by hand" in alert.error
-        assert result.error == alert.error
-        assert h.orchestrator.metrics.stalled == 1
-
-    run(scenario)
+    result = await h.orchestrator.run("shipping", {})
+    assert result.state is SagaState.STALLED
+    assert h.service.compensated() == [], "the reserve is kept: the ship may have acted"
+    assert [row for row in h.log(result.saga_id) if row[1] == "compensation"] == []
+    [alert] = h.alerts
+    assert (alert.kind, alert.step_name) == ("unknown_outcome", "ship")
+    assert result.saga_id in alert.error and "'ship'" in alert.error
+    assert "give the operation an undo, or resolve by hand" in alert.error
+    assert result.error == alert.error
+    assert h.orchestrator.metrics.stalled == 1
 
 
-def test_a_refused_pivot_without_undo_compensates_the_earlier_steps(
+@async_test
+async def test_a_refused_pivot_without_undo_compensates_the_earlier_steps(
     store: ObservedStore,
 ) -> None:
     h = Harness(store, [pivot_saga(do("ship"))])
     h.faults.plan[("ship", "forward", 1)] = "business"
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("shipping", {})
-        assert result.state is SagaState.COMPENSATED
-        assert h.service.compensated() == ["reserve"]
-        assert h.alerts == []
-
-    run(scenario)
+    result = await h.orchestrator.run("shipping", {})
+    assert result.state is SagaState.COMPENSATED
+    assert h.service.compensated() == ["reserve"]
+    assert h.alerts == []
 
 
 # --- late completions ------------------------------------------------------------------
@@ -334,37 +322,35 @@ def late_keys(store: Store, saga_id: str) -> list[tuple[str, int, str]]:
 
 
 @pytest.mark.parametrize("finished", ["before-the-first-undo", "after-the-first-undo"])
-def test_a_late_completion_after_compensation_is_undone_exactly_once(
+@async_test
+async def test_a_late_completion_after_compensation_is_undone_exactly_once(
     store: ObservedStore, finished: str
 ) -> None:
     cluster = JobCluster(finish_at_once=finished == "before-the-first-undo")
     service = FakeService()
     h = training_harness(store, cluster, service)
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("train", {}, correlation_id="job-1")
-        assert result.state is SagaState.COMPENSATED
-        job = f"{result.saga_id}:1:forward"
-        if finished == "after-the-first-undo":
-            assert cluster.jobs[job] == "cancelled"
-            cluster.finish_anyway(job)
-        for _ in range(2):  # the event, then a redelivery of it
-            assert await h.orchestrator.deliver("job.finished", "job-1", {}) is False
-        assert cluster.jobs[job] == "undone"
-        assert cluster.undone == [job], "one undo acted on the finished work, never two"
-        assert late_keys(store, result.saga_id) == [
-            ("started", 1, "compensation"),
-            ("succeeded", 1, "compensation"),
-            ("started", 2, "late_compensation"),
-            ("succeeded", 2, "late_compensation"),
-        ]
-        assert h.orchestrator.status(result.saga_id).state is SagaState.COMPENSATED
-        assert h.orchestrator.metrics.compensated == 1, "the saga is not counted twice"
-
-    run(scenario)
+    result = await h.orchestrator.run("train", {}, correlation_id="job-1")
+    assert result.state is SagaState.COMPENSATED
+    job = f"{result.saga_id}:1:forward"
+    if finished == "after-the-first-undo":
+        assert cluster.jobs[job] == "cancelled"
+        cluster.finish_anyway(job)
+    for _ in range(2):  # the event, then a redelivery of it
+        assert await h.orchestrator.deliver("job.finished", "job-1", {}) is False
+    assert cluster.jobs[job] == "undone"
+    assert cluster.undone == [job], "one undo acted on the finished work, never two"
+    assert late_keys(store, result.saga_id) == [
+        ("started", 1, "compensation"),
+        ("succeeded", 1, "compensation"),
+        ("started", 2, "late_compensation"),
+        ("succeeded", 2, "late_compensation"),
+    ]
+    assert h.orchestrator.status(result.saga_id).state is SagaState.COMPENSATED
+    assert h.orchestrator.metrics.compensated == 1, "the saga is not counted twice"
 
 
-def test_a_late_completion_while_the_saga_is_compensating_is_undone_after_it(
+@async_test
+async def test_a_late_completion_while_the_saga_is_compensating_is_undone_after_it(
     store: ObservedStore,
 ) -> None:
     cluster = JobCluster()
@@ -378,21 +364,17 @@ def test_a_late_completion_while_the_saga_is_compensating_is_undone_after_it(
             await release.wait()
 
     service.after_effect = hold_the_reserve_undo
-
-    async def scenario() -> None:
-        saga_id = await h.orchestrator.start("train", {}, correlation_id="job-2")
-        await undoing.wait()
-        assert h.orchestrator.status(saga_id).state is SagaState.COMPENSATING
-        job = f"{saga_id}:1:forward"
-        cluster.finish_anyway(job)
-        delivery = asyncio.create_task(h.orchestrator.deliver("job.finished", "job-2", {}))
-        release.set()
-        assert await delivery is False
-        assert (await h.orchestrator.wait(saga_id)).state is SagaState.COMPENSATED
-        assert cluster.undone == [job]
-        assert [key for _, _, key in late_keys(store, saga_id)][-1] == "late_compensation"
-
-    run(scenario)
+    saga_id = await h.orchestrator.start("train", {}, correlation_id="job-2")
+    await undoing.wait()
+    assert h.orchestrator.status(saga_id).state is SagaState.COMPENSATING
+    job = f"{saga_id}:1:forward"
+    cluster.finish_anyway(job)
+    delivery = asyncio.create_task(h.orchestrator.deliver("job.finished", "job-2", {}))
+    release.set()
+    assert await delivery is False
+    assert (await h.orchestrator.wait(saga_id)).state is SagaState.COMPENSATED
+    assert cluster.undone == [job]
+    assert [key for _, _, key in late_keys(store, saga_id)][-1] == "late_compensation"
 
 
 def test_a_late_compensation_interrupted_by_a_crash_is_finished_on_recover(
@@ -431,40 +413,35 @@ def test_a_late_compensation_interrupted_by_a_crash_is_finished_on_recover(
     run(second_process)
 
 
-def test_a_late_compensation_that_keeps_failing_is_dead_lettered_and_redriven_late(
+@async_test
+async def test_a_late_compensation_that_keeps_failing_is_dead_lettered_and_redriven_late(
     store: ObservedStore,
 ) -> None:
     cluster = JobCluster()
     h = training_harness(store, cluster)
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("train", {}, correlation_id="job-4")
-        job = f"{result.saga_id}:1:forward"
-        cluster.finish_anyway(job)
-        h.faults.always.add(("train", "compensation"))
-        assert await h.orchestrator.deliver("job.finished", "job-4", {}) is False
-        assert h.orchestrator.status(result.saga_id).state is SagaState.COMPENSATION_FAILED
-        assert [alert.kind for alert in h.alerts] == ["compensation_failed"]
-        [letter] = h.orchestrator.list_dead_letters()
-        assert letter.id is not None and ":late_compensation:" in str(
-            letter.payload["last_idempotency_key"]
-        )
-        h.faults.always.clear()
-        redriven = await h.orchestrator.redrive(letter.id)
-        assert redriven.state is SagaState.COMPENSATED
-        assert cluster.undone == [job]
-        assert [(status, n) for status, n, _ in late_keys(store, result.saga_id)] == [
-            ("started", 1),
-            ("succeeded", 1),
-            *[(status, n) for n in (2, 3, 4) for status in ("started", "failed")],
-            ("started", 5),
-            ("succeeded", 5),
-        ], "the late compensation had its own 3 attempts, then the redrive's"
-        assert {key for _, n, key in late_keys(store, result.saga_id) if n > 1} == {
-            "late_compensation"
-        }
-
-    run(scenario)
+    result = await h.orchestrator.run("train", {}, correlation_id="job-4")
+    job = f"{result.saga_id}:1:forward"
+    cluster.finish_anyway(job)
+    h.faults.always.add(("train", "compensation"))
+    assert await h.orchestrator.deliver("job.finished", "job-4", {}) is False
+    assert h.orchestrator.status(result.saga_id).state is SagaState.COMPENSATION_FAILED
+    assert [alert.kind for alert in h.alerts] == ["compensation_failed"]
+    [letter] = h.orchestrator.list_dead_letters()
+    assert letter.id is not None and ":late_compensation:" in str(
+        letter.payload["last_idempotency_key"]
+    )
+    h.faults.always.clear()
+    redriven = await h.orchestrator.redrive(letter.id)
+    assert redriven.state is SagaState.COMPENSATED
+    assert cluster.undone == [job]
+    assert [(status, n) for status, n, _ in late_keys(store, result.saga_id)] == [
+        ("started", 1),
+        ("succeeded", 1),
+        *[(status, n) for n in (2, 3, 4) for status in ("started", "failed")],
+        ("started", 5),
+        ("succeeded", 5),
+    ], "the late compensation had its own 3 attempts, then the redrive's"
+    assert {key for _, n, key in late_keys(store, result.saga_id) if n > 1} == {"late_compensation"}
 
 
 # --- the sandbox gateway: undo by key ---------------------------------------------------
@@ -618,42 +595,38 @@ def bank_system(store: Store, bank: type[Bank], **faults: Any) -> SagaSystem:
     )
 
 
-def test_a_completion_event_not_delivered_in_time_leaves_the_call_cancelled_not_running(
+@async_test
+async def test_a_completion_event_not_delivered_in_time_leaves_the_call_cancelled_not_running(
     store: ObservedStore,
 ) -> None:
-    async def scenario() -> None:
-        async with bank_system(store, SlowBank) as system:
-            result = await system.run_saga("payout", {})
-            assert result.state is SagaState.COMPENSATED
-            assert ledger(store) == {
-                f"{result.saga_id}:0:forward": ("transfer", "cancelled"),
-                f"{result.saga_id}:0:compensation": ("recall", "cancelled"),
-            }
-
-    run(scenario)
+    async with bank_system(store, SlowBank) as system:
+        result = await system.run_saga("payout", {})
+        assert result.state is SagaState.COMPENSATED
+        assert ledger(store) == {
+            f"{result.saga_id}:0:forward": ("transfer", "cancelled"),
+            f"{result.saga_id}:0:compensation": ("recall", "cancelled"),
+        }
 
 
-def test_a_late_completion_event_leaves_exactly_one_effective_undo_in_the_ledger(
+@async_test
+async def test_a_late_completion_event_leaves_exactly_one_effective_undo_in_the_ledger(
     store: ObservedStore,
 ) -> None:
-    async def scenario() -> None:
-        system = bank_system(store, Bank, late_completion_rate=1.0, late_completion_delay_s=0.5)
-        async with system:
-            result = await system.run_saga("payout", {})
-            assert result.state is SagaState.COMPENSATED
-            forward = f"{result.saga_id}:0:forward"
-            assert ledger(store)[forward] == ("transfer", "undone"), "completed, then undone"
-            assert system.late_completions.pending == 1
-            await system.late_completions.delivered()
-            assert ledger(store) == {
-                forward: ("transfer", "undone"),
-                f"{result.saga_id}:0:compensation": ("recall", "undone"),
-                f"{result.saga_id}:0:late_compensation": ("recall", "undone"),
-            }, "the late undo found the work undone already: a no-op, answered the same"
-            assert late_keys_of(store, result.saga_id) == ["compensation", "late_compensation"]
-            assert store.get_saga(result.saga_id).state == SagaState.COMPENSATED  # type: ignore[union-attr]
-
-    run(scenario)
+    system = bank_system(store, Bank, late_completion_rate=1.0, late_completion_delay_s=0.5)
+    async with system:
+        result = await system.run_saga("payout", {})
+        assert result.state is SagaState.COMPENSATED
+        forward = f"{result.saga_id}:0:forward"
+        assert ledger(store)[forward] == ("transfer", "undone"), "completed, then undone"
+        assert system.late_completions.pending == 1
+        await system.late_completions.delivered()
+        assert ledger(store) == {
+            forward: ("transfer", "undone"),
+            f"{result.saga_id}:0:compensation": ("recall", "undone"),
+            f"{result.saga_id}:0:late_compensation": ("recall", "undone"),
+        }, "the late undo found the work undone already: a no-op, answered the same"
+        assert late_keys_of(store, result.saga_id) == ["compensation", "late_compensation"]
+        assert store.get_saga(result.saga_id).state == SagaState.COMPENSATED  # type: ignore[union-attr]
 
 
 def late_keys_of(store: Store, saga_id: str) -> list[str]:
@@ -687,43 +660,38 @@ def timing_out(on_timeout: str) -> SagaDefinition:
     )
 
 
-def test_on_timeout_retry_retries_before_compensating(store: ObservedStore) -> None:
+@async_test
+async def test_on_timeout_retry_retries_before_compensating(store: ObservedStore) -> None:
     h = Harness(store, [timing_out("retry")])
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("payment", {})
-        assert result.state is SagaState.COMPENSATED
-        failed = [r for r in h.log(result.saga_id, "charge") if r[2] == "failed"]
-        assert len(failed) == 3, "every attempt of the policy was used"
-        assert h.service.compensated() == ["charge", "reserve"]
-
-    run(scenario)
+    result = await h.orchestrator.run("payment", {})
+    assert result.state is SagaState.COMPENSATED
+    failed = [r for r in h.log(result.saga_id, "charge") if r[2] == "failed"]
+    assert len(failed) == 3, "every attempt of the policy was used"
+    assert h.service.compensated() == ["charge", "reserve"]
 
 
-def test_on_timeout_compensate_compensates_after_the_first_timeout(store: ObservedStore) -> None:
+@async_test
+async def test_on_timeout_compensate_compensates_after_the_first_timeout(
+    store: ObservedStore,
+) -> None:
     h = Harness(store, [timing_out("compensate")])
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("payment", {})
-        assert result.state is SagaState.COMPENSATED
-        assert "on_timeout: compensate" in (result.error or "")
-        assert [r for r in h.log(result.saga_id, "charge") if r[1] == "forward"] == [
-            ("charge", "forward", "started", 1),
-            ("charge", "forward", "failed", 1),
-        ]
-        assert h.service.compensated() == ["charge", "reserve"], "undone by key: it acted"
-
-    run(scenario)
+    result = await h.orchestrator.run("payment", {})
+    assert result.state is SagaState.COMPENSATED
+    assert "on_timeout: compensate" in (result.error or "")
+    assert [r for r in h.log(result.saga_id, "charge") if r[1] == "forward"] == [
+        ("charge", "forward", "started", 1),
+        ("charge", "forward", "failed", 1),
+    ]
+    assert h.service.compensated() == ["charge", "reserve"], "undone by key: it acted"
 
 
-def test_on_timeout_stall_neither_retries_nor_compensates_and_alerts(store: ObservedStore) -> None:
+@async_test
+async def test_on_timeout_stall_neither_retries_nor_compensates_and_alerts(
+    store: ObservedStore,
+) -> None:
     h = Harness(store, [timing_out("stall")])
-
-    async def scenario() -> None:
-        result = await h.orchestrator.run("payment", {})
-        assert result.state is SagaState.STALLED
-        assert h.service.compensated() == []
-        assert [a.kind for a in h.alerts] == ["unknown_outcome"]
-        assert "on_timeout: stall" in h.alerts[0].error
-
-    run(scenario)
+    result = await h.orchestrator.run("payment", {})
+    assert result.state is SagaState.STALLED
+    assert h.service.compensated() == []
+    assert [a.kind for a in h.alerts] == ["unknown_outcome"]
+    assert "on_timeout: stall" in h.alerts[0].error

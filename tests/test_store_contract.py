@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import saga_fakes
 
 from sagacrew.runtime.store import (
     ConcurrencyError,
@@ -31,20 +32,11 @@ def event(kind: str = "kitchen.ticket.created", **payload: Any) -> NewEvent:
 
 
 def saga_row(saga_id: str = "s-1") -> SagaExecution:
-    return SagaExecution(
-        saga_id=saga_id,
-        saga_name="create_order",
-        state="running",
-        step_index=0,
-        steps_total=3,
-        steps_completed=0,
-        pivot_index=1,
-        data={"order_id": "o-1"},
-        correlation_id="corr-1",
-        causation_id="cause-1",
-        started_at=100.0,
-        updated_at=100.0,
-        deadline_at=130.0,
+    """A running ``create_order`` saga at its first step, before its pivot."""
+    ids = {"correlation_id": "corr-1", "causation_id": "cause-1"}
+    data = {"order_id": "o-1"}
+    return saga_fakes.saga_row(
+        saga_id, "running", 100.0, saga_name="create_order", pivot_index=1, data=data, **ids
     )
 
 
@@ -67,20 +59,11 @@ def step_row(status: str = "started", **changes: Any) -> StepLogEntry:
 
 
 def dead_letter() -> DeadLetter:
-    return DeadLetter(
-        kind="compensation",
-        saga_id="s-1",
-        step_index=0,
-        step_name="create_ticket",
-        payload={"step_result": {"ticket_id": "T-1"}},
-        error="kitchen unavailable",
-        attempts=3,
-        status="parked",
-        correlation_id="corr-1",
-        causation_id="cause-3",
-        created_at=101.0,
-        updated_at=101.0,
-    )
+    """The parked compensation of ``create_ticket`` in saga ``s-1``, after 3 attempts."""
+    step = {"saga_id": "s-1", "step_index": 0, "step_name": "create_ticket"}
+    failure = {"error": "kitchen unavailable", "attempts": 3}
+    payload = {"step_result": {"ticket_id": "T-1"}}
+    return saga_fakes.parked_letter("compensation", 101.0, payload=payload, **step, **failure)
 
 
 class StoreContract:
@@ -406,20 +389,9 @@ class StoreContract:
         )
         assert self.store.list_dead_letters(status="parked") == []
         assert len(self.store.list_dead_letters(saga_id="s-1")) == 1
-        message_id = self.store.add_dead_letter(
-            DeadLetter(
-                kind="message",
-                target="kitchen.ticket",
-                payload={"name": "CreateTicket"},
-                error="actor stopped",
-                attempts=1,
-                status="parked",
-                correlation_id="c",
-                causation_id="d",
-                created_at=1.0,
-                updated_at=1.0,
-            )
-        )
+        message = {"target": "kitchen.ticket", "payload": {"name": "CreateTicket"}}
+        letter = saga_fakes.parked_letter("message", 1.0, error="actor stopped", **message)
+        message_id = self.store.add_dead_letter(letter)
         assert message_id > parked.id
         with pytest.raises(StoreError, match="list_dead_letters"):
             self.store.update_dead_letter(DeadLetterUpdate(id=999, status="resolved", updated_at=1))
