@@ -20,9 +20,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from sagacrew.crew.cli_ops import StoreUrl, SystemDir, _cell, _open, _ops_errors
+from sagacrew.crew.cli_ops_common import _rows_table
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 
@@ -55,14 +55,10 @@ def alerts_command(
         if not alerts:
             out.print(f"no {'pending ' if pending else ''}alerts in {url}", markup=False)
             return
-        table = Table(title=f"{len(alerts)} {'pending ' if pending else ''}alert(s)")
-        for column in ("id", "kind", "raised (UTC)"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("saga", overflow="fold", min_width=8)
-        table.add_column("step", no_wrap=True)
-        table.add_column("delivered (UTC)", no_wrap=True)
-        table.add_column("attempts", no_wrap=True, justify="right")
-        table.add_column("error", overflow="fold", min_width=12)
+        table = _rows_table(
+            f"{len(alerts)} {'pending ' if pending else ''}alert(s)",
+            ("id", "kind", "raised (UTC)", "saga", "step", "delivered (UTC)", "attempts", "error"),
+        )
         for alert in alerts:
             saga = alert.saga_id or (f"stream {alert.stream_id}" if alert.stream_id else "-")
             delivered = _when(alert.delivered_at) if alert.delivered_at else "pending"

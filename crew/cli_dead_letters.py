@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sagacrew.crew.cli_ops_common import (
     EXIT_FAILED,
@@ -27,6 +26,7 @@ from sagacrew.crew.cli_ops_common import (
     _cell,
     _open,
     _ops_errors,
+    _rows_table,
     _while_started,
     err,
     out,
@@ -69,13 +69,10 @@ def list_command(
             which = "" if status is Status.all else f"{status.value} "
             out.print(f"no {which}dead letters in {url}", markup=False)
             return
-        table = Table(title=f"{len(letters)} dead letter(s)")
-        for column in ("id", "kind", "status"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("saga", overflow="fold", min_width=8)
-        table.add_column("step", no_wrap=True)
-        table.add_column("attempts", no_wrap=True, justify="right")
-        table.add_column("error", overflow="fold", min_width=12)
+        table = _rows_table(
+            f"{len(letters)} dead letter(s)",
+            ("id", "kind", "status", "saga", "step", "attempts", "error"),
+        )
         for letter in letters:
             table.add_row(
                 _cell(letter.id),

@@ -9,7 +9,7 @@ operation that ran but did not succeed is exit code 1.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -140,3 +141,17 @@ def _cell(text: object, limit: int = 80) -> Text:
     """``text`` as a table cell, cut to ``limit`` characters with ``...``."""
     value = str(text)
     return Text(value if len(value) <= limit else value[: limit - 3] + "...")
+
+
+def _rows_table(title: str, columns: Sequence[str]) -> Table:
+    """A table of stored rows for an operator: ``saga`` and ``error`` fold (at least 8
+    and 12 wide), ``attempts`` is right-aligned, every other column does not wrap."""
+    table = Table(title=title)
+    for column in columns:
+        if column in ("saga", "error"):
+            table.add_column(column, overflow="fold", min_width=8 if column == "saga" else 12)
+        elif column == "attempts":
+            table.add_column(column, no_wrap=True, justify="right")
+        else:
+            table.add_column(column, no_wrap=True)
+    return table

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagacrew.runtime.aggregate import AggregateActor
-from sagacrew.runtime.store import CorruptRecord, RecordedEvent, Store
+from sagacrew.runtime.store import CorruptRecord, Store, raw_event
 
 
 @dataclass(frozen=True)
@@ -100,24 +100,11 @@ def check_stream(
         missing.extend(range(expected, version))
         if version != expected:
             replaying = False  # the state before this row is unknown
-        payload, problem = _object(payload_text, "payload")
-        metadata, metadata_problem = _object(metadata_text, "metadata")
-        problem = problem or metadata_problem
+        problem = _problem(payload_text, "payload") or _problem(metadata_text, "metadata")
         replayed = replaying and problem is None
         if replayed and actor is not None:
-            event = RecordedEvent(
-                position=int(row[0]),
-                stream_id=stream_id,
-                version=version,
-                event_type=event_type,
-                event_version=int(row[3]),
-                payload=payload,
-                metadata=metadata,
-                message_id=str(row[6]),
-                correlation_id=str(row[7]),
-                causation_id=str(row[8]),
-                recorded_at=float(row[9]),
-            )
+            checked = (row[0], version, event_type, row[3], payload_text, metadata_text)
+            event = raw_event(stream_id, (*checked, *row[6:]))
             try:
                 state, exists = actor.fold([event], state, exists)
             except CorruptRecord as error:
@@ -132,12 +119,12 @@ def check_stream(
     return StreamCheck(stream_id, tuple(checks), tuple(missing), address)
 
 
-def _object(text: str, column: str) -> tuple[dict[str, Any], str | None]:
-    """The column's JSON object, or ``{}`` and why it is not one."""
+def _problem(text: str, column: str) -> str | None:
+    """Why the column's text is not a JSON object, or ``None`` when it is one."""
     try:
         value = json.loads(text)
     except ValueError as error:
-        return {}, f"{column} is not valid JSON ({error})"
+        return f"{column} is not valid JSON ({error})"
     if not isinstance(value, dict):
-        return {}, f"{column} is not a JSON object (it is a JSON {type(value).__name__})"
-    return value, None
+        return f"{column} is not a JSON object (it is a JSON {type(value).__name__})"
+    return None

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from sagacrew.runtime.messages import new_id
 from sagacrew.runtime.saga import SagaResult
@@ -97,6 +97,19 @@ def _sample(name: str, kind: str, saga_name: str, index: int, run: str) -> Any:
     return f"{name}-{run}-{saga_name}-{index}" if run else f"{name}-{saga_name}-{index}"
 
 
+class WorkloadOptions(TypedDict, total=False):
+    """How many sagas a workload runs and how: ``sagas_per_type`` sagas of each type (the
+    one required option), at most ``concurrency`` at once (default 20); ``on_done`` (if
+    given) is called with each result. With ``id_prefix``, saga ids are
+    ``<prefix>-<saga>-<n>``, so the same workload on a fresh store meets the same
+    (hash-seeded) faults; without (the default), ids are random."""
+
+    sagas_per_type: Required[int]
+    concurrency: int
+    id_prefix: str | None
+    on_done: Callable[[SagaResult], None] | None
+
+
 async def run_workload(
     run_saga: RunSaga,
     saga_names: Sequence[str],
@@ -108,10 +121,8 @@ async def run_workload(
     on_done: Callable[[SagaResult], None] | None = None,
 ) -> WorkloadReport:
     """Run ``sagas_per_type`` sagas of each of ``saga_names`` with ``run_saga``, at most
-    ``concurrency`` at once (input from ``inputs[<saga>]``, field name → type).
-
-    With ``id_prefix``, saga ids are ``<prefix>-<saga>-<n>``, so the same workload on
-    a fresh store meets the same (hash-seeded) faults; without, ids are random.
+    ``concurrency`` at once (input from ``inputs[<saga>]``, field name → type); the
+    options as :class:`WorkloadOptions` says.
     """
     limit = asyncio.Semaphore(concurrency)
     run = id_prefix or new_id()[:8]

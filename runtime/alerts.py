@@ -11,6 +11,7 @@ A sink that fails is retried with backoff; alerts still undelivered when a proce
 """
 
 from sagacrew.runtime.saga._alert_sinks import (
+    ALERT_SUBJECT,
     ALERT_WEBHOOK_ENV,
     WEBHOOK_TIMEOUT_S,
     AlertSink,
@@ -19,6 +20,7 @@ from sagacrew.runtime.saga._alert_sinks import (
     WebhookSink,
     alert_payload,
     alert_record,
+    alert_subject,
     as_alert,
 )
 from sagacrew.runtime.saga._alerts import ALERT_RETRY, AlertDelivery
@@ -26,6 +28,7 @@ from sagacrew.runtime.store import AlertRecord
 
 __all__ = [
     "ALERT_RETRY",
+    "ALERT_SUBJECT",
     "ALERT_WEBHOOK_ENV",
     "WEBHOOK_TIMEOUT_S",
     "AlertDelivery",
@@ -36,5 +39,6 @@ __all__ = [
     "WebhookSink",
     "alert_payload",
     "alert_record",
+    "alert_subject",
     "as_alert",
 ]

@@ -23,7 +23,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from sagacrew.runtime._message_log import MESSAGE_LOG_BACKLOG as MESSAGE_LOG_BACKLOG
 from sagacrew.runtime._message_log import MessageLog
@@ -32,6 +32,7 @@ from sagacrew.runtime._supervision import ChildPlan as ChildPlan
 from sagacrew.runtime._supervision import RestartType as RestartType
 from sagacrew.runtime._supervision import SupervisorPlan as SupervisorPlan
 from sagacrew.runtime._supervision import supervisor_spec
+from sagacrew.runtime._workload import WorkloadOptions as WorkloadOptions
 from sagacrew.runtime._workload import WorkloadReport as WorkloadReport
 from sagacrew.runtime._workload import run_workload
 from sagacrew.runtime._workload import sample_inputs as sample_inputs
@@ -194,29 +195,14 @@ class SagaSystem:
         return await self._orchestrator().run(saga_name, data, saga_id=saga_id)
 
     async def run_workload(
-        self,
-        inputs: Mapping[str, Mapping[str, str]],
-        *,
-        sagas_per_type: int,
-        concurrency: int = 20,
-        id_prefix: str | None = None,
-        on_done: Callable[[SagaResult], None] | None = None,
+        self, inputs: Mapping[str, Mapping[str, str]], **options: Unpack[WorkloadOptions]
     ) -> WorkloadReport:
-        """Run ``sagas_per_type`` sagas of every type, at most ``concurrency`` at once.
-
-        With ``id_prefix``, saga ids are ``<prefix>-<saga>-<n>``, so the same workload on
-        a fresh store meets the same (hash-seeded) faults; without, ids are random. Input
-        comes from :func:`sample_inputs` (``inputs``: saga → field name → type).
+        """Run ``sagas_per_type`` sagas of every type, at most ``concurrency`` at once (see
+        :class:`WorkloadOptions`). Input comes from :func:`sample_inputs` (``inputs``:
+        saga → field name → type).
         """
-        return await run_workload(
-            self.run_saga,
-            [definition.name for definition in self._definitions],
-            inputs,
-            sagas_per_type=sagas_per_type,
-            concurrency=concurrency,
-            id_prefix=id_prefix,
-            on_done=on_done,
-        )
+        names = [definition.name for definition in self._definitions]
+        return await run_workload(self.run_saga, names, inputs, **options)
 
     async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
         """Deliver a saga step's command to the actor at ``target`` and await its reply.

@@ -13,8 +13,8 @@ class ValidatorError(Exception):
     """Root of every error raised by ``sagacrew.agents.validator``."""
 
 
-class LintError(ValidatorError):
-    """The lint could not read what it was asked to lint (missing path, unreadable file)."""
+class _PathError(ValidatorError):
+    """A problem with the file at ``path``; ``str()`` is ``"path: problem; fix"``."""
 
     def __init__(self, path: Path | str, problem: str, fix: str) -> None:
         self.path = str(path)
@@ -23,15 +23,19 @@ class LintError(ValidatorError):
         super().__init__(f"{self.path}: {problem}; {fix}")
 
 
-class TaxonomyError(ValidatorError):
+class LintError(_PathError):
+    """The lint could not read what it was asked to lint (missing path, unreadable file)."""
+
+
+class TaxonomyError(_PathError):
     """A ``taxonomy.json`` file is missing or not shaped as ``{"events": [{"name": ...}]}``."""
 
     def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
         super().__init__(
-            f"{self.path}: {problem}; write a JSON object "
-            '{"events": [{"name": "context.aggregate.verb", "version": 1}, ...]}'
+            path,
+            problem,
+            'write a JSON object {"events": [{"name": "context.aggregate.verb", "version": 1}, '
+            "...]}",
         )
 
 
@@ -48,12 +52,11 @@ class CheckQueryError(ValidatorError):
         )
 
 
-class ReportError(ValidatorError):
+class ReportError(_PathError):
     """A verdict report could not be written."""
 
     def __init__(self, path: Path | str, cause: BaseException) -> None:
-        self.path = str(path)
         self.cause = cause
         super().__init__(
-            f"{self.path}: cannot write the report ({cause}); choose a writable output directory"
+            path, f"cannot write the report ({cause})", "choose a writable output directory"
         )

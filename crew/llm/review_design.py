@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sagacrew.agents.blueprint import Blueprint
 from sagacrew.crew.llm.merge import Edit, JsonPath
-from sagacrew.crew.llm.proposals import ActorProposal, EventProposal, SagaProposal, _Proposal
+from sagacrew.crew.llm.proposals import (
+    ActorProposal,
+    EventProposal,
+    NamedText,
+    SagaProposal,
+    _Proposal,
+)
 from sagacrew.crew.llm.review import Review, existing_once, number_problem, review_texts
 from sagacrew.crew.llm.text import text_problem
 
@@ -36,12 +42,25 @@ def description_paths(section: str, names: Iterable[str]) -> dict[str, list[Json
     return paths
 
 
+def review_descriptions(
+    section: str,
+    what: str,
+    proposal: _Proposal,
+    descriptions: Sequence[NamedText],
+    names: Iterable[str],
+) -> Review:
+    """A section's proposal with its unknown top-level fields rejected and its new
+    ``descriptions`` of ``what`` reviewed against the section's items (``names``)."""
+    review = reject_unknown_top_fields(section, proposal)
+    review.extend(review_texts(section, what, descriptions, description_paths(section, names)))
+    return review
+
+
 def review_actors(proposal: ActorProposal, blueprint: Blueprint) -> Review:
     """Actor descriptions by address; supervision limits by supervisor name."""
     assert blueprint.actors is not None
-    review = reject_unknown_top_fields("actors", proposal)
-    actors = description_paths("actors", (actor.name for actor in blueprint.actors.actors))
-    review.extend(review_texts("actors", "actor", proposal.descriptions, actors))
+    actors = (actor.name for actor in blueprint.actors.actors)
+    review = review_descriptions("actors", "actor", proposal, proposal.descriptions, actors)
     supervisors = {s.name: i for i, s in enumerate(blueprint.actors.supervisors)}
     for label, tweak in existing_once(
         review,
@@ -89,14 +108,13 @@ def review_actors(proposal: ActorProposal, blueprint: Blueprint) -> Review:
 def review_sagas(proposal: SagaProposal, blueprint: Blueprint) -> Review:
     """Saga descriptions by saga name; step descriptions by ``saga.step``."""
     assert blueprint.sagas is not None
-    review = reject_unknown_top_fields("sagas", proposal)
-    sagas = description_paths("sagas", (saga.name for saga in blueprint.sagas.sagas))
+    sagas = (saga.name for saga in blueprint.sagas.sagas)
+    review = review_descriptions("sagas", "saga", proposal, proposal.saga_descriptions, sagas)
     steps: dict[str, list[JsonPath]] = {
         f"{saga.name}.{step.name}": [("sagas", "sagas", i, "steps", j, "description")]
         for i, saga in enumerate(blueprint.sagas.sagas)
         for j, step in enumerate(saga.steps)
     }
-    review.extend(review_texts("sagas", "saga", proposal.saga_descriptions, sagas))
     review.extend(review_texts("sagas", "step", proposal.step_descriptions, steps))
     return review
 
@@ -104,7 +122,5 @@ def review_sagas(proposal: SagaProposal, blueprint: Blueprint) -> Review:
 def review_events(proposal: EventProposal, blueprint: Blueprint) -> Review:
     """Event descriptions by full event name."""
     assert blueprint.events is not None
-    review = reject_unknown_top_fields("events", proposal)
-    events = description_paths("events", (event.name for event in blueprint.events.events))
-    review.extend(review_texts("events", "event", proposal.descriptions, events))
-    return review
+    events = (event.name for event in blueprint.events.events)
+    return review_descriptions("events", "event", proposal, proposal.descriptions, events)

@@ -36,6 +36,7 @@ from sagacrew.runtime.api._limits import (
 )
 from sagacrew.runtime.api._progress import StepOutline, step_statuses, summary_text
 from sagacrew.runtime.api._serve import (
+    ServeOptions,
     default_store_url,
     parse_event_secrets,
     serve,
@@ -54,6 +55,7 @@ __all__ = [
     "HttpError",
     "OperatorGuard",
     "ServeError",
+    "ServeOptions",
     "StepOutline",
     "create_app",
     "default_store_url",

@@ -12,6 +12,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from sagacrew.runtime.alerts import alert_subject
 from sagacrew.runtime.api._auth import OperatorGuard, operator_router
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._progress import iso_utc
@@ -56,14 +57,7 @@ def alert_view(alert: AlertRecord) -> AlertView:
     """An ``alerts`` row as the API shows it (rows read from the store have an id)."""
     return AlertView(
         id=alert.id if alert.id is not None else 0,
-        kind=alert.kind,
-        saga_id=alert.saga_id,
-        saga_name=alert.saga_name,
-        step_name=alert.step_name,
-        error=alert.error,
-        correlation_id=alert.correlation_id,
-        dead_letter_id=alert.dead_letter_id,
-        stream_id=alert.stream_id,
+        **alert_subject(alert),
         raised_at=iso_utc(alert.raised_at),
         delivered_at=None if alert.delivered_at is None else iso_utc(alert.delivered_at),
         delivery_attempts=alert.delivery_attempts,

@@ -11,7 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,32 +37,40 @@ def default_store_url(system_dir: Path) -> str:
     return f"sqlite://{(system_dir / '.sagacrew' / 'runtime.db').resolve()}"
 
 
+class ServeOptions(TypedDict, total=False):
+    """How :func:`serve` and :func:`serve_loaded` serve a system (each one optional).
+
+    ``host`` and ``port`` (default ``127.0.0.1:8000``, this machine only) are where the
+    status API and the web page listen. ``operator_token`` (default ``None``: operator
+    endpoints disabled) is the bearer token of the operator endpoints.
+    ``max_body_bytes`` (default 1 MiB) and ``max_input_bytes`` (default 64 KiB) are the
+    request-body and saga-input limits of :func:`create_app`. Alerts go to the log
+    (logger ``sagacrew.runtime.alerts``) and, with ``alert_webhook`` (an http(s) URL),
+    are POSTed there as JSON; undelivered ones are re-delivered on the next start (see
+    :mod:`sagacrew.runtime.alerts`). ``event_secrets`` (``SYSTEM=SECRET`` each, default
+    none) are the shared secrets external systems sign their completion events with
+    (``POST /api/events``).
+    """
+
+    host: str
+    port: int
+    operator_token: str | None
+    max_body_bytes: int
+    max_input_bytes: int
+    alert_webhook: str | None
+    event_secrets: Sequence[str]
+
+
 def serve(
-    system_dir: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    store_url: str | None = None,
-    operator_token: str | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
-    alert_webhook: str | None = None,
-    event_secrets: Sequence[str] = (),
+    system_dir: Path, *, store_url: str | None = None, **options: Unpack[ServeOptions]
 ) -> None:
     """Serve the generated system in ``system_dir`` until SIGINT or SIGTERM.
 
     Opens the folder (``blueprint.json`` and its package), builds the system on
     ``store_url`` (default: :func:`default_store_url`, the store of ``sagacrew run``),
     starts it (resuming sagas left in flight), then serves the status API and the web
-    page on ``host:port`` (default ``127.0.0.1:8000``, this machine only) with uvicorn on
-    the same event loop. ``operator_token`` (default ``None``: operator endpoints
-    disabled) is the bearer token of the operator endpoints. ``max_body_bytes`` (default
-    1 MiB) and ``max_input_bytes`` (default 64 KiB) are the request-body and saga-input
-    limits of :func:`create_app`. Alerts go to the log (logger ``sagacrew.runtime.alerts``)
-    and, with ``alert_webhook`` (an http(s) URL), are POSTed there as JSON; undelivered
-    ones are re-delivered on the next start (see :mod:`sagacrew.runtime.alerts`).
-    ``event_secrets`` (``SYSTEM=SECRET`` each) are the shared secrets external systems
-    sign their completion events with (``POST /api/events``).
+    page with uvicorn on the same event loop, as ``options`` say (see
+    :class:`ServeOptions`).
 
     On SIGINT or SIGTERM: stops accepting requests, finishes the ones in progress, stops
     the sagas (they resume on the next start), the actors, and closes the store; then
@@ -76,17 +84,7 @@ def serve(
     if store_url is None:
         generated.state_dir.mkdir(parents=True, exist_ok=True)
         store_url = default_store_url(system_dir)
-    serve_loaded(
-        generated,
-        store_url,
-        host=host,
-        port=port,
-        operator_token=operator_token,
-        max_body_bytes=max_body_bytes,
-        max_input_bytes=max_input_bytes,
-        alert_webhook=alert_webhook,
-        event_secrets=event_secrets,
-    )
+    serve_loaded(generated, store_url, **options)
 
 
 def parse_event_secrets(
@@ -126,8 +124,8 @@ def serve_loaded(
 ) -> None:
     """:func:`serve` for a system already opened (its blueprint mapping, its imported
     package, and its ``root``, whose ``flowcharts/`` the page shows) on ``store_url``:
-    what ``python -m <system> serve`` calls, installed or from its folder. Arguments and
-    errors as :func:`serve`."""
+    what ``python -m <system> serve`` calls, installed or from its folder. Options (see
+    :class:`ServeOptions`) and errors as :func:`serve`."""
     sinks = _alert_sinks(alert_webhook)
     secrets = parse_event_secrets(event_secrets, generated.definition.gateways)
     sock = _bind(host, port)

@@ -37,7 +37,7 @@ from sagacrew.runtime.saga._errors import (
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._for_each import REPLIES, ForEach, PartialFailure
 from sagacrew.runtime.saga._history import idempotency_key, transition_id
-from sagacrew.runtime.saga._orchestrator import SagaOrchestrator
+from sagacrew.runtime.saga._orchestrator import SagaIds, SagaOrchestrator
 from sagacrew.runtime.saga._policy import RETRY_BOUNDS, Bound, RetryPolicy, check_retry_policy
 from sagacrew.runtime.saga._send import FromStep, Item, Send, Undo
 from sagacrew.runtime.saga._types import (
@@ -63,6 +63,7 @@ __all__ = [
     "SagaDefinition",
     "SagaDefinitionError",
     "SagaError",
+    "SagaIds",
     "SagaListener",
     "SagaMetrics",
     "SagaOrchestrator",

@@ -24,51 +24,42 @@ WEBHOOK_TIMEOUT_S: Final = 5.0
 logger = logging.getLogger("sagacrew.runtime.alerts")
 
 
+ALERT_SUBJECT: Final = (
+    "kind",
+    "saga_id",
+    "saga_name",
+    "step_name",
+    "error",
+    "correlation_id",
+    "dead_letter_id",
+    "stream_id",
+)
+"""The fields an :class:`Alert`, its ``alerts`` row and their JSON views share: what
+happened and where, in the order the JSON views list them."""
+
+
+def alert_subject(alert: Alert | AlertRecord) -> dict[str, Any]:
+    """The :data:`ALERT_SUBJECT` fields of an alert or of its ``alerts`` row, by name."""
+    return {name: getattr(alert, name) for name in ALERT_SUBJECT}
+
+
 def alert_record(alert: Alert, *, stream_id: str | None = None) -> AlertRecord:
     """``alert`` as an undelivered ``alerts`` row (``stream_id``: the stream concerned)."""
-    return AlertRecord(
-        kind=alert.kind,
-        saga_id=alert.saga_id,
-        saga_name=alert.saga_name,
-        step_name=alert.step_name,
-        error=alert.error,
-        correlation_id=alert.correlation_id,
-        raised_at=alert.at,
-        dead_letter_id=alert.dead_letter_id,
-        stream_id=stream_id if stream_id is not None else alert.stream_id,
-    )
+    subject = alert_subject(alert)
+    if stream_id is not None:
+        subject["stream_id"] = stream_id
+    return AlertRecord(**subject, raised_at=alert.at)
 
 
 def as_alert(record: AlertRecord) -> Alert:
     """The :class:`Alert` an ``on_alert`` callback receives for a stored alert."""
-    return Alert(
-        kind=record.kind,
-        saga_id=record.saga_id,
-        saga_name=record.saga_name,
-        step_name=record.step_name,
-        error=record.error,
-        correlation_id=record.correlation_id,
-        at=record.raised_at,
-        dead_letter_id=record.dead_letter_id,
-        stream_id=record.stream_id,
-    )
+    return Alert(**alert_subject(record), at=record.raised_at)
 
 
 def alert_payload(record: AlertRecord) -> dict[str, Any]:
     """The alert as a JSON object (what the webhook posts): its id, what happened, where,
     and ``raised_at`` in seconds since the epoch."""
-    return {
-        "id": record.id,
-        "kind": record.kind,
-        "saga_id": record.saga_id,
-        "saga_name": record.saga_name,
-        "step_name": record.step_name,
-        "error": record.error,
-        "correlation_id": record.correlation_id,
-        "dead_letter_id": record.dead_letter_id,
-        "stream_id": record.stream_id,
-        "raised_at": record.raised_at,
-    }
+    return {"id": record.id, **alert_subject(record), "raised_at": record.raised_at}
 
 
 class AlertSink(Protocol):

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sagacrew.runtime.messages import new_id
 from sagacrew.runtime.saga._alert_sinks import AlertSink, CallbackSink
@@ -43,6 +43,16 @@ from sagacrew.runtime.store import (
 )
 
 logger = logging.getLogger("sagacrew.runtime.saga")
+
+
+class SagaIds(TypedDict, total=False):
+    """The ids :meth:`SagaOrchestrator.run` passes on to :meth:`SagaOrchestrator.start`:
+    ``saga_id`` and ``correlation_id`` default to fresh ids, ``causation_id`` to the
+    correlation id."""
+
+    saga_id: str | None
+    correlation_id: str | None
+    causation_id: str | None
 
 
 class SagaOrchestrator(SagaDriving):
@@ -196,23 +206,10 @@ class SagaOrchestrator(SagaDriving):
         return saga_id
 
     async def run(
-        self,
-        saga_name: str,
-        data: Mapping[str, Any],
-        *,
-        saga_id: str | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
+        self, saga_name: str, data: Mapping[str, Any], **ids: Unpack[SagaIds]
     ) -> SagaResult:
-        """Start a saga and wait until it is terminal."""
-        started = await self.start(
-            saga_name,
-            data,
-            saga_id=saga_id,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-        )
-        return await self.wait(started)
+        """Start a saga (see :meth:`start`) and wait until it is terminal."""
+        return await self.wait(await self.start(saga_name, data, **ids))
 
     async def wait(self, saga_id: str) -> SagaResult:
         """The saga's result once it is terminal (immediately if it already is).

@@ -7,6 +7,7 @@ The tables are those of ``schema.sql`` (the contract other components query).
 from typing import TYPE_CHECKING
 
 from sagacrew.runtime.store._base import Store
+from sagacrew.runtime.store._codec import raw_event
 from sagacrew.runtime.store._errors import (
     ConcurrencyError,
     CorruptRecord,
@@ -77,6 +78,7 @@ __all__ = [
     "Unset",
     "event_appender",
     "open_store",
+    "raw_event",
 ]
 
 

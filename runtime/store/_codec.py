@@ -8,7 +8,7 @@ repair it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.store._errors import CorruptRecord, StoreError
@@ -87,7 +87,13 @@ def loads_object(
 
 def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
     """Decode an ``events`` row selected with :data:`EVENT_COLUMNS`."""
-    stream_id, version = str(row[1]), int(row[2])
+    return raw_event(str(row[1]), (row[0], *row[2:]))
+
+
+def raw_event(stream_id: str, row: Sequence[Any]) -> RecordedEvent:
+    """Decode a row of ``stream_id`` as :meth:`EventRecorder.raw_events` returns it (the
+    ``events`` columns but the stream id, payload and metadata as stored text)."""
+    version = int(row[1])
     repair = stream_repair(stream_id, version)
 
     def column(index: int, name: str) -> dict[str, Any]:
@@ -104,14 +110,14 @@ def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
             position=int(row[0]),
             stream_id=stream_id,
             version=version,
-            event_type=str(row[3]),
-            event_version=int(row[4]),
-            payload=column(5, "payload"),
-            metadata=column(6, "metadata"),
-            message_id=str(row[7]),
-            correlation_id=str(row[8]),
-            causation_id=str(row[9]),
-            recorded_at=float(row[10]),
+            event_type=str(row[2]),
+            event_version=int(row[3]),
+            payload=column(4, "payload"),
+            metadata=column(5, "metadata"),
+            message_id=str(row[6]),
+            correlation_id=str(row[7]),
+            causation_id=str(row[8]),
+            recorded_at=float(row[9]),
         )
     except (TypeError, ValueError) as exc:  # a column of the wrong type
         raise CorruptRecord(

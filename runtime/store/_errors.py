@@ -6,9 +6,9 @@ from __future__ import annotations
 class StoreError(Exception):
     """A store operation failed.
 
-    ``stream_id`` and ``version`` locate the problem when it concerns an event stream
-    (``None`` otherwise); ``fix`` is one sentence telling the user what to do. ``str()``
-    is one line: what is wrong, then the fix.
+    ``stream_id`` and ``version`` locate the problem when it concerns an event stream,
+    ``saga_id`` when it concerns a saga (``None`` otherwise); ``fix`` is one sentence
+    telling the user what to do. ``str()`` is one line: what is wrong, then the fix.
     """
 
     def __init__(
@@ -18,12 +18,11 @@ class StoreError(Exception):
         fix: str,
         stream_id: str | None = None,
         version: int | None = None,
+        saga_id: str | None = None,
     ) -> None:
-        self.message = message
-        self.fix = fix
-        self.stream_id = stream_id
-        self.version = version
         super().__init__(f"{message}; fix: {fix}")
+        self.message, self.fix = message, fix
+        self.stream_id, self.version, self.saga_id = stream_id, version, saga_id
 
 
 class ConcurrencyError(StoreError):
@@ -80,15 +79,3 @@ class CorruptRecord(StoreError):
     affected stream or saga is quarantined; ``stream_id``/``version`` (or ``saga_id``)
     locate the row and ``fix`` says how to repair it.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        fix: str,
-        stream_id: str | None = None,
-        version: int | None = None,
-        saga_id: str | None = None,
-    ) -> None:
-        super().__init__(message, fix=fix, stream_id=stream_id, version=version)
-        self.saga_id = saga_id
