@@ -191,22 +191,34 @@ def render(
 
 @app.command()
 def lint(
-    path: Annotated[Path, typer.Argument(help="A Python file or folder.")],
+    path: Annotated[Path, typer.Argument(help="A Python or Elixir (.ex/.exs) file or folder.")],
     taxonomy: Annotated[
         Path | None,
         typer.Option(
             help="taxonomy.json to check event names against (default: found "
-            "next to PATH when it is a generated system)."
+            "next to PATH when it is a generated system); the naming rules apply without it."
         ),
     ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="text (path:line:col: RULE message; fix), json or sarif (2.1.0)."
+        ),
+    ] = "text",
 ) -> None:
-    """Find the seed's saga defects: stub compensations, missing ids, unknown events, polling."""
+    """Find the seed's saga defects: stub compensations, missing ids, bad event names, polling."""
     with _user_errors():
-        from sagacrew.agents.validator import lint_path, load_taxonomy
+        from sagacrew.agents.validator import FORMATS, lint_path, load_taxonomy, render, summary
 
+        if output_format not in FORMATS:
+            err.print(
+                f"sagacrew: unknown --format {output_format!r}; use one of {', '.join(FORMATS)}",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_USER_ERROR)
         if not path.exists():
             err.print(
-                f"sagacrew: {path}: no such file or folder; pass a .py file or a folder",
+                f"sagacrew: {path}: no such file or folder; pass a .py/.ex/.exs file or a folder",
                 markup=False,
             )
             raise typer.Exit(EXIT_USER_ERROR)
@@ -217,12 +229,16 @@ def lint(
                     break
         names = load_taxonomy(taxonomy) if taxonomy else None
         findings = lint_path(path, taxonomy=names)
-        for finding in findings:
-            out.print(str(finding), markup=False)
+        if output_format == "text":
+            for finding in findings:
+                out.print(str(finding), markup=False)
+        else:
+            sys.stdout.write(render(findings, output_format) + "\n")  # type: ignore[arg-type]
         if findings:
-            err.print(f"{len(findings)} finding(s)")
+            err.print(summary(findings), markup=False, highlight=False)
             raise typer.Exit(EXIT_FAILED)
-        out.print("no findings")
+        if output_format == "text":
+            out.print("no findings")
 
 
 app.command()(serve)

@@ -11,7 +11,7 @@ def test_seed_magic_link_call_and_nil_causation_are_reported_with_the_missing_id
     findings = lint_path(DATA / "missing_ids.py")
     assert [(f.rule, f.line, f.message) for f in findings] == [
         ("SAGA-L002", 13, "call to send_magic_link() without correlation_id and causation_id"),
-        ("SAGA-L002", 17, "call to publish_event() without causation_id"),
+        ("SAGA-L002", 17, "call to publish_event() with causation_id set to None or empty"),
         ("SAGA-L002", 28, "call to publish() without causation_id"),
         ("SAGA-L002", 32, "call to Envelope() without causation_id"),
         ("SAGA-L002", 36, "call to ask() without correlation_id and causation_id"),
@@ -22,10 +22,12 @@ def test_context_sends_envelopes_explicit_ids_and_kwargs_spreads_are_not_reporte
     assert lint_path(DATA / "ids_present.py") == []
 
 
-def test_id_passed_as_none_counts_as_missing() -> None:
-    source = "bus.emit('x', {}, correlation_id=cid, causation_id=None)\n"
+def test_id_passed_as_none_or_empty_is_reported() -> None:
+    source = "bus.emit('x', {}, correlation_id='', causation_id=None)\n"
     [finding] = lint_source(source)
-    assert finding.message == "call to emit() without causation_id"
+    assert finding.message == (
+        "call to emit() with causation_id and correlation_id set to None or empty"
+    )
 
 
 def test_self_context_receiver_carries_the_ids() -> None:

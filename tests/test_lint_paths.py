@@ -30,9 +30,10 @@ def test_folder_is_linted_recursively_in_sorted_file_order(tmp_path: Path) -> No
 
 def test_sample_folder_reports_every_rule_in_file_order() -> None:
     findings = lint_path(DATA)
-    files = [Path(f.path).name for f in findings]
+    files = [Path(f.path).relative_to(DATA).as_posix() for f in findings]
     assert files == sorted(files)
-    assert {f.rule for f in findings} == {"SAGA-L001", "SAGA-L002", "SAGA-L004"}
+    assert {f.rule for f in findings} == {"SAGA-L001", "SAGA-L002", "SAGA-L003", "SAGA-L004"}
+    assert {Path(f.path).suffix for f in findings} == {".py", ".ex"}
 
 
 def test_syntax_error_is_a_finding_not_a_crash(tmp_path: Path) -> None:

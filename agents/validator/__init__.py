@@ -1,8 +1,9 @@
 """Consistency Validator, verify side: the lint, the built-in checks and the verdict.
 
-- ``lint_source`` / ``lint_path`` find the seed's saga defects in Python code
+- ``lint_source`` / ``lint_path`` find the seed's saga defects in Python and Elixir code
   (``SAGA-L001`` stub compensations, ``SAGA-L002`` missing correlation/causation ids,
-  ``SAGA-L003`` events outside the taxonomy, ``SAGA-L004`` polling loops);
+  ``SAGA-L003`` event names off the naming rules or the taxonomy, ``SAGA-L004`` polling
+  loops); ``render`` writes them as text, JSON or SARIF 2.1.0, ``summary`` counts them;
 - ``builtin_queries`` is the SQL every system is checked with;
 - ``compute_verdict`` measures a run's tables against a threshold profile;
   ``write_reports`` and ``record_verdict`` publish the result.
@@ -20,6 +21,7 @@ from sagacrew.agents.validator.errors import (
 )
 from sagacrew.agents.validator.findings import RULES, Finding
 from sagacrew.agents.validator.lint import lint_path, lint_source, load_taxonomy
+from sagacrew.agents.validator.lint_formats import FORMATS, Format, render, summary
 from sagacrew.agents.validator.metrics import percentile_nearest_rank
 from sagacrew.agents.validator.queries import TERMINAL_STATES, builtin_queries
 from sagacrew.agents.validator.report import record_verdict, render_markdown, write_reports
@@ -33,11 +35,13 @@ from sagacrew.agents.validator.verdict import (
 )
 
 __all__ = [
+    "FORMATS",
     "RULES",
     "TERMINAL_STATES",
     "CheckQueryError",
     "CheckResult",
     "Finding",
+    "Format",
     "Gate",
     "LintError",
     "ReportError",
@@ -53,7 +57,9 @@ __all__ = [
     "load_taxonomy",
     "percentile_nearest_rank",
     "record_verdict",
+    "render",
     "render_markdown",
     "run_check",
+    "summary",
     "write_reports",
 ]

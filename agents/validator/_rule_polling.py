@@ -6,7 +6,8 @@ than a literal 0) and checks a status: a comparison, an ``if``/``while`` test, o
 whose result is used (not a bare statement), naming an identifier or string containing
 ``status``, ``state``, ``done``, ``complete``, ``ready`` or ``poll``. The loop reported
 is the innermost loop around the sleep; nested functions are separate scopes. A retry
-loop with backoff that checks no status is not reported.
+loop with backoff that checks no status is not reported, nor one that checks only an HTTP
+status (``status_code``, ``http_status``: a retry of a failed request, not a poll).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sagacrew.agents.validator._astutil import LintContext, call_name, walk_no_n
 from sagacrew.agents.validator.findings import POLLING_LOOP, Finding
 
 STATUS_WORDS = ("status", "state", "done", "complete", "ready", "poll")
+HTTP_STATUS = ("status_code", "http_status")
 FIX = "wait for the completion event (declare completion_event on the operation) instead of polling"
 
 LoopNode = ast.While | ast.For | ast.AsyncFor
@@ -79,7 +81,9 @@ def _mentions_status(expr: ast.AST) -> bool:
             word = node.attr
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             word = node.value
-        if word is not None and any(w in word.lower() for w in STATUS_WORDS):
+        if word is None or any(h in word.lower() for h in HTTP_STATUS):
+            continue
+        if any(w in word.lower() for w in STATUS_WORDS):
             return True
     return False
 

@@ -4,8 +4,9 @@ Rule ids (stable; use them in ``# sagacrew: allow SAGA-L00x`` suppressions):
 
 - ``SAGA-L000`` the file could not be parsed (syntax error or undecodable bytes);
 - ``SAGA-L001`` a compensation or handler that is a stub (only logs, returns a constant);
-- ``SAGA-L002`` a message, event or external call without ``correlation_id``/``causation_id``;
-- ``SAGA-L003`` an event name that is not in the taxonomy;
+- ``SAGA-L002`` a message, event or external call without ``correlation_id``/``causation_id``
+  (or with one ``None``/``nil``, or freshly generated inside a step);
+- ``SAGA-L003`` an event name that breaks the naming rules or is not in the taxonomy;
 - ``SAGA-L004`` a polling loop (sleep plus status check) instead of a completion event.
 """
 
@@ -23,7 +24,7 @@ RULES: dict[str, str] = {
     SYNTAX: "file cannot be parsed",
     STUB_COMPENSATION: "stub compensation or handler",
     MISSING_IDS: "missing correlation_id/causation_id",
-    UNKNOWN_EVENT: "event outside the taxonomy",
+    UNKNOWN_EVENT: "event name off the naming rules or the taxonomy",
     POLLING_LOOP: "polling loop instead of a completion event",
 }
 """Every rule id with a one-line title."""
@@ -33,8 +34,9 @@ RULES: dict[str, str] = {
 class Finding:
     """One defect found by the lint.
 
-    ``line`` is 1-based; ``column`` is 1-based (the AST's ``col_offset`` + 1), as in
-    ruff and flake8 output. ``fix`` says what to write instead.
+    ``line`` is 1-based; ``column`` is 1-based (the AST's ``col_offset`` + 1, or
+    tree-sitter's column + 1 for Elixir), as in ruff and flake8 output. ``fix`` says what
+    to write instead.
     """
 
     path: str
