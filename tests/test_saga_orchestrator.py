@@ -322,6 +322,23 @@ async def test_completion_event_delivered_while_waiting_completes_the_step(
 
 
 @async_test
+async def test_a_steps_latency_leaves_out_its_wait_for_the_completion_event(
+    store: ObservedStore,
+) -> None:
+    h = harness(store, waiting_definition())
+    saga_id = await start_until_waiting(h, "job-9")
+    await asyncio.sleep(0.01)  # the saga waits for the event
+    h.clock.now += 0.3  # the external system's own work
+    assert await h.orchestrator.deliver("ml.job.finished", "job-9", {"model": "m-9"}) is True
+    result = await h.orchestrator.wait(saga_id)
+    assert result.state is SagaState.COMPLETED
+    succeeded = [r for r in store.step_log(saga_id) if r.step_name == "dispatch"][-1]
+    assert succeeded.ended_at is not None and succeeded.latency_ms is not None
+    assert succeeded.ended_at - succeeded.started_at == pytest.approx(0.3)
+    assert succeeded.latency_ms == 0, "the 0.3 s wait is the external system's"
+
+
+@async_test
 async def test_completion_event_arriving_before_the_action_returns_is_kept(
     store: ObservedStore,
 ) -> None:

@@ -5,9 +5,10 @@
   end times (the dossier's measurement window, counted from the first end); the gate
   takes the worst window; 1.0 when none is terminal;
 - step latency p95/p99: nearest-rank percentiles of ``saga_step_log.latency_ms`` over
-  forward steps with status ``succeeded`` (rows with NULL latency are left out), per
-  1-minute window of the steps' end times (counted from the first); the gate takes the
-  worst window; 0.0 when there are none;
+  forward steps with status ``succeeded`` (rows with NULL latency are left out; a step's
+  latency leaves out its wait for an external completion event), per 1-minute window of
+  the steps' end times (counted from the first); the gate takes the worst window; 0.0 when
+  there are none;
 - consistency score: 1 - violations / subjects summed over every check, clamped to
   [0, 1]; 1.0 when no subject was checked.
 """

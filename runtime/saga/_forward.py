@@ -56,10 +56,12 @@ class ForwardPath(RunCore):
     async def _wait_for_event(
         self, index: int, started_at: float, action_result: dict[str, Any]
     ) -> _Outcome:
+        """Wait for step ``index``'s completion event (or take the one that came early)."""
+        waiting_since = self.env.clock()
         step = self.definition.steps[index]
         payload = self._early.pop(index, None)
         if payload is None:
-            remaining_s = step.attempt_timeout_s - (self.env.clock() - started_at)
+            remaining_s = step.attempt_timeout_s - (waiting_since - started_at)
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._waiter = (index, future)
             try:
@@ -73,7 +75,7 @@ class ForwardPath(RunCore):
                 )
             finally:
                 self._waiter = None
-        return _Outcome({**action_result, **payload})
+        return _Outcome({**action_result, **payload}, waited_s=self.env.clock() - waiting_since)
 
     async def _forward(self, index: int) -> None:
         step = self.definition.steps[index]
@@ -112,7 +114,7 @@ class ForwardPath(RunCore):
                     outcome = await self._wait_for_event(index, started_at, outcome.result)
             resume = ""
             if outcome.result is not None:
-                await self._succeed(index, attempt, started_at, outcome.result)
+                await self._succeed(index, attempt, started_at, outcome)
                 return
             delay_s = await self._forward_failed(index, attempt, started_at, outcome)
             if delay_s is None:
@@ -123,8 +125,12 @@ class ForwardPath(RunCore):
             attempt += 1
 
     async def _succeed(
-        self, index: int, attempt: int, started_at: float, result: dict[str, Any]
+        self, index: int, attempt: int, started_at: float, outcome: _Outcome
     ) -> None:
+        """Persist step ``index`` done with ``outcome``'s result; its latency leaves out the
+        wait for a completion event (the external work's duration, not the system's)."""
+        result = outcome.result
+        assert result is not None
         now = self.env.clock()
         last = index == len(self.definition.steps) - 1
         changes: dict[str, Any] = {
@@ -136,8 +142,9 @@ class ForwardPath(RunCore):
         if last:
             changes["ended_at"] = now
         entry = self._entry(
-            index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result
-        )
+            index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result,
+            waited_s=outcome.waited_s,
+        )  # fmt: skip
         await self._persist(step=entry, **changes)
         self._early.pop(index, None)
         self.release_acks(True)

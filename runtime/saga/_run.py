@@ -83,6 +83,9 @@ class _Outcome:
     a refusal, the step may have acted before it raised."""
     acted: bool = False
     """A :class:`PartialFailure`: not retried, but part of the step acted (not a refusal)."""
+    waited_s: float = 0.0
+    """How long the step waited for its completion event: the external system's own work,
+    left out of the step's latency."""
 
     @property
     def ok(self) -> bool:
@@ -179,6 +182,7 @@ class RunCore:
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
         late: bool = False,
+        waited_s: float = 0.0,
     ) -> StepLogEntry:
         key = idempotency_key(
             self.saga.saga_id, index, LATE_COMPENSATION if late else phase, attempt
@@ -197,7 +201,9 @@ class RunCore:
             correlation_id=self.saga.correlation_id,
             causation_id=transition_id(key),
             ended_at=ended_at,
-            latency_ms=None if ended_at is None else max(0.0, (ended_at - started_at) * 1000),
+            latency_ms=(
+                None if ended_at is None else max(0.0, (ended_at - started_at - waited_s) * 1000)
+            ),
             error=error,
             result=result,
         )
