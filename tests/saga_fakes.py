@@ -200,12 +200,14 @@ class _Observed:
         return ids
 
     def when(self, predicate: Callable[[SagaTransition], bool]) -> asyncio.Event:
-        """An event set once a transition matching ``predicate`` is persisted."""
+        """An event set once a transition matching ``predicate`` is persisted (the store
+        writes transitions on its writer thread: the event is set on the loop)."""
         event = asyncio.Event()
+        loop = asyncio.get_running_loop()
 
         def watch(transition: SagaTransition) -> None:
-            if predicate(transition):
-                event.set()
+            if predicate(transition) and not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
 
         self.watchers.append(watch)
         return event

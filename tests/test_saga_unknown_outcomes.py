@@ -63,13 +63,18 @@ def acts_then_hangs(step: str, *, attempts: Sequence[int] = (1, 2, 3)) -> StepAc
 
 def cancel_sagas_when(store: ObservedStore, predicate: Callable[[SagaTransition], bool]) -> None:
     """Stop every saga task right after a transition matching ``predicate`` is persisted,
-    as a crash would (nothing after it happens)."""
+    as a crash would (nothing after it happens: the store's writer thread hands the stop
+    to the loop before the commit's answer)."""
+    loop = asyncio.get_running_loop()
+
+    def stop_sagas() -> None:
+        for task in asyncio.all_tasks(loop):
+            if task.get_name().startswith("saga:"):
+                task.cancel()
 
     def crash(transition: SagaTransition) -> None:
         if predicate(transition):
-            for task in asyncio.all_tasks():
-                if task.get_name().startswith("saga:"):
-                    task.cancel()
+            loop.call_soon_threadsafe(stop_sagas)
 
     store.watchers.append(crash)
 
@@ -154,11 +159,11 @@ def test_a_maybe_done_step_is_still_compensated_when_the_saga_recovers_from_a_cr
 ) -> None:
     recorded = Recorded("charge")
     h = Harness(store, [payment(recorded)])
-    cancel_sagas_when(
-        store, lambda t: t.update is not None and t.update.state == SagaState.COMPENSATING
-    )
 
     async def first_process() -> str:
+        cancel_sagas_when(
+            store, lambda t: t.update is not None and t.update.state == SagaState.COMPENSATING
+        )
         saga_id = await h.orchestrator.start("payment", {})
         assert await h.orchestrator.drain(timeout_s=5.0) == 0, "the crash stopped the saga"
         await h.orchestrator.close()

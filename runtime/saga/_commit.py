@@ -1,5 +1,6 @@
-"""Group commit of saga transitions: those persisted in the same loop iteration share one
-transaction (see :class:`~sagacrew.runtime.store.GroupCommitter`)."""
+"""Group commit of saga transitions, on the store's writer thread: those persisted while
+the previous batch commits share one transaction (see
+:class:`~sagacrew.runtime.store.GroupCommitter`)."""
 
 from __future__ import annotations
 
@@ -8,4 +9,6 @@ from sagacrew.runtime.store import GroupCommitter, SagaTransition, Store, Transi
 
 def transition_committer(store: Store) -> GroupCommitter[SagaTransition, TransitionIds]:
     """A group committer writing saga transitions to ``store``."""
-    return GroupCommitter(store.apply_saga_transitions, store.apply_saga_transition)
+    return GroupCommitter(
+        store.apply_saga_transitions, store.apply_saga_transition, writer=store.writer_thread()
+    )

@@ -10,7 +10,9 @@ Every query a caller needs is a method: SQL lives in the backends (``_sql_*``), 
 validator's own checks, which are SQL by design (``LogRecorder.query``).
 
 :func:`sagacrew.runtime.store.open_store` picks a backend from a URL. All methods are
-synchronous and short: the runtime calls them from its asyncio loop.
+synchronous: the runtime calls reads and small writes from its asyncio loop, and does its
+group commits (saga transitions, event appends, the message log) on the store's
+:meth:`Store.writer_thread`, over a connection of their own.
 """
 
 from __future__ import annotations
@@ -21,10 +23,28 @@ from sagacrew.runtime.store._event_recorder import EventRecorder
 from sagacrew.runtime.store._log_recorder import LogRecorder
 from sagacrew.runtime.store._operations_recorder import OperationsRecorder
 from sagacrew.runtime.store._saga_recorder import SagaRecorder
+from sagacrew.runtime.store._writer import WriterThread
 
 
 class Store(EventRecorder, SagaRecorder, OperationsRecorder, LogRecorder):
     """Event store plus the runtime's operational tables (``schema.sql``)."""
+
+    _writer_thread: WriterThread | None = None
+
+    # --- the writer thread ----------------------------------------------------------
+
+    def writer_thread(self) -> WriterThread:
+        """The thread that does this store's group commits off the event loop (see
+        :class:`WriterThread`): made on first use, stopped by :meth:`close`. A backend
+        gives it a connection of its own, so reads never wait behind its commits."""
+        if self._writer_thread is None:
+            self._writer_thread = WriterThread()
+        return self._writer_thread
+
+    def _stop_writer_thread(self) -> None:
+        """Let the writer thread finish its write in progress and stop (on close)."""
+        if self._writer_thread is not None:
+            self._writer_thread.close()
 
     # --- health ---------------------------------------------------------------------
 

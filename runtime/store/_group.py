@@ -1,4 +1,4 @@
-"""Group commit: writes requested in the same event-loop iteration share one transaction.
+"""Group commit: writes requested while the previous batch commits share one transaction.
 
 Each caller still awaits its own write before acting on it, so "persist before act"
 holds; concurrent writers only share the cost of one durable commit. When a batch
@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import StoreUnavailable
 from sagacrew.runtime.store._records import AppendRequest
+from sagacrew.runtime.store._writer import WriterThread
 
 RETRY_MAX_S = 2.0
 """Longest wait between two attempts to write a batch while the store is unavailable."""
@@ -32,18 +33,51 @@ Request = TypeVar("Request")
 Result = TypeVar("Result")
 
 
+_STOPPED = StoreUnavailable(
+    "the store's writer thread stopped (the store was closed)",
+    fix="the saga resumes from the store on recovery; open the store again",
+)
+
+
+class _Outcome(Generic[Result]):
+    """What writing one batch came to, on the writer thread: every result, the store
+    unavailable, or (the batch failed) each request's own result or error."""
+
+    __slots__ = ("each", "results", "unavailable")
+
+    def __init__(
+        self,
+        results: list[Result] | None = None,
+        unavailable: StoreUnavailable | None = None,
+        each: list[Result | Exception] | None = None,
+    ) -> None:
+        self.results = results
+        self.unavailable = unavailable
+        self.each = each
+
+
 class GroupCommitter(Generic[Request, Result]):
-    """Collects requests and writes each loop iteration's batch with ``apply_many``."""
+    """Collects requests and writes each batch with ``apply_many``.
+
+    With a ``writer`` thread (the store's :meth:`~Store.writer_thread`), a batch is written
+    there while the event loop goes on, one batch at a time: requests made meanwhile form
+    the next batch, written when this one is done (so the busier the loop, the larger the
+    batches). Without one, each loop iteration's batch is written on the loop.
+    """
 
     def __init__(
         self,
         apply_many: Callable[[Sequence[Request]], list[Result]],
         apply_one: Callable[[Request], Result],
+        *,
+        writer: WriterThread | None = None,
     ) -> None:
         self._apply_many = apply_many
         self._apply_one = apply_one
+        self._writer = writer
         self._pending: list[tuple[Request, asyncio.Future[Result]]] = []
         self._scheduled = False
+        self._in_flight = False
         self.batches = 0
         """Transactions written so far (for benchmarks and tests)."""
         self.requests = 0
@@ -56,14 +90,17 @@ class GroupCommitter(Generic[Request, Result]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((request, future))
-        if not self._scheduled:
+        if not self._scheduled and not self._in_flight:
             self._scheduled = True
             loop.call_soon(self.flush)
         return await future
 
     def flush(self) -> None:
-        """Write every pending request now (also called on close)."""
+        """Write every pending request now (also called on close); with a batch in
+        flight, they go when it is done."""
         self._scheduled = False
+        if self._in_flight:
+            return
         batch, self._pending = self._pending, []
         if not batch:
             return
@@ -74,28 +111,74 @@ class GroupCommitter(Generic[Request, Result]):
     def _write(self, batch: list[tuple[Request, asyncio.Future[Result]]], waited: float) -> None:
         batch = [(request, future) for request, future in batch if not future.done()]
         if not batch:
+            self._done()
             return
+        requests = [request for request, _ in batch]
+        if self._writer is None:
+            self._settle(batch, self._commit(requests), waited)
+            return
+        self._in_flight = True
+        written = self._writer.submit(lambda: self._commit(requests))
+
+        def settle(done: asyncio.Future[_Outcome[Result]]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                error = None if done.cancelled() else done.exception()
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error or _STOPPED)
+                self._done()
+                return
+            self._settle(batch, done.result(), waited)
+
+        written.add_done_callback(settle)
+
+    def _commit(self, requests: list[Request]) -> _Outcome[Result]:
+        """Write ``requests`` in one transaction (on the writer thread, when there is one);
+        when that fails, each on its own, so that one bad request fails alone."""
         try:
-            results = self._apply_many([request for request, _ in batch])
+            return _Outcome(results=self._apply_many(requests))
         except StoreUnavailable as exc:
+            return _Outcome(unavailable=exc)
+        except Exception:
+            each: list[Result | Exception] = []
+            for request in requests:
+                try:
+                    each.append(self._apply_one(request))
+                except Exception as exc:
+                    each.append(exc)
+            return _Outcome(each=each)
+
+    def _settle(
+        self,
+        batch: list[tuple[Request, asyncio.Future[Result]]],
+        outcome: _Outcome[Result],
+        waited: float,
+    ) -> None:
+        """Answer each writer of ``batch``; write the batch again later when the store was
+        unavailable."""
+        if outcome.unavailable is not None:
             self.unavailable += 1
-            delay = min(max(exc.retry_after_s, waited * 2), RETRY_MAX_S)
+            delay = min(max(outcome.unavailable.retry_after_s, waited * 2), RETRY_MAX_S)
             asyncio.get_running_loop().call_later(delay, self._write, batch, delay)
             return
-        except Exception:
-            for request, future in batch:
-                try:
-                    result = self._apply_one(request)
-                except Exception as exc:
-                    if not future.done():
-                        future.set_exception(exc)
-                else:
-                    if not future.done():
-                        future.set_result(result)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        answers: list[Result | Exception] = (
+            outcome.each if outcome.each is not None else list(outcome.results or [])
+        )
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+        self._done()
+
+    def _done(self) -> None:
+        """The batch in flight is written: the next one goes."""
+        self._in_flight = False
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
 
 
 _APPENDERS: weakref.WeakKeyDictionary[Store, GroupCommitter[AppendRequest, int]] = (
@@ -116,6 +199,7 @@ def event_appender(store: Store) -> GroupCommitter[AppendRequest, int]:
                 idempotency_key=r.idempotency_key,
                 result=r.result,
             ),
+            writer=store.writer_thread(),
         )
         _APPENDERS[store] = appender
     return appender

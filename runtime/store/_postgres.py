@@ -107,6 +107,76 @@ def _translate(exc: psycopg.Error, where: str) -> StoreError:
     )
 
 
+class _Link:
+    """One connection to the server and its healing: reconnects on a later call after the
+    connection was lost, no more often than the backoff allows."""
+
+    def __init__(self, url: str, where: str) -> None:
+        self.url = url
+        self.where = where
+        self.lock = threading.Lock()
+        self.conn: psycopg.Connection[Any] | None = None
+        self.closed = False
+        self.available = True
+        self.backoff_s = RECONNECT_MIN_S
+        self.next_attempt = 0.0
+        self.last_error = ""
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The live connection, reconnecting when the last one was lost (caller holds
+        the lock); :class:`StoreUnavailable` while the server cannot be reached."""
+        if self.closed:
+            raise StoreError(f"the store on {self.where} is closed", fix="open a new store")
+        conn = self.conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        now = time.monotonic()
+        if now < self.next_attempt:
+            raise self.unavailable(self.next_attempt - now)
+        try:
+            self.conn = self.connect()
+        except psycopg.Error as exc:
+            self.last_error = _first_line(exc)
+            self.next_attempt = now + self.backoff_s
+            retry_after = self.backoff_s
+            self.backoff_s = min(self.backoff_s * 2, RECONNECT_MAX_S)
+            raise self.unavailable(retry_after) from exc
+        self.available = True
+        self.backoff_s = RECONNECT_MIN_S
+        self.next_attempt = 0.0
+        return self.conn
+
+    def unavailable(self, retry_after_s: float) -> StoreUnavailable:
+        self.available = False
+        return StoreUnavailable(
+            f"PostgreSQL on {self.where} is unavailable ({self.last_error or 'connection lost'})",
+            fix="wait for the server to come back (the store reconnects by itself), or check "
+            "the server and the URL",
+            retry_after_s=max(retry_after_s, RECONNECT_MIN_S),
+        )
+
+    def failed(self, exc: psycopg.Error) -> StoreError:
+        """Translate a driver error; a lost connection makes the link unavailable."""
+        conn = self.conn
+        lost = conn is None or conn.closed or conn.broken
+        if lost or (isinstance(exc, psycopg.OperationalError) and _is_connection_error(exc)):
+            self.last_error = _first_line(exc)
+            if conn is not None and not conn.closed:
+                conn.close()
+            self.next_attempt = 0.0  # the first reconnect is tried on the next call
+            return self.unavailable(RECONNECT_MIN_S)
+        return _translate(exc, self.where)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.conn is not None:
+                self.conn.close()
+
+
 class PostgresStore(SqlStore):
     """A store in a PostgreSQL database given by a libpq URL.
 
@@ -118,107 +188,68 @@ class PostgresStore(SqlStore):
     the store reconnects on a later call, no more often than a backoff that doubles from
     ``RECONNECT_MIN_S`` to ``RECONNECT_MAX_S``; until then calls fail at once without
     I/O. A write whose commit was cut off has an unknown outcome: it raises
-    :class:`StoreUnavailable` too, and the saga tables make replaying it a no-op.
+    :class:`StoreUnavailable` too, and the saga tables make replaying it a no-op. The
+    writer thread (:meth:`writer_thread`) has a connection of its own, healing the same
+    way.
     """
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock=clock)
         self._url = url
         self._where = url.split("@")[-1]  # never echo a password
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
-        self._closed = False
-        self._available = True
-        self._backoff_s = RECONNECT_MIN_S
-        self._next_attempt = 0.0
-        self._last_error = ""
+        self._main = _Link(url, self._where)
+        self._writer_link = _Link(url, self._where)
         try:
-            self._conn = self._connect()
-            with self._conn.transaction():
-                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_ID,))
-                self._conn.execute(schema_sql("schema_postgres.sql").encode())
+            conn = self._main.conn = self._main.connect()
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_ID,))
+                conn.execute(schema_sql("schema_postgres.sql").encode())
         except psycopg.Error as exc:
             raise _translate(exc, self._where) from exc
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    @property
+    def available(self) -> bool:
+        return self._main.available
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        """The live connection, reconnecting when the last one was lost (caller holds
-        the lock); :class:`StoreUnavailable` while the server cannot be reached."""
-        if self._closed:
-            raise StoreError(f"the store on {self._where} is closed", fix="open a new store")
-        conn = self._conn
-        if conn is not None and not conn.closed and not conn.broken:
-            return conn
-        now = time.monotonic()
-        if now < self._next_attempt:
-            raise self._unavailable(self._next_attempt - now)
-        try:
-            self._conn = self._connect()
-        except psycopg.Error as exc:
-            self._last_error = _first_line(exc)
-            self._next_attempt = now + self._backoff_s
-            retry_after = self._backoff_s
-            self._backoff_s = min(self._backoff_s * 2, RECONNECT_MAX_S)
-            raise self._unavailable(retry_after) from exc
-        self._available = True
-        self._backoff_s = RECONNECT_MIN_S
-        self._next_attempt = 0.0
-        return self._conn
-
-    def _unavailable(self, retry_after_s: float) -> StoreUnavailable:
-        self._available = False
-        return StoreUnavailable(
-            f"PostgreSQL on {self._where} is unavailable ({self._last_error or 'connection lost'})",
-            fix="wait for the server to come back (the store reconnects by itself), or check "
-            "the server and the URL",
-            retry_after_s=max(retry_after_s, RECONNECT_MIN_S),
-        )
-
-    def _failed(self, exc: psycopg.Error) -> StoreError:
-        """Translate a driver error; a lost connection makes the store unavailable."""
-        conn = self._conn
-        lost = conn is None or conn.closed or conn.broken
-        if lost or (isinstance(exc, psycopg.OperationalError) and _is_connection_error(exc)):
-            self._last_error = _first_line(exc)
-            if conn is not None and not conn.closed:
-                conn.close()
-            self._next_attempt = 0.0  # the first reconnect is tried on the next call
-            return self._unavailable(RECONNECT_MIN_S)
-        return _translate(exc, self._where)
+    def _link(self) -> _Link:
+        """The writer thread's link when called from it, else the main one."""
+        writer = self._writer_thread
+        return self._writer_link if writer is not None and writer.here else self._main
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
-        with self._lock:
-            conn = self._connection()
+        link = self._link()
+        with link.lock:
+            conn = link.connection()
             try:
                 with conn.transaction(), conn.cursor() as cursor:
                     yield _PgCursor(cursor)
             except psycopg.Error as exc:
-                raise self._failed(exc) from exc
+                raise link.failed(exc) from exc
 
     def _lock_events(self, cursor: Cursor) -> None:
         cursor.run("LOCK TABLE events IN EXCLUSIVE MODE")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            conn = self._connection()
+        link = self._main
+        with link.lock:
+            conn = link.connection()
             try:
                 return conn.execute(qmark_to_format(sql), checked(params)).fetchall()
             except psycopg.Error as exc:
-                raise self._failed(exc) from exc
+                raise link.failed(exc) from exc
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            conn = self._connection()
+        link = self._main
+        with link.lock:
+            conn = link.connection()
             try:
                 with conn.transaction(), conn.cursor() as cursor:
                     cursor.execute("SET TRANSACTION READ ONLY")
                     cursor.execute(qmark_to_format(sql), checked(params))
                     rows = cursor.fetchall() if cursor.description is not None else []
             except psycopg.Error as exc:
-                failed = self._failed(exc)
+                failed = link.failed(exc)
                 if isinstance(failed, StoreUnavailable):
                     raise failed from exc
                 raise StoreError(
@@ -228,7 +259,6 @@ class PostgresStore(SqlStore):
         return [tuple(_plain(value) for value in row) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                self._conn.close()
+        self._stop_writer_thread()
+        self._writer_link.close()
+        self._main.close()

@@ -50,7 +50,8 @@ class SqliteStore(SqlStore):
     ``synchronous`` is SQLite's durability level (default ``FULL``: a committed
     transition survives power loss); ``busy_timeout_ms`` (default 5000) is how long a
     write waits for another process's lock. The schema is created on open. One
-    connection is shared under a lock, so the store may be called from any thread.
+    connection is shared under a lock, so the store may be called from any thread; the
+    writer thread (:meth:`writer_thread`) writes on a second one.
     """
 
     def __init__(
@@ -69,32 +70,55 @@ class SqliteStore(SqlStore):
                 fix=f"use one of {', '.join(SYNCHRONOUS_LEVELS)}",
             )
         self.path = path
+        self._level = level
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self._lock = threading.Lock()
+        self._writer_conn: sqlite3.Connection | None = None
+        self._writer_lock = threading.Lock()
         try:
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._conn = self._connect()
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(f"PRAGMA synchronous = {level}")
             self._conn.executescript(schema_sql())
         except sqlite3.Error as exc:
             raise _translate(exc, path) from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        conn.execute(f"PRAGMA synchronous = {self._level}")
+        return conn
+
+    def _link(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        """The connection (and its lock) for a write from this thread: the writer thread
+        has one of its own (WAL lets the other connection read meanwhile); a private
+        ``:memory:`` database has only one."""
+        writer = self._writer_thread
+        if writer is None or not writer.here or self.path == ":memory:":
+            return self._conn, self._lock
+        if self._writer_conn is None:
+            try:
+                self._writer_conn = self._connect()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+        return self._writer_conn, self._writer_lock
+
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
-        with self._lock:
-            cursor = self._conn.cursor()
+        conn, lock = self._link()
+        with lock:
+            cursor = conn.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 yield _SqliteCursor(cursor)
                 cursor.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
+                if conn.in_transaction:
+                    conn.rollback()
                 raise _translate(exc, self.path) from exc
             except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
+                if conn.in_transaction:
+                    conn.rollback()
                 raise
             finally:
                 cursor.close()
@@ -122,5 +146,9 @@ class SqliteStore(SqlStore):
                 self._conn.execute("PRAGMA query_only = OFF")
 
     def close(self) -> None:
+        self._stop_writer_thread()
+        with self._writer_lock:
+            if self._writer_conn is not None:
+                self._writer_conn.close()
         with self._lock:
             self._conn.close()

@@ -1,0 +1,92 @@
+"""Group commits run on the store's writer thread: while a batch commits, the event loop
+goes on and reads (a status request) are answered, on each backend."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from async_helpers import async_test
+from saga_fakes import saga_row
+
+from sagacrew.runtime.saga import transition_committer
+from sagacrew.runtime.store import SagaTransition, Store, open_store
+from sagacrew.runtime.store._sql_base import Cursor, SqlBase
+
+
+@contextmanager
+def commits_held(store: Store) -> Iterator[threading.Event]:
+    """Every write transaction of ``store``'s writer thread waits, inside the transaction
+    (its write lock taken), until the yielded event is set."""
+    assert isinstance(store, SqlBase)
+    release = threading.Event()
+    entered = store._transaction
+
+    @contextmanager
+    def held() -> Iterator[Cursor]:
+        with entered() as cursor:
+            if store.writer_thread().here:
+                release.wait(10)
+            yield cursor
+
+    store._transaction = held  # type: ignore[method-assign]
+    try:
+        yield release
+    finally:
+        release.set()
+
+
+@async_test
+async def test_the_loop_serves_reads_while_a_batch_commits(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        store.apply_saga_transition(SagaTransition(create=saga_row("s-0", "running", 1.0)))
+        committer = transition_committer(store)
+        with commits_held(store) as release:
+            write = asyncio.ensure_future(
+                committer.apply(SagaTransition(create=saga_row("s-1", "running", 2.0)))
+            )
+            await asyncio.sleep(0.1)
+            assert not write.done(), "the batch is still committing"
+            ticks = 0
+            for _ in range(5):
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert ticks == 5, "the loop went on"
+            status = store.get_saga("s-0")
+            assert status is not None and status.state == "running", "a read was answered"
+            assert store.saga_state_counts() == {"running": 1}, "the batch is not committed"
+            release.set()
+            await asyncio.wait_for(write, 5)
+        assert store.saga_state_counts() == {"running": 2}
+        assert (committer.batches, committer.requests) == (1, 1)
+    finally:
+        store.close()
+
+
+@async_test
+async def test_requests_made_while_a_batch_commits_share_the_next_commit(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        committer = transition_committer(store)
+        with commits_held(store) as release:
+            first = asyncio.ensure_future(
+                committer.apply(SagaTransition(create=saga_row("s-1", "running", 1.0)))
+            )
+            await asyncio.sleep(0.05)
+            later = [
+                asyncio.ensure_future(
+                    committer.apply(SagaTransition(create=saga_row(f"s-{i}", "running", i)))
+                )
+                for i in range(2, 12)
+            ]
+            await asyncio.sleep(0.05)
+            assert committer.batches == 1, "the next batch waits for the one in flight"
+            release.set()
+            await asyncio.wait_for(asyncio.gather(first, *later), 5)
+        assert (committer.batches, committer.requests) == (2, 11)
+        assert store.saga_state_counts() == {"running": 11}
+    finally:
+        store.close()
