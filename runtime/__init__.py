@@ -5,6 +5,7 @@ agents: :func:`load_system` opens a generated-system folder (``blueprint.json`` 
 package) by itself, which is all ``sagacrew serve`` needs.
 """
 
+from sagacrew.runtime._message_log import MessageLog
 from sagacrew.runtime._quarantine import Quarantined
 from sagacrew.runtime._workload import SAMPLE_ITEMS
 from sagacrew.runtime.actors import (
@@ -82,6 +83,7 @@ __all__ = [
     "Invariant",
     "Item",
     "LoadedSystem",
+    "MessageLog",
     "NewEvent",
     "PartialFailure",
     "Quarantined",

@@ -1,9 +1,10 @@
 """The actor message log: every handled envelope, buffered, written to ``actor_message_log``.
 
 :class:`MessageLog` is the actor system's message observer. Rows of one event-loop turn
-share a transaction, written after the turn (the log never holds up a reply). Rows leave
-the buffer only once written: while the store cannot be written they are kept (at most
-:data:`MESSAGE_LOG_BACKLOG`; older ones are dropped, counted and logged) and retried.
+share a transaction, written after the turn on the store's writer thread (the log never
+holds up a reply, nor the loop). Rows leave the buffer only once written: while the store
+cannot be written they are kept (at most :data:`MESSAGE_LOG_BACKLOG`; older ones are
+dropped, counted and logged) and retried.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class MessageLog:
         self._store = store
         self._clock = clock
         self._rows: list[MessageLogEntry] = []
+        self._sending = False
         self.dropped = 0
         """Message-log rows dropped because the store stayed unwritable (see flush)."""
 
@@ -56,11 +58,32 @@ class MessageLog:
                 error=None if error is None else f"{type(error).__name__}: {error}",
             )
         )
-        if len(self._rows) == 1:
-            asyncio.get_running_loop().call_soon(self.flush)
+        if len(self._rows) == 1 and not self._sending:
+            asyncio.get_running_loop().call_soon(self._send)
+
+    def _send(self) -> None:
+        """Write the buffered rows on the store's writer thread (one write in flight; rows
+        logged meanwhile go with the next)."""
+        if self._sending or not self._rows:
+            return
+        entries, self._rows = self._rows, []
+        self._sending = True
+        written = self._store.writer_thread().submit(lambda: self._store.log_messages(entries))
+
+        def done(outcome: asyncio.Future[None]) -> None:
+            self._sending = False
+            error = None if outcome.cancelled() else outcome.exception()
+            if error is not None:
+                self._rows[:0] = entries  # not written: kept, in order, for the next try
+                self._failed(error)
+            elif self._rows:
+                self._send()
+
+        written.add_done_callback(done)
 
     def flush(self) -> None:
-        """Write the logged messages not yet written.
+        """Write the logged messages not yet written, now (a write in flight on the
+        writer thread finishes on its own).
 
         Rows leave the buffer only once written: when the store fails (e.g. it is
         unreachable), they stay and go with the next flush (at most
@@ -72,14 +95,19 @@ class MessageLog:
         try:
             self._store.log_messages(entries)
         except StoreError as exc:
-            overflow = len(self._rows) - MESSAGE_LOG_BACKLOG
-            if overflow > 0:
-                del self._rows[:overflow]
-                self.dropped += overflow
-                logger.error("actor message log: %d rows dropped: %s", overflow, exc)
-            else:
-                logger.warning("actor message log not written, kept for the next flush: %s", exc)
-            if self._rows:
-                asyncio.get_running_loop().call_later(1.0, self.flush)
+            self._failed(exc)
             return
         del self._rows[: len(entries)]
+
+    def _failed(self, exc: BaseException) -> None:
+        """The rows could not be written: keep at most ``MESSAGE_LOG_BACKLOG`` of them and
+        try again in a second."""
+        overflow = len(self._rows) - MESSAGE_LOG_BACKLOG
+        if overflow > 0:
+            del self._rows[:overflow]
+            self.dropped += overflow
+            logger.error("actor message log: %d rows dropped: %s", overflow, exc)
+        else:
+            logger.warning("actor message log not written, kept for the next flush: %s", exc)
+        if self._rows:
+            asyncio.get_running_loop().call_later(1.0, self._send)

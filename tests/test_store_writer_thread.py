@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from async_helpers import async_test
 from saga_fakes import saga_row
 
+from sagacrew.runtime import Envelope, MessageLog
 from sagacrew.runtime.saga import transition_committer
-from sagacrew.runtime.store import SagaTransition, Store, open_store
+from sagacrew.runtime.store import (
+    MessageLogEntry,
+    SagaTransition,
+    Store,
+    StoreUnavailable,
+    open_store,
+)
 from sagacrew.runtime.store._sql_base import Cursor, SqlBase
 
 
@@ -88,5 +96,38 @@ async def test_requests_made_while_a_batch_commits_share_the_next_commit(store_u
             await asyncio.wait_for(asyncio.gather(first, *later), 5)
         assert (committer.batches, committer.requests) == (2, 11)
         assert store.saga_state_counts() == {"running": 11}
+    finally:
+        store.close()
+
+
+@async_test
+async def test_the_message_log_is_written_off_the_loop_and_kept_while_unwritable(
+    tmp_path: Path,
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    written = store.log_messages
+    failures = [1]
+    threads: list[bool] = []
+
+    def log_messages(entries: Sequence[MessageLogEntry]) -> None:
+        threads.append(store.writer_thread().here)
+        if failures[0]:
+            failures[0] -= 1
+            raise StoreUnavailable("down", fix="wait")
+        written(entries)
+
+    store.log_messages = log_messages  # type: ignore[method-assign]
+    log = MessageLog(store, clock=lambda: 100.0)
+    try:
+        for i in range(3):
+            log.observe("root/a", Envelope("do", {}, "c", None, f"m-{i}", f"k-{i}"), 0.001, None)
+        await asyncio.sleep(0.1)
+        assert store.query("SELECT COUNT(*) FROM actor_message_log") == [(0,)], "kept"
+        log.observe("root/a", Envelope("do", {}, "c", None, "m-3", "k-3"), 0.001, None)
+        await asyncio.sleep(1.3)  # the retry after a second
+        rows = store.query("SELECT message_id FROM actor_message_log ORDER BY received_at")
+        assert sorted(row[0] for row in rows) == ["m-0", "m-1", "m-2", "m-3"]
+        assert threads and all(threads), "every write ran on the writer thread"
+        assert log.dropped == 0
     finally:
         store.close()
