@@ -2,9 +2,9 @@
 
 :class:`MessageLog` is the actor system's message observer. Rows of one event-loop turn
 share a transaction, written after the turn on the store's writer thread (the log never
-holds up a reply, nor the loop). Rows leave the buffer only once written: while the store
-cannot be written they are kept (at most :data:`MESSAGE_LOG_BACKLOG`; older ones are
-dropped, counted and logged) and retried.
+holds up a reply, nor the loop); a failed message's row is written at once. Rows leave
+the buffer only once written: while the store cannot be written they are kept (at most
+:data:`MESSAGE_LOG_BACKLOG`; older ones are dropped, counted and logged) and retried.
 """
 
 from __future__ import annotations
@@ -58,7 +58,11 @@ class MessageLog:
                 error=None if error is None else f"{type(error).__name__}: {error}",
             )
         )
-        if len(self._rows) == 1 and not self._sending:
+        if error is not None:
+            # A failure is written at once: the operations read failures from the log
+            # (SAGA-003's figures, the incident report) right after they happen.
+            self.flush()
+        elif len(self._rows) == 1 and not self._sending:
             asyncio.get_running_loop().call_soon(self._send)
 
     def _send(self) -> None:

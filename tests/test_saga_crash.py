@@ -130,10 +130,10 @@ def worker(url: str, mode: str, crash_at: str) -> None:
     original = store.apply_saga_transition
 
     def check(transition: SagaTransition) -> None:
-        step = transition.step
-        if step is not None and step.status == "started":
-            point = "started" if step.phase == "forward" else "compensation_started"
-            _kill_if(crash_at, point, step.step_name, step.saga_id)
+        for step in (transition.step, transition.next_step):
+            if step is not None and step.status == "started":
+                point = "started" if step.phase == "forward" else "compensation_started"
+                _kill_if(crash_at, point, step.step_name, step.saga_id)
 
     def persisted(transition: SagaTransition) -> TransitionIds:
         ids = original(transition)
@@ -156,7 +156,12 @@ def worker(url: str, mode: str, crash_at: str) -> None:
             store, [definition()], dispatch=service.dispatch, faults=FailFromSagaId()
         )
         if mode == "run":
-            ids = [await orchestrator.start("crashy", {}, saga_id=saga_id) for saga_id in SAGAS]
+            # All started in one commit, before any saga reaches a crash point.
+            ids = list(
+                await asyncio.gather(
+                    *(orchestrator.start("crashy", {}, saga_id=saga_id) for saga_id in SAGAS)
+                )
+            )
         else:
             ids = await orchestrator.recover()
         for saga_id in ids:

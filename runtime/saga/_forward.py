@@ -145,7 +145,7 @@ class ForwardPath(RunCore):
             index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result,
             waited_s=outcome.waited_s,
         )  # fmt: skip
-        await self._persist(step=entry, **changes)
+        await self._persist(step=entry, next_step=self._next_start(index, now), **changes)
         self._early.pop(index, None)
         self.release_acks(True)
         self._step_finished(entry, ok=True)
@@ -153,6 +153,23 @@ class ForwardPath(RunCore):
             self.env.metrics.completed += 1
             self._finished()
             self._log(logging.INFO, "saga completed")
+
+    def _next_start(self, index: int, now: float) -> StepLogEntry | None:
+        """The ``started`` row of step ``index + 1``'s first attempt, to fold into the
+        commit of step ``index``'s success (one commit instead of two), or ``None`` when
+        there is no next step, it was attempted before, or the deadline has passed.
+
+        Safe because ``started`` means "may have acted" and asks nothing of the action:
+        after a crash right after this commit, recovery finds the next step ``started``
+        and runs that attempt with its own idempotency key, just as after a crash right
+        after a ``started`` commit of its own; the deadline is checked here as it would
+        be before the attempt."""
+        after = index + 1
+        if after >= len(self.definition.steps) or after in self.history.last_forward:
+            return None
+        if now >= self.saga.deadline_at:
+            return None
+        return self._entry(after, FORWARD, "started", 1, now)
 
     async def _forward_failed(
         self, index: int, attempt: int, started_at: float, outcome: _Outcome

@@ -23,8 +23,9 @@ from sagacrew.runtime.saga._errors import (
     UnknownSagaError,
 )
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
-from sagacrew.runtime.saga._history import History
+from sagacrew.runtime.saga._history import FORWARD, History
 from sagacrew.runtime.saga._restarts import DriverRestarts
+from sagacrew.runtime.saga._run import step_entry
 from sagacrew.runtime.saga._types import (
     ACTIVE_STATES,
     Alert,
@@ -173,8 +174,8 @@ class SagaOrchestrator(SagaDriving):
         if self._paused:
             raise SagaPaused(f"new sagas are paused; call resume() before starting {saga_name!r}")
         definition = self._definition(saga_name)
+        existing = None if saga_id is None else self.store.get_saga(saga_id)
         saga_id = saga_id or new_id()
-        existing = self.store.get_saga(saga_id)
         if existing is not None:
             if existing.saga_name != saga_name:
                 raise SagaError(
@@ -199,10 +200,14 @@ class SagaOrchestrator(SagaDriving):
             updated_at=now,
             deadline_at=now + definition.deadline_s,
         )
-        await self._committer.apply(SagaTransition(create=saga))
+        # The first step's start goes in the same commit (see ForwardPath._next_start).
+        first = step_entry(saga, definition, 0, FORWARD, "started", 1, now)
+        await self._committer.apply(SagaTransition(create=saga, step=first))
         self.metrics.started += 1
         self._env.listeners.on_saga_started(saga_name, saga_id)
-        self._spawn(saga, History(), {})
+        history = History()
+        history.note(first)
+        self._spawn(saga, history, {})
         return saga_id
 
     async def run(

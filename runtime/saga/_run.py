@@ -112,6 +112,46 @@ def _json_result(raw: Mapping[str, Any] | None, step_name: str) -> dict[str, Any
     return result
 
 
+def step_entry(
+    saga: SagaExecution,
+    definition: SagaDefinition,
+    index: int,
+    phase: str,
+    status: str,
+    attempt: int,
+    started_at: float,
+    *,
+    ended_at: float | None = None,
+    error: str | None = None,
+    result: Mapping[str, Any] | None = None,
+    late: bool = False,
+    waited_s: float = 0.0,
+) -> StepLogEntry:
+    """The step-log row of ``saga``'s step ``index`` (attempt ``attempt`` of ``phase``)
+    in ``status``; its latency leaves out ``waited_s`` (a wait for a completion event)."""
+    key = idempotency_key(saga.saga_id, index, LATE_COMPENSATION if late else phase, attempt)
+    step = definition.steps[index]
+    return StepLogEntry(
+        saga_id=saga.saga_id,
+        step_index=index,
+        step_name=step.name,
+        phase=phase,
+        status=status,
+        attempt=attempt,
+        compensatable=step.compensation is not None,
+        idempotency_key=key,
+        started_at=started_at,
+        correlation_id=saga.correlation_id,
+        causation_id=transition_id(key),
+        ended_at=ended_at,
+        latency_ms=(
+            None if ended_at is None else max(0.0, (ended_at - started_at - waited_s) * 1000)
+        ),
+        error=error,
+        result=result,
+    )
+
+
 class RunCore:
     """One saga being driven to a terminal state: its state and the helpers both paths use
     (see :class:`~sagacrew.runtime.saga._execution.SagaRun`)."""
@@ -144,6 +184,7 @@ class RunCore:
         self,
         *,
         step: StepLogEntry | None = None,
+        next_step: StepLogEntry | None = None,
         dead_letter: DeadLetter | None = None,
         dead_letter_update: DeadLetterUpdate | None = None,
         alert: Alert | None = None,
@@ -159,6 +200,7 @@ class RunCore:
             SagaTransition(
                 update=update,
                 step=step,
+                next_step=next_step,
                 dead_letter=dead_letter,
                 dead_letter_update=dead_letter_update,
                 alert=None if alert is None else alert_record(alert),
@@ -166,8 +208,9 @@ class RunCore:
         )
         if changes:
             self.saga = replace(self.saga, updated_at=now, **changes)
-        if step is not None:
-            self.history.note(step)
+        for row in (step, next_step):
+            if row is not None:
+                self.history.note(row)
         return ids
 
     def _entry(
@@ -184,29 +227,10 @@ class RunCore:
         late: bool = False,
         waited_s: float = 0.0,
     ) -> StepLogEntry:
-        key = idempotency_key(
-            self.saga.saga_id, index, LATE_COMPENSATION if late else phase, attempt
-        )
-        step = self.definition.steps[index]
-        return StepLogEntry(
-            saga_id=self.saga.saga_id,
-            step_index=index,
-            step_name=step.name,
-            phase=phase,
-            status=status,
-            attempt=attempt,
-            compensatable=step.compensation is not None,
-            idempotency_key=key,
-            started_at=started_at,
-            correlation_id=self.saga.correlation_id,
-            causation_id=transition_id(key),
-            ended_at=ended_at,
-            latency_ms=(
-                None if ended_at is None else max(0.0, (ended_at - started_at - waited_s) * 1000)
-            ),
-            error=error,
-            result=result,
-        )
+        return step_entry(
+            self.saga, self.definition, index, phase, status, attempt, started_at,
+            ended_at=ended_at, error=error, result=result, late=late, waited_s=waited_s,
+        )  # fmt: skip
 
     def _log(self, level: int, message: str, **fields: Any) -> None:
         extra = {

@@ -236,7 +236,9 @@ class SagaTransition:
     """Everything one saga transition writes, applied in ONE transaction.
 
     Any part may be ``None``. ``create`` inserts a saga, ``update`` changes it (exactly one
-    row must match), ``step`` appends to the step log, ``dead_letter`` parks a failed
+    row must match), ``step`` appends to the step log (and ``next_step`` after it: the
+    next step's ``started`` row, folded into the commit of this one's success),
+    ``dead_letter`` parks a failed
     compensation, ``dead_letter_update`` changes a dead letter's status, ``alert`` records
     the alert the transition raises (its ``dead_letter_id``, when ``None``, becomes the id
     of the dead letter this transition parks).
@@ -245,6 +247,7 @@ class SagaTransition:
     create: SagaExecution | None = None
     update: SagaUpdate | None = None
     step: StepLogEntry | None = None
+    next_step: StepLogEntry | None = None
     dead_letter: DeadLetter | None = None
     dead_letter_update: DeadLetterUpdate | None = None
     alert: AlertRecord | None = None

@@ -65,6 +65,21 @@ class SagaRecorder(ABC):
         of ``saga_name`` (any when ``None``), without decoding their data."""
 
     @abstractmethod
+    def saga_page(
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        saga_name: str | None = None,
+        error_contains: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[tuple[SagaSummary, float | None, str | None]]:
+        """A page of sagas for a list: ``(summary, ended_at, error)`` of up to ``limit``
+        sagas, newest first, after skipping ``offset``; filtered as :meth:`saga_summaries`
+        and, with ``error_contains``, to sagas whose error holds that text (any case),
+        without decoding their data."""
+
+    @abstractmethod
     def saga_label(self, saga_id: str) -> tuple[str, str] | None:
         """``(saga_name, correlation_id)`` of a saga without decoding its row (for a saga
         whose data may be corrupt), or ``None``."""
@@ -80,6 +95,10 @@ class SagaRecorder(ABC):
     @abstractmethod
     def saga_state_counts(self) -> dict[str, int]:
         """How many sagas are in each state."""
+
+    @abstractmethod
+    def saga_counts(self) -> dict[tuple[str, str], int]:
+        """How many sagas of each ``(saga_name, state)`` the store holds."""
 
     @abstractmethod
     def saga_ids_by_correlation(self) -> dict[str, str]:

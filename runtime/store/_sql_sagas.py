@@ -85,6 +85,38 @@ class SqlSagas(SqlBase):
             for a, b, c, d, e, f in rows
         ]
 
+    def saga_page(
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        saga_name: str | None = None,
+        error_contains: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[tuple[SagaSummary, float | None, str | None]]:
+        if states is not None and not states:
+            return []
+        where, params = _saga_filter(states, saga_name=saga_name)
+        if error_contains:
+            escaped = "".join(f"\\{c}" if c in "\\%_" else c for c in error_contains.lower())
+            clause = "LOWER(COALESCE(error, '')) LIKE ? ESCAPE '\\'"
+            where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+            params.append(f"%{escaped}%")
+        rows = self._read(
+            "SELECT saga_id, saga_name, state, steps_completed, steps_total, started_at, "
+            f"ended_at, error FROM saga_executions{where} "
+            "ORDER BY started_at DESC, saga_id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [
+            (
+                SagaSummary(str(a), str(b), str(c), int(d), int(e), float(f)),
+                None if ended is None else float(ended),
+                None if error is None else str(error),
+            )
+            for a, b, c, d, e, f, ended, error in rows
+        ]
+
     def saga_label(self, saga_id: str) -> tuple[str, str] | None:
         rows = self._read(
             "SELECT saga_name, correlation_id FROM saga_executions WHERE saga_id = ?", (saga_id,)
@@ -116,6 +148,12 @@ class SqlSagas(SqlBase):
     def saga_state_counts(self) -> dict[str, int]:
         rows = self._read("SELECT state, COUNT(*) FROM saga_executions GROUP BY state")
         return {str(state): int(n) for state, n in rows}
+
+    def saga_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(
+            "SELECT saga_name, state, COUNT(*) FROM saga_executions GROUP BY saga_name, state"
+        )
+        return {(str(name), str(state)): int(n) for name, state, n in rows}
 
     def saga_ids_by_correlation(self) -> dict[str, str]:
         rows = self._read(
@@ -166,6 +204,8 @@ def _apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
         _update_saga(cursor, transition.update)
     if transition.step is not None:
         step_seq = _insert_step(cursor, transition.step)
+    if transition.next_step is not None:
+        _insert_step(cursor, transition.next_step)
     if transition.dead_letter is not None:
         dead_letter_id = _insert_dead_letter(cursor, transition.dead_letter)
     if transition.dead_letter_update is not None:
