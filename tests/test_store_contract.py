@@ -23,6 +23,7 @@ from sagacrew.runtime.store import (
     StepLogEntry,
     Store,
     StoreError,
+    TransitionIds,
     open_store,
 )
 
@@ -311,9 +312,38 @@ class StoreContract:
 
     # --- saga persistence -----------------------------------------------------------
 
+    def test_a_batch_of_plain_transitions_is_written_and_a_replay_of_it_is_a_no_op(
+        self,
+    ) -> None:
+        def step(i: int, index: int = 0, status: str = "started") -> StepLogEntry:
+            key = f"s-{i}:{index}:forward:1"
+            return step_row(status, saga_id=f"s-{i}", step_index=index, idempotency_key=key)
+
+        batch = [SagaTransition(create=saga_row(f"s-{i}"), step=step(i)) for i in range(3)]
+        assert self.store.apply_saga_transitions(batch) == [TransitionIds()] * 3
+        assert self.store.apply_saga_transitions(batch) == [TransitionIds()] * 3, "replayed"
+        moved = [
+            SagaTransition(
+                update=SagaUpdate(saga_id=f"s-{i}", updated_at=101.0, step_index=1),
+                step=step(i, 0, "succeeded"),
+                next_step=step(i, 1),
+            )
+            for i in range(2)
+        ]
+        self.store.apply_saga_transitions(moved)
+        assert {s.saga_id: s.step_index for s in self.store.list_sagas()} == {
+            "s-0": 1,
+            "s-1": 1,
+            "s-2": 0,
+        }
+        assert len(self.store.step_log("s-0")) == 3 and len(self.store.step_log("s-2")) == 1
+        missing = SagaTransition(update=SagaUpdate(saga_id="nope", updated_at=1.0, step_index=1))
+        with pytest.raises(StoreError, match="'nope' does not exist"):
+            self.store.apply_saga_transitions([moved[0], missing])
+
     def test_saga_transition_creates_updates_and_logs_in_one_call(self) -> None:
         ids = self.store.apply_saga_transition(SagaTransition(create=saga_row(), step=step_row()))
-        assert ids.step_seq is not None
+        assert ids == TransitionIds(dead_letter_id=None, alert_id=None)
         self.store.apply_saga_transition(
             SagaTransition(
                 update=SagaUpdate(

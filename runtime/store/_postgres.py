@@ -79,6 +79,10 @@ class _PgCursor:
         self._cursor.execute(qmark_to_format(sql), checked(params))
         return self._cursor.fetchall() if self._cursor.description is not None else []
 
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        self._cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
+        return self._cursor.rowcount
+
 
 def _first_line(exc: BaseException) -> str:
     """The first line of a driver error's message ("" when it has none)."""

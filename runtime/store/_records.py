@@ -255,11 +255,9 @@ class SagaTransition:
 
 @dataclass(frozen=True)
 class TransitionIds:
-    """Ids assigned by a transition: the step log ``seq``, the dead letter ``id`` and the
-    alert ``id``."""
+    """Ids assigned by a transition: the dead letter ``id`` and the alert ``id``."""
 
-    step_seq: int | None
-    dead_letter_id: int | None
+    dead_letter_id: int | None = None
     alert_id: int | None = None
 
 

@@ -18,9 +18,12 @@ class UniqueViolation(StoreError):
 
 
 class Cursor(Protocol):
-    """What a backend's transaction yields: run one statement, get all its rows."""
+    """What a backend's transaction yields: run one statement, get all its rows; or run
+    one statement for many rows of parameters, get how many rows it changed."""
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
 
 
 class SqlBase(Store):

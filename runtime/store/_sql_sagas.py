@@ -3,24 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sagacrew.runtime.store import _codec as codec
-from sagacrew.runtime.store._errors import StoreError
 from sagacrew.runtime.store._records import (
-    UNSET,
     DeadLetter,
-    DeadLetterUpdate,
     SagaExecution,
     SagaSummary,
     SagaTransition,
-    SagaUpdate,
     StepLogEntry,
     TransitionIds,
 )
-from sagacrew.runtime.store._sql_alerts import insert_alert
-from sagacrew.runtime.store._sql_base import Cursor, SqlBase, UniqueViolation, _filters
+from sagacrew.runtime.store._sql_base import SqlBase, _filters
+from sagacrew.runtime.store._sql_transitions import Unusual, apply, apply_plain, plain
 
 
 class SqlSagas(SqlBase):
@@ -30,13 +26,19 @@ class SqlSagas(SqlBase):
 
     def apply_saga_transition(self, transition: SagaTransition) -> TransitionIds:
         with self._transaction() as cursor:
-            return _apply(cursor, transition)
+            return apply(cursor, transition)
 
     def apply_saga_transitions(self, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
         if not transitions:
             return []
+        if all(plain(transition) for transition in transitions):
+            try:
+                with self._transaction() as cursor:
+                    return apply_plain(cursor, transitions)
+            except Unusual:
+                pass  # rolled back: written again below, one transition at a time
         with self._transaction() as cursor:
-            return [_apply(cursor, transition) for transition in transitions]
+            return [apply(cursor, transition) for transition in transitions]
 
     def get_saga(self, saga_id: str) -> SagaExecution | None:
         rows = self._read(
@@ -193,190 +195,3 @@ def _saga_filter(states: Sequence[str] | None, **equal: str | None) -> tuple[str
     clause = f"state IN ({', '.join('?' for _ in states)})"
     where = f"{where} AND {clause}" if where else f" WHERE {clause}"
     return where, [*params, *states]
-
-
-def _apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
-    step_seq: int | None = None
-    dead_letter_id: int | None = None
-    if transition.create is not None:
-        _insert_saga(cursor, transition.create)
-    if transition.update is not None:
-        _update_saga(cursor, transition.update)
-    if transition.step is not None:
-        step_seq = _insert_step(cursor, transition.step)
-    if transition.next_step is not None:
-        _insert_step(cursor, transition.next_step)
-    if transition.dead_letter is not None:
-        dead_letter_id = _insert_dead_letter(cursor, transition.dead_letter)
-    if transition.dead_letter_update is not None:
-        _update_dead_letter(cursor, transition.dead_letter_update)
-    alert_id: int | None = None
-    if transition.alert is not None:
-        alert_id = insert_alert(cursor, transition.alert, dead_letter_id=dead_letter_id)
-    return TransitionIds(step_seq=step_seq, dead_letter_id=dead_letter_id, alert_id=alert_id)
-
-
-def _insert_saga(cursor: Cursor, saga: SagaExecution) -> None:
-    """Insert a new saga; the same create replayed (a batch whose commit acknowledgement
-    was lost) is a no-op, another saga with the same id a :class:`UniqueViolation`."""
-    rows = cursor.run(
-        f"INSERT INTO saga_executions ({codec.SAGA_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id",
-        (
-            saga.saga_id,
-            saga.saga_name,
-            saga.state,
-            saga.step_index,
-            saga.steps_total,
-            saga.steps_completed,
-            saga.pivot_index,
-            codec.dumps(saga.data, what=f"data of saga {saga.saga_id!r}"),
-            saga.correlation_id,
-            saga.causation_id,
-            saga.started_at,
-            saga.updated_at,
-            saga.deadline_at,
-            saga.ended_at,
-            saga.error,
-        ),
-    )
-    if rows:
-        return
-    existing = cursor.run(
-        "SELECT saga_name, correlation_id, started_at FROM saga_executions WHERE saga_id = ?",
-        (saga.saga_id,),
-    )
-    if not existing or tuple(existing[0]) != (saga.saga_name, saga.correlation_id, saga.started_at):
-        raise UniqueViolation(
-            f"saga id {saga.saga_id!r} already exists in saga_executions",
-            fix="start the saga with a fresh saga_id",
-        )
-
-
-def _changes(update: SagaUpdate) -> Iterator[tuple[str, Any]]:
-    yield "updated_at", update.updated_at
-    if update.state is not UNSET:
-        yield "state", update.state
-    if update.step_index is not UNSET:
-        yield "step_index", update.step_index
-    if update.steps_completed is not UNSET:
-        yield "steps_completed", update.steps_completed
-    if update.data is not UNSET:
-        yield "data", codec.dumps(update.data, what=f"data of saga {update.saga_id!r}")
-    if update.ended_at is not UNSET:
-        yield "ended_at", update.ended_at
-    if update.error is not UNSET:
-        yield "error", update.error
-
-
-def _update_row(
-    cursor: Cursor,
-    table: str,
-    key: tuple[str, Any],
-    changes: Sequence[tuple[str, Any]],
-    missing: StoreError,
-) -> None:
-    """Set ``changes`` (column, value) on the row of ``table`` whose ``key`` column has the
-    key's value; raise ``missing`` when there is no such row."""
-    column, value = key
-    rows = cursor.run(
-        f"UPDATE {table} SET {', '.join(f'{name} = ?' for name, _ in changes)} "
-        f"WHERE {column} = ? RETURNING {column}",
-        (*(change for _, change in changes), value),
-    )
-    if not rows:
-        raise missing
-
-
-def _update_saga(cursor: Cursor, update: SagaUpdate) -> None:
-    missing = StoreError(
-        f"saga {update.saga_id!r} does not exist in saga_executions",
-        fix="create the saga (SagaTransition.create) before updating it",
-    )
-    changes = list(_changes(update))
-    _update_row(cursor, "saga_executions", ("saga_id", update.saga_id), changes, missing)
-
-
-def _insert_step(cursor: Cursor, step: StepLogEntry) -> int:
-    result = None if step.result is None else codec.dumps(step.result, what="step result")
-    rows = cursor.run(
-        "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
-        "compensatable, idempotency_key, started_at, ended_at, latency_ms, error, result, "
-        "correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (idempotency_key, status) DO NOTHING RETURNING seq",
-        (
-            step.saga_id,
-            step.step_index,
-            step.step_name,
-            step.phase,
-            step.status,
-            step.attempt,
-            int(step.compensatable),
-            step.idempotency_key,
-            step.started_at,
-            step.ended_at,
-            step.latency_ms,
-            step.error,
-            result,
-            step.correlation_id,
-            step.causation_id,
-        ),
-    )
-    if not rows:  # replayed: the row is there already
-        rows = cursor.run(
-            "SELECT seq FROM saga_step_log WHERE idempotency_key = ? AND status = ?",
-            (step.idempotency_key, step.status),
-        )
-    return int(rows[0][0])
-
-
-def _insert_dead_letter(cursor: Cursor, letter: DeadLetter) -> int:
-    rows = cursor.run(
-        "INSERT INTO dead_letters (kind, saga_id, step_index, step_name, target, payload, "
-        "error, attempts, status, correlation_id, causation_id, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (kind, correlation_id, causation_id, step_index, created_at) DO NOTHING "
-        "RETURNING id",
-        (
-            letter.kind,
-            letter.saga_id,
-            letter.step_index,
-            letter.step_name,
-            letter.target,
-            codec.dumps(letter.payload, what="dead letter payload"),
-            letter.error,
-            letter.attempts,
-            letter.status,
-            letter.correlation_id,
-            letter.causation_id,
-            letter.created_at,
-            letter.updated_at,
-        ),
-    )
-    if not rows:  # replayed: the letter is there already
-        rows = cursor.run(
-            "SELECT id FROM dead_letters WHERE kind = ? AND correlation_id = ? AND "
-            "causation_id = ? AND step_index = ? AND created_at = ?",
-            (
-                letter.kind,
-                letter.correlation_id,
-                letter.causation_id,
-                letter.step_index,
-                letter.created_at,
-            ),
-        )
-    return int(rows[0][0])
-
-
-def _update_dead_letter(cursor: Cursor, update: DeadLetterUpdate) -> None:
-    changes: list[tuple[str, Any]] = [("status", update.status), ("updated_at", update.updated_at)]
-    if update.error is not UNSET:
-        changes.append(("error", update.error))
-    if update.attempts is not UNSET:
-        changes.append(("attempts", update.attempts))
-    missing = StoreError(
-        f"dead letter {update.id} does not exist",
-        fix="list the dead letters (list_dead_letters) and use one of their ids",
-    )
-    _update_row(cursor, "dead_letters", ("id", update.id), changes, missing)

@@ -29,6 +29,10 @@ class _SqliteCursor:
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._cursor.execute(sql, checked(params)).fetchall()
 
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        self._cursor.executemany(sql, [checked(row) for row in rows])
+        return self._cursor.rowcount
+
 
 def _translate(exc: sqlite3.Error, path: str) -> StoreError:
     if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper():
