@@ -294,7 +294,8 @@ class RunCore:
                 self.env.faults.before(
                     self.saga.saga_id, self.saga.saga_name, step.name, phase, attempt
                 )
-            raw = await asyncio.wait_for(action(context), timeout=step.attempt_timeout_s)
+            async with asyncio.timeout(step.attempt_timeout_s):
+                raw = await action(context)
             return _Outcome(_json_result(raw, step.name))
         except StepFailed as exc:
             return _Outcome(None, exc.reason, exc.retriable, acted=isinstance(exc, PartialFailure))

@@ -55,20 +55,21 @@ def checked(params: Sequence[Any]) -> tuple[Any, ...]:
     stored: text with a NUL character (PostgreSQL cannot hold it) or an integer outside
     64 bits (SQLite cannot)."""
     for value in params:
-        if isinstance(value, str) and "\x00" in value:
-            raise StoreError(
-                f"text value {value[:40]!r} contains a NUL character",
-                fix="remove NUL (\\x00) characters from ids and text",
-            )
-        if (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and not (_INT_MIN <= value <= _INT_MAX)
-        ):
-            raise StoreError(
-                f"integer {value} does not fit in 64 bits",
-                fix=f"use an integer between {_INT_MIN} and {_INT_MAX}",
-            )
+        kind = type(value)
+        if kind is float or value is None:
+            continue
+        if kind is str or isinstance(value, str):
+            if "\x00" in value:
+                raise StoreError(
+                    f"text value {value[:40]!r} contains a NUL character",
+                    fix="remove NUL (\\x00) characters from ids and text",
+                )
+        elif isinstance(value, int):
+            if kind is not bool and not (_INT_MIN <= value <= _INT_MAX):
+                raise StoreError(
+                    f"integer {value} does not fit in 64 bits",
+                    fix=f"use an integer between {_INT_MIN} and {_INT_MAX}",
+                )
     return tuple(params)
 
 
