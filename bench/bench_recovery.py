@@ -5,8 +5,9 @@
 A child process starts ``--sagas`` 5-step sagas whose third step never returns, waits
 until every one has persisted that step as started, and SIGKILLs itself. A second child
 then opens the same SQLite file, calls ``SagaOrchestrator.recover()`` with a service that
-answers, and waits until every saga is completed. Printed: the recovery time, the goal
-(< 10 s), and the ratio against a baseline measured in the same run: reading the same
+answers, and waits until every saga is completed. Printed: the recovery time (until
+``recover()`` has every saga in flight again) against the 3 s goal, the time until all
+completed, and the ratio against a baseline measured in the same run: reading the same
 saga rows with raw sqlite3 (the least any recovery must do).
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from _goal import against_goal
 
-GOAL_S = 10.0
+GOAL_S = 3.0
 
 CHILD = textwrap.dedent(
     """
@@ -69,10 +70,11 @@ CHILD = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
         begin = time.perf_counter()
         ids = await orchestrator.recover()
+        resumed = time.perf_counter() - begin
         results = [await orchestrator.wait(saga_id) for saga_id in ids]
         elapsed = time.perf_counter() - begin
         assert len(results) == n and all(r.state == SagaState.COMPLETED for r in results)
-        print(elapsed)
+        print(resumed, elapsed)
 
     asyncio.run(main())
     """
@@ -99,12 +101,13 @@ def main() -> None:
             env={**os.environ},
         )
         assert recover.returncode == 0, recover.stderr[-2000:]
-        elapsed = float(recover.stdout.strip().splitlines()[-1])
+        resumed, elapsed = map(float, recover.stdout.strip().splitlines()[-1].split())
     print(f"in-flight sagas after kill -9: {len(rows)} ({len(steps)} step-log rows)")
     print(f"baseline, raw sqlite3 read of those rows: {baseline:.3f} s")
+    print(f"recover(): every saga in flight again:    {resumed:.3f} s")
     print(f"recover() until all completed:            {elapsed:.3f} s")
-    print(f"ratio recovery/baseline: {elapsed / baseline:.1f}x; ", end="")
-    print(against_goal(elapsed, GOAL_S))
+    print(f"ratio recovery/baseline: {resumed / baseline:.1f}x; ", end="")
+    print(against_goal(resumed, GOAL_S))
 
 
 if __name__ == "__main__":

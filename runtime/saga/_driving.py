@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +203,31 @@ class SagaDriving:
             return None
         history = History.from_log(self.store.step_log(saga_id))
         return late_step(self._definitions[saga.saga_name], history, event_name)
+
+    def _load_runs(self, states: Sequence[str]) -> dict[str, tuple[History, dict[int, DeadLetter]]]:
+        """The history and parked compensations of every saga in ``states``, read with two
+        queries (recovery of many sagas); :class:`CorruptRecord` if any row is broken."""
+        parked: dict[str, dict[int, DeadLetter]] = {}
+        for letter in self.store.list_dead_letters(status="parked"):
+            if letter.kind == "compensation" and letter.step_index is not None:
+                parked.setdefault(str(letter.saga_id), {})[letter.step_index] = letter
+        return {
+            saga_id: (History.from_log(rows), parked.get(saga_id, {}))
+            for saga_id, rows in self.store.step_logs(states).items()
+        }
+
+    async def _readable_sagas(self, states: Sequence[str]) -> list[SagaExecution]:
+        """The sagas in ``states``, read one by one; a corrupt one is quarantined."""
+        readable: list[SagaExecution] = []
+        for saga_id in self.store.list_saga_ids(states):
+            try:
+                saga = self.store.get_saga(saga_id)
+            except CorruptRecord as error:
+                await self._quarantine_saga(saga_id, error)
+                continue
+            if saga is not None:
+                readable.append(saga)
+        return readable
 
     def _resume(
         self,

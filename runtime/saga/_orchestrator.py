@@ -248,15 +248,12 @@ class SagaOrchestrator(SagaDriving):
         (those raised before a restart; a failing sink never fails recover).
         """
         self.alert_delivery.redeliver_pending()
-        active: list[SagaExecution] = []
-        for saga_id in self.store.list_saga_ids([state.value for state in ACTIVE_STATES]):
-            try:
-                saga = self.store.get_saga(saga_id)
-            except CorruptRecord as error:
-                await self._quarantine_saga(saga_id, error)
-                continue
-            if saga is not None:
-                active.append(saga)
+        states = [state.value for state in ACTIVE_STATES]
+        try:  # every row at once; one by one only to find a corrupt one
+            active = self.store.list_sagas(states)
+            loaded = self._load_runs(states)
+        except CorruptRecord:
+            active, loaded = await self._readable_sagas(states), {}
         missing = sorted({saga.saga_name for saga in active} - set(self._definitions))
         if missing:
             raise SagaDefinitionError(
@@ -267,7 +264,11 @@ class SagaOrchestrator(SagaDriving):
         for saga in active:
             if saga.saga_id not in self._live:
                 try:
-                    self._resume(saga)
+                    if saga.saga_id in loaded:
+                        history, parked = loaded[saga.saga_id]
+                        self._spawn(saga, history, parked)
+                    else:
+                        self._resume(saga)
                 except CorruptRecord as error:
                     await self._quarantine_saga(saga.saga_id, error)
                     continue

@@ -54,6 +54,11 @@ class SagaRecorder(ABC):
         """The saga's ``saga_step_log`` rows in transition order (``seq``)."""
 
     @abstractmethod
+    def step_logs(self, states: Sequence[str]) -> dict[str, list[StepLogEntry]]:
+        """The step log of every saga in any of ``states``, by saga id, each in transition
+        order, read at once (recovery of many sagas)."""
+
+    @abstractmethod
     def saga_summaries(
         self,
         *,

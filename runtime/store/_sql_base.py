@@ -64,12 +64,11 @@ def checked(params: Sequence[Any]) -> tuple[Any, ...]:
                     f"text value {value[:40]!r} contains a NUL character",
                     fix="remove NUL (\\x00) characters from ids and text",
                 )
-        elif isinstance(value, int):
-            if kind is not bool and not (_INT_MIN <= value <= _INT_MAX):
-                raise StoreError(
-                    f"integer {value} does not fit in 64 bits",
-                    fix=f"use an integer between {_INT_MIN} and {_INT_MAX}",
-                )
+        elif isinstance(value, int) and kind is not bool and not _INT_MIN <= value <= _INT_MAX:
+            raise StoreError(
+                f"integer {value} does not fit in 64 bits",
+                fix=f"use an integer between {_INT_MIN} and {_INT_MAX}",
+            )
     return tuple(params)
 
 

@@ -170,6 +170,22 @@ class SqlSagas(SqlBase):
         )
         return [codec.step_from_row(row) for row in rows]
 
+    def step_logs(self, states: Sequence[str]) -> dict[str, list[StepLogEntry]]:
+        if not states:
+            return {}
+        columns = ", ".join(f"l.{column.strip()}" for column in codec.STEP_COLUMNS.split(","))
+        marks = ", ".join("?" for _ in states)
+        rows = self._read(
+            f"SELECT {columns} FROM saga_step_log l JOIN saga_executions s "
+            f"ON s.saga_id = l.saga_id WHERE s.state IN ({marks}) ORDER BY l.saga_id, l.seq",
+            list(states),
+        )
+        logs: dict[str, list[StepLogEntry]] = {}
+        for row in rows:
+            entry = codec.step_from_row(row)
+            logs.setdefault(entry.saga_id, []).append(entry)
+        return logs
+
     def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
         rows = self._read(
             f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?", (dead_letter_id,)
