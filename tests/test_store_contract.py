@@ -341,6 +341,21 @@ class StoreContract:
         with pytest.raises(StoreError, match="'nope' does not exist"):
             self.store.apply_saga_transitions([moved[0], missing])
 
+    def test_step_logs_reads_the_log_of_every_saga_in_the_given_states(self) -> None:
+        for i, state in enumerate(("running", "compensating", "completed")):
+            key = f"s-{i}:0:forward:1"
+            self.store.apply_saga_transition(
+                SagaTransition(
+                    create=saga_fakes.saga_row(f"s-{i}", state, 100.0 + i),
+                    step=step_row(saga_id=f"s-{i}", idempotency_key=key),
+                    next_step=step_row("succeeded", saga_id=f"s-{i}", idempotency_key=key),
+                )
+            )
+        logs = self.store.step_logs(["running", "compensating"])
+        assert sorted(logs) == ["s-0", "s-1"]
+        assert [row.status for row in logs["s-1"]] == ["started", "succeeded"]
+        assert self.store.step_logs([]) == {}
+
     def test_saga_transition_creates_updates_and_logs_in_one_call(self) -> None:
         ids = self.store.apply_saga_transition(SagaTransition(create=saga_row(), step=step_row()))
         assert ids == TransitionIds(dead_letter_id=None, alert_id=None)
