@@ -1,0 +1,129 @@
+"""What the saga benchmarks share: the service, the 5-step saga, the pool, the step clock.
+
+Every system under test runs the same workload: ``STEPS``-step sagas, ``concurrency`` at a
+time, each step one call to :class:`Service` (a dict lookup, deduplicated by key). Each
+step's body stamps :meth:`StepClock.mark` first, so a step cycle (the body of step i
+starting to the body of step i+1 starting) is measured the same way for every system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.saga import SagaDefinition, SagaOrchestrator, SagaStep, StepContext
+from sagacrew.runtime.store import open_store
+
+STEPS = 5
+
+
+class Service:
+    """Replies once per idempotency key."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, dict[str, Any]] = {}
+
+    def reply(self, key: str, name: str) -> dict[str, Any]:
+        """The reply to command ``name`` sent with ``key``: made once, then repeated."""
+        found = self.replies.get(key)
+        if found is None:
+            found = self.replies[key] = {f"{name}_id": key}
+        return found
+
+    async def dispatch(self, target: str, envelope: Envelope) -> Mapping[str, Any]:
+        return self.reply(envelope.idempotency_key or envelope.message_id, envelope.name)
+
+
+class StepClock:
+    """When each saga's step bodies started (``time.perf_counter``, per saga key)."""
+
+    def __init__(self) -> None:
+        self.starts: dict[str, list[float]] = {}
+
+    def mark(self, saga_key: str) -> None:
+        """Called first thing in a step's body."""
+        self.starts.setdefault(saga_key, []).append(time.perf_counter())
+
+    def cycles_ms(self) -> list[float]:
+        """Every step cycle in ms (step i's body starting to step i+1's), ascending."""
+        return sorted(
+            (later - earlier) * 1000
+            for marks in self.starts.values()
+            for earlier, later in pairwise(marks)
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run: sagas/s, and its step cycles in ms (ascending)."""
+
+    rate: float
+    cycles_ms: list[float]
+
+
+def definition(clock: StepClock) -> SagaDefinition:
+    """The benchmark saga: ``STEPS`` steps, each sending one command to the service."""
+
+    def action(name: str, *, timed: bool) -> Any:
+        async def run(ctx: StepContext) -> Mapping[str, Any]:
+            if timed:
+                clock.mark(ctx.data["order_id"])
+            reply: Mapping[str, Any] = await ctx.send(
+                "svc", name, {"order_id": ctx.data["order_id"]}
+            )
+            return reply
+
+        return run
+
+    steps = [
+        SagaStep(
+            f"step{i}",
+            action(f"do{i}", timed=True),
+            action(f"undo{i}", timed=False),
+            pivot=i == STEPS - 2,
+        )
+        for i in range(STEPS)
+    ]
+    return SagaDefinition("bench", steps)
+
+
+async def run_pool(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Run ``one(i)`` for i < count with at most ``concurrency`` in flight; sagas/s."""
+    next_index = iter(range(count))
+
+    async def worker() -> None:
+        for index in next_index:
+            await one(index)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
+
+
+async def run_sagacrew(url: str, count: int, concurrency: int) -> Run:
+    """``count`` sagas through ``SagaOrchestrator`` over ``open_store(url)``."""
+    clock = StepClock()
+    store = open_store(url)
+    orchestrator = SagaOrchestrator(store, [definition(clock)], dispatch=Service().dispatch)
+
+    async def one(index: int) -> None:
+        result = await orchestrator.run("bench", {"order_id": f"o-{index}"})
+        assert result.state == "completed", result
+
+    try:
+        rate = await run_pool(count, concurrency, one)
+        return Run(rate, clock.cycles_ms())
+    finally:
+        await orchestrator.close()
+        store.close()
+
+
+def percentile(ordered: list[float], percent: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    rank = max(1, -(-len(ordered) * percent // 100))
+    return ordered[int(rank) - 1]
