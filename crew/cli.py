@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +32,7 @@ from sagacrew.crew.cli_base import (
     err,
     out,
 )
+from sagacrew.crew.cli_run import run
 from sagacrew.crew.cli_serve import serve
 from sagacrew.crew.cli_verify import verify
 
@@ -51,9 +51,14 @@ def generate(
         Path | None,
         typer.Option("-o", "--output", help="Output folder (default: generated/<system>)."),
     ] = None,
-    no_flow: Annotated[
-        bool, typer.Option("--no-flow", help="Run the agents without crewAI's Flow.")
-    ] = False,
+    flow: Annotated[
+        bool | None,
+        typer.Option(
+            "--flow/--no-flow",
+            help="Run the agents as a crewAI Flow (same output; loads crewAI, ~3 s). "
+            "Default: only with --llm, which loads crewAI anyway.",
+        ),
+    ] = None,
     llm: Annotated[
         bool,
         typer.Option(
@@ -85,8 +90,8 @@ def generate(
             return
         assert spec is not None
         settings = None
-        use_flow = not no_flow
-        if (use_flow or llm) and importlib.util.find_spec("crewai") is None:
+        use_flow = llm if flow is None else flow
+        if (flow is not False or llm) and importlib.util.find_spec("crewai") is None:
             if llm:
                 err.print(
                     "error: --llm needs crewAI, which is not installed; "
@@ -105,13 +110,17 @@ def generate(
 
             settings = llm_settings(llm_base_url, llm_model, None)
         from sagacrew.agents.spec import SpecError, load_spec
-        from sagacrew.crew.pipeline import generate as run_generate
+        from sagacrew.crew.pipeline import generate_from_spec
 
         warnings: list[SpecError] = []
-        target = output or Path("generated") / load_spec(spec, warnings).system
+        domain = load_spec(spec, None if output else warnings)  # read once, for both
+        target = output or Path("generated") / domain.system
         for warning in warnings:
             err.print(f"warning: {warning}", markup=False)
-        _report_generated(run_generate(spec, target, use_flow=use_flow, llm=settings), target)
+        result = generate_from_spec(domain, spec, target, use_flow=use_flow, llm=settings)
+        how = "as a crewAI Flow" if use_flow else "as plain steps (--flow: as a crewAI Flow)"
+        out.print(f"crew: the four agents ran {how}", markup=False)
+        _report_generated(result, target)
 
 
 def _report_generated(result: Generated, target: Path) -> None:
@@ -128,38 +137,7 @@ def _report_generated(result: Generated, target: Path) -> None:
         out.print(f"  flowchart: {svg if svg.exists() else target / path}", markup=False)
 
 
-@app.command()
-def run(
-    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
-    sagas: Annotated[
-        int | None, typer.Option("--sagas", min=1, help="Sagas of each type (default: spec).")
-    ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(help="Store URL (default: sqlite under DIR/.sagacrew/runtime.db)."),
-    ] = None,
-) -> None:
-    """Execute the generated system's sagas on the runtime, with the generated faults."""
-    with _user_errors():
-        from sagacrew.agents.generated import open_generated
-        from sagacrew.agents.validator.verification.crashes import crashes
-        from sagacrew.agents.validator.verification.verify import run_workload, sqlite_url
-
-        system = open_generated(system_dir)
-        system.state_dir.mkdir(parents=True, exist_ok=True)
-        url = store or sqlite_url(system.state_dir / "runtime.db")
-        started = time.time()
-        report = run_workload(system, url, sagas_per_type=sagas)
-        out.print(f"{system.name}: {report.total} sagas run on {url}", markup=False)
-        for state, count in report.by_state.items():
-            out.print(f"  {state:<20} {count}")
-        problems = crashes(url, started, report.results)
-    for problem in problems:
-        err.print(f"error: the system crashed: {problem}", markup=False)
-    if problems:
-        raise typer.Exit(EXIT_FAILED)
-
-
+app.command()(run)
 app.command()(verify)
 
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,28 @@ _debug = False
 
 EXIT_USER_ERROR = 2
 EXIT_FAILED = 1
+
+
+def _flags_without_a_type() -> None:
+    """Show an on/off option as the flag it is (``--skip-tests``), not ``--skip-tests
+    <bool>``: typer's rich help gives every option a type column, flags included, which
+    reads as if the flag took a value. Options with a ``metavar`` keep it."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_sagacrew_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._sagacrew_flags = True  # type: ignore[attr-defined]
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010
+
+
+_flags_without_a_type()
 
 
 class Profile(StrEnum):

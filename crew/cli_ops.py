@@ -40,7 +40,7 @@ from sagacrew.agents.validator.verification.ops_checks import (
     consistency_validate as consistency_validate,
 )
 from sagacrew.agents.validator.verification.ops_checks import figures_measure as figures_measure
-from sagacrew.agents.validator.verification.ops_checks import profile_minimum
+from sagacrew.agents.validator.verification.ops_checks import profile_minimum, trigger_policy
 from sagacrew.crew.cli_dead_letters import Status as Status
 from sagacrew.crew.cli_dead_letters import dead_letters as dead_letters
 from sagacrew.crew.cli_ops_common import EXIT_FAILED as EXIT_FAILED
@@ -70,7 +70,7 @@ def rollback_command(
     drain_timeout_s: DrainTimeout = 30.0,
     profile: ProfileOption = Profile.dev,
 ) -> None:
-    """The seed's rollback: pause, drain, restore from snapshots, re-validate, resume."""
+    """Roll back to a consistent state: pause, drain, restore snapshots, re-validate, resume."""
     with _ops_errors():
         from sagacrew.runtime.operations import rollback
 
@@ -113,18 +113,20 @@ def remediate_command(
     profile: ProfileOption = Profile.dev,
     drain_timeout_s: DrainTimeout = 30.0,
 ) -> None:
-    """Evaluate SAGA-001..004 on the store's figures and remediate each firing once."""
+    """Check triggers SAGA-001..004 against the profile's thresholds; remediate each once.
+
+    SAGA-001 fires below the profile's success_rate_min, exactly when `verify`'s
+    success-rate gate fails on the same store."""
     with _ops_errors():
         from sagacrew.runtime.operations import (
             IncidentReport,
             TriggerFiring,
-            TriggerPolicy,
             evaluate_triggers,
             remediate,
         )
 
         system, url = _open(system_dir, store)
-        policy = TriggerPolicy.for_profile(profile.value, profile_minimum(system, profile.value))
+        policy = trigger_policy(system, profile.value)
         with _built(system, url) as saga_system:
             measure = figures_measure(system, saga_system, profile.value, policy)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +11,9 @@ import typer
 from sagacrew.crew.cli_base import EXIT_FAILED, Profile, _user_errors, err, out
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
     from sagacrew.agents.validator import Verdict
 
 
@@ -17,7 +21,8 @@ def verify(
     system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
     profile: Annotated[Profile, typer.Option(help="Threshold profile.")] = Profile.dev,
     store: Annotated[
-        str | None, typer.Option(help="Store URL for the run (default: a fresh SQLite file).")
+        str | None,
+        typer.Option(metavar="URL", help="Store URL for the run (default: a fresh SQLite file)."),
     ] = None,
     skip_tests: Annotated[
         bool, typer.Option("--skip-tests", help="Do not run the generated test suite.")
@@ -38,15 +43,14 @@ def verify(
     judge_store: Annotated[
         str | None,
         typer.Option(
+            metavar="URL",
             help="Run nothing: judge the sagas a deployed system recorded in this store URL "
-            "(its real external services, completions by webhook)."
+            "(its real external services, completions by webhook).",
         ),
     ] = None,
 ) -> None:
     """Lint, test, fault-inject and check the generated system; print the verdict."""
     with _user_errors():
-        from rich.progress import Progress
-
         from sagacrew.agents.generated import open_generated
         from sagacrew.agents.validator.verification.judge import judge_store as judge
         from sagacrew.agents.validator.verification.verify import verify as run_verify
@@ -59,14 +63,7 @@ def verify(
             out.print(f"report: {judged.report_md} and {judged.report_json}", markup=False)
             _print_outcome(judged.verdict, profile.value)
             return
-        with Progress(console=err, transient=True) as bar:
-            tasks: dict[str, object] = {}
-
-            def progress(phase: str, done: int, total: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = bar.add_task(phase, total=total)
-                bar.update(tasks[phase], completed=done)  # type: ignore[arg-type]
-
+        with PhaseProgress(err) as progress:
             result = run_verify(
                 system,
                 profile=profile.value,
@@ -97,6 +94,59 @@ def verify(
             shown = svg if svg.exists() else svg.with_suffix(".dot")
             out.print(f"flowchart: {shown}", markup=False)
         _print_outcome(verdict, profile.value)
+
+
+class PhaseProgress:
+    """``verify``'s ``progress(phase, done, total)``: a line on ``console`` as each phase
+    starts and one as it ends (with its duration), and a live bar for phases of many
+    parts (the workload's sagas, the fault scenarios) while they run.
+
+    The lines stay when the output is not a terminal (a CI log); the bar does not."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._console = console
+        self._tasks: dict[str, TaskID] = {}
+        self._started: dict[str, float] = {}
+        self._ended: set[str] = set()
+
+    def __enter__(self) -> PhaseProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self._started:
+            self._started[phase] = time.monotonic()
+            parts = f" ({total})" if total > 1 else ""
+            self._console.print(f"{len(self._started)}. {phase}{parts}...", markup=False)
+            if total > 1:
+                self._tasks[phase] = self._bar.add_task(phase, total=total)
+        if phase in self._tasks:
+            self._bar.update(self._tasks[phase], completed=done)
+        if done >= total and phase not in self._ended:
+            self._ended.add(phase)
+            if phase in self._tasks:
+                self._bar.remove_task(self._tasks.pop(phase))
+            took = time.monotonic() - self._started[phase]
+            self._console.print(f"   {phase}: done in {took:.1f} s", markup=False)
 
 
 def _print_verdict(verdict: Verdict, profile: str) -> None:

@@ -1,8 +1,10 @@
 """The crew as a crewAI Flow: one step per agent, typed state, no LLM.
 
-crewAI is imported here only (it is heavy: ~1 GB, ~3 s); telemetry is switched off
-before the import. The Flow's steps are the plain functions of ``pipeline.py``, so the
-Flow and ``pipeline.design`` give the same blueprint.
+crewAI is imported here only (it is heavy: ~1 GB, ~3 s to import); telemetry is switched
+off before the import. The Flow's steps are the plain functions of ``pipeline.py``, so the
+Flow and ``pipeline.design`` give the same blueprint. ``generate`` runs the Flow only when
+asked (``--flow``) or when crewAI is loaded anyway (``--llm``): it adds no output of its
+own, and its import alone is most of a plain ``generate``'s time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class CrewState(BaseModel):
 
 class SagaCrewFlow(Flow[CrewState]):
     """Actor Architect → Saga Orchestrator → Event Sourcing Specialist → Consistency Validator."""
+
+    _skip_auto_memory: bool = True
+    """No crewAI memory: the steps recall nothing, and a ``Memory`` would load LanceDB
+    (~2.5 s) and open a store on disk (crewAI's own internal flows opt out the same way)."""
 
     def _advance(self, step: pipeline.Step) -> None:
         assert self.state.spec is not None and self.state.blueprint is not None

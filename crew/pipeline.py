@@ -1,7 +1,8 @@
 """The crew's work as plain functions of typed data: spec → blueprint → files.
 
 Each agent reads the spec and the blueprint so far and returns its part; ``design`` runs
-them in the design's order. ``crew/flow.py`` runs the very same steps as a crewAI Flow.
+them in the design's order. ``crew/flow.py`` runs the very same steps as a crewAI Flow
+(``generate(..., use_flow=True)``; the CLI's ``--flow``, and its default with ``--llm``).
 The files are a function of the blueprint alone: ``regenerate`` writes them again from a
 ``blueprint.json``, byte for byte, without the spec.
 """
@@ -85,15 +86,31 @@ class Generated:
 
 
 def generate(
-    spec_path: Path, out_dir: Path, *, use_flow: bool = True, llm: LlmSettings | None = None
+    spec_path: Path, out_dir: Path, *, use_flow: bool = False, llm: LlmSettings | None = None
 ) -> Generated:
-    """Load and validate the spec, run the crew, write the system under ``out_dir``.
+    """Load and validate the spec at ``spec_path``, then :func:`generate_from_spec`.
 
-    Nothing is written when the spec is invalid (``SpecErrors`` is raised first). With
-    ``llm``, an OpenAI-compatible model may propose refinements of the deterministic
-    blueprint; each passes the same validation as the crew's own output or is rejected.
+    Nothing is written when the spec is invalid (``SpecErrors`` is raised first).
     """
-    spec = load_spec(spec_path)
+    return generate_from_spec(load_spec(spec_path), spec_path, out_dir, use_flow=use_flow, llm=llm)
+
+
+def generate_from_spec(
+    spec: DomainSpec,
+    spec_path: Path,
+    out_dir: Path,
+    *,
+    use_flow: bool = False,
+    llm: LlmSettings | None = None,
+) -> Generated:
+    """Run the crew on the loaded ``spec`` and write the system under ``out_dir``.
+
+    ``use_flow`` runs the four agents as a crewAI Flow (``crew/flow.py``, which imports
+    crewAI, ~3 s) instead of in a plain loop (:func:`design`): the same steps, the same
+    blueprint, byte for byte. With ``llm``, an OpenAI-compatible model may propose
+    refinements of the deterministic blueprint; each passes the same validation as the
+    crew's own output or is rejected.
+    """
     if use_flow:
         from sagacrew.crew.flow import run_flow
 

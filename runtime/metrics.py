@@ -24,7 +24,16 @@ Metrics (counters get Prometheus' ``_total`` suffix):
   its retries) and ``actor_stopped`` / ``actor_cancelled`` / ``actor_unhandled`` (actor
   messages that could not be delivered or handled, by the dead letter's reason);
 - ``sagacrew_consistency_score{system}``: the last consistency score (0..1), set by the
-  validator with :meth:`RuntimeMetrics.set_consistency_score`.
+  validator with :meth:`RuntimeMetrics.set_consistency_score`, or read from the store's
+  newest recorded validation (``verify --judge-store``, ``verify``) when it is watched.
+
+The counters above are this process's. With :meth:`RuntimeMetrics.watch_store` (what
+``serve`` does) each scrape also reads the store, shared by every process of the system:
+
+- ``sagacrew_store_sagas{saga,state}``: sagas in the store by type and state;
+- ``sagacrew_store_dead_letters_parked``: compensations parked in the dead-letter queue;
+- ``sagacrew_store_up``: 1 when the store answered this scrape, 0 when it did not (the
+  other store figures are then left out).
 
 Label sets of declared sagas (:meth:`RuntimeMetrics.declare_sagas`) and the dead-letter
 kinds are created at 0, so a first failure shows as an increase to ``increase()``.
@@ -46,11 +55,12 @@ from prometheus_client import (
     generate_latest,
     write_to_textfile,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sagacrew.runtime.actors import ActorSystem, DeadLetter
 from sagacrew.runtime.saga import SagaDefinition, SagaListener, SagaState
+from sagacrew.runtime.store import Store, StoreError
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0,
@@ -136,6 +146,53 @@ class _ActorSystemCollector(Collector):
         )
 
 
+class _StoreCollector(Collector):
+    """Store-wide figures, read at each scrape (see the module docstring)."""
+
+    def __init__(self, store: Store, on_score: Callable[[float], None], system: str) -> None:
+        self._store = store
+        self._on_score = on_score
+        self._system = system
+        self.profiles: tuple[str, ...] = ("dev", "prod")
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing: registering must not read the store (it may be down)."""
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("sagacrew_store_up", "1 when the store answered this scrape.")
+        try:
+            counts = self._store.saga_counts()
+            parked = self._store.parked_compensations()
+            history = [
+                entry
+                for profile in self.profiles
+                for entry in self._store.consistency_history(self._system, profile)
+            ]
+        except StoreError:
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        sagas = GaugeMetricFamily(
+            "sagacrew_store_sagas",
+            "Sagas in the store (every process) by type and state.",
+            labels=["saga", "state"],
+        )
+        for name in sorted({name for name, _ in counts}):
+            for state in SagaState:
+                sagas.add_metric([name, state.value], float(counts.get((name, state.value), 0)))
+        yield sagas
+        yield GaugeMetricFamily(
+            "sagacrew_store_dead_letters_parked",
+            "Compensations parked in the store's dead-letter queue.",
+            value=float(parked),
+        )
+        if history:
+            self._on_score(max(history)[1])
+
+
 class RuntimeMetrics(SagaListener):
     """The Prometheus metrics of one saga system (see the module docstring for the list).
 
@@ -194,6 +251,7 @@ class RuntimeMetrics(SagaListener):
             self._dead_letters.labels(kind=kind)
         self._actor_systems = _ActorSystemCollector()
         registry.register(self._actor_systems)
+        self._store: _StoreCollector | None = None
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -229,6 +287,19 @@ class RuntimeMetrics(SagaListener):
 
         return detach
 
+    def watch_store(self, store: Store, system: str, profiles: Iterable[str] = ()) -> None:
+        """Report ``store``'s figures at every scrape: sagas by type and state, parked
+        compensations, and the newest consistency score recorded for ``system`` under
+        any of ``profiles`` (default ``dev`` and ``prod``). Watching twice is a no-op."""
+        if self._store is not None:
+            return
+        self._store = _StoreCollector(
+            store, lambda score: self.set_consistency_score(system, score), system
+        )
+        if profiles:
+            self._store.profiles = tuple(profiles)
+        self.registry.register(self._store)
+
     def set_consistency_score(self, system: str, score: float) -> None:
         """Record the consistency score (0..1) a validation of ``system`` measured."""
         if not 0.0 <= score <= 1.0:
@@ -240,6 +311,8 @@ class RuntimeMetrics(SagaListener):
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format (serve it as ``/metrics`` with the
         ``Content-Type`` :data:`CONTENT_TYPE`)."""
+        if self._store is not None:  # reads the store, and so sets the consistency score
+            list(self._store.collect())
         return generate_latest(self.registry)
 
     def write_textfile(self, path: Path) -> None:

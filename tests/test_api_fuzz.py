@@ -44,6 +44,8 @@ OUTAGE_METHODS = (
     "ping",
     "query",
     "saga_summaries",
+    "saga_page",
+    "saga_state_counts",
     "get_saga",
     "list_sagas",
     "step_log",

@@ -107,7 +107,15 @@ def test_status_of_a_completed_saga_says_all_steps_complete(served: Served) -> N
         "steps_total",
         "summary",
         "current_step",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "failure_reason",
+        "failed_step",
+        "locks",
+        "dead_letters",
         "steps",
+        "timeline",
     }
     assert body["saga_id"] == result.saga_id
     assert body["saga_name"] == "create_order"
@@ -116,7 +124,7 @@ def test_status_of_a_completed_saga_says_all_steps_complete(served: Served) -> N
     assert body["summary"] == "6 of 6 steps complete"
     assert body["current_step"] is None
     assert [step["name"] for step in body["steps"]] == STEPS
-    assert all(set(step) == {"name", "status", "pivot"} for step in body["steps"])
+    assert (body["failure_reason"], body["failed_step"], body["dead_letters"]) == (None, None, [])
     assert set(statuses(body).values()) == {"succeeded"}
     assert [step["name"] for step in body["steps"] if step["pivot"]] == ["authorize_card"]
 
@@ -127,7 +135,7 @@ def test_status_of_a_compensated_saga_shows_compensated_failed_and_pending_steps
     result = served.run(2, refused("authorize_card"))
     body = served.client.get(f"/api/sagas/{result.saga_id}/status").json()
     assert body["state"] == "compensated"
-    assert body["summary"] == "3 of 6 steps complete"
+    assert body["summary"].startswith("compensated after step 4 of 6 (authorize_card refused: ")
     assert statuses(body) == {
         "create_order": "compensated",
         "validate_consumer": "succeeded",
@@ -148,7 +156,7 @@ def test_status_of_an_unknown_saga_is_a_404_json_error(served: Served) -> None:
     }
 
 
-def test_status_never_leaks_the_saga_input_step_results_or_errors(served: Served) -> None:
+def test_status_never_leaks_the_saga_input_step_results_or_ids(served: Served) -> None:
     completed = served.run(3)
     compensated = served.run(4, refused("create_ticket"))
     for result in (completed, compensated):
@@ -158,7 +166,6 @@ def test_status_never_leaks_the_saga_input_step_results_or_errors(served: Served
         row = served.system.store.get_saga(result.saga_id)
         assert row is not None
         assert row.correlation_id not in text
-        assert "injected" not in text and "error" not in text
         for key, value in result.data.items():
             if key not in ("state", "status"):  # these two are also status fields
                 assert f'"{key}"' not in text
@@ -180,12 +187,16 @@ def test_list_gives_sagas_newest_first_with_summary_and_start_time(served: Serve
     second = served.run(11, refused("authorize_card"))
     sagas = served.client.get("/api/sagas").json()["sagas"]
     assert [saga["saga_id"] for saga in sagas] == [second.saga_id, first.saga_id]
+    reason = "authorize_card refused: injected business failure of forward authorize_card"
     assert sagas[0] == {
         "saga_id": second.saga_id,
         "saga_name": "create_order",
         "state": "compensated",
-        "summary": "3 of 6 steps complete",
+        "summary": f"compensated ({reason} (attempt 1))",
         "started_at": sagas[0]["started_at"],
+        "ended_at": sagas[0]["ended_at"],
+        "duration_ms": sagas[0]["duration_ms"],
+        "failure_reason": f"{reason} (attempt 1)",
     }
     assert sagas[0]["started_at"].endswith("Z") and "T" in sagas[0]["started_at"]
 
@@ -362,7 +373,8 @@ def test_dead_letter_is_listed_and_redrive_finishes_the_compensation(served: Ser
         "dead_letter_id": letter["id"],
         "saga_id": result.saga_id,
         "state": "compensated",
-        "summary": "1 of 6 steps complete",
+        "summary": "compensated after step 2 of 6 (validate_consumer refused: injected "
+        "business failure of forward validate_consumer (attempt 1))",
     }
     status = served.client.get(f"/api/sagas/{result.saga_id}/status").json()
     assert (status["state"], statuses(status)["create_order"]) == ("compensated", "compensated")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
+from yaml.emitter import ScalarAnalysis
 
 from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.spec.model import Thresholds
@@ -127,7 +128,29 @@ def _header(blueprint: Blueprint, what: str) -> str:
     )
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, analysing each distinct scalar once (the analysis is a function
+    of the text alone, and a promtool test file repeats a few hundred scalars thousands of
+    times): the same text, a third faster."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._analyses: dict[str, ScalarAnalysis] = {}
+
+    def analyze_scalar(self, scalar: str) -> ScalarAnalysis:
+        analysis = self._analyses.get(scalar)
+        if analysis is None:
+            analysis = self._analyses[scalar] = super().analyze_scalar(scalar)
+        return analysis
+
+
 def _yaml(document: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(
-        document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+    text: str = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
     )
+    return text

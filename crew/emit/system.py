@@ -22,13 +22,15 @@ Graphviz is there. Layout of ``generated/<system>/``::
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sagacrew.agents.blueprint import Blueprint, SagaTestPlan
 from sagacrew.agents.monitoring import monitoring_files
-from sagacrew.crew.emit.render import EmitError, format_python, render
+from sagacrew.crew.emit.render import EmitError, format_python_files, render
 from sagacrew.crew.emit.steps import OLD_BLUEPRINT, step_action, step_compensation
 from sagacrew.runtime import AggregateActor, ChildPlan
 
@@ -179,9 +181,7 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
     }
     if blueprint.events.upcasters:
         python[f"{system}/upcasters.py"] = "upcasters.py.j2"
-    files: dict[str, str] = {}
-    for path, template in python.items():
-        files[path] = format_python(render(template, **context), Path(path).name)
+    files = format_python_files({path: render(t, **context) for path, t in python.items()})
     files["blueprint.json"] = blueprint.to_json()
     files["taxonomy.json"] = _json(
         {
@@ -230,7 +230,7 @@ def write_files(
     wrote (its manifest) that this run no longer produces are removed. Returns notes for
     the user (e.g. how to get Graphviz).
     """
-    from sagacrew.agents.flowchart import render_svg
+    from sagacrew.agents.flowchart import render_svgs
 
     notes: list[str] = []
     manifest = out_dir / MANIFEST
@@ -241,7 +241,7 @@ def write_files(
                 stale.unlink(missing_ok=True)
                 if stale.suffix == ".dot":
                     stale.with_suffix(SVG_SUFFIX).unlink(missing_ok=True)
-    changed: list[str] = []
+    changed: set[str] = set()
     for relative, text in files.items():
         path = out_dir / relative
         if relative in keep and path.exists():
@@ -249,11 +249,14 @@ def write_files(
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text("utf-8") != text:
             path.write_text(text, "utf-8")
-            changed.append(relative)
-    for relative, text in files.items():
-        svg = out_dir / relative.replace(".dot", SVG_SUFFIX)
-        if relative.endswith(".dot") and (relative in changed or not svg.exists()):
-            hint = render_svg(text, svg)
+            changed.add(relative)
+    svgs = {r: out_dir / r.replace(".dot", SVG_SUFFIX) for r in files if r.endswith(".dot")}
+    charts = {svg: files[r] for r, svg in svgs.items() if r in changed or not svg.exists()}
+    # One Graphviz process per CPU, each rendering its share of the charts.
+    workers = max(1, min(os.cpu_count() or 1, len(charts)))
+    shares = [dict(list(charts.items())[n::workers]) for n in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for hint in pool.map(render_svgs, shares):
             if hint and hint not in notes:
                 notes.append(hint)
     return notes

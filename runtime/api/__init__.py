@@ -2,9 +2,13 @@
 
 ``create_app(system, ...)`` serves one running :class:`~sagacrew.runtime.SagaSystem`:
 
-- ``GET /api/sagas/{saga_id}/status``: customer-facing progress ("2 of 5 steps complete")
-  and each step's status; never the saga's data, results or errors;
-- ``GET /api/sagas?state=&saga_name=&limit=``: sagas, newest first;
+- ``GET /api/sagas/{saga_id}/status``: progress, or why the saga failed and at which
+  step ("compensated after step 4 of 6 (authorize_card refused: card declined)"), each
+  step's attempts, times, last error, next retry and compensation, held locks and the
+  timeline; never the saga's data or results, errors shortened without its values,
+  ids or secrets (``_redact``);
+- ``GET /api/sagas?state=&saga_name=&reason=&limit=&offset=``: a page of sagas, newest
+  first, with durations, failure reasons and the count per state;
 - ``GET /api/sagas/{saga_id}/flowchart.svg``: the saga type's flowchart;
 - ``GET /`` and ``GET /sagas/{saga_id}``: the web page, the flowchart coloured live;
 - ``GET /livez`` (liveness), ``GET /healthz`` = ``GET /readyz`` (readiness: the store

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._history import SagaHistory, saga_history
 from sagacrew.runtime.api._progress import StepOutline, blueprint_sagas, outline_from_blueprint
 from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.store import SagaExecution
 from sagacrew.runtime.system import SagaSystem
 
 
@@ -48,6 +50,19 @@ class AppContext:
             if definition is not None:
                 return [StepOutline(step.name, step.pivot) for step in definition.steps]
         return list(self._outlines.get(saga_name, []))
+
+    def history(self, saga: SagaExecution) -> SagaHistory:
+        """What happened to ``saga``: its steps, failure, timeline (see ``_history``)."""
+        store = self.system.store
+        orchestrator = self.system.orchestrator
+        definition = None if orchestrator is None else orchestrator.definitions.get(saga.saga_name)
+        return saga_history(
+            saga,
+            self.outline(saga.saga_name),
+            store.step_log(saga.saga_id),
+            store.list_dead_letters(saga_id=saga.saga_id),
+            definition,
+        )
 
     def saga_entry(self, saga_name: str) -> Mapping[str, Any] | None:
         """The blueprint's entry for a saga type, or ``None``."""

@@ -15,6 +15,7 @@ from typing import Any
 from sagacrew.runtime._locks import holder
 from sagacrew.runtime.api._progress import blueprint_sagas
 from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.store import SagaExecution
 from sagacrew.runtime.system import SagaSystem
 
 _ENDED_FREE = ("completed", "compensated")
@@ -27,11 +28,38 @@ class HeldLock:
     saga_id: str
     saga_name: str
     step_name: str
+    aggregate: str
+    """The aggregate type's address (the stream id without the instance's id)."""
 
 
 def held_locks(system: SagaSystem, blueprint: Mapping[str, Any]) -> list[HeldLock]:
     """Every semantic lock held by a saga, by stream id then saga id."""
-    acquiring = {
+    acquiring = _acquiring(blueprint)
+    if not any(acquiring.values()):
+        return []
+    states = [state.value for state in SagaState if state.value not in _ENDED_FREE]
+    found = [
+        lock
+        for saga in system.store.list_sagas(states)
+        for lock in _held_by(system, acquiring, saga)
+    ]
+    return sorted(found, key=lambda lock: (lock.stream_id, lock.saga_id))
+
+
+def saga_locks(
+    system: SagaSystem, blueprint: Mapping[str, Any], saga: SagaExecution
+) -> list[HeldLock]:
+    """The semantic locks ``saga`` holds now, by stream id (none once it ended
+    ``completed`` or ``compensated``)."""
+    if saga.state in _ENDED_FREE:
+        return []
+    found = _held_by(system, _acquiring(blueprint), saga)
+    return sorted(found, key=lambda lock: lock.stream_id)
+
+
+def _acquiring(blueprint: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Saga type → its ``(step, target)`` pairs with ``lock: acquire``."""
+    return {
         str(saga["name"]): [
             (str(step["name"]), str(step.get("target", "")))
             for step in saga.get("steps", [])
@@ -39,20 +67,26 @@ def held_locks(system: SagaSystem, blueprint: Mapping[str, Any]) -> list[HeldLoc
         ]
         for saga in blueprint_sagas(blueprint)
     }
-    if not any(acquiring.values()):
+
+
+def _held_by(
+    system: SagaSystem, acquiring: Mapping[str, list[tuple[str, str]]], saga: SagaExecution
+) -> list[HeldLock]:
+    steps = acquiring.get(saga.saga_name, [])
+    if not steps:
         return []
     aggregates = {actor.address: actor for actor in system.aggregate_prototypes()}
-    states = [state.value for state in SagaState if state.value not in _ENDED_FREE]
     found = []
-    for saga in system.store.list_sagas(states):
-        for step_name, target in acquiring.get(saga.saga_name, []):
-            actor = aggregates.get(target)
-            if actor is None or actor.identity not in saga.data:
-                continue
-            aggregate_id = str(saga.data[actor.identity])
-            state, _, _ = actor.replay(aggregate_id)
-            if holder(state) == saga.correlation_id:
-                found.append(
-                    HeldLock(actor.stream_id(aggregate_id), saga.saga_id, saga.saga_name, step_name)
+    for step_name, target in steps:
+        actor = aggregates.get(target)
+        if actor is None or actor.identity not in saga.data:
+            continue
+        aggregate_id = str(saga.data[actor.identity])
+        state, _, _ = actor.replay(aggregate_id)
+        if holder(state) == saga.correlation_id:
+            found.append(
+                HeldLock(
+                    actor.stream_id(aggregate_id), saga.saga_id, saga.saga_name, step_name, target
                 )
-    return sorted(found, key=lambda lock: (lock.stream_id, lock.saga_id))
+            )
+    return found

@@ -22,16 +22,67 @@ class _Body(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+CompensationName = Literal["none", "not_run", "running", "ran", "failed", "dead_lettered"]
+"""Whether a step's compensation ran: ``none`` (the step has no compensation), ``not_run``
+(it has one that never started, e.g. the step never succeeded or the saga completed),
+``running`` (started, or failed and being retried), ``ran`` (succeeded), ``failed`` (its
+last attempt failed and nothing retries it) or ``dead_lettered`` (parked for an operator)."""
+
+
 class StepView(_Body):
-    """One step of a saga as the customer sees it: its name, live status and pivot flag."""
+    """One step of a saga: its name, live status and pivot flag, and how it went.
+
+    Times are ISO 8601 in UTC (``null`` before the step started); ``duration_ms`` runs from
+    the first attempt's start to the last attempt's end (``null`` while it runs);
+    ``last_error`` is the last failed attempt's error (forward or compensation) as one
+    short line without the saga's values, ids or secrets; ``next_retry_at`` is when the
+    next attempt is due (the backoff without its jitter) while a retry waits."""
 
     name: str
+    label: str
+    """How the page names the step (``create_order``; its undo: ``undo create_order``)."""
     status: StepStatusName
     pivot: bool
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    last_error: str | None
+    next_retry_at: str | None
+    compensation: CompensationName
+    compensation_attempts: int
+
+
+class HeldLockView(_Body):
+    """A semantic lock a saga holds: on an instance of which aggregate type, taken by
+    which step (the instance's id is saga data: operators find it in ``GET /api/locks``)."""
+
+    aggregate: str
+    step_name: str
+
+
+class TimelineEntry(_Body):
+    """One transition of a saga, oldest first: when (ISO 8601, UTC), of which step
+    (``null``: the saga itself), in which phase, to which status, in words."""
+
+    at: str
+    step: str | None
+    phase: Literal["saga", "forward", "compensation", "operator"]
+    status: str
+    text: str
 
 
 class SagaStatusView(_Body):
-    """``GET /api/sagas/{saga_id}/status``: progress only; never the saga's data or errors."""
+    """``GET /api/sagas/{saga_id}/status``: progress, why it failed and what happened.
+
+    Never the saga's data or step results; errors are short lines with the saga's
+    values, ids and secrets removed (see ``_redact``). ``summary`` says how the saga
+    stands in words ("4 of 6 steps complete", "compensated after step 4 of 6
+    (authorize_card refused: card declined)"); ``failure_reason`` and ``failed_step``
+    are ``null`` unless the saga is failing or failed; ``locks`` lists the aggregate
+    instances (stream ids) whose semantic lock the saga holds; ``dead_letters`` the ids
+    of its parked compensations (redrive them with ``POST /api/dead-letters/{id}/redrive``).
+    """
 
     saga_id: str
     saga_name: str
@@ -40,21 +91,41 @@ class SagaStatusView(_Body):
     steps_total: int
     summary: str
     current_step: str | None
+    started_at: str
+    ended_at: str | None
+    duration_ms: float | None
+    failure_reason: str | None
+    failed_step: str | None
+    locks: list[HeldLockView]
+    dead_letters: list[int]
     steps: list[StepView]
+    timeline: list[TimelineEntry]
 
 
 class SagaListItem(_Body):
-    """One row of ``GET /api/sagas``; ``started_at`` is ISO 8601 in UTC."""
+    """One row of ``GET /api/sagas``; times are ISO 8601 in UTC; ``duration_ms`` is
+    ``null`` while the saga runs; ``failure_reason`` is the saga's error as one short line
+    (``null`` when it has none)."""
 
     saga_id: str
     saga_name: str
     state: str
     summary: str
     started_at: str
+    ended_at: str | None
+    duration_ms: float | None
+    failure_reason: str | None
 
 
 class SagaList(_Body):
+    """A page of sagas, newest first: ``offset`` is where it starts, ``next_offset`` where
+    the next page starts (``null``: this is the last); ``counts`` is how many sagas of the
+    store are in each state (whatever the filters)."""
+
     sagas: list[SagaListItem]
+    offset: int
+    next_offset: int | None
+    counts: dict[str, int]
 
 
 class SagaStarted(_Body):

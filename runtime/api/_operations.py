@@ -72,7 +72,17 @@ def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
         """Semantic locks sagas hold now: each instance in a pending state, by stream id,
         with the saga holding it and the step that acquired it."""
         held = held_locks(ctx.system, ctx.blueprint)
-        return LockList(locks=[LockView(**vars(lock)) for lock in held])
+        return LockList(
+            locks=[
+                LockView(
+                    stream_id=lock.stream_id,
+                    saga_id=lock.saga_id,
+                    saga_name=lock.saga_name,
+                    step_name=lock.step_name,
+                )
+                for lock in held
+            ]
+        )
 
     @router.post(
         "/dead-letters/{dead_letter_id}/redrive",
@@ -88,11 +98,17 @@ def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
             raise HttpError(404, str(error), {"dead_letter_id": dead_letter_id}) from None
         except SagaError as error:
             raise HttpError(409, str(error), {"dead_letter_id": dead_letter_id}) from None
+        saga = ctx.system.store.get_saga(result.saga_id)
+        summary = (
+            summary_text(result.steps_completed, result.steps_total)
+            if saga is None
+            else ctx.history(saga).summary
+        )
         return Redriven(
             dead_letter_id=dead_letter_id,
             saga_id=result.saga_id,
             state=result.state.value,
-            summary=summary_text(result.steps_completed, result.steps_total),
+            summary=summary,
         )
 
     @router.post("/admin/pause", response_model=AdminState)

@@ -16,8 +16,13 @@ from sagacrew.runtime.api._responses import ANY_REQUEST, error_responses
 from sagacrew.runtime.saga import SagaState
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
-"""``page.html`` (the head and header bar every page shares), the ``<main>`` of each page:
-``index.html`` (recent sagas) and ``saga.html`` (one saga, live), ``app.js``, ``style.css``."""
+"""``page.html`` (the head and header bar every page shares, with the operator token
+form), the ``<main>`` of each page: ``index.html`` (the saga list) and ``saga.html`` (one
+saga, live); ``app.js`` (shared: requests, refresh, operator actions), each page's scripts
+and ``style.css``."""
+
+PAGE_SCRIPTS: Final = {"index": ("index.js",), "saga": ("flowchart.js", "saga.js")}
+"""The scripts each page loads after ``app.js``."""
 
 PAGE_CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,7 +36,10 @@ def page_html(title: str, page: str) -> str:
     """The whole page: the shared ``page.html`` around the ``<main>`` in ``{page}.html``."""
     shell = Template((STATIC_DIR / "page.html").read_text("utf-8"))
     main = (STATIC_DIR / f"{page}.html").read_text("utf-8")
-    return shell.substitute(title=title, page=page, main=main)
+    scripts = "".join(
+        f'  <script src="/static/{name}" defer></script>\n' for name in PAGE_SCRIPTS[page]
+    )
+    return shell.substitute(title=title, page=page, main=main, scripts=scripts)
 
 
 def page_router(ctx: AppContext) -> APIRouter:

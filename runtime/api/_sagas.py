@@ -11,22 +11,26 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from sagacrew.runtime.api._auth import OperatorGuard
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._errors import HttpError
+from sagacrew.runtime.api._history import FAILED_STATES, list_summary, milliseconds, reason_of
 from sagacrew.runtime.api._inputs import (
+    ID_PATTERN,
     SagaIdPath,
     SagaNamePath,
     SagaNameQuery,
     check_saga_input,
 )
+from sagacrew.runtime.api._locks import saga_locks
 from sagacrew.runtime.api._models import (
+    HeldLockView,
     SagaList,
     SagaListItem,
     SagaStarted,
     SagaStatusView,
-    StepView,
 )
-from sagacrew.runtime.api._progress import iso_utc, step_statuses, summary_text
+from sagacrew.runtime.api._progress import iso_utc
 from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
-from sagacrew.runtime.saga import SagaError, SagaPaused, SagaState, UnknownSagaError
+from sagacrew.runtime.saga import SagaError, SagaPaused, SagaState
+from sagacrew.runtime.store import SagaSummary
 
 SAGA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 """Ids accepted when an operator chooses a saga's id: URL-safe, at most 128 characters."""
@@ -61,62 +65,71 @@ def sagas_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
             ),
         ] = None,
         saga_name: SagaNameQuery = None,
+        reason: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                pattern=ID_PATTERN,
+                description="only sagas whose failure reason contains this text (any case)",
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000, description="newest first")] = 50,
+        offset: Annotated[int, Query(ge=0, le=10**9, description="sagas to skip")] = 0,
     ) -> SagaList:
-        """Sagas, newest first (default 50): id, type, state, summary and start time."""
-        rows = ctx.system.store.saga_summaries(
-            states=_states(state), saga_name=saga_name or None, limit=limit
+        """A page of sagas, newest first (default 50): id, type, state, summary, times,
+        duration and failure reason; with the count of sagas in each state."""
+        store = ctx.system.store
+        rows = store.saga_page(
+            states=_states(state),
+            saga_name=saga_name or None,
+            error_contains=reason or None,
+            limit=limit + 1,
+            offset=offset,
         )
+        counts = store.saga_state_counts()
         return SagaList(
-            sagas=[
-                SagaListItem(
-                    saga_id=row.saga_id,
-                    saga_name=row.saga_name,
-                    state=row.state,
-                    summary=summary_text(row.steps_completed, row.steps_total),
-                    started_at=iso_utc(row.started_at),
-                )
-                for row in rows
-            ]
+            sagas=[_list_item(*row) for row in rows[:limit]],
+            offset=offset,
+            next_offset=offset + limit if len(rows) > limit else None,
+            counts={name: counts.get(name, 0) for name in _STATES},
         )
 
     @router.get("/{saga_id}/status", response_model=SagaStatusView, responses=by_id)
     async def saga_status(saga_id: SagaIdPath) -> SagaStatusView:
-        """A saga's progress ("2 of 5 steps complete") and each step's status.
+        """A saga's progress, why it failed and at which step, each step's attempts,
+        times, last error, next retry and compensation, its locks and its timeline.
 
-        Customer-facing: no saga data, step results, errors or other ids.
+        No saga data or step results; errors are one short line each without the saga's
+        values, ids or secrets.
         """
         orchestrator = ctx.orchestrator()
-        try:
-            status = orchestrator.status(saga_id)
-        except UnknownSagaError:
-            raise HttpError(404, "no saga with this id", {"saga_id": saga_id}) from None
-        outline = ctx.outline(status.saga_name)
         store = ctx.system.store
-        parked = {
-            letter.step_index
-            for letter in store.list_dead_letters(status="parked", saga_id=saga_id)
-            if letter.kind == "compensation" and letter.step_index is not None
-        }
-        statuses = step_statuses(
-            outline,
-            store.step_log(saga_id),
-            parked_steps=parked,
-            saga_state=status.state.value,
-            current_step=status.current_step,
-        )
+        saga = store.get_saga(saga_id)
+        if saga is None:
+            raise HttpError(404, "no saga with this id", {"saga_id": saga_id})
+        status = orchestrator.status(saga_id)
+        history = ctx.history(saga)
+        ended = saga.ended_at
         return SagaStatusView(
-            saga_id=status.saga_id,
-            saga_name=status.saga_name,
-            state=status.state.value,
-            steps_completed=status.steps_completed,
-            steps_total=status.steps_total,
-            summary=status.summary,
+            saga_id=saga.saga_id,
+            saga_name=saga.saga_name,
+            state=saga.state,
+            steps_completed=saga.steps_completed,
+            steps_total=saga.steps_total,
+            summary=history.summary,
             current_step=status.current_step,
-            steps=[
-                StepView(name=step.name, status=step_status, pivot=step.pivot)
-                for step, step_status in zip(outline, statuses, strict=True)
+            started_at=iso_utc(saga.started_at),
+            ended_at=None if ended is None else iso_utc(ended),
+            duration_ms=None if ended is None else milliseconds(ended - saga.started_at),
+            failure_reason=history.failure_reason,
+            failed_step=history.failed_step,
+            locks=[
+                HeldLockView(aggregate=lock.aggregate, step_name=lock.step_name)
+                for lock in saga_locks(ctx.system, ctx.blueprint, saga)
             ],
+            dead_letters=history.dead_letters,
+            steps=history.steps,
+            timeline=history.timeline,
         )
 
     @router.get(
@@ -209,6 +222,21 @@ def sagas_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
         )
 
     return router
+
+
+def _list_item(summary: SagaSummary, ended_at: float | None, error: str | None) -> SagaListItem:
+    """A list row; the failure reason is the saga's error, shortened (ids removed)."""
+    reason = reason_of(error, [summary.saga_id])
+    return SagaListItem(
+        saga_id=summary.saga_id,
+        saga_name=summary.saga_name,
+        state=summary.state,
+        summary=list_summary(summary.state, summary.steps_completed, summary.steps_total, reason),
+        started_at=iso_utc(summary.started_at),
+        ended_at=None if ended_at is None else iso_utc(ended_at),
+        duration_ms=None if ended_at is None else milliseconds(ended_at - summary.started_at),
+        failure_reason=reason if summary.state in FAILED_STATES else None,
+    )
 
 
 def _states(state: str | None) -> list[str] | None:

@@ -9,7 +9,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -130,7 +130,9 @@ def serve_loaded(
     secrets = parse_event_secrets(event_secrets, generated.definition.gateways)
     sock = _bind(host, port)
     try:
-        system = generated.build_system(store_url, metrics=RuntimeMetrics(), alert_sinks=sinks)
+        metrics = RuntimeMetrics()
+        system = generated.build_system(store_url, metrics=metrics, alert_sinks=sinks)
+        metrics.watch_store(system.store, system.name, _profiles(generated.blueprint))
         try:
             app = create_app(
                 system,
@@ -146,6 +148,14 @@ def serve_loaded(
             system.store.close()
     finally:
         sock.close()
+
+
+def _profiles(blueprint: Mapping[str, Any]) -> list[str]:
+    """The blueprint's threshold profiles (``dev``, ``prod``), whose validations the
+    consistency-score gauge reads."""
+    validation = blueprint.get("validation")
+    profiles = validation.get("profiles") if isinstance(validation, Mapping) else None
+    return sorted(str(name) for name in profiles) if isinstance(profiles, Mapping) else []
 
 
 def _alert_sinks(webhook: str | None) -> list[AlertSink]:

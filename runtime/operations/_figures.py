@@ -112,6 +112,7 @@ def read_figures(
     actors: ActorSystem | None = None,
     failure_window_s: float = 300.0,
     restarts_baseline: int = 0,
+    success_rate: float | None = None,
 ) -> Figures:
     """Read the figures from ``store`` (and ``actors``, when the system is running).
 
@@ -119,9 +120,13 @@ def read_figures(
     ``failure_window_s`` (default 300 s, the seed's 5-minute window) bounds the actor
     failures counted; ``restarts_baseline`` is subtracted from the actor system's
     restart counter (to count only restarts after a given moment). Without ``actors``,
-    restarts are 0 and the tree is not failed.
+    restarts are 0 and the tree is not failed. ``success_rate``, when given, replaces
+    the store-wide ratio (the validator passes its worst-window rate, the figure its
+    gate compares, so the trigger and the gate agree).
     """
-    terminal, success_rate = saga_success(store)
+    terminal, overall = saga_success(store)
+    if success_rate is None:
+        success_rate = overall
     restarts = 0 if actors is None else max(0, actors.restarts - restarts_baseline)
     return Figures(
         success_rate=success_rate,

@@ -1,8 +1,9 @@
 """The seed's triggers SAGA-001..004 as pure rules over measured :class:`Figures`.
 
 - **SAGA-001** transaction failure detected: success rate below
-  ``TriggerPolicy.success_rate_min`` (default 0.95, the seed's rollback condition), over
-  at least one terminal saga;
+  ``TriggerPolicy.success_rate_min`` (default 0.95; ``remediate`` passes the chosen
+  profile's ``success_rate_min``, the number ``verify`` gates on), over at least one
+  terminal saga;
 - **SAGA-002** compensation required: a compensation failed after its retries and sits
   parked in the dead-letter queue;
 - **SAGA-003** actor supervision failure: a supervision tree exceeded its restart
@@ -47,8 +48,8 @@ PROD_CONSISTENCY_WINDOW_S = 24 * 3600.0
 class TriggerPolicy:
     """The bounds the triggers compare figures with.
 
-    - ``success_rate_min`` (default 0.95): SAGA-001 fires below it (the seed's "transaction
-      success rate < 95 %");
+    - ``success_rate_min`` (default 0.95): SAGA-001 fires below it (the original spec's
+      "transaction success rate < 95 %"; :meth:`for_profile` takes the profile's);
     - ``consistency_score_min`` (default 0.95, the ``dev`` profile): SAGA-004 needs the
       score at or above it;
     - ``consistency_window_s`` (default 0.0): for how long SAGA-004 needs the score held;
@@ -66,11 +67,19 @@ class TriggerPolicy:
     failure_window_s: float = 300.0
 
     @classmethod
-    def for_profile(cls, profile: str, consistency_score_min: float) -> TriggerPolicy:
-        """The policy of a threshold profile: ``prod`` holds SAGA-004 for 24 hours (the
-        seed's window), any other profile needs the score only once."""
+    def for_profile(
+        cls, profile: str, consistency_score_min: float, success_rate_min: float = 0.95
+    ) -> TriggerPolicy:
+        """The policy of a threshold profile: its ``consistency_score_min`` and
+        ``success_rate_min`` (so SAGA-001 fires exactly when ``verify``'s success-rate
+        gate fails under the same profile); ``prod`` holds SAGA-004 for 24 hours, any
+        other profile needs the score only once."""
         window_s = PROD_CONSISTENCY_WINDOW_S if profile == "prod" else 0.0
-        return cls(consistency_score_min=consistency_score_min, consistency_window_s=window_s)
+        return cls(
+            success_rate_min=success_rate_min,
+            consistency_score_min=consistency_score_min,
+            consistency_window_s=window_s,
+        )
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sagacrew.agents.generated import GeneratedSystem
+    from sagacrew.agents.spec import Thresholds
     from sagacrew.agents.validator import Verdict
     from sagacrew.runtime import SagaSystem, Store
     from sagacrew.runtime.operations import Measure, TriggerPolicy, Validate
 
 
-def profile_minimum(system: GeneratedSystem, profile: str) -> float:
-    """The profile's ``consistency_score_min``; a one-line error when it has none."""
+def profile_thresholds(system: GeneratedSystem, profile: str) -> Thresholds:
+    """The profile's thresholds (what ``verify`` gates on); a one-line error when the
+    blueprint has no such profile."""
     from sagacrew.runtime.operations import OperationsError
 
     validation = system.blueprint.validation
@@ -29,7 +31,25 @@ def profile_minimum(system: GeneratedSystem, profile: str) -> float:
             f"{system.root / 'blueprint.json'} has no {profile!r} threshold profile",
             fix=f"use one of {known}, or regenerate the system",
         )
-    return validation.profiles[profile].consistency_score_min
+    return validation.profiles[profile]
+
+
+def profile_minimum(system: GeneratedSystem, profile: str) -> float:
+    """The profile's ``consistency_score_min``; a one-line error when it has none."""
+    return profile_thresholds(system, profile).consistency_score_min
+
+
+def trigger_policy(system: GeneratedSystem, profile: str) -> TriggerPolicy:
+    """The SAGA-001..004 policy of ``profile``: its success-rate and consistency
+    minimums, the same numbers ``verify`` gates on."""
+    from sagacrew.runtime.operations import TriggerPolicy
+
+    thresholds = profile_thresholds(system, profile)
+    return TriggerPolicy.for_profile(
+        profile,
+        thresholds.consistency_score_min,
+        success_rate_min=thresholds.success_rate_min,
+    )
 
 
 def _verdict(system: GeneratedSystem, store: Store, profile: str) -> Verdict:
@@ -82,6 +102,9 @@ def figures_measure(
 ) -> Measure:
     """The triggers' ``measure``: validator verdict plus the store's and actors' figures.
 
+    The success rate is the verdict's (worst 5-minute window), the figure ``verify``'s
+    gate compares with the same profile's ``success_rate_min``.
+
     The consistency score is held since the oldest of the unbroken run of passing rows
     in ``consistency_validations`` (same system and profile) that ends now.
     """
@@ -106,6 +129,7 @@ def figures_measure(
             actors=saga_system.actors,
             now=now,
             failure_window_s=policy.failure_window_s,
+            success_rate=verdict.success_rate,
         )
 
     return measure

@@ -1,19 +1,14 @@
-// sagacrew status page: vanilla JS, no dependencies. Everything from the server is put in
-// the page with textContent / setAttribute (never innerHTML); the flowchart SVG is parsed
-// as XML and stripped of scripts, event handlers and external links before it is shown.
-// The page refreshes by fetching the status JSON every second (a UI refresh, not a saga
-// polling loop); it pauses while the tab is hidden.
+// sagacrew status pages, shared part: vanilla JS, no dependencies. Everything from the
+// server is put in the page with textContent / setAttribute (never innerHTML). Each page
+// refreshes by fetching JSON every second (a UI refresh, not a saga polling loop), paused
+// while the tab is hidden. The operator token is asked for in the header and kept in
+// sessionStorage only (this tab, until it closes or "forget" is pressed); it is sent as a
+// bearer header with operator actions and nowhere else.
 "use strict";
 
 (function () {
   const REFRESH_MS = 1000;
-  const STEP_STATES = [
-    "pending", "running", "waiting", "succeeded", "failed",
-    "compensating", "compensated", "dead_lettered",
-  ];
-  const UNDO_STATES = new Set(["compensating", "compensated", "dead_lettered"]);
-  const TERMINAL_NODES = new Set(["completed", "compensated", "compensation_failed", "stalled"]);
-  const SVG_NS = "http://www.w3.org/2000/svg";
+  const TOKEN_KEY = "sagacrew.operator-token";
 
   function byId(id) {
     return document.getElementById(id);
@@ -30,6 +25,33 @@
     return String(state).replace(/_/g, " ");
   }
 
+  // A name such as join_default_community, breakable only after its underscores (never
+  // mid-word): text nodes with <wbr> between the parts.
+  function nameNode(name, className) {
+    const node = make("span", className);
+    String(name).split(/(?<=_)/).forEach(function (part, index) {
+      if (index > 0) node.appendChild(document.createElement("wbr"));
+      node.appendChild(document.createTextNode(part));
+    });
+    return node;
+  }
+
+  // "35 ms", "1.2 s", "3 min 4 s", "2 h 5 min"; "" for null.
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "";
+    if (ms < 1000) return Math.round(ms) + " ms";
+    const seconds = ms / 1000;
+    if (seconds < 60) return seconds.toFixed(seconds < 10 ? 2 : 1) + " s";
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min " + Math.round(seconds - minutes * 60) + " s";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  // "2024-05-01 12:00:01.250" from the API's ISO 8601 UTC time ("" for null).
+  function utc(iso) {
+    return iso ? String(iso).replace("T", " ").replace("Z", "") : "";
+  }
+
   class RequestFailed extends Error {
     constructor(status, message) {
       super(message);
@@ -37,10 +59,10 @@
     }
   }
 
-  async function getJson(url) {
+  async function request(url, options) {
     let response;
     try {
-      response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+      response = await fetch(url, Object.assign({ cache: "no-store" }, options));
     } catch (error) {
       throw new RequestFailed(0, "cannot reach the server; retrying");
     }
@@ -57,6 +79,10 @@
     return body;
   }
 
+  function getJson(url) {
+    return request(url, { headers: { Accept: "application/json" } });
+  }
+
   function showError(message) {
     const banner = byId("error");
     if (!banner) return;
@@ -64,252 +90,181 @@
     banner.hidden = !message;
   }
 
+  // What an operator action did ("dead letter #3 redriven: saga compensated"), or why not.
+  function notify(message, failed) {
+    const notice = byId("notice");
+    notice.textContent = message;
+    notice.className = failed ? "notice error" : "notice";
+    notice.hidden = !message;
+  }
+
   function stamp() {
     const updated = byId("updated");
     if (updated) updated.textContent = new Date().toLocaleTimeString();
   }
 
-  // Refresh loop: one request at a time, every REFRESH_MS, paused while hidden.
+  // Refresh loop: one request at a time, every REFRESH_MS, paused while hidden. Returns a
+  // function that runs the task again now (after an operator action or a filter change).
   function every(task) {
     let timer = null;
+    let running = false;
+    let again = false;
     let stopped = false;
     async function tick() {
+      if (timer !== null) window.clearTimeout(timer);
       timer = null;
       if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
       if (!document.hidden) {
         try {
-          const keepGoing = await task();
-          if (keepGoing === false) {
-            stopped = true;
-            return;
-          }
+          if ((await task()) === false) stopped = true;
         } catch (error) {
           showError(error && error.message ? error.message : String(error));
         }
       }
+      running = false;
+      if (stopped) return;
+      if (again) {
+        again = false;
+        tick();
+        return;
+      }
       timer = window.setTimeout(tick, REFRESH_MS);
     }
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && timer === null && !stopped) tick();
+      if (!document.hidden && timer === null && !running && !stopped) tick();
     });
     tick();
+    return tick;
   }
 
   async function showSystemTitle() {
     try {
       const system = await getJson("/api/system");
-      const title = byId("system-title");
-      if (title) title.textContent = system.title;
+      byId("system-title").textContent = system.title;
       return system;
     } catch (error) {
       return null;
     }
   }
 
-  // --- the flowchart -------------------------------------------------------------------
+  // --- the operator ----------------------------------------------------------------------
 
-  function sanitizeSvg(root) {
-    const banned = root.querySelectorAll("script, foreignObject, iframe, object, embed");
-    banned.forEach(function (node) { node.remove(); });
-    const all = [root].concat(Array.from(root.querySelectorAll("*")));
-    all.forEach(function (node) {
-      Array.from(node.attributes).forEach(function (attribute) {
-        const name = attribute.name.toLowerCase();
-        const value = attribute.value.trim().toLowerCase();
-        const isLink = name === "href" || name === "xlink:href" || name === "src";
-        if (name.startsWith("on") || (isLink && !value.startsWith("#"))) {
-          node.removeAttribute(attribute.name);
+  function token() {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function showOperator() {
+    const present = Boolean(token());
+    byId("token-form").hidden = present;
+    byId("token-set").hidden = !present;
+  }
+
+  function askForToken(why) {
+    notify(why, false);
+    byId("token-form").hidden = false;
+    byId("token").focus();
+  }
+
+  // POST an operator endpoint with the token; the answer's JSON, or null when no token
+  // is known yet (the header then asks for it). A refused token is forgotten.
+  async function operatorPost(url, why) {
+    const secret = token();
+    if (!secret) {
+      askForToken("Enter the operator token to " + why + ".");
+      return null;
+    }
+    try {
+      return await request(url, {
+        method: "POST",
+        headers: { Accept: "application/json", Authorization: "Bearer " + secret },
+      });
+    } catch (error) {
+      if (error instanceof RequestFailed && (error.status === 401 || error.status === 403)) {
+        window.sessionStorage.removeItem(TOKEN_KEY);
+        showOperator();
+        askForToken("The server refused the operator token (" + error.message + ").");
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  // "new sagas accepted" or "paused", from /healthz; pause/resume with the token.
+  async function showIntake() {
+    const intake = byId("intake");
+    let paused = null;
+    try {
+      paused = (await getJson("/healthz")).paused;
+    } catch (error) {
+      paused = null;
+    }
+    intake.textContent =
+      paused === null ? "" : paused ? "new sagas paused" : "new sagas accepted";
+    intake.className = paused ? "intake paused" : "intake";
+    byId("pause").hidden = paused !== false;
+    byId("resume").hidden = paused !== true;
+  }
+
+  function setUpOperator() {
+    showOperator();
+    byId("token-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      const input = byId("token");
+      if (!input.value) return;
+      window.sessionStorage.setItem(TOKEN_KEY, input.value);
+      input.value = "";
+      showOperator();
+      notify("Operator token kept for this tab only.", false);
+    });
+    byId("forget").addEventListener("click", function () {
+      window.sessionStorage.removeItem(TOKEN_KEY);
+      showOperator();
+      notify("Operator token forgotten.", false);
+    });
+    [["pause", "pause new sagas"], ["resume", "resume new sagas"]].forEach(function (pair) {
+      byId(pair[0]).addEventListener("click", async function () {
+        try {
+          const state = await operatorPost("/api/admin/" + pair[0], pair[1]);
+          if (state === null) return;
+          notify(
+            (state.paused ? "New sagas paused" : "New sagas accepted again") +
+              "; " + state.in_flight + " in flight.",
+            false
+          );
+        } catch (error) {
+          notify("Could not " + pair[1] + ": " + error.message, true);
         }
+        showIntake();
       });
     });
+    every(showIntake);
   }
 
-  async function loadFlowchart(sagaId, figure) {
-    const url = "/api/sagas/" + encodeURIComponent(sagaId) + "/flowchart.svg";
-    const response = await fetch(url, { cache: "no-store" });
-    figure.textContent = "";
-    if (!response.ok) {
-      let message = "no flowchart for this saga";
-      try {
-        const body = await response.json();
-        if (body && typeof body.error === "string") message = body.error;
-      } catch (error) {
-        // keep the default message
-      }
-      figure.appendChild(make("p", "muted", message));
-      return new Map();
-    }
-    const text = await response.text();
-    const parsed = new DOMParser().parseFromString(text, "image/svg+xml");
-    const svg = parsed.documentElement;
-    if (!svg || svg.namespaceURI !== SVG_NS || parsed.getElementsByTagName("parsererror").length) {
-      figure.appendChild(make("p", "muted", "the flowchart could not be read"));
-      return new Map();
-    }
-    sanitizeSvg(svg);
-    svg.removeAttribute("width");
-    svg.removeAttribute("height");
-    svg.setAttribute("class", "chart");
-    svg.setAttribute("role", "img");
-    const shown = document.importNode(svg, true);
-    figure.appendChild(shown);
-    const nodes = new Map();
-    shown.querySelectorAll("g.node").forEach(function (group) {
-      const title = group.querySelector("title");
-      if (title) nodes.set(title.textContent.trim(), group);
-    });
-    return nodes;
-  }
+  window.sagacrew = {
+    byId: byId,
+    make: make,
+    label: label,
+    nameNode: nameNode,
+    duration: duration,
+    utc: utc,
+    RequestFailed: RequestFailed,
+    getJson: getJson,
+    showError: showError,
+    notify: notify,
+    stamp: stamp,
+    every: every,
+    showSystemTitle: showSystemTitle,
+    operatorPost: operatorPost,
+  };
 
-  function setState(group, state) {
-    if (!group) return;
-    Array.from(group.classList).forEach(function (name) {
-      if (name.startsWith("state-")) group.classList.remove(name);
-    });
-    if (state) group.classList.add("state-" + state);
-  }
-
-  function colourNodes(nodes, status) {
-    status.steps.forEach(function (step, index) {
-      const forward = nodes.get("step_" + (index + 1));
-      const undo = nodes.get("undo_" + (index + 1));
-      setState(forward, step.status);
-      setState(undo, UNDO_STATES.has(step.status) ? step.status : null);
-      if (forward) forward.classList.toggle("is-current", step.name === status.current_step);
-    });
-    TERMINAL_NODES.forEach(function (name) {
-      setState(nodes.get(name), name === status.state ? "reached" : "unreached");
-    });
-    setState(nodes.get("start"), "reached");
-  }
-
-  // --- one saga --------------------------------------------------------------------------
-
-  function renderSteps(list, status) {
-    list.textContent = "";
-    status.steps.forEach(function (step) {
-      const item = make("li", "step state-" + step.status);
-      item.appendChild(make("span", "step-name", step.name));
-      if (step.pivot) item.appendChild(make("span", "tag", "pivot"));
-      item.appendChild(make("span", "step-status", label(step.status)));
-      list.appendChild(item);
-    });
-  }
-
-  function renderLegend(list) {
-    list.textContent = "";
-    STEP_STATES.forEach(function (state) {
-      const item = make("li", "state-" + state);
-      item.appendChild(make("span", "swatch"));
-      item.appendChild(make("span", null, label(state)));
-      list.appendChild(item);
-    });
-  }
-
-  function renderStatus(status, nodes) {
-    document.title = status.saga_name + ": " + status.summary + " · sagacrew";
-    byId("saga-name").textContent = status.saga_name;
-    const badge = byId("state");
-    badge.textContent = label(status.state);
-    badge.className = "badge state-" + status.state;
-    byId("summary").textContent = status.summary;
-    byId("current-step").textContent = status.current_step
-      ? "current step: " + status.current_step
-      : "";
-    renderSteps(byId("steps"), status);
-    colourNodes(nodes, status);
-  }
-
-  async function sagaPage() {
-    const match = window.location.pathname.match(/^\/sagas\/([^/]+)\/?$/);
-    if (!match) {
-      showError("no saga id in the address; open /sagas/<saga id>");
-      return;
-    }
-    const sagaId = decodeURIComponent(match[1]);
-    byId("saga-id").textContent = sagaId;
-    renderLegend(byId("legend"));
-    showSystemTitle();
-    let nodes = new Map();
-    try {
-      nodes = await loadFlowchart(sagaId, byId("flowchart"));
-    } catch (error) {
-      byId("flowchart").textContent = "";
-      byId("flowchart").appendChild(make("p", "muted", "the flowchart could not be loaded"));
-    }
-    const statusUrl = "/api/sagas/" + encodeURIComponent(sagaId) + "/status";
-    every(async function () {
-      try {
-        const status = await getJson(statusUrl);
-        renderStatus(status, nodes);
-        showError("");
-        stamp();
-        return true;
-      } catch (error) {
-        if (error instanceof RequestFailed && error.status === 404) {
-          byId("state").textContent = "unknown";
-          showError("No saga with this id. Check the address.");
-          return false;
-        }
-        throw error;
-      }
-    });
-  }
-
-  // --- recent sagas --------------------------------------------------------------------
-
-  function fillSelect(select, values) {
-    values.forEach(function (value) {
-      const option = make("option", null, label(value));
-      option.value = value;
-      select.appendChild(option);
-    });
-  }
-
-  function renderRows(body, sagas) {
-    body.textContent = "";
-    sagas.forEach(function (saga) {
-      const row = make("tr");
-      row.appendChild(make("td", null, saga.saga_name));
-      const idCell = make("td");
-      const link = make("a", "mono", saga.saga_id);
-      link.href = "/sagas/" + encodeURIComponent(saga.saga_id);
-      idCell.appendChild(link);
-      row.appendChild(idCell);
-      const stateCell = make("td");
-      stateCell.appendChild(make("span", "badge state-" + saga.state, label(saga.state)));
-      row.appendChild(stateCell);
-      row.appendChild(make("td", null, saga.summary));
-      row.appendChild(make("td", "mono", saga.started_at.replace("T", " ").replace("Z", "")));
-      body.appendChild(row);
-    });
-    byId("empty").hidden = sagas.length > 0;
-  }
-
-  async function indexPage() {
-    const stateSelect = byId("filter-state");
-    const sagaSelect = byId("filter-saga");
-    const system = await showSystemTitle();
-    if (system) {
-      fillSelect(stateSelect, system.states);
-      fillSelect(sagaSelect, system.sagas.map(function (saga) { return saga.name; }));
-    }
-    byId("filters").addEventListener("submit", function (event) { event.preventDefault(); });
-    every(async function () {
-      const query = new URLSearchParams({ limit: "50" });
-      if (stateSelect.value) query.set("state", stateSelect.value);
-      if (sagaSelect.value) query.set("saga_name", sagaSelect.value);
-      const listing = await getJson("/api/sagas?" + query.toString());
-      renderRows(byId("saga-rows"), listing.sagas);
-      showError("");
-      stamp();
-      return true;
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () {
-    const page = document.body.getAttribute("data-page");
-    if (page === "saga") sagaPage();
-    else if (page === "index") indexPage();
-  });
+  document.addEventListener("DOMContentLoaded", setUpOperator);
 })();
