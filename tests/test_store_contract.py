@@ -15,6 +15,8 @@ from sagacrew.runtime.store import (
     DeadLetterUpdate,
     DuplicateCommandError,
     ExternalCall,
+    Fence,
+    LeaseLost,
     MessageLogEntry,
     NewEvent,
     SagaExecution,
@@ -355,6 +357,37 @@ class StoreContract:
         assert sorted(logs) == ["s-0", "s-1"]
         assert [row.status for row in logs["s-1"]] == ["started", "succeeded"]
         assert self.store.step_logs([]) == {}
+
+    def test_a_lease_is_claimed_once_renewed_taken_over_when_expired_and_fences_writes(
+        self,
+    ) -> None:
+        for i in range(3):
+            self.store.apply_saga_transition(
+                SagaTransition(create=saga_fakes.saga_row(f"s-{i}", "running", 100.0 + i))
+            )
+        active = ["running", "waiting", "compensating"]
+        claim = self.store.claim_sagas
+        assert claim("w1", states=active, limit=2, lease_s=10, now=1000.0) == {"s-0": 1, "s-1": 1}
+        assert claim("w2", states=active, limit=5, lease_s=10, now=1001.0) == {"s-2": 1}
+        assert claim("w3", states=active, limit=5, lease_s=10, now=1002.0) == {}, "all held"
+        assert self.store.renew_leases("w1", until=1012.0) == {"s-0": 1, "s-1": 1}
+        # w1 pauses past its lease: w3 takes s-0 over with the next generation.
+        assert claim("w3", states=active, limit=1, lease_s=10, now=1013.0) == {"s-0": 2}
+        assert self.store.renew_leases("w1", until=1025.0) == {"s-1": 1}, "s-0 is lost"
+
+        def update(fence: Fence, step_index: int) -> SagaTransition:
+            saga = SagaUpdate(saga_id="s-0", updated_at=1014.0, step_index=step_index)
+            return SagaTransition(update=saga, fence=fence)
+
+        with pytest.raises(LeaseLost, match="'w1' lost its lease"):
+            self.store.apply_saga_transition(update(Fence("w1", 1), 2))
+        with pytest.raises(LeaseLost):
+            self.store.apply_saga_transitions([update(Fence("w1", 1), 2)])
+        self.store.apply_saga_transitions([update(Fence("w3", 2), 1)])
+        saga = self.store.get_saga("s-0")
+        assert saga is not None and saga.step_index == 1, "only the owner's write is in"
+        self.store.release_lease("w3", "s-0")
+        assert claim("w2", states=active, limit=1, lease_s=10, now=1014.0) == {"s-0": 3}
 
     def test_saga_transition_creates_updates_and_logs_in_one_call(self) -> None:
         ids = self.store.apply_saga_transition(SagaTransition(create=saga_row(), step=step_row()))

@@ -12,11 +12,13 @@ from sagacrew.runtime.store._errors import (
     ConcurrencyError,
     CorruptRecord,
     DuplicateCommandError,
+    LeaseLost,
     StoreError,
     StoreUnavailable,
 )
 from sagacrew.runtime.store._event_recorder import EventRecorder
 from sagacrew.runtime.store._group import GroupCommitter, event_appender
+from sagacrew.runtime.store._lease_recorder import LeaseRecorder
 from sagacrew.runtime.store._log_recorder import LogRecorder
 from sagacrew.runtime.store._open import open_store
 from sagacrew.runtime.store._operations_recorder import OperationsRecorder
@@ -32,6 +34,7 @@ from sagacrew.runtime.store._records import (
     DeadLetter,
     DeadLetterUpdate,
     ExternalCall,
+    Fence,
     MessageLogEntry,
     NewEvent,
     RecordedEvent,
@@ -56,7 +59,10 @@ __all__ = [
     "DuplicateCommandError",
     "EventRecorder",
     "ExternalCall",
+    "Fence",
     "GroupCommitter",
+    "LeaseLost",
+    "LeaseRecorder",
     "LogRecorder",
     "MessageLogEntry",
     "NewEvent",

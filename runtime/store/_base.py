@@ -4,8 +4,9 @@ As pyeventsourcing layers its recorders, the store is four roles, each an abstra
 in its own module: :class:`EventRecorder` (event streams and snapshots),
 :class:`SagaRecorder` (saga executions, step log, dead letters written with them),
 :class:`OperationsRecorder` (dead letters, external calls, alerts) and
-:class:`LogRecorder` (message log, validation runs, the validator's read-only SQL).
-:class:`Store` is all four plus health; a caller may type against the role it needs.
+:class:`LogRecorder` (message log, validation runs, the validator's read-only SQL) and
+:class:`LeaseRecorder` (which worker drives which saga). :class:`Store` is all five plus
+health; a caller may type against the role it needs.
 Every query a caller needs is a method: SQL lives in the backends (``_sql_*``), except the
 validator's own checks, which are SQL by design (``LogRecorder.query``).
 
@@ -20,13 +21,14 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from sagacrew.runtime.store._event_recorder import EventRecorder
+from sagacrew.runtime.store._lease_recorder import LeaseRecorder
 from sagacrew.runtime.store._log_recorder import LogRecorder
 from sagacrew.runtime.store._operations_recorder import OperationsRecorder
 from sagacrew.runtime.store._saga_recorder import SagaRecorder
 from sagacrew.runtime.store._writer import WriterThread
 
 
-class Store(EventRecorder, SagaRecorder, OperationsRecorder, LogRecorder):
+class Store(EventRecorder, SagaRecorder, OperationsRecorder, LogRecorder, LeaseRecorder):
     """Event store plus the runtime's operational tables (``schema.sql``)."""
 
     _writer_thread: WriterThread | None = None

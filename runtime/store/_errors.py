@@ -79,3 +79,10 @@ class CorruptRecord(StoreError):
     affected stream or saga is quarantined; ``stream_id``/``version`` (or ``saga_id``)
     locate the row and ``fix`` says how to repair it.
     """
+
+
+class LeaseLost(StoreError):
+    """A worker wrote a saga transition under a lease it no longer holds: another worker
+    claimed the saga (this one was paused or cut off past its lease). Nothing was
+    written; the worker stops driving the saga, whose new owner resumes it from the
+    store."""

@@ -197,6 +197,9 @@ class PostgresStore(SqlStore):
     way.
     """
 
+    _skip_locked = " FOR UPDATE OF s SKIP LOCKED"
+    _share_lock = " FOR SHARE"
+
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock=clock)
         self._url = url

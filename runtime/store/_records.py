@@ -232,16 +232,27 @@ class AppendRequest:
 
 
 @dataclass(frozen=True)
+class Fence:
+    """The lease a worker writes a saga's transitions under: its id and the lease's
+    generation (the fencing token). A write whose fence is not the saga's lease any more
+    (another worker claimed it) is refused with :class:`LeaseLost`."""
+
+    owner: str
+    generation: int
+
+
+@dataclass(frozen=True)
 class SagaTransition:
     """Everything one saga transition writes, applied in ONE transaction.
 
     Any part may be ``None``. ``create`` inserts a saga, ``update`` changes it (exactly one
     row must match), ``step`` appends to the step log (and ``next_step`` after it: the
     next step's ``started`` row, folded into the commit of this one's success),
-    ``dead_letter`` parks a failed
-    compensation, ``dead_letter_update`` changes a dead letter's status, ``alert`` records
-    the alert the transition raises (its ``dead_letter_id``, when ``None``, becomes the id
-    of the dead letter this transition parks).
+    ``dead_letter`` parks a failed compensation, ``dead_letter_update`` changes a dead
+    letter's status, ``alert`` records the alert the transition raises (its
+    ``dead_letter_id``, when ``None``, becomes the id of the dead letter this transition
+    parks). With a ``fence``, the transition is written only while the saga's lease is
+    that fence (see :class:`~sagacrew.runtime.store.LeaseRecorder`).
     """
 
     create: SagaExecution | None = None
@@ -251,6 +262,15 @@ class SagaTransition:
     dead_letter: DeadLetter | None = None
     dead_letter_update: DeadLetterUpdate | None = None
     alert: AlertRecord | None = None
+    fence: Fence | None = None
+
+    @property
+    def saga_id(self) -> str | None:
+        """The saga this transition writes (``None`` for a bare dead-letter update)."""
+        for part in (self.create, self.update, self.step, self.dead_letter):
+            if part is not None:
+                return part.saga_id
+        return None
 
 
 @dataclass(frozen=True)

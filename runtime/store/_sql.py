@@ -5,17 +5,19 @@ Statements are written once, with ``?`` placeholders and portable SQL (``RETURNI
 translation of driver errors. The statements live by table family: events and
 snapshots (``_sql_events``), operational tables (``_sql_operations``), saga
 persistence (``_sql_sagas``), alerts (``_sql_alerts``), the repair of a broken event
-(``_sql_repair``); the backend hooks in ``_sql_base``.
+(``_sql_repair``), the leases of workers (``_sql_leases``); the backend hooks in
+``_sql_base``.
 """
 
 from __future__ import annotations
 
 from sagacrew.runtime.store._sql_alerts import SqlAlerts
 from sagacrew.runtime.store._sql_events import SqlEvents
+from sagacrew.runtime.store._sql_leases import SqlLeases
 from sagacrew.runtime.store._sql_operations import SqlOperations
 from sagacrew.runtime.store._sql_repair import SqlRepair
 from sagacrew.runtime.store._sql_sagas import SqlSagas
 
 
-class SqlStore(SqlEvents, SqlOperations, SqlSagas, SqlAlerts, SqlRepair):
+class SqlStore(SqlEvents, SqlOperations, SqlSagas, SqlAlerts, SqlRepair, SqlLeases):
     """:class:`Store` over a SQL connection; ``clock`` stamps ``recorded_at`` and friends."""

@@ -7,7 +7,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import StoreError
@@ -29,6 +29,13 @@ class Cursor(Protocol):
 class SqlBase(Store):
     """The backend hooks every part of :class:`~sagacrew.runtime.store._sql.SqlStore` uses;
     ``clock`` stamps ``recorded_at`` and friends."""
+
+    _skip_locked: ClassVar[str] = ""
+    """Appended to the claim's SELECT: ``FOR UPDATE ... SKIP LOCKED`` where the backend has
+    row locks (PostgreSQL); SQLite's single writer needs none."""
+    _share_lock: ClassVar[str] = ""
+    """Appended to a fence check's SELECT: ``FOR SHARE`` where the backend has row locks,
+    so that a claim waits for the transition being written under the old lease."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

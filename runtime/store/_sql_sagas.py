@@ -26,7 +26,7 @@ class SqlSagas(SqlBase):
 
     def apply_saga_transition(self, transition: SagaTransition) -> TransitionIds:
         with self._transaction() as cursor:
-            return apply(cursor, transition)
+            return apply(cursor, transition, self._share_lock)
 
     def apply_saga_transitions(self, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
         if not transitions:
@@ -34,11 +34,11 @@ class SqlSagas(SqlBase):
         if all(plain(transition) for transition in transitions):
             try:
                 with self._transaction() as cursor:
-                    return apply_plain(cursor, transitions)
+                    return apply_plain(cursor, transitions, self._share_lock)
             except Unusual:
                 pass  # rolled back: written again below, one transition at a time
         with self._transaction() as cursor:
-            return [apply(cursor, transition) for transition in transitions]
+            return [apply(cursor, transition, self._share_lock) for transition in transitions]
 
     def get_saga(self, saga_id: str) -> SagaExecution | None:
         rows = self._read(

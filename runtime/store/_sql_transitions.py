@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sagacrew.runtime.store import _codec as codec
-from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._errors import LeaseLost, StoreError
 from sagacrew.runtime.store._records import (
     UNSET,
     DeadLetter,
@@ -48,12 +48,36 @@ _INSERT_STEP = (
 )
 
 
-def apply_plain(cursor: Cursor, transitions: Sequence[SagaTransition]) -> list[TransitionIds]:
+def fenced_out(cursor: Cursor, transitions: Sequence[SagaTransition], share: str) -> list[str]:
+    """The sagas among ``transitions`` whose fence is not their lease any more (the lease
+    rows read with ``share``: a claim waits until this transaction ends)."""
+    fences = {t.saga_id: t.fence for t in transitions if t.fence is not None}
+    if not fences:
+        return []
+    marks = ", ".join("?" for _ in fences)
+    rows = cursor.run(
+        f"SELECT saga_id, owner, generation FROM saga_leases WHERE saga_id IN ({marks}){share}",
+        list(fences),
+    )
+    held = {str(saga_id): (str(owner), int(generation)) for saga_id, owner, generation in rows}
+    return [
+        str(saga_id)
+        for saga_id, fence in fences.items()
+        if fence is not None and held.get(str(saga_id)) != (fence.owner, fence.generation)
+    ]
+
+
+def apply_plain(
+    cursor: Cursor, transitions: Sequence[SagaTransition], share: str = ""
+) -> list[TransitionIds]:
     """Plain transitions of different sagas, one statement per kind of row for the whole
     batch (a saga has at most one transition in a batch: it awaits each commit).
 
-    Raises :class:`Unusual` (the transaction rolls back) when a create was replayed or
-    an update found no saga: :func:`_apply` then writes each and says which is wrong."""
+    Raises :class:`Unusual` (the transaction rolls back) when a create was replayed, an
+    update found no saga or a fence is not its saga's lease: :func:`apply` then writes
+    each and says which is wrong."""
+    if fenced_out(cursor, transitions, share):
+        raise Unusual
     creates = [_saga_row(t.create) for t in transitions if t.create is not None]
     if creates and cursor.run_many(_INSERT_SAGA, creates) != len(creates):
         raise Unusual
@@ -79,7 +103,17 @@ def apply_plain(cursor: Cursor, transitions: Sequence[SagaTransition]) -> list[T
     return [TransitionIds() for _ in transitions]
 
 
-def apply(cursor: Cursor, transition: SagaTransition) -> TransitionIds:
+def apply(cursor: Cursor, transition: SagaTransition, share: str = "") -> TransitionIds:
+    """Write ``transition``; :class:`LeaseLost` (nothing written) when its fence is not
+    its saga's lease any more."""
+    if transition.fence is not None and fenced_out(cursor, [transition], share):
+        fence = transition.fence
+        raise LeaseLost(
+            f"saga {transition.saga_id!r}: worker {fence.owner!r} lost its lease "
+            f"(generation {fence.generation}) to another worker; nothing was written",
+            fix="nothing to do: the saga's new owner resumes it from the store",
+            saga_id=transition.saga_id,
+        )
     dead_letter_id: int | None = None
     if transition.create is not None:
         _insert_saga(cursor, transition.create)

@@ -165,3 +165,15 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_once
     ON alerts (kind, correlation_id, saga_id, step_name, (COALESCE(stream_id, '')), raised_at);
 CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts (delivered_at, id);
+
+-- Workers (more than one process over one PostgreSQL): the lease a worker holds on a saga
+-- it drives. A worker claims sagas in flight with no lease or an expired one (generation
+-- + 1: the fencing token), renews its leases by heartbeat, and writes each transition
+-- only while its generation is the lease's (see LeaseRecorder).
+CREATE TABLE IF NOT EXISTS saga_leases (
+    saga_id     TEXT PRIMARY KEY,
+    owner       TEXT    NOT NULL,  -- the worker's id
+    generation  BIGINT  NOT NULL,  -- bumped by every claim: a fencing token
+    expires_at  DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS saga_leases_owner ON saga_leases (owner);

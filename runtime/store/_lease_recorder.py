@@ -1,0 +1,38 @@
+"""Leases: which worker drives which saga, when several worker processes share a store.
+
+A saga in flight is driven by one worker at a time. A worker claims sagas in flight that
+have no lease or an expired one (:meth:`LeaseRecorder.claim_sagas`; PostgreSQL's ``FOR
+UPDATE SKIP LOCKED`` keeps two workers from claiming the same saga), renews its leases
+by heartbeat (:meth:`~LeaseRecorder.renew_leases`) and writes every transition of a
+claimed saga with the lease's :class:`~sagacrew.runtime.store.Fence`: each claim bumps
+the lease's generation, so a worker that lost its lease (paused, cut off) can never
+write that saga again (:class:`~sagacrew.runtime.store.LeaseLost`). A takeover waits for
+a transition being written under the old lease, so the new owner reads the saga after
+it; recovery after a crash is the same path: the dead worker's leases expire.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+
+class LeaseRecorder(ABC):
+    """The ``saga_leases`` table (see the module)."""
+
+    @abstractmethod
+    def claim_sagas(
+        self, owner: str, *, states: Sequence[str], limit: int, lease_s: float, now: float
+    ) -> dict[str, int]:
+        """Claim up to ``limit`` sagas in ``states`` (oldest first) whose lease is missing
+        or expired at ``now``, for ``lease_s`` seconds; their ids and generations."""
+
+    @abstractmethod
+    def renew_leases(self, owner: str, *, until: float) -> dict[str, int]:
+        """Extend every lease ``owner`` still holds to ``until``; the saga ids and
+        generations it holds (a saga missing from it was claimed by another worker)."""
+
+    @abstractmethod
+    def release_lease(self, owner: str, saga_id: str) -> None:
+        """Give up ``owner``'s lease on ``saga_id`` (the saga ended, or the worker stops):
+        the lease expires at once; its generation stays, so its fence never matches again."""
