@@ -30,7 +30,7 @@ from typing import Final, Literal
 
 import networkx as nx
 
-from sagacrew.agents.blueprint import StepSpec
+from sagacrew.agents.blueprint import Compensation, StepSpec
 from sagacrew.agents.spec.model import CommandKind, RetryPolicy
 
 Role = Literal["start", "step", "pivot", "query", "compensation", "terminal"]
@@ -97,6 +97,14 @@ def _step_lines(step: StepSpec, *, after_pivot: bool) -> tuple[str, ...]:
     if step.completion_event is not None:
         lines.append(f"waits for {step.completion_event}")
     return tuple(lines)
+
+
+def _undo_action(comp: Compensation) -> str:
+    """What an undo does: ``release: compute.gpu_quota.release_gpus``; a built-in command
+    (``_delete``, ``_restore``) is named by its kind alone: ``delete: ordering.order``."""
+    if comp.command.startswith("_"):
+        return f"{comp.kind}: {comp.target}"
+    return f"{comp.kind}: {comp.target}.{comp.command}"
 
 
 def _list_name(step: StepSpec) -> str:
@@ -176,10 +184,7 @@ def build_graph(
         comp = steps[i].compensation
         if comp is not None:
             undo_ids[i] = f"undo_{i + 1}"
-            lines: tuple[str, ...] = (
-                f"compensate {steps[i].name}",
-                f"{comp.kind}: {comp.target}.{comp.command}",
-            )
+            lines: tuple[str, ...] = (f"undo {steps[i].name}", _undo_action(comp))
             if steps[i].for_each is not None:
                 lines = (*lines, "each done item, in reverse")
             add_node(_Node(undo_ids[i], "compensation", lines), steps[i].name)

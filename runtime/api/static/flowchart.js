@@ -160,7 +160,10 @@
       edge.group.classList.add("kind-" + edgeKind);
     });
     if (chart.figure && !chart.figure.classList.contains("live")) {
-      window.requestAnimationFrame(function () { chart.figure.classList.add("live"); });
+      // Resolve the first colours now (reading the layout does), so that only later
+      // changes are animated.
+      void chart.figure.getBoundingClientRect();
+      chart.figure.classList.add("live");
     }
   }
 
