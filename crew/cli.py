@@ -35,6 +35,7 @@ from sagacrew.crew.cli_base import (
 from sagacrew.crew.cli_run import run
 from sagacrew.crew.cli_serve import serve
 from sagacrew.crew.cli_verify import verify
+from sagacrew.crew.cli_worker import worker
 
 
 @app.command()
@@ -220,6 +221,7 @@ def lint(
 
 
 app.command()(serve)
+app.command()(worker)
 
 
 @app.command()

@@ -40,12 +40,17 @@ from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import (
     AppendRequest,
+    ConcurrencyError,
     DuplicateCommandError,
     NewEvent,
     Store,
     StoreUnavailable,
     event_appender,
 )
+
+_STALE_RETRIES = 3
+"""How often a command is decided again after its stream moved under it (another process
+appended), before the conflict is raised."""
 
 CommandKindName = Literal["create", "update", "delete", "reserve", "release", "query"]
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
@@ -184,7 +189,7 @@ class AggregateActor(Actor, EventSourcedAggregate):
         """Drop an instance's cached state (it is replayed on next use)."""
         self._instances.pop(aggregate_id, None)
 
-    async def _handle(self, message: Envelope) -> Any:
+    async def _handle(self, message: Envelope, stale: int = 0) -> Any:
         key = message.idempotency_key
         if UNDOES in message.payload:
             key = undo_key(str(message.payload[UNDOES]))  # one undo per undone command
@@ -229,6 +234,13 @@ class AggregateActor(Actor, EventSourcedAggregate):
             # Another writer handled the same command first: answer as it did, act not.
             self._instances.pop(aggregate_id, None)
             return dict(duplicate.result)
+        except ConcurrencyError:
+            # Another process (a worker) appended to the stream since it was read here:
+            # read it again and decide the command against what is there now.
+            self._instances.pop(aggregate_id, None)
+            if stale >= _STALE_RETRIES:
+                raise
+            return await self._handle(message, stale + 1)
         instance.state, instance.exists = self.evolve(
             instance.state, instance.exists, event_type, payload
         )

@@ -46,6 +46,7 @@ from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import (
     Alert,
     FaultInjector,
+    Lease,
     SagaDefinition,
     SagaOrchestrator,
     SagaResult,
@@ -101,9 +102,12 @@ class SagaSystem:
         metrics: RuntimeMetrics | None = None,
         on_alert: Callable[[Alert], None] | None = None,
         alert_sinks: Sequence[AlertSink] = (),
+        lease: Lease | None = None,
     ) -> None:
         self.name = name
         self.store = store
+        self.lease = lease
+        """With a lease, this system is one worker of several (see :mod:`.worker`)."""
         if late_completion_delay_s is None:
             late_completion_delay_s = _longest_wait_s(sagas)
         self.late_completions = LateCompletions(
@@ -165,6 +169,7 @@ class SagaSystem:
             on_alert=self._on_alert,
             listeners=() if self.metrics is None else (self.metrics,),
             alert_sinks=self.alert_sinks,
+            lease=self.lease,
         )
         self.recovered = await self.orchestrator.recover()
         return self.recovered

@@ -37,6 +37,7 @@ from sagacrew.runtime.saga._errors import (
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._for_each import REPLIES, ForEach, PartialFailure
 from sagacrew.runtime.saga._history import idempotency_key, transition_id
+from sagacrew.runtime.saga._leasing import Lease
 from sagacrew.runtime.saga._orchestrator import SagaIds, SagaOrchestrator
 from sagacrew.runtime.saga._policy import RETRY_BOUNDS, Bound, RetryPolicy, check_retry_policy
 from sagacrew.runtime.saga._send import FromStep, Item, Send, Undo
@@ -58,6 +59,7 @@ __all__ = [
     "ForEach",
     "FromStep",
     "Item",
+    "Lease",
     "PartialFailure",
     "RetryPolicy",
     "SagaDefinition",

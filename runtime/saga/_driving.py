@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._alerts import AlertDelivery
@@ -28,7 +28,9 @@ from sagacrew.runtime.saga._types import Alert, SagaResult, SagaState
 from sagacrew.runtime.store import (
     CorruptRecord,
     DeadLetter,
+    Fence,
     GroupCommitter,
+    LeaseLost,
     SagaExecution,
     SagaTransition,
     Store,
@@ -36,6 +38,9 @@ from sagacrew.runtime.store import (
     StoreUnavailable,
     TransitionIds,
 )
+
+if TYPE_CHECKING:
+    from sagacrew.runtime.saga._leasing import Lease
 
 logger = logging.getLogger("sagacrew.runtime.saga")
 
@@ -72,6 +77,9 @@ class SagaDriving:
     _closed: bool
     _restarts: DriverRestarts
     _given_up: dict[str, str]
+    _lease: Lease | None = None
+    writes_refused = 0
+    """Saga transitions refused because this worker had lost the saga's lease (fencing)."""
 
     # --- completion events ----------------------------------------------------------
 
@@ -102,7 +110,8 @@ class SagaDriving:
                     accepted = True
                 else:
                     acks.append(ack)
-        for saga in self.store.list_sagas([SagaState.WAITING.value], correlation_id=correlation_id):
+        waiting = [] if self._lease is not None else [SagaState.WAITING.value]  # owners'
+        for saga in self.store.list_sagas(waiting, correlation_id=correlation_id):
             if saga.saga_id in self._live or saga.saga_name not in self._definitions:
                 continue
             steps = self._definitions[saga.saga_name].steps
@@ -204,31 +213,6 @@ class SagaDriving:
         history = History.from_log(self.store.step_log(saga_id))
         return late_step(self._definitions[saga.saga_name], history, event_name)
 
-    def _load_runs(self, states: Sequence[str]) -> dict[str, tuple[History, dict[int, DeadLetter]]]:
-        """The history and parked compensations of every saga in ``states``, read with two
-        queries (recovery of many sagas); :class:`CorruptRecord` if any row is broken."""
-        parked: dict[str, dict[int, DeadLetter]] = {}
-        for letter in self.store.list_dead_letters(status="parked"):
-            if letter.kind == "compensation" and letter.step_index is not None:
-                parked.setdefault(str(letter.saga_id), {})[letter.step_index] = letter
-        return {
-            saga_id: (History.from_log(rows), parked.get(saga_id, {}))
-            for saga_id, rows in self.store.step_logs(states).items()
-        }
-
-    async def _readable_sagas(self, states: Sequence[str]) -> list[SagaExecution]:
-        """The sagas in ``states``, read one by one; a corrupt one is quarantined."""
-        readable: list[SagaExecution] = []
-        for saga_id in self.store.list_saga_ids(states):
-            try:
-                saga = self.store.get_saga(saga_id)
-            except CorruptRecord as error:
-                await self._quarantine_saga(saga_id, error)
-                continue
-            if saga is not None:
-                readable.append(saga)
-        return readable
-
     def _resume(
         self,
         saga: SagaExecution,
@@ -250,9 +234,12 @@ class SagaDriving:
         parked: dict[int, DeadLetter],
         redrive: frozenset[int] = frozenset(),
         late: frozenset[int] = frozenset(),
+        *,
+        fence: Fence | None = None,
     ) -> SagaRun:
         definition = self._definitions[saga.saga_name]
         run = SagaRun(self._env, definition, saga, history, parked, redrive, late)
+        run.fence = fence
         task = asyncio.get_running_loop().create_task(
             self._drive(run), name=f"saga:{saga.saga_name}:{saga.saga_id}"
         )
@@ -265,6 +252,11 @@ class SagaDriving:
         saga_id = run.saga.saga_id
         try:
             result = await run.drive()
+        except LeaseLost as lost:
+            self._forget(run)
+            self.writes_refused += 1
+            logger.warning("%s", lost, extra={"saga_id": saga_id})
+            return
         except Exception as exc:
             self._forget(run)
             self._driver_failed(run, exc)
@@ -273,6 +265,11 @@ class SagaDriving:
             self._forget(run)
             raise
         self._forget(run)
+        if run.fence is not None:
+            try:
+                self.store.release_lease(run.fence.owner, saga_id)
+            except StoreError as error:  # it expires by itself
+                logger.warning("lease not released: %s", error, extra={"saga_id": saga_id})
         self._restarts.succeeded(saga_id)
         for future in self._waiters.pop(saga_id, []):
             if not future.done():

@@ -14,7 +14,7 @@ from sagacrew.runtime.saga._alert_sinks import AlertSink, CallbackSink
 from sagacrew.runtime.saga._alerts import AlertDelivery
 from sagacrew.runtime.saga._commit import transition_committer
 from sagacrew.runtime.saga._definition import Dispatch, SagaDefinition
-from sagacrew.runtime.saga._driving import SagaDriving, _Live, _result_of
+from sagacrew.runtime.saga._driving import _Live, _result_of
 from sagacrew.runtime.saga._env import Env, Listeners, SagaListener
 from sagacrew.runtime.saga._errors import (
     SagaDefinitionError,
@@ -24,10 +24,10 @@ from sagacrew.runtime.saga._errors import (
 )
 from sagacrew.runtime.saga._faults import FaultInjector, SeededFaults
 from sagacrew.runtime.saga._history import FORWARD, History
+from sagacrew.runtime.saga._leasing import Lease, Leasing
 from sagacrew.runtime.saga._restarts import DriverRestarts
 from sagacrew.runtime.saga._run import step_entry
 from sagacrew.runtime.saga._types import (
-    ACTIVE_STATES,
     Alert,
     SagaMetrics,
     SagaResult,
@@ -35,7 +35,6 @@ from sagacrew.runtime.saga._types import (
     SagaStatus,
 )
 from sagacrew.runtime.store import (
-    CorruptRecord,
     DeadLetter,
     SagaExecution,
     SagaTransition,
@@ -56,7 +55,7 @@ class SagaIds(TypedDict, total=False):
     causation_id: str | None
 
 
-class SagaOrchestrator(SagaDriving):
+class SagaOrchestrator(Leasing):
     """Runs sagas durably over a :class:`Store` on one asyncio loop.
 
     Every transition is persisted before it is acted on (see ``_execution``), so after a
@@ -77,8 +76,9 @@ class SagaOrchestrator(SagaDriving):
     are told of each transition once it is persisted (see :class:`SagaListener`; e.g.
     :class:`sagacrew.runtime.metrics.RuntimeMetrics` exports them to Prometheus).
 
-    Transitions of concurrent sagas persisted in the same loop iteration share one
-    transaction (group commit); each saga still waits for its own commit before acting.
+    Transitions of concurrent sagas share one transaction (group commit, on the store's
+    writer thread); each saga still waits for its own commit before acting. With a
+    ``lease`` the orchestrator is one of several workers (see :mod:`._leasing`).
     """
 
     def __init__(
@@ -94,7 +94,9 @@ class SagaOrchestrator(SagaDriving):
         on_alert: Callable[[Alert], None] | None = None,
         listeners: Sequence[SagaListener] = (),
         alert_sinks: Sequence[AlertSink] = (),
+        lease: Lease | None = None,
     ) -> None:
+        self._lease = lease
         self._definitions: dict[str, SagaDefinition] = {}
         for definition in definitions:
             if definition.name in self._definitions:
@@ -200,6 +202,10 @@ class SagaOrchestrator(SagaDriving):
             updated_at=now,
             deadline_at=now + definition.deadline_s,
         )
+        if self._lease is not None:  # queued: a worker claims it (this one or another)
+            await self._committer.apply(SagaTransition(create=saga))
+            self._env.listeners.on_saga_started(saga_name, saga_id)
+            return saga_id
         # The first step's start goes in the same commit (see ForwardPath._next_start).
         first = step_entry(saga, definition, 0, FORWARD, "started", 1, now)
         await self._committer.apply(SagaTransition(create=saga, step=first))
@@ -248,34 +254,9 @@ class SagaOrchestrator(SagaDriving):
         (those raised before a restart; a failing sink never fails recover).
         """
         self.alert_delivery.redeliver_pending()
-        states = [state.value for state in ACTIVE_STATES]
-        try:  # every row at once; one by one only to find a corrupt one
-            active = self.store.list_sagas(states)
-            loaded = self._load_runs(states)
-        except CorruptRecord:
-            active, loaded = await self._readable_sagas(states), {}
-        missing = sorted({saga.saga_name for saga in active} - set(self._definitions))
-        if missing:
-            raise SagaDefinitionError(
-                f"the store holds unfinished sagas of unknown types {missing}; pass their "
-                "definitions to SagaOrchestrator before recover()"
-            )
-        resumed = []
-        for saga in active:
-            if saga.saga_id not in self._live:
-                try:
-                    if saga.saga_id in loaded:
-                        history, parked = loaded[saga.saga_id]
-                        self._spawn(saga, history, parked)
-                    else:
-                        self._resume(saga)
-                except CorruptRecord as error:
-                    await self._quarantine_saga(saga.saga_id, error)
-                    continue
-                resumed.append(saga.saga_id)
-        if resumed:
-            logger.info("recovering %d sagas", len(resumed), extra={"sagas": resumed})
-        return resumed
+        if self._lease is not None:
+            return await self.claim()
+        return await self._recover_all()
 
     # --- status and dead letters ----------------------------------------------------
 

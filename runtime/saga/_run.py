@@ -45,6 +45,7 @@ from sagacrew.runtime.store import (
     CorruptRecord,
     DeadLetter,
     DeadLetterUpdate,
+    Fence,
     SagaExecution,
     SagaTransition,
     SagaUpdate,
@@ -154,7 +155,10 @@ def step_entry(
 
 class RunCore:
     """One saga being driven to a terminal state: its state and the helpers both paths use
-    (see :class:`~sagacrew.runtime.saga._execution.SagaRun`)."""
+    (see :class:`~sagacrew.runtime.saga._execution.SagaRun`). With a ``fence`` (a
+    worker's lease), every transition is written under it."""
+
+    fence: Fence | None = None
 
     def __init__(
         self,
@@ -201,6 +205,7 @@ class RunCore:
                 update=update,
                 step=step,
                 next_step=next_step,
+                fence=self.fence,
                 dead_letter=dead_letter,
                 dead_letter_update=dead_letter_update,
                 alert=None if alert is None else alert_record(alert),

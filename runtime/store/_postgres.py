@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -115,9 +115,10 @@ class _Link:
     """One connection to the server and its healing: reconnects on a later call after the
     connection was lost, no more often than the backoff allows."""
 
-    def __init__(self, url: str, where: str) -> None:
+    def __init__(self, url: str, where: str, settings: Mapping[str, str]) -> None:
         self.url = url
         self.where = where
+        self.settings = dict(settings)
         self.lock = threading.Lock()
         self.conn: psycopg.Connection[Any] | None = None
         self.closed = False
@@ -127,7 +128,10 @@ class _Link:
         self.last_error = ""
 
     def connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        for name, value in self.settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        return conn
 
     def connection(self) -> psycopg.Connection[Any]:
         """The live connection, reconnecting when the last one was lost (caller holds
@@ -194,18 +198,26 @@ class PostgresStore(SqlStore):
     I/O. A write whose commit was cut off has an unknown outcome: it raises
     :class:`StoreUnavailable` too, and the saga tables make replaying it a no-op. The
     writer thread (:meth:`writer_thread`) has a connection of its own, healing the same
-    way.
+    way. ``settings`` are server settings of every connection (``set_config``), e.g. a
+    worker's ``idle_in_transaction_session_timeout``.
     """
 
-    _skip_locked = " FOR UPDATE OF s SKIP LOCKED"
+    _skip_locked = " FOR UPDATE SKIP LOCKED"
+    _lock_rows = " FOR UPDATE"
     _share_lock = " FOR SHARE"
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(clock=clock)
         self._url = url
         self._where = url.split("@")[-1]  # never echo a password
-        self._main = _Link(url, self._where)
-        self._writer_link = _Link(url, self._where)
+        self._main = _Link(url, self._where, settings or {})
+        self._writer_link = _Link(url, self._where, settings or {})
         try:
             conn = self._main.conn = self._main.connect()
             with conn.transaction():

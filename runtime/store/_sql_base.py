@@ -31,8 +31,11 @@ class SqlBase(Store):
     ``clock`` stamps ``recorded_at`` and friends."""
 
     _skip_locked: ClassVar[str] = ""
-    """Appended to the claim's SELECT: ``FOR UPDATE ... SKIP LOCKED`` where the backend has
-    row locks (PostgreSQL); SQLite's single writer needs none."""
+    """Appended to the claim's SELECT: ``FOR UPDATE SKIP LOCKED`` where the backend has row
+    locks (PostgreSQL); SQLite's single writer needs none."""
+    _lock_rows: ClassVar[str] = ""
+    """Appended to a SELECT whose rows are then updated: ``FOR UPDATE`` where the backend
+    has row locks (taken in the SELECT's order: one order for every lease writer)."""
     _share_lock: ClassVar[str] = ""
     """Appended to a fence check's SELECT: ``FOR SHARE`` where the backend has row locks,
     so that a claim waits for the transition being written under the old lease."""

@@ -16,32 +16,43 @@ class SqlLeases(SqlBase):
         if not states or limit <= 0:
             return {}
         marks = ", ".join("?" for _ in states)
-        claimed: dict[str, int] = {}
+        active = (
+            f"SELECT 1 FROM saga_executions s WHERE s.saga_id = l.saga_id AND s.state IN ({marks})"
+        )
+        with self._transaction() as cursor:
+            # A saga in flight with no lease yet gets an expired one (generation 0), so
+            # that every claim locks lease rows only, in saga id order (as heartbeats and
+            # fenced writes do): no deadlock with them.
+            cursor.run(
+                "INSERT INTO saga_leases (saga_id, owner, generation, expires_at) "
+                "SELECT s.saga_id, '', 0, 0 FROM saga_executions s "
+                f"WHERE s.state IN ({marks}) AND NOT EXISTS "
+                "(SELECT 1 FROM saga_leases l WHERE l.saga_id = s.saga_id) "
+                "ORDER BY s.saga_id ON CONFLICT (saga_id) DO NOTHING",
+                tuple(states),
+            )
         with self._transaction() as cursor:
             free = cursor.run(
-                "SELECT s.saga_id FROM saga_executions s "
-                "LEFT JOIN saga_leases l ON l.saga_id = s.saga_id "
-                f"WHERE s.state IN ({marks}) AND (l.saga_id IS NULL OR l.expires_at < ?) "
-                f"ORDER BY s.started_at, s.saga_id LIMIT ?{self._skip_locked}",
-                (*states, now, limit),
+                f"SELECT l.saga_id FROM saga_leases l WHERE l.expires_at < ? AND EXISTS ({active}) "
+                f"ORDER BY l.saga_id LIMIT ?{self._skip_locked}",
+                (now, *states, limit),
             )
-            for (saga_id,) in free:
-                rows = cursor.run(
-                    "INSERT INTO saga_leases (saga_id, owner, generation, expires_at) "
-                    "VALUES (?, ?, 1, ?) ON CONFLICT (saga_id) DO UPDATE SET "
-                    "owner = excluded.owner, generation = saga_leases.generation + 1, "
-                    "expires_at = excluded.expires_at WHERE saga_leases.expires_at < ? "
-                    "RETURNING generation",
-                    (saga_id, owner, now + lease_s, now),
-                )
-                if rows:
-                    claimed[str(saga_id)] = int(rows[0][0])
-        return claimed
+            if not free:
+                return {}
+            ids = [str(saga_id) for (saga_id,) in free]
+            rows = cursor.run(
+                "UPDATE saga_leases SET owner = ?, generation = generation + 1, expires_at = ? "
+                f"WHERE saga_id IN ({', '.join('?' for _ in ids)}) AND expires_at < ? "
+                "RETURNING saga_id, generation",
+                (owner, now + lease_s, *ids, now),
+            )
+        return {str(saga_id): int(generation) for saga_id, generation in rows}
 
     def renew_leases(self, owner: str, *, until: float) -> dict[str, int]:
         with self._transaction() as cursor:
             rows = cursor.run(
-                "UPDATE saga_leases SET expires_at = ? WHERE owner = ? "
+                "UPDATE saga_leases SET expires_at = ? WHERE saga_id IN (SELECT saga_id FROM "
+                f"saga_leases WHERE owner = ? ORDER BY saga_id{self._lock_rows}) "
                 "RETURNING saga_id, generation",
                 (until, owner),
             )

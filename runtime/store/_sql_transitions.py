@@ -56,7 +56,8 @@ def fenced_out(cursor: Cursor, transitions: Sequence[SagaTransition], share: str
         return []
     marks = ", ".join("?" for _ in fences)
     rows = cursor.run(
-        f"SELECT saga_id, owner, generation FROM saga_leases WHERE saga_id IN ({marks}){share}",
+        f"SELECT saga_id, owner, generation FROM saga_leases WHERE saga_id IN ({marks}) "
+        f"ORDER BY saga_id{share}",
         list(fences),
     )
     held = {str(saga_id): (str(owner), int(generation)) for saga_id, owner, generation in rows}

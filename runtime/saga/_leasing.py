@@ -1,0 +1,109 @@
+"""Workers: an orchestrator that drives only the sagas it holds a lease on.
+
+With a :class:`Lease`, several orchestrators (worker processes) share one PostgreSQL
+store. ``start()`` only persists a saga; ``recover()`` (called on start and then every
+poll by the worker loop) claims sagas in flight that no live worker holds, up to the
+lease's ``capacity``, and drives them, each transition written under the lease's fence;
+``renew()`` (every heartbeat) extends the leases still held and stops driving the sagas
+another worker claimed meanwhile. A saga that ends gives its lease up. See
+:class:`~sagacrew.runtime.store.LeaseRecorder` for the store's side.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sagacrew.runtime.saga._history import History
+from sagacrew.runtime.saga._recovery import Recovery
+from sagacrew.runtime.saga._types import ACTIVE_STATES
+from sagacrew.runtime.store import CorruptRecord, Fence
+
+logger = logging.getLogger("sagacrew.runtime.saga")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How a worker holds sagas: its id (unique among the workers), how long a lease lasts
+    without a heartbeat, how many sagas it drives at most, and the wall clock shared by
+    the workers (seconds since the epoch)."""
+
+    owner: str
+    lease_s: float = 5.0
+    capacity: int = 500
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+
+class Leasing(Recovery):
+    """Claims, heartbeats and releases of an orchestrator with a :class:`Lease`."""
+
+    claimed = 0
+    """Sagas this worker claimed (a saga claimed again after a lost lease counts again)."""
+    leases_lost = 0
+    """Sagas a heartbeat found claimed by another worker (this one stopped driving them)."""
+
+    async def claim(self) -> list[str]:
+        """Claim sagas in flight that no live worker holds (up to the capacity left) and
+        drive them; their ids."""
+        lease = self._lease
+        assert lease is not None
+        room = lease.capacity - len(self._live)
+        if room <= 0 or self._closed:
+            return []
+        states = [state.value for state in ACTIVE_STATES]
+        claimed = self.store.claim_sagas(
+            lease.owner, states=states, limit=room, lease_s=lease.lease_s, now=lease.clock()
+        )
+        driven = []
+        for saga_id, generation in sorted(claimed.items()):
+            fence = Fence(lease.owner, generation)
+            live = self._live.get(saga_id)
+            if live is not None:  # our own lease had expired: go on under the new one
+                live.run.fence = fence
+                continue
+            try:
+                saga = self.store.get_saga(saga_id)
+                if saga is None or saga.saga_name not in self._definitions:
+                    continue
+                history = History.from_log(self.store.step_log(saga_id))
+                parked = {
+                    letter.step_index: letter
+                    for letter in self.store.list_dead_letters(status="parked", saga_id=saga_id)
+                    if letter.kind == "compensation" and letter.step_index is not None
+                }
+            except CorruptRecord as error:
+                await self._quarantine_saga(saga_id, error)
+                continue
+            self._spawn(saga, history, parked, fence=fence)
+            driven.append(saga_id)
+        self.claimed += len(driven)
+        if driven:
+            logger.info("claimed %d sagas", len(driven), extra={"owner": lease.owner})
+        return driven
+
+    def renew(self) -> int:
+        """Extend the leases this worker still holds; stop driving the sagas whose lease
+        another worker took (their new owner resumes them). How many are held."""
+        lease = self._lease
+        assert lease is not None
+        held = self.store.renew_leases(lease.owner, until=lease.clock() + lease.lease_s)
+        for saga_id, live in list(self._live.items()):
+            fence = live.run.fence
+            if fence is not None and held.get(saga_id) != fence.generation:
+                logger.warning(
+                    "lease lost; another worker drives the saga now",
+                    extra={"saga_id": saga_id, "owner": lease.owner},
+                )
+                self._forget(live.run)
+                live.task.cancel()
+                self.leases_lost += 1
+        return len(held)
+
+    def release_all(self) -> None:
+        """Give up every lease of the sagas driven here (on a graceful stop: the other
+        workers take them over at once instead of after the lease)."""
+        for live in list(self._live.values()):
+            if live.run.fence is not None:
+                self.store.release_lease(live.run.fence.owner, live.run.saga.saga_id)
