@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sagacrew.crew.cli_base import _user_errors, out
+from sagacrew.crew.cli_base import EXIT_USER_ERROR, _user_errors, err, out
 
 
 def serve(
@@ -60,11 +60,26 @@ def serve(
             "(or SAGACREW_EVENT_SECRETS, comma-separated).",
         ),
     ] = None,
+    workers: Annotated[
+        bool,
+        typer.Option(
+            "--workers",
+            help="Drive no saga here: queue the sagas started through the API for the "
+            "workers (`sagacrew worker`, PostgreSQL only).",
+        ),
+    ] = False,
 ) -> None:
     """Run the system with its status API and live flowchart page (FastAPI + uvicorn)."""
     with _user_errors():
         from sagacrew.runtime.api import serve as run_server
+        from sagacrew.runtime.worker import WorkerError, check_worker_store
 
+        if workers:
+            try:
+                check_worker_store(store or "sqlite (the default store)")
+            except WorkerError as error:
+                err.print(f"sagacrew: {error}", markup=False)
+                raise typer.Exit(EXIT_USER_ERROR) from None
         out.print(f"serving {system_dir} on http://{host}:{port}/ (Ctrl-C stops)", markup=False)
         run_server(
             system_dir,
@@ -76,4 +91,5 @@ def serve(
             max_input_bytes=max_input_bytes,
             alert_webhook=alert_webhook,
             event_secrets=event_secret or [],
+            workers=workers,
         )

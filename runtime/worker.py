@@ -5,7 +5,8 @@
 another worker) are rows in the store; every ``poll_s`` the worker claims those in flight
 that no live worker holds (``FOR UPDATE SKIP LOCKED``), up to its capacity, and drives
 them, each transition written under the lease's fencing token; every ``lease_s / 3`` it
-renews its leases. A worker that dies stops renewing: after ``lease_s`` its sagas are
+renews its leases, and it delivers the completion events other workers received for its
+sagas (the store's inbox). A worker that dies stops renewing: after ``lease_s`` its sagas are
 claimed by the others and resumed from the store, the same path as recovery after a
 crash. A worker that was paused past its lease (SIGSTOP, a long GC, a partition) finds
 its writes refused (:class:`~sagacrew.runtime.store.LeaseLost`) and lets those sagas go.
@@ -136,6 +137,7 @@ async def run_worker(
                         orchestrator.renew()
                         renewed = time.monotonic()
                     await orchestrator.claim()
+                    await orchestrator.take_inbox()
                 except StoreError as error:  # unreachable, a deadlock: the next poll tries
                     logger.warning("worker %s: %s", options.worker_id, error)
                 with contextlib.suppress(TimeoutError):

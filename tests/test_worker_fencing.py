@@ -99,3 +99,46 @@ async def test_a_worker_that_lost_the_lease_mid_step_cannot_write_the_saga(
     await b.close()
     a.store.close()
     b.store.close()
+
+
+WAITS = SagaDefinition(
+    "train",
+    [
+        SagaStep(
+            "dispatch",
+            step("dispatch"),
+            compensation=step("cancel"),
+            completion_event="ml.job.finished",
+            timeout_s=30.0,
+        ),
+        SagaStep("register", step("register"), pivot=True),
+    ],
+)
+
+
+@async_test
+async def test_a_completion_event_received_by_another_worker_reaches_the_sagas_owner(
+    postgres_url: str,
+) -> None:
+    async def dispatch(target: str, envelope: Envelope) -> Mapping[str, Any]:
+        return {f"{envelope.name}_done": True}
+
+    def worker(name: str) -> SagaOrchestrator:
+        return SagaOrchestrator(
+            open_store(postgres_url), [WAITS], dispatch=dispatch, lease=Lease(name)
+        )
+
+    owner, other = worker("owner"), worker("other")
+    saga_id = await owner.start("train", {}, correlation_id="job-7")
+    assert await owner.claim() == [saga_id]
+    while owner.status(saga_id).state is not SagaState.WAITING:
+        await asyncio.sleep(0.01)
+    assert await other.deliver("ml.job.finished", "job-7", {"model": "m-7"}) is False
+    assert other.in_flight == 0, "the other worker did not take the saga"
+    assert await owner.take_inbox() == 1
+    result = await owner.wait(saga_id)
+    assert result.state is SagaState.COMPLETED and result.data["model"] == "m-7"
+    assert await owner.take_inbox() == 0, "delivered once, then removed"
+    for orchestrator in (owner, other):
+        await orchestrator.close()
+        orchestrator.store.close()

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from cli_helpers import sagacrew
 from order_example import SYSTEM_DIR
@@ -193,3 +195,47 @@ def test_a_worker_on_sqlite_is_one_line_and_refused(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and "PostgreSQL" in result.stderr
     with pytest.raises(WorkerError, match="poll more often"):
         WorkerOptions(lease_s=1.0, poll_s=2.0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sagas_started_through_the_api_of_serve_with_workers_are_driven_by_a_worker(
+    postgres_url: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "sagacrew.crew.cli", "serve", str(SYSTEM_DIR)]
+    options = ["--store", postgres_url, "--port", str(port), "--operator-token", "op"]
+    with (tmp_path / "serve.log").open("wb") as out:
+        workers.append(subprocess.Popen([*command, *options, "--workers"], stdout=out, stderr=out))
+    base = f"http://127.0.0.1:{port}"
+    until(lambda: _answers(f"{base}/api/sagas"), "the API to answer", 60)
+    started = []
+    for i in range(5):
+        response = httpx.post(
+            f"{base}/api/sagas/create_order",
+            json=DEFINITION.sample_inputs("create_order", i, "api"),
+            headers={"Authorization": "Bearer op"},
+        )
+        assert response.status_code == 202, response.text
+        started.append(response.json()["saga_id"])
+    time.sleep(1.0)
+
+    def states() -> set[str]:
+        return {
+            httpx.get(f"{base}/api/sagas/{saga_id}/status").json()["state"] for saga_id in started
+        }
+
+    assert states() == {"running"}, "queued: the API process drives no saga"
+    workers.append(worker(postgres_url, "w1", tmp_path / "w1.log"))
+    until(lambda: states() == {"completed"}, "the worker to finish the API's sagas", 60)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import os
 import signal
 import socket
 import threading
@@ -25,7 +26,10 @@ from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES
 from sagacrew.runtime.externals.sandbox import SandboxGateway
 from sagacrew.runtime.loader import LoadedSystem, load_system
 from sagacrew.runtime.metrics import RuntimeMetrics
+from sagacrew.runtime.saga import Lease
+from sagacrew.runtime.store import open_store
 from sagacrew.runtime.system import SagaSystem
+from sagacrew.runtime.worker import WorkerError, check_worker_store
 
 logger = logging.getLogger("sagacrew.runtime.api")
 
@@ -49,7 +53,9 @@ class ServeOptions(TypedDict, total=False):
     are POSTed there as JSON; undelivered ones are re-delivered on the next start (see
     :mod:`sagacrew.runtime.alerts`). ``event_secrets`` (``SYSTEM=SECRET`` each, default
     none) are the shared secrets external systems sign their completion events with
-    (``POST /api/events``).
+    (``POST /api/events``). With ``workers`` (a PostgreSQL store only) this process drives
+    no saga: it queues the sagas it starts for the workers (``sagacrew worker``) and hands
+    completion events to their owners (see :mod:`sagacrew.runtime.worker`).
     """
 
     host: str
@@ -59,6 +65,7 @@ class ServeOptions(TypedDict, total=False):
     max_input_bytes: int
     alert_webhook: str | None
     event_secrets: Sequence[str]
+    workers: bool
 
 
 def serve(
@@ -121,6 +128,7 @@ def serve_loaded(
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     alert_webhook: str | None = None,
     event_secrets: Sequence[str] = (),
+    workers: bool = False,
 ) -> None:
     """:func:`serve` for a system already opened (its blueprint mapping, its imported
     package, and its ``root``, whose ``flowcharts/`` the page shows) on ``store_url``:
@@ -131,7 +139,17 @@ def serve_loaded(
     sock = _bind(host, port)
     try:
         metrics = RuntimeMetrics()
-        system = generated.build_system(store_url, metrics=metrics, alert_sinks=sinks)
+        if workers:
+            try:
+                check_worker_store(store_url)
+            except WorkerError as error:
+                raise ServeError(str(error)) from None
+            front = Lease(f"api-{socket.gethostname()}-{os.getpid()}", capacity=0)
+            system = generated.definition.build(
+                SagaSystem, open_store(store_url), metrics=metrics, alert_sinks=sinks, lease=front
+            )
+        else:
+            system = generated.build_system(store_url, metrics=metrics, alert_sinks=sinks)
         metrics.watch_store(system.store, system.name, _profiles(generated.blueprint))
         try:
             app = create_app(

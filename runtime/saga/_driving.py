@@ -24,7 +24,7 @@ from sagacrew.runtime.saga._execution import SagaRun
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._late import GIVEN_UP_STATES, late_step
 from sagacrew.runtime.saga._restarts import MAX_DEFECT_RESTARTS, DriverRestarts
-from sagacrew.runtime.saga._types import Alert, SagaResult, SagaState
+from sagacrew.runtime.saga._types import ACTIVE_STATES, Alert, SagaResult, SagaState
 from sagacrew.runtime.store import (
     CorruptRecord,
     DeadLetter,
@@ -110,6 +110,8 @@ class SagaDriving:
                     accepted = True
                 else:
                     acks.append(ack)
+        if self._lease is not None and not accepted and not acks:
+            await self._to_owner(event_name, correlation_id, payload)
         waiting = [] if self._lease is not None else [SagaState.WAITING.value]  # owners'
         for saga in self.store.list_sagas(waiting, correlation_id=correlation_id):
             if saga.saga_id in self._live or saga.saga_name not in self._definitions:
@@ -130,6 +132,15 @@ class SagaDriving:
             if saga.saga_name in self._definitions:
                 await self._undo_late(saga.saga_id, event_name)
         return accepted
+
+    async def _to_owner(
+        self, event_name: str, correlation_id: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Hand a completion event for a saga another worker drives to that worker,
+        through the store's inbox (see :meth:`Leasing.take_inbox`)."""
+        active = [state.value for state in ACTIVE_STATES]
+        if self.store.list_sagas(active, correlation_id=correlation_id):
+            self.store.post_to_inbox(correlation_id, event_name, payload, self._env.clock())
 
     async def _quarantine_saga(self, saga_id: str, error: CorruptRecord) -> None:
         """Quarantine a saga whose rows cannot be read: it is not resumed, ``wait()`` on it

@@ -107,3 +107,14 @@ class Leasing(Recovery):
         for live in list(self._live.values()):
             if live.run.fence is not None:
                 self.store.release_lease(live.run.fence.owner, live.run.saga.saga_id)
+
+    async def take_inbox(self) -> int:
+        """Deliver the completion events other workers received for the sagas driven here
+        (then remove them: one delivered twice is taken at most once); how many."""
+        lease = self._lease
+        assert lease is not None
+        events = self.store.inbox_of(lease.owner)
+        for event in events:
+            await self.deliver(event.event_name, event.correlation_id, event.payload)
+        self.store.remove_from_inbox([event.id for event in events])
+        return len(events)

@@ -14,7 +14,10 @@ it; recovery after a crash is the same path: the dead worker's leases expire.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sagacrew.runtime.store._records import InboxEvent
 
 
 class LeaseRecorder(ABC):
@@ -36,3 +39,17 @@ class LeaseRecorder(ABC):
     def release_lease(self, owner: str, saga_id: str) -> None:
         """Give up ``owner``'s lease on ``saga_id`` (the saga ended, or the worker stops):
         the lease expires at once; its generation stays, so its fence never matches again."""
+
+    @abstractmethod
+    def post_to_inbox(
+        self, correlation_id: str, event_name: str, payload: Mapping[str, Any], now: float
+    ) -> None:
+        """Keep a completion event for the worker that drives its saga (another one got it)."""
+
+    @abstractmethod
+    def inbox_of(self, owner: str) -> list[InboxEvent]:
+        """The waiting completion events of the sagas ``owner`` holds, oldest first."""
+
+    @abstractmethod
+    def remove_from_inbox(self, ids: Sequence[int]) -> None:
+        """Remove delivered completion events."""

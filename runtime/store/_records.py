@@ -232,6 +232,16 @@ class AppendRequest:
 
 
 @dataclass(frozen=True)
+class InboxEvent:
+    """A completion event waiting in ``saga_inbox`` for the worker that drives its saga."""
+
+    id: int
+    correlation_id: str
+    event_name: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Fence:
     """The lease a worker writes a saga's transitions under: its id and the lease's
     generation (the fencing token). A write whose fence is not the saga's lease any more

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from sagacrew.runtime.store import _codec as codec
+from sagacrew.runtime.store._records import InboxEvent
 from sagacrew.runtime.store._sql_base import SqlBase
 
 
@@ -65,4 +68,43 @@ class SqlLeases(SqlBase):
             cursor.run(
                 "UPDATE saga_leases SET expires_at = 0 WHERE saga_id = ? AND owner = ?",
                 (saga_id, owner),
+            )
+
+    def post_to_inbox(
+        self, correlation_id: str, event_name: str, payload: Mapping[str, Any], now: float
+    ) -> None:
+        with self._transaction() as cursor:
+            cursor.run(
+                "INSERT INTO saga_inbox (correlation_id, event_name, payload, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                (correlation_id, event_name, codec.dumps(payload, what="inbox payload"), now),
+            )
+
+    def inbox_of(self, owner: str) -> list[InboxEvent]:
+        rows = self._read(
+            "SELECT DISTINCT i.id, i.correlation_id, i.event_name, i.payload FROM saga_inbox i "
+            "JOIN saga_executions s ON s.correlation_id = i.correlation_id "
+            "JOIN saga_leases l ON l.saga_id = s.saga_id WHERE l.owner = ? ORDER BY i.id",
+            (owner,),
+        )
+        return [
+            InboxEvent(
+                int(id_),
+                str(correlation),
+                str(name),
+                codec.loads_object(
+                    payload,
+                    where=f"saga_inbox row {id_}: payload",
+                    repair=f"delete saga_inbox row {id_} and send the event again",
+                ),
+            )
+            for id_, correlation, name, payload in rows
+        ]
+
+    def remove_from_inbox(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self._transaction() as cursor:
+            cursor.run(
+                f"DELETE FROM saga_inbox WHERE id IN ({', '.join('?' for _ in ids)})", list(ids)
             )

@@ -178,3 +178,14 @@ CREATE TABLE IF NOT EXISTS saga_leases (
     expires_at  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS saga_leases_owner ON saga_leases (owner);
+
+-- Workers: a completion event received by a worker that does not drive its saga waits
+-- here until the saga's owner takes it (every poll), delivers it, and removes it.
+CREATE TABLE IF NOT EXISTS saga_inbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    correlation_id  TEXT    NOT NULL,
+    event_name      TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,  -- JSON object
+    received_at     REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS saga_inbox_correlation ON saga_inbox (correlation_id);
