@@ -141,8 +141,11 @@ def test_three_workers_finish_every_saga_once_through_a_kill_and_a_freeze(
     until(lambda: held(store, "w0") > 0 and held(store, "w1") > 0, "w0 and w1 to hold sagas")
     os.kill(workers[0].pid, signal.SIGKILL)  # w0 dies with its sagas in flight
     os.kill(workers[1].pid, signal.SIGSTOP)  # w1 freezes past its lease...
-    until(lambda: held(store, "w1") == 0, "w2 to take over the frozen worker's sagas")
-    os.kill(workers[1].pid, signal.SIGCONT)  # ...and comes back to find its sagas taken
+    frozen_with = held(store, "w1")
+    time.sleep(LEASE_S * 1.5)
+    # (a saga whose row the frozen worker's open statement still locks waits for it)
+    until(lambda: held(store, "w1") < frozen_with, "w2 to take over the frozen worker's sagas")
+    os.kill(workers[1].pid, signal.SIGCONT)  # ...and comes back to find sagas taken
     client.join(timeout=300)
     until(lambda: sum(counts(store).get(s, 0) for s in TERMINAL) == SAGAS, "every saga")
 
