@@ -23,7 +23,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
@@ -113,6 +113,16 @@ def _json_result(raw: Mapping[str, Any] | None, step_name: str) -> dict[str, Any
     return result
 
 
+class EntryFields(TypedDict, total=False):
+    """The optional parts of a step-log row (see :func:`step_entry`)."""
+
+    ended_at: float | None
+    error: str | None
+    result: Mapping[str, Any] | None
+    late: bool
+    waited_s: float
+
+
 def step_entry(
     saga: SagaExecution,
     definition: SagaDefinition,
@@ -121,17 +131,19 @@ def step_entry(
     status: str,
     attempt: int,
     started_at: float,
-    *,
-    ended_at: float | None = None,
-    error: str | None = None,
-    result: Mapping[str, Any] | None = None,
-    late: bool = False,
-    waited_s: float = 0.0,
+    **fields: Unpack[EntryFields],
 ) -> StepLogEntry:
     """The step-log row of ``saga``'s step ``index`` (attempt ``attempt`` of ``phase``)
-    in ``status``; its latency leaves out ``waited_s`` (a wait for a completion event)."""
+    in ``status``: ``ended_at``, ``error`` and ``result`` when given; a ``late``
+    compensation's own key; a latency that leaves out ``waited_s`` (a wait for a
+    completion event)."""
+    late = fields.get("late", False)
     key = idempotency_key(saga.saga_id, index, LATE_COMPENSATION if late else phase, attempt)
     step = definition.steps[index]
+    ended_at = fields.get("ended_at")
+    latency_ms = None
+    if ended_at is not None:
+        latency_ms = max(0.0, (ended_at - started_at - fields.get("waited_s", 0.0)) * 1000)
     return StepLogEntry(
         saga_id=saga.saga_id,
         step_index=index,
@@ -145,11 +157,9 @@ def step_entry(
         correlation_id=saga.correlation_id,
         causation_id=transition_id(key),
         ended_at=ended_at,
-        latency_ms=(
-            None if ended_at is None else max(0.0, (ended_at - started_at - waited_s) * 1000)
-        ),
-        error=error,
-        result=result,
+        latency_ms=latency_ms,
+        error=fields.get("error"),
+        result=fields.get("result"),
     )
 
 
@@ -225,17 +235,11 @@ class RunCore:
         status: str,
         attempt: int,
         started_at: float,
-        *,
-        ended_at: float | None = None,
-        error: str | None = None,
-        result: Mapping[str, Any] | None = None,
-        late: bool = False,
-        waited_s: float = 0.0,
+        **fields: Unpack[EntryFields],
     ) -> StepLogEntry:
-        return step_entry(
-            self.saga, self.definition, index, phase, status, attempt, started_at,
-            ended_at=ended_at, error=error, result=result, late=late, waited_s=waited_s,
-        )  # fmt: skip
+        """This saga's step-log row (see :func:`step_entry`)."""
+        saga, definition = self.saga, self.definition
+        return step_entry(saga, definition, index, phase, status, attempt, started_at, **fields)
 
     def _log(self, level: int, message: str, **fields: Any) -> None:
         extra = {
