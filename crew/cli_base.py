@@ -98,12 +98,14 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from sagacrew.crew.emit import EmitError
     from sagacrew.crew.llm import LlmConfigError
     from sagacrew.runtime.store import StoreError
+    from sagacrew.runtime.tracing import TracingError
 
     known: tuple[type[Exception], ...] = (
         SpecError,
         EmitError,
         GeneratedSystemError,
         StoreError,
+        TracingError,
         LlmConfigError,
         OSError,  # a folder that cannot be written, a file in the way: the OS says why
     )

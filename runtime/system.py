@@ -53,6 +53,7 @@ from sagacrew.runtime.saga import (
     StepFailed,
 )
 from sagacrew.runtime.store import Store
+from sagacrew.runtime.tracing import SagaTracer, tracer_from_env
 
 if TYPE_CHECKING:
     from sagacrew.runtime.metrics import RuntimeMetrics
@@ -108,6 +109,9 @@ class SagaSystem:
         self.store = store
         self.lease = lease
         """With a lease, this system is one worker of several (see :mod:`.worker`)."""
+        self.tracer: SagaTracer | None = None
+        """OpenTelemetry spans of its sagas, when an OTLP endpoint is configured (see
+        :mod:`.tracing`); set by :meth:`start`."""
         if late_completion_delay_s is None:
             late_completion_delay_s = _longest_wait_s(sagas)
         self.late_completions = LateCompletions(
@@ -160,6 +164,8 @@ class SagaSystem:
             self.metrics.declare_sagas(self._definitions)
             self._detach_metrics = self.metrics.observe_actor_system(self.actors)
         await self.actors.start(self._spec(self._plan), name=self._plan.name)
+        if self.tracer is None:
+            self.tracer = tracer_from_env(self.name)
         self.orchestrator = SagaOrchestrator(
             self.store,
             self._definitions,
@@ -167,7 +173,9 @@ class SagaSystem:
             faults=self._faults,
             clock=self._clock,
             on_alert=self._on_alert,
-            listeners=() if self.metrics is None else (self.metrics,),
+            listeners=tuple(
+                listener for listener in (self.metrics, self.tracer) if listener is not None
+            ),
             alert_sinks=self.alert_sinks,
             lease=self.lease,
         )
@@ -180,6 +188,9 @@ class SagaSystem:
             await self.orchestrator.close()
         await self.actors.stop()
         self.flush_message_log()
+        if self.tracer is not None:
+            self.tracer.shutdown()
+            self.tracer = None
         if self._detach_metrics is not None:
             self._detach_metrics()
             self._detach_metrics = None

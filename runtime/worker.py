@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagacrew.runtime.saga import Lease
-from sagacrew.runtime.store import PostgresStore, StoreError
+from sagacrew.runtime.store import StoreError
 from sagacrew.runtime.system import SagaSystem
 from sagacrew.runtime.system_definition import SystemDefinition
 
@@ -123,6 +123,8 @@ async def run_worker(
     # transaction after the lease, so that the other workers can claim them.
     lease_ms = f"{int(options.lease_s * 1000)}ms"
     timeouts = {"idle_in_transaction_session_timeout": lease_ms, "statement_timeout": lease_ms}
+    from sagacrew.runtime.store import PostgresStore  # psycopg: imported by workers only
+
     store = PostgresStore(store_url, settings=timeouts)
     system = definition.build(SagaSystem, store, lease=lease, **system_options)
     try:

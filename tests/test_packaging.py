@@ -29,6 +29,7 @@ DISTRIBUTION_OF = {
     "prometheus_client": "prometheus-client",
     "typing_extensions": "typing-extensions",
     "starlette": "fastapi",
+    "opentelemetry": "opentelemetry-sdk",
 }
 SKIP = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", ".sagacrew", ".mypy_cache")
 

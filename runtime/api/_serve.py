@@ -29,6 +29,7 @@ from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import Lease
 from sagacrew.runtime.store import open_store
 from sagacrew.runtime.system import SagaSystem
+from sagacrew.runtime.tracing import TracingError
 from sagacrew.runtime.worker import WorkerError, check_worker_store
 
 logger = logging.getLogger("sagacrew.runtime.api")
@@ -161,7 +162,10 @@ def serve_loaded(
                 max_input_bytes=max_input_bytes,
                 event_secrets=secrets,
             )
-            asyncio.run(_run(system, app, sock, host))
+            try:
+                asyncio.run(_run(system, app, sock, host))
+            except TracingError as error:
+                raise ServeError(str(error)) from None
         finally:
             system.store.close()
     finally:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from sagacrew.runtime.saga._definition import Dispatch
 from sagacrew.runtime.saga._faults import FaultInjector
 from sagacrew.runtime.saga._types import Alert, SagaMetrics, SagaState
-from sagacrew.runtime.store import SagaTransition, Store, TransitionIds
+from sagacrew.runtime.store import SagaTransition, StepLogEntry, Store, TransitionIds
 
 logger = logging.getLogger("sagacrew.runtime.saga")
 
@@ -32,7 +32,9 @@ class SagaListener(Protocol):
       another state than before (``compensation_failed``: the late one was parked).
     - ``on_step_finished``: a forward attempt of a step ended, ``ok`` (the step
       succeeded) or not (the attempt failed); ``latency_s`` runs from the attempt's start
-      to its end, waiting for a completion event included.
+      to its end, leaving out a wait for a completion event (the external work's).
+    - ``on_step_logged``: a step-log row was persisted (an attempt of either phase
+      started, succeeded, failed, waits): every id of it (tracing).
     - ``on_retry``: another attempt follows a failed one; ``phase`` is ``forward`` or
       ``compensation``.
     - ``on_compensation``: a step's compensation succeeded.
@@ -50,6 +52,10 @@ class SagaListener(Protocol):
 
     def on_step_finished(self, saga_name: str, step_name: str, latency_s: float, ok: bool) -> None:
         """A forward attempt ended."""
+        return None
+
+    def on_step_logged(self, saga_name: str, entry: StepLogEntry) -> None:
+        """A step-log row was persisted."""
         return None
 
     def on_retry(self, saga_name: str, step_name: str, phase: str) -> None:
@@ -73,8 +79,11 @@ class Listeners(SagaListener):
 
     def _each(self, hook: str, *args: Any) -> None:
         for listener in self.listeners:
+            method = getattr(listener, hook, None)
+            if method is None:  # a listener written before this hook existed
+                continue
             try:
-                getattr(listener, hook)(*args)
+                method(*args)
             except Exception:
                 logger.exception("saga listener %r raised in %s", listener, hook)
 
@@ -86,6 +95,9 @@ class Listeners(SagaListener):
 
     def on_step_finished(self, saga_name: str, step_name: str, latency_s: float, ok: bool) -> None:
         self._each("on_step_finished", saga_name, step_name, latency_s, ok)
+
+    def on_step_logged(self, saga_name: str, entry: StepLogEntry) -> None:
+        self._each("on_step_logged", saga_name, entry)
 
     def on_retry(self, saga_name: str, step_name: str, phase: str) -> None:
         self._each("on_retry", saga_name, step_name, phase)

@@ -226,6 +226,7 @@ class RunCore:
         for row in (step, next_step):
             if row is not None:
                 self.history.note(row)
+                self.env.listeners.on_step_logged(self.saga.saga_name, row)
         return ids
 
     def _entry(
