@@ -198,6 +198,16 @@ def test_a_worker_on_sqlite_is_one_line_and_refused(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and "PostgreSQL" in result.stderr
     with pytest.raises(WorkerError, match="poll more often"):
         WorkerOptions(lease_s=1.0, poll_s=2.0)
+    own = subprocess.run(
+        [sys.executable, "-m", SYSTEM_DIR.name, "worker", "--store", "sqlite:///x.db"],
+        cwd=SYSTEM_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert own.returncode == 2, own.stderr
+    assert own.stderr.startswith(f"python -m {SYSTEM_DIR.name}: workers share one PostgreSQL")
+    assert own.stderr.count("\n") == 1
 
 
 def free_port() -> int:
