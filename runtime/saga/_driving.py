@@ -352,8 +352,13 @@ class SagaDriving:
         self._resume(saga)
 
     def _forget(self, run: SagaRun) -> None:
+        """Drop ``run`` from the live sagas (not a newer run of the same saga: a worker
+        may drive it again, under a new lease, before the old task has ended)."""
         saga_id = run.saga.saga_id
-        self._live.pop(saga_id, None)
+        live = self._live.get(saga_id)
+        if live is None or live.run is not run:
+            return
+        del self._live[saga_id]
         ids = self._by_correlation.get(run.saga.correlation_id)
         if ids is not None:
             ids.discard(saga_id)

@@ -60,9 +60,14 @@ class Leasing(Recovery):
         for saga_id, generation in sorted(claimed.items()):
             fence = Fence(lease.owner, generation)
             live = self._live.get(saga_id)
-            if live is not None:  # our own lease had expired: go on under the new one
-                live.run.fence = fence
-                continue
+            if live is not None:
+                old = live.run.fence
+                if old is not None and generation == old.generation + 1:
+                    live.run.fence = fence  # our own lease had expired, nobody took it
+                    continue
+                # another worker held it meanwhile: drive it again from what is stored
+                self._forget(live.run)
+                live.task.cancel()
             try:
                 saga = self.store.get_saga(saga_id)
                 if saga is None or saga.saga_name not in self._definitions:
