@@ -28,11 +28,12 @@ class ReplyLater:
         """Set ``reply`` (the ask of ``message`` to the actor at ``path``) from the task."""
 
         def done(task: asyncio.Future[Any]) -> None:
+            error = None if task.cancelled() else task.exception()  # retrieved, always
             if reply.done():
                 return  # the asker gave up (timeout)
             if task.cancelled():
                 reply.set_exception(DeadLetterError(path, message, "the actor stopped"))
-            elif (error := task.exception()) is not None:
+            elif error is not None:
                 reply.set_exception(error)
             else:
                 reply.set_result(task.result())
