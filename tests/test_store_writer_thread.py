@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from async_helpers import async_test
 from saga_fakes import saga_row
 
@@ -131,3 +132,14 @@ async def test_the_message_log_is_written_off_the_loop_and_kept_while_unwritable
         assert log.dropped == 0
     finally:
         store.close()
+
+
+@async_test
+async def test_a_write_after_the_store_closed_fails_at_once(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    committer = transition_committer(store)
+    store.close()
+    with pytest.raises(StoreUnavailable, match="writer thread stopped"):
+        await asyncio.wait_for(
+            committer.apply(SagaTransition(create=saga_row("s-1", "running", 1.0))), 5
+        )

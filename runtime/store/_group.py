@@ -117,8 +117,14 @@ class GroupCommitter(Generic[Request, Result]):
         if self._writer is None:
             self._settle(batch, self._commit(requests), waited)
             return
+        try:
+            written = self._writer.submit(lambda: self._commit(requests))
+        except RuntimeError:  # the store was closed: its writer takes nothing more
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(_STOPPED)
+            return
         self._in_flight = True
-        written = self._writer.submit(lambda: self._commit(requests))
 
         def settle(done: asyncio.Future[_Outcome[Result]]) -> None:
             if done.cancelled() or done.exception() is not None:
