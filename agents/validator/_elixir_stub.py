@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from sagacrew.agents.validator import _elixir_tree as ex
-from sagacrew.agents.validator.findings import STUB_COMPENSATION, Finding
+from sagacrew.agents.validator.findings import STUB_COMPENSATION, Finding, stub_description
 
 COMPENSATION_WORDS = ("compensat", "undo", "rollback", "release", "cancel")
 COMPENSATION_MACROS = frozenset({"compensate", "undo", "rollback"})
@@ -123,13 +123,7 @@ def _stub_behaviour(statements: list[ex.Node], has_todo: bool) -> str | None:
             returns = "returns its input unchanged"
         else:
             return None
-    if logs and returns:
-        return f"only logs and {returns}"
-    if logs:
-        return "only logs"
-    if returns:
-        return f"only {returns}"
-    return "does nothing"
+    return stub_description(logs, returns)
 
 
 def is_constant(node: ex.Node) -> bool:

@@ -26,7 +26,7 @@ from sagacrew.agents.validator._astutil import (
     is_passthrough_expr,
     terminal_name,
 )
-from sagacrew.agents.validator.findings import STUB_COMPENSATION, Finding
+from sagacrew.agents.validator.findings import STUB_COMPENSATION, Finding, stub_description
 
 COMPENSATION_WORDS = ("compensat", "undo", "rollback", "release", "cancel")
 HANDLER_PREFIXES = ("handle_", "on_")
@@ -188,13 +188,7 @@ def _stub_behaviour(body: list[ast.stmt], *, has_todo: bool) -> str | None:
             returns = "returns its input unchanged"
         else:
             return None
-    if logs and returns:
-        return f"only logs and {returns}"
-    if logs:
-        return "only logs"
-    if returns:
-        return f"only {returns}"
-    return "does nothing"
+    return stub_description(logs, returns)
 
 
 def _lambda_is_stub(lam: ast.Lambda) -> bool:

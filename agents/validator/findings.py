@@ -49,3 +49,15 @@ class Finding:
     def __str__(self) -> str:
         """``path:line:col: RULE message; fix``."""
         return f"{self.path}:{self.line}:{self.column}: {self.rule} {self.message}; {self.fix}"
+
+
+def stub_description(logs: bool, returns: str | None) -> str:
+    """What a stub compensation's body does, in the words of its finding: it only logs,
+    only returns something fixed (``returns``, e.g. ``"returns :ok"``), both, or nothing."""
+    if logs and returns:
+        return f"only logs and {returns}"
+    if logs:
+        return "only logs"
+    if returns:
+        return f"only {returns}"
+    return "does nothing"
