@@ -19,7 +19,7 @@ from sagacrew.agents.validator.verification.contention import (
     contention_store_url,
     run_contention,
 )
-from sagacrew.agents.validator.verification.verify import system_invariant_checks
+from sagacrew.agents.validator.verification.store_verdict import system_invariant_checks
 from sagacrew.crew.pipeline import generate
 from sagacrew.runtime import SeededFaults, open_store
 from sagacrew.runtime.testing import failing_checks

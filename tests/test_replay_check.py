@@ -12,7 +12,7 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from sagacrew.agents.generated import GeneratedSystem
-from sagacrew.agents.validator.verification.verify import replay_checks
+from sagacrew.agents.validator.verification.store_verdict import replay_checks
 from sagacrew.runtime import AggregateActor, CommandHandler, SagaSystem, open_store
 from sagacrew.runtime.operations import check_replay
 from sagacrew.runtime.replay_check import check_streams, replay_stream

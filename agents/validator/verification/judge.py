@@ -12,26 +12,19 @@ run and nothing is written to the store but the verdict's ``consistency_validati
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sagacrew.agents.generated import GeneratedSystem
-from sagacrew.agents.validator import (
-    Verdict,
-    compute_verdict,
-    lint_path,
-    load_taxonomy,
-    record_verdict,
-    write_reports,
-)
+from sagacrew.agents.validator import Verdict, write_reports
 from sagacrew.agents.validator.verification.isolation_checks import (
     lost_updates,
     orphaned_external_work,
 )
-from sagacrew.agents.validator.verification.verify import (
-    replay_checks,
-    system_invariant_checks,
+from sagacrew.agents.validator.verification.store_verdict import (
+    check_profile,
+    judged_verdict,
+    lint_generated,
 )
 from sagacrew.runtime import open_store
 
@@ -50,35 +43,19 @@ class Judgement:
 
 def judge_store(system: GeneratedSystem, store_url: str, *, profile: str = "dev") -> Judgement:
     """The verdict over the sagas ``system`` recorded in ``store_url`` (see the module)."""
-    validation = system.blueprint.validation
-    assert validation is not None
-    if profile not in validation.profiles:
-        known = ", ".join(sorted(validation.profiles))
-        raise ValueError(f"unknown profile {profile!r}; use one of {known}")
-    findings = lint_path(
-        system.root / system.name, taxonomy=load_taxonomy(system.root / "taxonomy.json")
-    )
+    check_profile(system, profile)
+    findings = lint_generated(system)
     store = open_store(store_url)
     try:
         isolation = [lost_updates(system, store), orphaned_external_work(system, store)]
-        checks = [
-            *replay_checks(system, store),
-            *system_invariant_checks(system, store),
-            *isolation,
-        ]
-        now = time.time()
-        verdict = compute_verdict(
+        verdict = judged_verdict(
+            system,
             store,
-            system=system.name,
             profile=profile,
-            thresholds=validation.profiles[profile],
-            queries=validation.queries,
-            extra_checks=checks,
-            lint_findings=[str(f) for f in findings],
+            extra=isolation,
+            lint_findings=findings,
             blocking=[check.name for check in isolation],
-            now=now,
         )
-        record_verdict(store, verdict, now=now)
         by_state = store.saga_state_counts()
     finally:
         store.close()

@@ -55,7 +55,7 @@ def trigger_policy(system: GeneratedSystem, profile: str) -> TriggerPolicy:
 def _verdict(system: GeneratedSystem, store: Store, profile: str) -> Verdict:
     """The Consistency Validator's verdict on ``store`` under ``profile``'s thresholds."""
     from sagacrew.agents.validator import compute_verdict
-    from sagacrew.agents.validator.verification.verify import replay_checks
+    from sagacrew.agents.validator.verification.store_verdict import replay_checks
 
     profile_minimum(system, profile)
     validation = system.blueprint.validation

@@ -15,7 +15,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,10 +25,6 @@ from sagacrew.agents.validator import (
     CheckResult,
     ScenarioOutcome,
     Verdict,
-    compute_verdict,
-    lint_path,
-    load_taxonomy,
-    record_verdict,
     write_reports,
 )
 from sagacrew.agents.validator.verification.contention import (
@@ -40,9 +35,13 @@ from sagacrew.agents.validator.verification.contention import (
     run_contention,
 )
 from sagacrew.agents.validator.verification.fault_scenarios import run_fault_scenarios
-from sagacrew.runtime import RuntimeMetrics, SagaResult, Store, WorkloadReport
-from sagacrew.runtime.invariants import Conserved, References, check_system_invariants
-from sagacrew.runtime.replay_check import check_streams
+from sagacrew.agents.validator.verification.store_verdict import (
+    check_profile,
+    judged_verdict,
+    lint_generated,
+    system_invariant_checks,
+)
+from sagacrew.runtime import RuntimeMetrics, SagaResult, WorkloadReport
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``."""
@@ -152,29 +151,6 @@ def crash_and_recover(
     return CrashRecovery(kill_after, len(results), dict(sorted(by_state.items())))
 
 
-def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
-    """The runtime's replay check (:mod:`sagacrew.runtime.replay_check`) as two verdict
-    checks: live state rebuilt by replay keeps every invariant (a stream that cannot be
-    replayed counts as a violation), and equals each stored snapshot."""
-    replay = check_streams(actor_class(store) for actor_class in system.definition.aggregates)
-    return [
-        CheckResult(
-            name="replayed_state_keeps_invariants",
-            description="Every live aggregate rebuilt by replay keeps the spec's invariants.",
-            subjects=replay.live + replay.error_count,
-            violations=[*replay.broken, *replay.errors][:20],
-            violation_count=replay.broken_count + replay.error_count,
-        ),
-        CheckResult(
-            name="replay_equals_snapshot",
-            description="State rebuilt by replay equals the stored snapshot at its version.",
-            subjects=replay.snapshots,
-            violations=list(replay.mismatches),
-            violation_count=replay.mismatch_count,
-        ),
-    ]
-
-
 def check_contention(
     system: GeneratedSystem, store_url: str, plan: ContentionPlan
 ) -> tuple[ContentionRun, list[CheckResult]]:
@@ -189,28 +165,6 @@ def check_contention(
     finally:
         store.close()
     return run, [replace(check, name=f"contention_{check.name}") for check in checks]
-
-
-def system_invariant_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:
-    """The spec's system invariants (conservation, references) over the store's state."""
-    assert system.blueprint.validation is not None
-    invariants = [
-        Conserved(i.name, tuple(i.conserved), i.description)
-        if i.conserved is not None
-        else References(i.name, str(i.each), str(i.exists), i.description)
-        for i in system.blueprint.validation.invariants
-    ]
-    outcomes = check_system_invariants(store, system.definition.aggregates, invariants)
-    return [
-        CheckResult(
-            name=f"system_invariant_{outcome.name}",
-            description=outcome.description,
-            subjects=outcome.subjects,
-            violations=outcome.violations[:20],
-            violation_count=len(outcome.violations),
-        )
-        for outcome in outcomes
-    ]
 
 
 def run_generated_tests(system: GeneratedSystem, report_dir: Path) -> CheckResult:
@@ -290,18 +244,13 @@ def verify(
     """
     blueprint = system.blueprint
     assert blueprint.validation is not None
-    if profile not in blueprint.validation.profiles:
-        known = ", ".join(sorted(blueprint.validation.profiles))
-        raise ValueError(f"unknown profile {profile!r}; use one of {known}")
-    thresholds = blueprint.validation.profiles[profile]
+    check_profile(system, profile)
     state_dir = system.state_dir
     (state_dir / "reports").mkdir(parents=True, exist_ok=True)
     step = progress or (lambda phase, done, total: None)
 
     step("lint", 0, 1)
-    findings = lint_path(
-        system.root / system.name, taxonomy=load_taxonomy(system.root / "taxonomy.json")
-    )
+    findings = lint_generated(system)
     step("lint", 1, 1)
     extra: list[CheckResult] = []
     if run_tests:
@@ -351,22 +300,15 @@ def verify(
     store = open_store(store_url)
     try:
         step("consistency checks", 0, 1)
-        extra += replay_checks(system, store)
-        extra += system_invariant_checks(system, store)
-        now = time.time()
-        verdict = compute_verdict(
+        verdict = judged_verdict(
+            system,
             store,
-            system=system.name,
             profile=profile,
-            thresholds=thresholds,
-            queries=blueprint.validation.queries,
-            extra_checks=extra,
-            lint_findings=[str(f) for f in findings],
+            extra=extra,
+            lint_findings=findings,
             blocking=["generated_tests_pass", *(c.name for c in contention_extra)],
             scenarios=scenarios,
-            now=now,
         )
-        record_verdict(store, verdict, now=now)
         step("consistency checks", 1, 1)
     finally:
         store.close()
