@@ -38,11 +38,13 @@ def example_app(system: SagaSystem, token: str | None, **options: Any) -> FastAP
 
 
 @contextmanager
-def uvicorn_thread(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn from a thread, on a loopback socket bound beforehand; its
-    base URL once uvicorn accepts connections."""
+def uvicorn_thread(app: FastAPI, port: int = 0) -> Iterator[str]:
+    """``app`` served by uvicorn from a thread, on a loopback socket bound beforehand
+    (``port`` 0: a free one; the same port again serves a restarted process at the same
+    address); its base URL once uvicorn accepts connections."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     port = sock.getsockname()[1]
     server = uvicorn.Server(

@@ -21,8 +21,9 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 from cli_helpers import sagacrew
+from http_helpers import uvicorn_thread
 from ml_example import ML, SYSTEM_DIR, with_cluster
-from training_service import TrainingService, serve_in_thread
+from training_service import TrainingService
 
 from sagacrew.runtime import Envelope, GatewayOperation, GatewayRefusal, SystemDefinition
 from sagacrew.runtime.api import create_app
@@ -153,7 +154,7 @@ def saga_process(store_url: str, build: SystemDefinition, port: int = 0) -> Iter
         return list(system.store.list_external_calls(system="training_cluster"))
 
     try:
-        with serve_in_thread(app, port) as url:
+        with uvicorn_thread(app, port) as url:
             yield Served(url, build, ledger, calls)
     finally:
         system.store.close()
@@ -162,7 +163,7 @@ def saga_process(store_url: str, build: SystemDefinition, port: int = 0) -> Iter
 @pytest.fixture
 def cluster() -> Iterator[tuple[TrainingService, str]]:
     service = TrainingService(SECRET)
-    with serve_in_thread(service.app) as url:
+    with uvicorn_thread(service.app) as url:
         yield service, url
 
 

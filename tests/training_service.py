@@ -1,6 +1,6 @@
 """A small training-cluster service on loopback: the ML example's external system, for real.
 
-``TrainingService(secret)`` is a FastAPI app (serve it with :func:`serve_in_thread`):
+``TrainingService(secret)`` is a FastAPI app (serve it with ``http_helpers.uvicorn_thread``):
 
 - ``POST /jobs`` (JSON ``{run_id, model_name, gpus}``, header ``Idempotency-Key``) starts a
   job and answers ``{job_id, status: "running"}``; the same key answers the same job;
@@ -26,15 +26,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
@@ -256,29 +254,3 @@ class TrainingService:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff_s)
-
-
-@contextmanager
-def serve_in_thread(app: FastAPI, port: int = 0) -> Iterator[str]:
-    """``app`` served by uvicorn from a thread on ``127.0.0.1:port`` (0: a free port; the
-    same port again serves a restarted process at the same address); its base URL once
-    uvicorn accepts connections."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=bound, lifespan="on", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            thread.join(0.02)
-            assert thread.is_alive(), "uvicorn exited before it was ready"
-        yield f"http://127.0.0.1:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
