@@ -18,6 +18,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._actor import Actor, ActorContext
@@ -39,68 +40,37 @@ class Signal:
     __slots__ = ()
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Cell:
     """Mailbox, current instance, message-loop task and children of one actor path."""
 
-    __slots__ = (
-        "_adhoc_parent",
-        "children",
-        "context",
-        "dead",
-        "error",
-        "factory",
-        "incarnation",
-        "instance",
-        "is_supervisor",
-        "mailbox",
-        "name",
-        "parent",
-        "parent_stopping",
-        "path",
-        "ref",
-        "self_stop",
-        "shutdown_s",
-        "started_at",
-        "state",
-        "stop_requested",
-        "system",
-        "task",
-        "waiter",
-    )
+    system: ActorSystem
+    path: str
+    name: str
+    factory: Callable[[], Actor]
+    parent: Parent
+    _: KW_ONLY
+    shutdown_s: float | None
+    is_supervisor: bool
+    mailbox: deque[Any] = field(default_factory=deque, init=False)
+    waiter: asyncio.Future[None] | None = field(default=None, init=False)
+    dead: bool = field(default=False, init=False)
+    state: str = field(default=EXITED, init=False)
+    instance: Actor | None = field(default=None, init=False)
+    task: asyncio.Task[None] | None = field(default=None, init=False)
+    incarnation: int = field(default=0, init=False)
+    started_at: float | None = field(default=None, init=False)
+    error: Exception | None = field(default=None, init=False)
+    stop_requested: bool = field(default=False, init=False)
+    self_stop: bool = field(default=False, init=False)
+    parent_stopping: bool = field(default=False, init=False)
+    children: dict[str, Cell] = field(default_factory=dict, init=False)
+    _adhoc_parent: StoppingParent | None = field(default=None, init=False)
+    ref: ActorRef = field(init=False)
+    context: ActorContext = field(init=False)
 
-    def __init__(
-        self,
-        system: ActorSystem,
-        path: str,
-        name: str,
-        factory: Callable[[], Actor],
-        parent: Parent,
-        *,
-        shutdown_s: float | None,
-        is_supervisor: bool,
-    ) -> None:
-        self.system = system
-        self.path = path
-        self.name = name
-        self.factory = factory
-        self.parent = parent
-        self.shutdown_s = shutdown_s
-        self.is_supervisor = is_supervisor
-        self.mailbox: deque[Any] = deque()
-        self.waiter: asyncio.Future[None] | None = None
-        self.dead = False
-        self.state = EXITED
-        self.instance: Actor | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.incarnation = 0
-        self.started_at: float | None = None
-        self.error: Exception | None = None
-        self.stop_requested = False
-        self.self_stop = False
-        self.parent_stopping = False
-        self.children: dict[str, Cell] = {}
-        self._adhoc_parent: StoppingParent | None = None
-        self.ref = ActorRef(system, path, self)
+    def __post_init__(self) -> None:
+        self.ref = ActorRef(self.system, self.path, self)
         self.context = ActorContext(self)
 
     # -- delivery ---------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from sagacrew.runtime.alerts import alert_subject
 from sagacrew.runtime.api._auth import OperatorGuard, operator_router
 from sagacrew.runtime.api._context import AppContext
+from sagacrew.runtime.api._models import view_of
 from sagacrew.runtime.api._progress import iso_utc
 from sagacrew.runtime.api._responses import error_responses
 from sagacrew.runtime.store import AlertRecord
@@ -55,13 +55,12 @@ class AlertList(BaseModel):
 
 def alert_view(alert: AlertRecord) -> AlertView:
     """An ``alerts`` row as the API shows it (rows read from the store have an id)."""
-    return AlertView(
+    return view_of(
+        AlertView,
+        alert,
         id=alert.id if alert.id is not None else 0,
-        **alert_subject(alert),
         raised_at=iso_utc(alert.raised_at),
         delivered_at=None if alert.delivered_at is None else iso_utc(alert.delivered_at),
-        delivery_attempts=alert.delivery_attempts,
-        last_delivery_error=alert.last_delivery_error,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,20 @@ StepStatusName = Literal[
 
 class _Body(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_View = TypeVar("_View", bound=BaseModel)
+
+
+def view_of(model: type[_View], record: object, **computed: Any) -> _View:
+    """A ``model`` of ``record``: each field is ``record``'s attribute of the same name,
+    unless ``computed`` gives it (times as ISO text, figures derived from the record)."""
+    return model(
+        **{
+            name: computed[name] if name in computed else getattr(record, name)
+            for name in model.model_fields
+        }
+    )
 
 
 CompensationName = Literal["none", "not_run", "running", "ran", "failed", "dead_lettered"]

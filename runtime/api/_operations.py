@@ -25,6 +25,7 @@ from sagacrew.runtime.api._models import (
     LockList,
     LockView,
     Redriven,
+    view_of,
 )
 from sagacrew.runtime.api._progress import iso_utc, summary_text
 from sagacrew.runtime.api._responses import error_responses
@@ -51,14 +52,9 @@ def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
         letters = ctx.orchestrator().list_dead_letters(None if status == "all" else status)
         return DeadLetterList(
             dead_letters=[
-                DeadLetterView(
-                    id=letter.id,
-                    saga_id=letter.saga_id,
-                    step_name=letter.step_name,
-                    step_index=letter.step_index,
-                    status=letter.status,
-                    attempts=letter.attempts,
-                    error=letter.error,
+                view_of(
+                    DeadLetterView,
+                    letter,
                     created_at=iso_utc(letter.created_at),
                     updated_at=iso_utc(letter.updated_at),
                 )
@@ -72,17 +68,7 @@ def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
         """Semantic locks sagas hold now: each instance in a pending state, by stream id,
         with the saga holding it and the step that acquired it."""
         held = held_locks(ctx.system, ctx.blueprint)
-        return LockList(
-            locks=[
-                LockView(
-                    stream_id=lock.stream_id,
-                    saga_id=lock.saga_id,
-                    saga_name=lock.saga_name,
-                    step_name=lock.step_name,
-                )
-                for lock in held
-            ]
-        )
+        return LockList(locks=[view_of(LockView, lock) for lock in held])
 
     @router.post(
         "/dead-letters/{dead_letter_id}/redrive",

@@ -26,6 +26,7 @@ from sagacrew.runtime.api._models import (
     SagaListItem,
     SagaStarted,
     SagaStatusView,
+    view_of,
 )
 from sagacrew.runtime.api._progress import iso_utc
 from sagacrew.runtime.api._responses import ANY_REQUEST, OPERATOR, RUNNING, error_responses
@@ -110,12 +111,9 @@ def sagas_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
         status = orchestrator.status(saga_id)
         history = ctx.history(saga)
         ended = saga.ended_at
-        return SagaStatusView(
-            saga_id=saga.saga_id,
-            saga_name=saga.saga_name,
-            state=saga.state,
-            steps_completed=saga.steps_completed,
-            steps_total=saga.steps_total,
+        return view_of(
+            SagaStatusView,
+            saga,
             summary=history.summary,
             current_step=status.current_step,
             started_at=iso_utc(saga.started_at),

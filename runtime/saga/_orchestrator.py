@@ -27,13 +27,7 @@ from sagacrew.runtime.saga._history import FORWARD, History
 from sagacrew.runtime.saga._leasing import Lease, Leasing
 from sagacrew.runtime.saga._restarts import DriverRestarts
 from sagacrew.runtime.saga._run import step_entry
-from sagacrew.runtime.saga._types import (
-    Alert,
-    SagaMetrics,
-    SagaResult,
-    SagaState,
-    SagaStatus,
-)
+from sagacrew.runtime.saga._types import Alert, SagaMetrics, SagaResult, SagaState, SagaStatus
 from sagacrew.runtime.store import (
     DeadLetter,
     SagaExecution,

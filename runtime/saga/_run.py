@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, Unpack
 
 from sagacrew.runtime.saga._alert_sinks import alert_record
@@ -123,6 +123,10 @@ class EntryFields(TypedDict, total=False):
     waited_s: float
 
 
+StepAttempt = tuple[int, str, str, int, float]
+"""Which attempt a step-log row records: ``(index, phase, status, attempt, started_at)``."""
+
+
 def step_entry(
     saga: SagaExecution,
     definition: SagaDefinition,
@@ -163,34 +167,24 @@ def step_entry(
     )
 
 
+@dataclass(eq=False, repr=False)
 class RunCore:
     """One saga being driven to a terminal state: its state and the helpers both paths use
     (see :class:`~sagacrew.runtime.saga._execution.SagaRun`). With a ``fence`` (a
     worker's lease), every transition is written under it."""
 
-    fence: Fence | None = None
-
-    def __init__(
-        self,
-        env: Env,
-        definition: SagaDefinition,
-        saga: SagaExecution,
-        history: History,
-        parked: dict[int, DeadLetter],
-        redrive: frozenset[int] = frozenset(),
-        late: frozenset[int] = frozenset(),
-    ) -> None:
-        self.env = env
-        self.definition = definition
-        self.saga = saga
-        self.history = history
-        self.parked = parked
-        self.redrive = redrive
-        self.late = late
-        self._reopened_from: SagaState | None = None
-        self._early: dict[int, dict[str, Any]] = {}
-        self._waiter: tuple[int, asyncio.Future[dict[str, Any]]] | None = None
-        self._acks: list[asyncio.Future[bool]] = []
+    env: Env
+    definition: SagaDefinition
+    saga: SagaExecution
+    history: History
+    parked: dict[int, DeadLetter]
+    redrive: frozenset[int] = frozenset()
+    late: frozenset[int] = frozenset()
+    fence: Fence | None = field(default=None, init=False)
+    _reopened_from: SagaState | None = field(default=None, init=False)
+    _early: dict[int, dict[str, Any]] = field(default_factory=dict, init=False)
+    _waiter: tuple[int, asyncio.Future[dict[str, Any]]] | None = field(default=None, init=False)
+    _acks: list[asyncio.Future[bool]] = field(default_factory=list, init=False)
 
     # --- persistence ----------------------------------------------------------------
 
@@ -229,18 +223,9 @@ class RunCore:
                 self.env.listeners.on_step_logged(self.saga.saga_name, row)
         return ids
 
-    def _entry(
-        self,
-        index: int,
-        phase: str,
-        status: str,
-        attempt: int,
-        started_at: float,
-        **fields: Unpack[EntryFields],
-    ) -> StepLogEntry:
+    def _entry(self, *attempt: *StepAttempt, **fields: Unpack[EntryFields]) -> StepLogEntry:
         """This saga's step-log row (see :func:`step_entry`)."""
-        saga, definition = self.saga, self.definition
-        return step_entry(saga, definition, index, phase, status, attempt, started_at, **fields)
+        return step_entry(self.saga, self.definition, *attempt, **fields)
 
     def _log(self, level: int, message: str, **fields: Any) -> None:
         extra = {

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sagacrew.runtime.store import AlertCore
+
 
 class SagaState(StrEnum):
     """Where a saga is. Terminal: COMPLETED, COMPENSATED, COMPENSATION_FAILED, STALLED.
@@ -64,7 +66,7 @@ class SagaStatus:
 
 
 @dataclass(frozen=True)
-class Alert:
+class Alert(AlertCore):
     """Raised to ``on_alert`` when an operator must act.
 
     ``kind`` is ``compensation_failed`` (a compensation was dead-lettered; redrive it
@@ -80,12 +82,6 @@ class Alert:
     ``sagacrew streams repair``; ``stream_id`` names it).
     """
 
-    kind: str
-    saga_id: str
-    saga_name: str
-    step_name: str
-    error: str
-    correlation_id: str
     at: float
     dead_letter_id: int | None = None
     stream_id: str | None = None

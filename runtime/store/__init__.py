@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sagacrew.runtime.store._postgres import PostgresStore
 from sagacrew.runtime.store._records import (
     UNSET,
+    AlertCore,
     AlertRecord,
     AppendRequest,
     DeadLetter,
@@ -50,6 +51,7 @@ from sagacrew.runtime.store._records import (
 
 __all__ = [
     "UNSET",
+    "AlertCore",
     "AlertRecord",
     "AppendRequest",
     "ConcurrencyError",

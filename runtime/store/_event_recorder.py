@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sagacrew.runtime.store._records import (
     AppendRequest,
@@ -13,6 +13,17 @@ from sagacrew.runtime.store._records import (
     RecordedEvent,
     Snapshot,
 )
+
+
+class EventRepair(TypedDict):
+    """What :meth:`EventRecorder.repair_event` writes over a stored event: the new
+    ``payload``; ``metadata`` and ``event_type`` when given (default: kept); ``reason``
+    (default ``""``) is kept in the repaired metadata."""
+
+    payload: Mapping[str, Any]
+    metadata: NotRequired[Mapping[str, Any] | None]
+    event_type: NotRequired[str | None]
+    reason: NotRequired[str]
 
 
 class EventRecorder(ABC):
@@ -81,14 +92,7 @@ class EventRecorder(ABC):
 
     @abstractmethod
     def repair_event(
-        self,
-        stream_id: str,
-        version: int,
-        *,
-        payload: Mapping[str, Any],
-        metadata: Mapping[str, Any] | None = None,
-        event_type: str | None = None,
-        reason: str = "",
+        self, stream_id: str, version: int, **repair: Unpack[EventRepair]
     ) -> RecordedEvent:
         """Replace the payload (and ``metadata``, ``event_type`` when given) of the stored
         event at ``version`` of ``stream_id`` in place, and return the repaired event.

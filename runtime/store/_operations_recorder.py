@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sagacrew.runtime.store._records import (
     AlertRecord,
     DeadLetter,
     ExternalCall,
 )
+
+
+class ExternalCallChange(TypedDict):
+    """What :meth:`OperationsRecorder.update_external_call` sets: ``status`` and
+    ``updated_at``; ``response`` and ``resource_id`` when given (not ``None``)."""
+
+    status: str
+    updated_at: float
+    response: NotRequired[Mapping[str, Any] | None]
+    resource_id: NotRequired[str | None]
 
 
 class OperationsRecorder(ABC):
@@ -37,13 +47,7 @@ class OperationsRecorder(ABC):
 
     @abstractmethod
     def update_external_call(
-        self,
-        idempotency_key: str,
-        *,
-        status: str,
-        updated_at: float,
-        response: Mapping[str, Any] | None = None,
-        resource_id: str | None = None,
+        self, idempotency_key: str, **change: Unpack[ExternalCallChange]
     ) -> ExternalCall:
         """Set a call's status (and response and resource id, when given);
         :class:`StoreError` if unknown."""

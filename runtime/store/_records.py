@@ -176,7 +176,21 @@ class DeadLetterUpdate:
 
 
 @dataclass(frozen=True)
-class AlertRecord:
+class AlertCore:
+    """What every alert says, stored (:class:`AlertRecord`) or raised
+    (``sagacrew.runtime.saga.Alert``): its ``kind``, the saga and step concerned (``""``
+    when none), the ``error`` (what happened and the fix) and the ``correlation_id``."""
+
+    kind: str
+    saga_id: str
+    saga_name: str
+    step_name: str
+    error: str
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class AlertRecord(AlertCore):
     """An ``alerts`` row: an alert for an operator (see ``sagacrew.runtime.saga.Alert``).
 
     ``saga_id``, ``saga_name``, ``step_name`` and ``correlation_id`` are ``""`` when the
@@ -189,12 +203,6 @@ class AlertRecord:
     ``raised_at``) is one row.
     """
 
-    kind: str
-    saga_id: str
-    saga_name: str
-    step_name: str
-    error: str
-    correlation_id: str
     raised_at: float
     dead_letter_id: int | None = None
     stream_id: str | None = None

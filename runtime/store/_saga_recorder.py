@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 from sagacrew.runtime.store._records import (
     DeadLetter,
@@ -15,6 +16,18 @@ from sagacrew.runtime.store._records import (
     StepLogEntry,
     TransitionIds,
 )
+
+
+class SagaPageQuery(TypedDict, total=False):
+    """Which page of sagas :meth:`SagaRecorder.saga_page` reads: ``states`` (all when
+    ``None``), ``saga_name`` (any when ``None``), ``error_contains`` (any error when
+    ``None``), ``limit`` (default 50) sagas after skipping ``offset`` (default 0)."""
+
+    states: Sequence[str] | None
+    saga_name: str | None
+    error_contains: str | None
+    limit: int
+    offset: int
 
 
 class SagaRecorder(ABC):
@@ -58,7 +71,6 @@ class SagaRecorder(ABC):
         """The step log of every saga in any of ``states``, by saga id, each in transition
         order, read at once (recovery of many sagas)."""
 
-    @abstractmethod
     def saga_summaries(
         self,
         *,
@@ -68,21 +80,17 @@ class SagaRecorder(ABC):
     ) -> list[SagaSummary]:
         """Up to ``limit`` sagas, newest first, in any of ``states`` (all when ``None``) and
         of ``saga_name`` (any when ``None``), without decoding their data."""
+        page = self.saga_page(states=states, saga_name=saga_name, limit=limit)
+        return [summary for summary, _, _ in page]
 
     @abstractmethod
     def saga_page(
-        self,
-        *,
-        states: Sequence[str] | None = None,
-        saga_name: str | None = None,
-        error_contains: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
+        self, **query: Unpack[SagaPageQuery]
     ) -> list[tuple[SagaSummary, float | None, str | None]]:
         """A page of sagas for a list: ``(summary, ended_at, error)`` of up to ``limit``
         sagas, newest first, after skipping ``offset``; filtered as :meth:`saga_summaries`
         and, with ``error_contains``, to sagas whose error holds that text (any case),
-        without decoding their data."""
+        without decoding their data (see :class:`SagaPageQuery`)."""
 
     @abstractmethod
     def saga_label(self, saga_id: str) -> tuple[str, str] | None:

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from sagacrew.runtime.store import _codec as codec
 from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._operations_recorder import ExternalCallChange
 from sagacrew.runtime.store._records import ExternalCall, MessageLogEntry
 from sagacrew.runtime.store._sql_base import SqlBase, _filters
 
@@ -82,15 +83,13 @@ class SqlOperations(SqlBase):
         return codec.external_call_from_row(rows[0]) if rows else None
 
     def update_external_call(
-        self,
-        idempotency_key: str,
-        *,
-        status: str,
-        updated_at: float,
-        response: Mapping[str, Any] | None = None,
-        resource_id: str | None = None,
+        self, idempotency_key: str, **change: Unpack[ExternalCallChange]
     ) -> ExternalCall:
-        sets: list[tuple[str, Any]] = [("status", status), ("updated_at", updated_at)]
+        sets: list[tuple[str, Any]] = [
+            ("status", change["status"]),
+            ("updated_at", change["updated_at"]),
+        ]
+        response, resource_id = change.get("response"), change.get("resource_id")
         if response is not None:
             sets.append(("response", codec.dumps(response, what="external call response")))
         if resource_id is not None:

@@ -9,11 +9,11 @@ covers the repaired version (it is derived data, rebuilt by replay).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from sagacrew.runtime.store import _codec as codec
 from sagacrew.runtime.store._errors import StoreError
+from sagacrew.runtime.store._event_recorder import EventRepair
 from sagacrew.runtime.store._records import RecordedEvent
 from sagacrew.runtime.store._sql_base import SqlBase
 
@@ -22,16 +22,10 @@ class SqlRepair(SqlBase):
     """:meth:`repair_event` over SQL: one compare-and-set ``UPDATE`` in one transaction."""
 
     def repair_event(
-        self,
-        stream_id: str,
-        version: int,
-        *,
-        payload: Mapping[str, Any],
-        metadata: Mapping[str, Any] | None = None,
-        event_type: str | None = None,
-        reason: str = "",
+        self, stream_id: str, version: int, **repair: Unpack[EventRepair]
     ) -> RecordedEvent:
-        payload_json = codec.dumps(payload, what=f"repaired payload of {stream_id!r}")
+        payload_json = codec.dumps(repair["payload"], what=f"repaired payload of {stream_id!r}")
+        metadata = repair.get("metadata")
         with self._transaction() as cursor:
             found = cursor.run(
                 "SELECT event_type, payload, metadata FROM events "
@@ -52,7 +46,7 @@ class SqlRepair(SqlBase):
                 "event_type": old_type,
                 "metadata": old_metadata,
                 "payload": old_payload,
-                "reason": reason,
+                "reason": repair.get("reason", ""),
             }
             metadata_json = codec.dumps(kept, what=f"repaired metadata of {stream_id!r}")
             updated = cursor.run(
@@ -60,7 +54,7 @@ class SqlRepair(SqlBase):
                 "WHERE stream_id = ? AND version = ? AND event_type = ? AND payload = ? "
                 "AND metadata = ? RETURNING position",
                 (
-                    event_type or old_type,
+                    repair.get("event_type") or old_type,
                     payload_json,
                     metadata_json,
                     stream_id,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from sagacrew.runtime.store import _codec as codec
 from sagacrew.runtime.store._records import (
@@ -15,6 +15,7 @@ from sagacrew.runtime.store._records import (
     StepLogEntry,
     TransitionIds,
 )
+from sagacrew.runtime.store._saga_recorder import SagaPageQuery
 from sagacrew.runtime.store._sql_base import SqlBase, _filters
 from sagacrew.runtime.store._sql_transitions import Unusual, apply, apply_plain, plain
 
@@ -67,38 +68,14 @@ class SqlSagas(SqlBase):
         )
         return [str(saga_id) for (saga_id,) in rows]
 
-    def saga_summaries(
-        self,
-        *,
-        states: Sequence[str] | None = None,
-        saga_name: str | None = None,
-        limit: int = 50,
-    ) -> list[SagaSummary]:
-        if states is not None and not states:
-            return []
-        where, params = _saga_filter(states, saga_name=saga_name)
-        rows = self._read(
-            "SELECT saga_id, saga_name, state, steps_completed, steps_total, started_at "
-            f"FROM saga_executions{where} ORDER BY started_at DESC, saga_id DESC LIMIT ?",
-            [*params, limit],
-        )
-        return [
-            SagaSummary(str(a), str(b), str(c), int(d), int(e), float(f))
-            for a, b, c, d, e, f in rows
-        ]
-
     def saga_page(
-        self,
-        *,
-        states: Sequence[str] | None = None,
-        saga_name: str | None = None,
-        error_contains: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
+        self, **query: Unpack[SagaPageQuery]
     ) -> list[tuple[SagaSummary, float | None, str | None]]:
+        states = query.get("states")
         if states is not None and not states:
             return []
-        where, params = _saga_filter(states, saga_name=saga_name)
+        where, params = _saga_filter(states, saga_name=query.get("saga_name"))
+        error_contains = query.get("error_contains")
         if error_contains:
             escaped = "".join(f"\\{c}" if c in "\\%_" else c for c in error_contains.lower())
             clause = "LOWER(COALESCE(error, '')) LIKE ? ESCAPE '\\'"
@@ -108,7 +85,7 @@ class SqlSagas(SqlBase):
             "SELECT saga_id, saga_name, state, steps_completed, steps_total, started_at, "
             f"ended_at, error FROM saga_executions{where} "
             "ORDER BY started_at DESC, saga_id DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            [*params, query.get("limit", 50), query.get("offset", 0)],
         )
         return [
             (
