@@ -78,27 +78,39 @@ def _floor(minimum: float, seed_min: float) -> tuple[tuple[str, float | None], .
     return (("red", None), ("orange", low), ("green", high))
 
 
+def _ratio_panel(
+    c: _Context, title: str, what: str, target: tuple[str, str], floor: tuple[float, float, str]
+) -> _Panel:
+    """A ratio (0 to 1) panel with one ``target`` (PromQL, legend format), gated at
+    ``floor``: the profile's minimum, the seed's, and what happens below the seed's."""
+    minimum, seed_min, below_seed = floor
+    return _Panel(
+        title,
+        f"{what} Gate: >= {_pct(minimum)} ({c.profile}); {below_seed} below {_pct(seed_min)}.",
+        (target,),
+        _floor(minimum, seed_min),
+        "percentunit",
+        1.0,
+    )
+
+
 def _panels(c: _Context) -> list[_Panel]:
     t, m = c.thresholds, _SAGAS
     outcomes = ("started", "completed", "compensated", "compensation_failed", "stalled")
     return [
-        _Panel(
+        _ratio_panel(
+            c,
             "Saga success rate (5m)",
-            f"Completed / finished sagas over 5 minutes. Gate: >= {_pct(t.success_rate_min)} "
-            f"({c.profile}); SAGA-001 below {_pct(SEED_SUCCESS_RATE_MIN)}.",
-            ((f"sagacrew:saga_success_ratio:rate5m{m}", "{{saga}}"),),
-            _floor(t.success_rate_min, SEED_SUCCESS_RATE_MIN),
-            "percentunit",
-            1.0,
+            "Completed / finished sagas over 5 minutes.",
+            (f"sagacrew:saga_success_ratio:rate5m{m}", "{{saga}}"),
+            (t.success_rate_min, SEED_SUCCESS_RATE_MIN, "SAGA-001"),
         ),
-        _Panel(
+        _ratio_panel(
+            c,
             "Consistency score",
-            f"Score of the last validation. Gate: >= {_pct(t.consistency_score_min)} "
-            f"({c.profile}); rollback below {_pct(SEED_CONSISTENCY_MIN)}.",
-            ((f'sagacrew_consistency_score{{system="{c.system}"}}', "{{system}}"),),
-            _floor(t.consistency_score_min, SEED_CONSISTENCY_MIN),
-            "percentunit",
-            1.0,
+            "Score of the last validation.",
+            (f'sagacrew_consistency_score{{system="{c.system}"}}', "{{system}}"),
+            (t.consistency_score_min, SEED_CONSISTENCY_MIN, "rollback"),
         ),
         *(
             _Panel(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sagacrew.agents.spec.catalog import aggregate_path
 from sagacrew.agents.spec.model import CommandKind, DomainSpec
 from sagacrew.agents.spec.violation import Violation
 
@@ -40,7 +41,7 @@ def _overwritten_numbers(spec: DomainSpec) -> Iterator[Violation]:
                     kind = aggregate.fields.get(param)
                     if kind not in ("int", "float") or param == aggregate.identity:
                         continue
-                    path = ("contexts", context_name, "aggregates", aggregate_name)
+                    path = aggregate_path(context_name, aggregate_name)
                     yield Violation(
                         (*path, "commands", command_name, "params", index),
                         f"update '{command_name}' overwrites the {kind} field '{param}' with "

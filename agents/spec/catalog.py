@@ -33,6 +33,7 @@ __all__ = [
     "CommandEntry",
     "OperationEntry",
     "SagaEntry",
+    "aggregate_path",
     "build_catalog",
     "event_name",
     "event_verb",
@@ -72,6 +73,11 @@ def event_name(context: str, aggregate: str, command: Command) -> str | None:
     return f"{context}.{aggregate}.{verb}"
 
 
+def aggregate_path(context: str, aggregate: str) -> tuple[str, ...]:
+    """Where the aggregate ``context.aggregate`` stands in a spec's data."""
+    return ("contexts", context, "aggregates", aggregate)
+
+
 @dataclass(frozen=True)
 class CommandEntry:
     """A command ``context.aggregate.command`` and its model (``None`` if invalid)."""
@@ -94,7 +100,7 @@ class CommandEntry:
 
     @property
     def path(self) -> tuple[str, ...]:
-        return ("contexts", self.context, "aggregates", self.aggregate, "commands", self.name)
+        return (*aggregate_path(self.context, self.aggregate), "commands", self.name)
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class AggregateEntry:
 
     @property
     def path(self) -> tuple[str, ...]:
-        return ("contexts", self.context, "aggregates", self.name)
+        return aggregate_path(self.context, self.name)
 
 
 @dataclass(frozen=True)

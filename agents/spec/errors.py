@@ -14,7 +14,20 @@ class SpecException(Exception):
     """Base of every exception raised by ``sagacrew.agents.spec``."""
 
 
-class SpecError(SpecException):
+class _Fixable(SpecException):
+    """A problem: ``message`` says what is wrong, ``fix`` what to write instead.
+    ``str()`` is ``"message; fix"``, after the place where a subclass has one."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.message}; {self.fix}"
+
+
+class SpecError(_Fixable):
     """One problem in a spec file, at a 1-based ``line`` and ``column``.
 
     ``message`` says what is wrong, ``fix`` what to write instead. ``str()`` is exactly
@@ -25,12 +38,10 @@ class SpecError(SpecException):
         self.file = file
         self.line = line
         self.column = column
-        self.message = message
-        self.fix = fix
-        super().__init__(str(self))
+        super().__init__(message, fix)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}; {self.fix}"
+        return f"{self.file}:{self.line}:{self.column}: {super().__str__()}"
 
     def __repr__(self) -> str:
         return f"SpecError({str(self)!r})"
@@ -57,7 +68,7 @@ class SpecErrors(SpecException):
         return f"SpecErrors({len(self.errors)} errors)"
 
 
-class ExpressionError(SpecException):
+class ExpressionError(_Fixable):
     """An expression of the spec's small language that cannot be compiled.
 
     ``offset`` is the 0-based character offset of the problem within ``expression``.
@@ -67,9 +78,4 @@ class ExpressionError(SpecException):
     def __init__(self, expression: str, offset: int, message: str, fix: str) -> None:
         self.expression = expression
         self.offset = offset
-        self.message = message
-        self.fix = fix
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return f"{self.message}; {self.fix}"
+        super().__init__(message, fix)

@@ -3,7 +3,7 @@
 ``llm_settings(base_url, model, api_key)`` reads the flags or the environment and raises
 ``LlmConfigError`` (one line: what to set) before anything else happens.
 ``refine_with_llm(spec, blueprint, settings)`` runs four crewAI Agents and Tasks (prompts
-in ``prompts/agents.yaml`` and ``prompts/tasks.yaml``, wired by ``@CrewBase``) against an
+in ``prompts/agents.yaml`` and ``prompts/tasks.yaml``, in one sequential Crew) against an
 OpenAI-compatible endpoint and returns a ``Refinement``: the merged blueprint, and what
 was accepted and rejected, item by item, with reasons.
 

@@ -1,4 +1,4 @@
-"""The LLM crew: four crewAI Agents and Tasks from ``prompts/``, wired by ``@CrewBase``.
+"""The LLM crew: four crewAI Agents and Tasks from ``prompts/``, in a sequential Crew.
 
 crewAI is imported here only (it is heavy, ~3 s), after switching its telemetry and
 tracing off; ``refine_with_llm`` imports this module lazily, so ``sagacrew --help`` and the
@@ -25,8 +25,8 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from crewai import LLM, Agent, Crew, CrewOutput, Process, Task
-from crewai.project import CrewBase, agent, crew, task
 from pydantic import BaseModel
 
 from sagacrew.crew.llm.errors import LlmError, PromptsMissingError
@@ -61,98 +61,76 @@ def build_llm(settings: LlmSettings) -> LLM:
     )
 
 
-@CrewBase
-class SagaDesignCrew:
+AGENTS = (
+    "actor_architect",
+    "saga_orchestrator",
+    "event_sourcing_specialist",
+    "consistency_validator",
+)
+"""The crew's agents, entries of ``prompts/agents.yaml``, in the order they work."""
+
+TASKS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("design_actors", ActorProposal),
+    ("design_sagas", SagaProposal),
+    ("design_events", EventProposal),
+    ("plan_validation", ValidationProposal),
+)
+"""Each task of ``prompts/tasks.yaml``, in order, with the proposal its output must be."""
+
+
+def _prompts(name: str) -> dict[str, dict[str, Any]]:
+    """The entries of ``prompts/<name>``; :class:`PromptsMissingError` if it is not there."""
+    path = PROMPTS_DIR / name
+    if not path.is_file():
+        raise PromptsMissingError(
+            f"{path} is missing: reinstall sagacrew "
+            "(pip install -e . from a checkout ships prompts/)"
+        )
+    return cast(dict[str, dict[str, Any]], yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def design_crew(settings: LlmSettings) -> Crew:
     """Actor Architect → Saga Orchestrator → Event Sourcing Specialist → Consistency
-    Validator, each proposing refinements of its deterministic part (sequential process)."""
-
-    agents_config = str(PROMPTS_DIR / "agents.yaml")
-    tasks_config = str(PROMPTS_DIR / "tasks.yaml")
-    agents: list[Any]
-    tasks: list[Task]
-
-    def __init__(self, settings: LlmSettings) -> None:
-        for name in ("agents.yaml", "tasks.yaml"):
-            if not (PROMPTS_DIR / name).is_file():
-                raise PromptsMissingError(
-                    f"{PROMPTS_DIR / name} is missing: reinstall sagacrew "
-                    "(pip install -e . from a checkout ships prompts/)"
-                )
-        self.settings = settings
-        self.llm = build_llm(settings)
-
-    def _config(self, kind: str, name: str) -> dict[str, Any]:
-        """The YAML entry ``name`` of ``agents.yaml`` or ``tasks.yaml`` (loaded by @CrewBase)."""
-        configs = cast(dict[str, dict[str, Any]], getattr(self, f"{kind}_config"))
-        return configs[name]
-
-    def _agent(self, name: str) -> Agent:
-        return Agent(
-            config=self._config("agents", name),
-            llm=self.llm,
+    Validator, each proposing refinements of its deterministic part (sequential process):
+    an Agent per entry of :data:`AGENTS`, a Task per entry of :data:`TASKS`, done by the
+    agent its ``tasks.yaml`` entry names."""
+    agents_config, tasks_config = _prompts("agents.yaml"), _prompts("tasks.yaml")
+    llm = build_llm(settings)
+    agents = {
+        name: Agent(
+            config=agents_config[name],
+            llm=llm,
             allow_delegation=False,
             verbose=False,
             cache=False,
             max_iter=3,
-            max_retry_limit=self.settings.max_retries,
+            max_retry_limit=settings.max_retries,
         )
-
-    def _task(self, name: str, output: type[BaseModel]) -> Task:
-        config = self._config("tasks", name)
-        return Task(
-            description=config["description"],
-            expected_output=config["expected_output"],
-            agent=config["agent"],
+        for name in AGENTS
+    }
+    tasks = [
+        Task(
+            description=tasks_config[name]["description"],
+            expected_output=tasks_config[name]["expected_output"],
+            agent=agents[tasks_config[name]["agent"]],
             output_pydantic=output,
         )
-
-    @agent
-    def actor_architect(self) -> Agent:
-        return self._agent("actor_architect")
-
-    @agent
-    def saga_orchestrator(self) -> Agent:
-        return self._agent("saga_orchestrator")
-
-    @agent
-    def event_sourcing_specialist(self) -> Agent:
-        return self._agent("event_sourcing_specialist")
-
-    @agent
-    def consistency_validator(self) -> Agent:
-        return self._agent("consistency_validator")
-
-    @task
-    def design_actors(self) -> Task:
-        return self._task("design_actors", ActorProposal)
-
-    @task
-    def design_sagas(self) -> Task:
-        return self._task("design_sagas", SagaProposal)
-
-    @task
-    def design_events(self) -> Task:
-        return self._task("design_events", EventProposal)
-
-    @task
-    def plan_validation(self) -> Task:
-        return self._task("plan_validation", ValidationProposal)
-
-    @crew
-    def crew(self) -> Crew:
-        return Crew(
-            agents=self.agents,
-            tasks=self.tasks,
-            process=Process.sequential,
-            verbose=False,
-            cache=False,
-        )
+        for name, output in TASKS
+    ]
+    return Crew(
+        name="SagaDesignCrew",
+        agents=list(agents.values()),
+        tasks=tasks,
+        process=Process.sequential,
+        verbose=False,
+        cache=False,
+    )
 
 
 def kickoff(settings: LlmSettings, inputs: dict[str, str]) -> list[Any]:
     """Run the crew once; each task's structured output (``None`` when it has none), in
     task order. Exceptions from crewAI or the HTTP client propagate."""
-    result = SagaDesignCrew(settings).crew().kickoff(inputs=inputs)
+    result = design_crew(settings).kickoff(inputs=inputs)
     if not isinstance(result, CrewOutput):
         raise LlmError(f"the crew gave a {type(result).__name__}, not a CrewOutput")
     return [output.pydantic for output in result.tasks_output]

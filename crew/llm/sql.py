@@ -15,7 +15,6 @@ import re
 import sqlite3
 import unicodedata
 from importlib import resources
-from types import TracebackType
 
 from sagacrew.runtime import Store, StoreError, open_store
 
@@ -257,10 +256,5 @@ class SqlChecker:
     def __enter__(self) -> SqlChecker:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

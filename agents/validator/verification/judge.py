@@ -13,15 +13,15 @@ run and nothing is written to the store but the verdict's ``consistency_validati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sagacrew.agents.generated import GeneratedSystem
-from sagacrew.agents.validator import Verdict, write_reports
+from sagacrew.agents.validator import write_reports
 from sagacrew.agents.validator.verification.isolation_checks import (
     lost_updates,
     orphaned_external_work,
 )
 from sagacrew.agents.validator.verification.store_verdict import (
+    ReportedVerdict,
     check_profile,
     judged_verdict,
     lint_generated,
@@ -32,12 +32,9 @@ __all__ = ["Judgement", "judge_store"]
 
 
 @dataclass(frozen=True)
-class Judgement:
+class Judgement(ReportedVerdict):
     """The verdict over a store's history, where its reports are, and the sagas judged."""
 
-    verdict: Verdict
-    report_md: Path
-    report_json: Path
     by_state: dict[str, int]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator import (
@@ -23,12 +25,22 @@ from sagacrew.runtime.invariants import Conserved, References, check_system_inva
 from sagacrew.runtime.replay_check import check_streams
 
 __all__ = [
+    "ReportedVerdict",
     "check_profile",
     "judged_verdict",
     "lint_generated",
     "replay_checks",
     "system_invariant_checks",
 ]
+
+
+@dataclass(frozen=True)
+class ReportedVerdict:
+    """A verdict and where its reports were written (``verdict.md``, ``verdict.json``)."""
+
+    verdict: Verdict
+    report_md: Path
+    report_json: Path
 
 
 def replay_checks(system: GeneratedSystem, store: Store) -> list[CheckResult]:

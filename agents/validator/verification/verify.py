@@ -21,12 +21,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from sagacrew.agents.generated import GeneratedSystem
-from sagacrew.agents.validator import (
-    CheckResult,
-    ScenarioOutcome,
-    Verdict,
-    write_reports,
-)
+from sagacrew.agents.validator import CheckResult, ScenarioOutcome, write_reports
 from sagacrew.agents.validator.verification.contention import (
     ContentionPlan,
     ContentionRun,
@@ -36,6 +31,7 @@ from sagacrew.agents.validator.verification.contention import (
 )
 from sagacrew.agents.validator.verification.fault_scenarios import run_fault_scenarios
 from sagacrew.agents.validator.verification.store_verdict import (
+    ReportedVerdict,
     check_profile,
     judged_verdict,
     lint_generated,
@@ -208,10 +204,9 @@ def run_generated_tests(system: GeneratedSystem, report_dir: Path) -> CheckResul
 
 
 @dataclass(frozen=True)
-class Verification:
-    verdict: Verdict
-    report_md: Path
-    report_json: Path
+class Verification(ReportedVerdict):
+    """The verdict of ``verify``, its reports, and what its workloads did."""
+
     workload: WorkloadReport
     crash: CrashRecovery | None = None
     contention: ContentionRun | None = None
