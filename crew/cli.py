@@ -32,6 +32,7 @@ from sagacrew.crew.cli_base import (
     err,
     out,
 )
+from sagacrew.crew.cli_cluster import cluster
 from sagacrew.crew.cli_run import run
 from sagacrew.crew.cli_serve import serve
 from sagacrew.crew.cli_verify import verify
@@ -222,6 +223,7 @@ def lint(
 
 app.command()(serve)
 app.command()(worker)
+app.command()(cluster)
 
 
 @app.command()

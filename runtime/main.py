@@ -37,6 +37,13 @@ def _parser(system: str) -> argparse.ArgumentParser:
     worker("--lease-s", type=float, default=5.0, help="lease length (default: %(default)s s)")
     worker("--poll-s", type=float, default=0.2, help="claim every (default: %(default)s s)")
     worker("--capacity", type=int, default=500, help="most sagas at once (%(default)s)")
+    cluster = commands.add_parser("cluster", help="host workers as Ray actors").add_argument
+    cluster("--ray", dest="address", metavar="ADDRESS", required=True, help="Ray's host:port")
+    cluster("--store", dest="store_url", metavar="URL", help="postgresql URL (to place workers)")
+    cluster("--workers", type=int, default=2, help="how many workers (default: %(default)s)")
+    cluster("--cpus", type=float, default=1.0, help="CPUs per worker (default: %(default)s)")
+    cluster("--status", action="store_true", help="report the workers; change nothing")
+    cluster("--stop", action="store_true", help="stop every worker gracefully")
     return parser
 
 
@@ -45,6 +52,7 @@ def system_main(package: str, here: Path, argv: list[str] | None = None) -> None
     parser = _parser(package)
     options: dict[str, Any] = vars(parser.parse_args(argv))
     from sagacrew.runtime.api import ServeError, serve_loaded
+    from sagacrew.runtime.cluster import ClusterError
     from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, read_blueprint
     from sagacrew.runtime.store import StoreError
     from sagacrew.runtime.worker import WorkerError, WorkerOptions, serve_worker
@@ -60,8 +68,27 @@ def system_main(package: str, here: Path, argv: list[str] | None = None) -> None
             report = serve_worker(loaded.definition, store_url, WorkerOptions(**options))
             print(report)
             return
+        if command == "cluster":
+            for line in _cluster(loaded, **options):
+                print(line)
+            return
         env = os.environ.get
         secrets, webhook = [env("SAGACREW_EVENT_SECRETS", "")], env("SAGACREW_ALERT_WEBHOOK")
         serve_loaded(loaded, **options, alert_webhook=webhook, event_secrets=secrets)
-    except (GeneratedSystemError, ServeError, StoreError, WorkerError) as error:
+    except (ClusterError, GeneratedSystemError, ServeError, StoreError, WorkerError) as error:
         parser.exit(2, f"{parser.prog}: {error}\n")
+
+
+def _cluster(
+    loaded: Any, address: str, store_url: str | None, workers: int, cpus: float, **asked: bool
+) -> list[str]:
+    """``cluster``: place the workers (the default), or report or stop them."""
+    from sagacrew.runtime import cluster
+
+    if asked["stop"] or asked["status"]:
+        act = cluster.stop_cluster if asked["stop"] else cluster.cluster_status
+        return [str(status) for status in act(address, loaded.package.__name__)]
+    if store_url is None:
+        raise cluster.ClusterError("--store URL is missing: the PostgreSQL the workers share")
+    worker = cluster.ClusterWorker.of(loaded, store_url)
+    return [str(s) for s in cluster.place_workers(address, worker, workers, cpus=cpus)]

@@ -26,10 +26,11 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagacrew.runtime.saga import Lease
+from sagacrew.runtime.saga import Lease, SagaOrchestrator
 from sagacrew.runtime.store import StoreError
 from sagacrew.runtime.system import SagaSystem
 from sagacrew.runtime.system_definition import SystemDefinition
@@ -96,6 +97,8 @@ class WorkerReport:
     claimed: int
     leases_lost: int
     writes_refused: int
+    driving: int = 0
+    """Sagas it drives at the moment of the report."""
 
     def __str__(self) -> str:
         return (
@@ -110,10 +113,12 @@ async def run_worker(
     options: WorkerOptions | None = None,
     *,
     stop: asyncio.Event | None = None,
+    on_poll: Callable[[WorkerReport], None] | None = None,
     **system_options: Any,
 ) -> WorkerReport:
     """Run one worker of ``definition`` on ``store_url`` until ``stop`` is set (forever
-    without it); on a graceful stop its leases are released at once. What it did."""
+    without it); on a graceful stop its leases are released at once. What it did;
+    ``on_poll`` is told the same after every poll (a host's live status)."""
     check_worker_store(store_url)
     options = options or WorkerOptions()
     stop = stop or asyncio.Event()
@@ -142,17 +147,24 @@ async def run_worker(
                     await orchestrator.take_inbox()
                 except StoreError as error:  # unreachable, a deadlock: the next poll tries
                     logger.warning("worker %s: %s", options.worker_id, error)
+                if on_poll is not None:
+                    on_poll(_report(options.worker_id, orchestrator))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), options.poll_s)
             orchestrator.release_all()
-            return WorkerReport(
-                options.worker_id,
-                orchestrator.claimed,
-                orchestrator.leases_lost,
-                orchestrator.writes_refused,
-            )
+            return _report(options.worker_id, orchestrator)
     finally:
         system.store.close()
+
+
+def _report(worker_id: str, orchestrator: SagaOrchestrator) -> WorkerReport:
+    return WorkerReport(
+        worker_id,
+        orchestrator.claimed,
+        orchestrator.leases_lost,
+        orchestrator.writes_refused,
+        orchestrator.in_flight,
+    )
 
 
 def serve_worker(

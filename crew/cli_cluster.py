@@ -1,0 +1,68 @@
+"""``sagacrew cluster``: a system's workers hosted as Ray actors over one PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sagacrew.crew.cli_base import EXIT_USER_ERROR, _user_errors, err, out
+
+
+def cluster(
+    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    ray: Annotated[
+        str,
+        typer.Option(metavar="ADDRESS", help="The Ray cluster's address (host:port)."),
+    ],
+    store: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="The PostgreSQL store the workers share."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="How many workers to run.")] = 2,
+    cpus: Annotated[float, typer.Option(min=0.0, help="CPUs Ray reserves for each worker.")] = 1.0,
+    lease_s: Annotated[
+        float,
+        typer.Option(min=0.1, help="How long a lease lasts without a heartbeat (seconds)."),
+    ] = 5.0,
+    poll_s: Annotated[
+        float, typer.Option(min=0.01, help="How often to look for sagas to claim (seconds).")
+    ] = 0.2,
+    capacity: Annotated[int, typer.Option(min=1, help="Most sagas one worker drives.")] = 500,
+    status: Annotated[
+        bool, typer.Option("--status", help="Report the workers; change nothing.")
+    ] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop every worker gracefully.")] = False,
+) -> None:
+    """Run the system's workers in a Ray cluster: Ray restarts what dies, where there is room."""
+    with _user_errors():
+        from sagacrew.runtime.cluster import (
+            ClusterError,
+            ClusterWorker,
+            cluster_status,
+            place_workers,
+            stop_cluster,
+        )
+        from sagacrew.runtime.loader import load_system
+        from sagacrew.runtime.worker import WorkerError
+
+        try:
+            loaded = load_system(system_dir)
+            if status or stop:
+                act = stop_cluster if stop else cluster_status
+                shown = act(ray, loaded.package.__name__)
+                if not shown:
+                    out.print(f"no workers of {loaded.name} in the Ray cluster at {ray}")
+            else:
+                if store is None:
+                    raise ClusterError("--store URL is missing: the PostgreSQL the workers share")
+                worker = ClusterWorker.of(
+                    loaded, store, lease_s=lease_s, poll_s=poll_s, capacity=capacity
+                )
+                shown = place_workers(ray, worker, workers, cpus=cpus)
+            for one in shown:
+                out.print(str(one), markup=False)
+        except (ClusterError, WorkerError) as error:
+            err.print(f"sagacrew: {error}", markup=False)
+            raise typer.Exit(EXIT_USER_ERROR) from None
