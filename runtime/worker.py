@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagacrew.runtime.saga import Lease, SagaOrchestrator
-from sagacrew.runtime.store import StoreError
+from sagacrew.runtime.store import Store, StoreError, WorkerRecord
 from sagacrew.runtime.system import SagaSystem
 from sagacrew.runtime.system_definition import SystemDefinition
 
@@ -138,11 +138,14 @@ async def run_worker(
             assert orchestrator is not None
             renew_every = options.lease_s / 3
             renewed = time.monotonic()
+            heard = _Registry(store, options, started_at=time.time())
+            heard.report(_report(options.worker_id, orchestrator))
             while not stop.is_set():
                 try:
                     if time.monotonic() - renewed >= renew_every:
                         orchestrator.renew()
                         renewed = time.monotonic()
+                        heard.report(_report(options.worker_id, orchestrator))
                     await orchestrator.claim()
                     await orchestrator.take_inbox()
                 except StoreError as error:  # unreachable, a deadlock: the next poll tries
@@ -152,9 +155,33 @@ async def run_worker(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), options.poll_s)
             orchestrator.release_all()
-            return _report(options.worker_id, orchestrator)
+            report = _report(options.worker_id, orchestrator)
+            heard.report(report, stopped=True)
+            return report
     finally:
         system.store.close()
+
+
+@dataclass(frozen=True)
+class _Registry:
+    """A worker's entry in the store's registry (``saga_workers``), rewritten at every
+    heartbeat: what the status API and ``/metrics`` of ``serve --workers`` show per worker."""
+
+    store: Store
+    options: WorkerOptions
+    started_at: float
+
+    def report(self, report: WorkerReport, *, stopped: bool = False) -> None:
+        now = time.time()
+        record = WorkerRecord(
+            report.worker_id, self.options.lease_s, self.started_at, now,
+            now if stopped else None, report.claimed, report.leases_lost,
+            report.writes_refused, report.driving,
+        )  # fmt: skip
+        try:
+            self.store.report_worker(record)
+        except StoreError as error:  # the next heartbeat tries again
+            logger.warning("worker %s: not reported: %s", report.worker_id, error)
 
 
 def _report(worker_id: str, orchestrator: SagaOrchestrator) -> WorkerReport:

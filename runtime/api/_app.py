@@ -22,6 +22,7 @@ from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES, RequestGuard
 from sagacrew.runtime.api._operations import operations_router
 from sagacrew.runtime.api._page import PAGE_CSP, STATIC_DIR, page_router
 from sagacrew.runtime.api._sagas import sagas_router
+from sagacrew.runtime.api._workers import workers_router
 from sagacrew.runtime.system import SagaSystem
 
 
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(alerts_router(context, operator))
     app.include_router(events_router(context, operator, event_secrets or {}))
     app.include_router(health_router(context))
+    app.include_router(workers_router(context))
     app.include_router(page_router(context))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The last added runs first: security headers on every response, including refusals.

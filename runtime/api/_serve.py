@@ -31,6 +31,7 @@ from sagacrew.runtime.store import open_store
 from sagacrew.runtime.system import SagaSystem
 from sagacrew.runtime.tracing import TracingError
 from sagacrew.runtime.worker import WorkerError, check_worker_store
+from sagacrew.runtime.worker_metrics import WorkerCollector
 
 logger = logging.getLogger("sagacrew.runtime.api")
 
@@ -152,6 +153,8 @@ def serve_loaded(
         else:
             system = generated.build_system(store_url, metrics=metrics, alert_sinks=sinks)
         metrics.watch_store(system.store, system.name, _profiles(generated.blueprint))
+        if workers:  # per worker and in total, from the store's registry
+            metrics.registry.register(WorkerCollector(system.store))
         try:
             app = create_app(
                 system,

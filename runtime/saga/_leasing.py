@@ -11,6 +11,7 @@ another worker claimed meanwhile. A saga that ends gives its lease up. See
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -123,3 +124,21 @@ class Leasing(Recovery):
             await self.deliver(event.event_name, event.correlation_id, event.payload)
         self.store.remove_from_inbox([event.id for event in events])
         return len(events)
+
+    # --- operations across the workers ---------------------------------------------
+
+    def _pause_cluster(self, paused: bool) -> None:
+        """Pause or resume new sagas in every process in front of the workers (the store's
+        switch: each reads it at every start)."""
+        assert self._lease is not None
+        self.store.set_paused(paused, self._lease.clock())
+
+    async def _drain_cluster(self, timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` until no saga is in flight in any worker; how many are."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            counts = self.store.saga_state_counts()
+            left = sum(counts.get(state.value, 0) for state in ACTIVE_STATES)
+            if not left or time.monotonic() >= deadline:
+                return left
+            await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))

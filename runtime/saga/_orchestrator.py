@@ -136,8 +136,9 @@ class SagaOrchestrator(Leasing):
 
     @property
     def paused(self) -> bool:
-        """True while new sagas are refused."""
-        return self._paused
+        """True while new sagas are refused (with a lease: by any process in front of the
+        workers, the store's switch)."""
+        return self.store.cluster_paused() if self._lease is not None else self._paused
 
     @property
     def in_flight(self) -> int:
@@ -167,7 +168,7 @@ class SagaOrchestrator(Leasing):
         """
         if self._closed:
             raise SagaError("the orchestrator is closed; create a new one to start sagas")
-        if self._paused:
+        if self.paused:
             raise SagaPaused(f"new sagas are paused; call resume() before starting {saga_name!r}")
         definition = self._definition(saga_name)
         existing = None if saga_id is None else self.store.get_saga(saga_id)
@@ -335,16 +336,24 @@ class SagaOrchestrator(Leasing):
     # --- operations -----------------------------------------------------------------
 
     def pause(self) -> None:
-        """Refuse new sagas (``start`` raises :class:`SagaPaused`); running ones go on."""
+        """Refuse new sagas (``start`` raises :class:`SagaPaused`); running ones go on.
+        With a lease, every process in front of the workers refuses them."""
         self._paused = True
+        if self._lease is not None:
+            self._pause_cluster(True)
 
     def resume(self) -> None:
-        """Accept new sagas again."""
+        """Accept new sagas again (with a lease: in every process)."""
         self._paused = False
+        if self._lease is not None:
+            self._pause_cluster(False)
 
     async def drain(self, timeout_s: float) -> int:
         """Wait up to ``timeout_s`` for the sagas in flight to finish; return how many are
-        still in flight (0: drained). Usually called after ``pause()``."""
+        still in flight (0: drained). Usually called after ``pause()``. With a lease, the
+        sagas in flight in every worker."""
+        if self._lease is not None:
+            return await self._drain_cluster(timeout_s)
         tasks = [live.task for live in self._live.values()]
         if not tasks:
             return 0

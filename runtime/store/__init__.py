@@ -47,6 +47,7 @@ from sagacrew.runtime.store._records import (
     StepLogEntry,
     TransitionIds,
     Unset,
+    WorkerRecord,
 )
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "StoreUnavailable",
     "TransitionIds",
     "Unset",
+    "WorkerRecord",
     "event_appender",
     "open_store",
     "raw_event",

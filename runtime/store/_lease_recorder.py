@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sagacrew.runtime.store._records import InboxEvent
+from sagacrew.runtime.store._records import InboxEvent, WorkerRecord
 
 
 class LeaseRecorder(ABC):
@@ -53,3 +53,19 @@ class LeaseRecorder(ABC):
     @abstractmethod
     def remove_from_inbox(self, ids: Sequence[int]) -> None:
         """Remove delivered completion events."""
+
+    @abstractmethod
+    def report_worker(self, report: WorkerRecord) -> None:
+        """Record what a worker reports at each heartbeat (and when it stops)."""
+
+    @abstractmethod
+    def workers(self) -> list[WorkerRecord]:
+        """What every worker last reported, live or not, by worker id."""
+
+    @abstractmethod
+    def set_paused(self, paused: bool, now: float) -> None:
+        """Pause (refuse new sagas) or resume every process in front of the workers."""
+
+    @abstractmethod
+    def cluster_paused(self) -> bool:
+        """True while new sagas are paused for the whole cluster."""

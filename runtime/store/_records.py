@@ -317,3 +317,24 @@ class ExternalCall:
     causation_id: str
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """What a worker last reported (``saga_workers``): its lease length, when it started
+    and was last seen (wall clock), when it stopped gracefully (``None``: running, or
+    dead), and its counters (see :class:`~sagacrew.runtime.worker.WorkerReport`)."""
+
+    worker_id: str
+    lease_s: float
+    started_at: float
+    seen_at: float
+    stopped_at: float | None
+    claimed: int
+    leases_lost: int
+    writes_refused: int
+    driving: int
+
+    def live(self, now: float) -> bool:
+        """Running and heard from within its lease."""
+        return self.stopped_at is None and now - self.seen_at <= self.lease_s

@@ -5,7 +5,7 @@ Statements are written once, with ``?`` placeholders and portable SQL (``RETURNI
 translation of driver errors. The statements live by table family: events and
 snapshots (``_sql_events``), operational tables (``_sql_operations``), saga
 persistence (``_sql_sagas``), alerts (``_sql_alerts``), the repair of a broken event
-(``_sql_repair``), the leases of workers (``_sql_leases``); the backend hooks in
+(``_sql_repair``), the leases of workers (``_sql_leases``) and their registry (``_sql_workers``); the backend hooks in
 ``_sql_base``.
 """
 
@@ -17,7 +17,10 @@ from sagacrew.runtime.store._sql_leases import SqlLeases
 from sagacrew.runtime.store._sql_operations import SqlOperations
 from sagacrew.runtime.store._sql_repair import SqlRepair
 from sagacrew.runtime.store._sql_sagas import SqlSagas
+from sagacrew.runtime.store._sql_workers import SqlWorkers
 
 
-class SqlStore(SqlEvents, SqlOperations, SqlSagas, SqlAlerts, SqlRepair, SqlLeases):
+class SqlStore(
+    SqlEvents, SqlOperations, SqlSagas, SqlAlerts, SqlRepair, SqlLeases, SqlWorkers
+):
     """:class:`Store` over a SQL connection; ``clock`` stamps ``recorded_at`` and friends."""

@@ -188,3 +188,24 @@ CREATE TABLE IF NOT EXISTS saga_inbox (
     received_at     DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS saga_inbox_correlation ON saga_inbox (correlation_id);
+
+-- Workers: what each worker reported at its last heartbeat (and when it stopped), for the
+-- status API and /metrics of the processes in front of them.
+CREATE TABLE IF NOT EXISTS saga_workers (
+    worker_id       TEXT PRIMARY KEY,
+    lease_s         DOUBLE PRECISION NOT NULL,
+    started_at      DOUBLE PRECISION NOT NULL,
+    seen_at         DOUBLE PRECISION NOT NULL,
+    stopped_at      DOUBLE PRECISION,            -- NULL: running (or died without stopping)
+    claimed         BIGINT NOT NULL,
+    leases_lost     BIGINT NOT NULL,
+    writes_refused  BIGINT NOT NULL,
+    driving         BIGINT NOT NULL
+);
+
+-- Switches every process reads: 'paused' ('true'/'false') refuses new sagas cluster-wide.
+CREATE TABLE IF NOT EXISTS saga_controls (
+    name    TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    set_at  DOUBLE PRECISION NOT NULL
+);
