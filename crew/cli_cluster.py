@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sagacrew.crew.cli_base import EXIT_USER_ERROR, _user_errors, err, out
+from sagacrew.crew.cli_ops_common import SystemDir
+from sagacrew.crew.cli_worker import LeaseSeconds, PollSeconds
 
 
 def cluster(
-    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    system_dir: SystemDir,
     ray: Annotated[
         str,
         typer.Option(metavar="ADDRESS", help="The Ray cluster's address (host:port)."),
@@ -22,13 +23,8 @@ def cluster(
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="How many workers to run.")] = 2,
     cpus: Annotated[float, typer.Option(min=0.0, help="CPUs Ray reserves for each worker.")] = 1.0,
-    lease_s: Annotated[
-        float,
-        typer.Option(min=0.1, help="How long a lease lasts without a heartbeat (seconds)."),
-    ] = 5.0,
-    poll_s: Annotated[
-        float, typer.Option(min=0.01, help="How often to look for sagas to claim (seconds).")
-    ] = 0.2,
+    lease_s: LeaseSeconds = 5.0,
+    poll_s: PollSeconds = 0.2,
     capacity: Annotated[int, typer.Option(min=1, help="Most sagas one worker drives.")] = 500,
     status: Annotated[
         bool, typer.Option("--status", help="Report the workers; change nothing.")

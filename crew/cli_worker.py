@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sagacrew.crew.cli_base import EXIT_USER_ERROR, _user_errors, err, out
+from sagacrew.crew.cli_ops_common import SystemDir
+
+LeaseSeconds = Annotated[
+    float, typer.Option(min=0.1, help="How long a lease lasts without a heartbeat (seconds).")
+]
+PollSeconds = Annotated[
+    float, typer.Option(min=0.01, help="How often to look for sagas to claim (seconds).")
+]
 
 
 def worker(
-    system_dir: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    system_dir: SystemDir,
     store: Annotated[
         str,
         typer.Option(metavar="URL", help="The PostgreSQL store every worker shares."),
@@ -20,13 +27,8 @@ def worker(
         str | None,
         typer.Option("--id", help="This worker's id, unique among them (default: host-pid)."),
     ] = None,
-    lease_s: Annotated[
-        float,
-        typer.Option(min=0.1, help="How long a lease lasts without a heartbeat (seconds)."),
-    ] = 5.0,
-    poll_s: Annotated[
-        float, typer.Option(min=0.01, help="How often to look for sagas to claim (seconds).")
-    ] = 0.2,
+    lease_s: LeaseSeconds = 5.0,
+    poll_s: PollSeconds = 0.2,
     capacity: Annotated[int, typer.Option(min=1, help="Most sagas driven at once.")] = 500,
 ) -> None:
     """Run one worker: claim the system's sagas in flight and drive them (Ctrl-C stops)."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagacrew.runtime.saga import Lease, SagaOrchestrator
-from sagacrew.runtime.store import Store, StoreError, WorkerRecord
+from sagacrew.runtime.store import Store, StoreError, WorkerCounts, WorkerRecord
 from sagacrew.runtime.system import SagaSystem
 from sagacrew.runtime.system_definition import SystemDefinition
 
@@ -173,11 +173,13 @@ class _Registry:
 
     def report(self, report: WorkerReport, *, stopped: bool = False) -> None:
         now = time.time()
+        counts = WorkerCounts(
+            report.claimed, report.leases_lost, report.writes_refused, report.driving
+        )
+        ended = now if stopped else None
         record = WorkerRecord(
-            report.worker_id, self.options.lease_s, self.started_at, now,
-            now if stopped else None, report.claimed, report.leases_lost,
-            report.writes_refused, report.driving,
-        )  # fmt: skip
+            report.worker_id, self.options.lease_s, self.started_at, now, ended, counts
+        )
         try:
             self.store.report_worker(record)
         except StoreError as error:  # the next heartbeat tries again

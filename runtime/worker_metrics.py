@@ -58,19 +58,19 @@ class WorkerCollector(Collector):
         for worker in workers:
             label = [worker.worker_id]
             up.add_metric(label, 1.0 if worker.live(now) else 0.0)
-            driving.add_metric(label, float(worker.driving if worker.live(now) else 0))
+            driving.add_metric(label, float(worker.counts.driving if worker.live(now) else 0))
             for name, family in counts.items():
-                family.add_metric(label, float(getattr(worker, name)))
+                family.add_metric(label, float(getattr(worker.counts, name)))
         yield from (up, driving, *counts.values())
         yield GaugeMetricFamily("sagacrew_workers_live", "Workers running.", value=len(live))
         yield GaugeMetricFamily(
             "sagacrew_workers_driving",
             "Sagas the live workers drive, in total.",
-            value=sum(w.driving for w in live),
+            value=sum(w.counts.driving for w in live),
         )
         for name, text in _COUNTS:
             yield GaugeMetricFamily(
                 f"sagacrew_workers_{name}",
                 f"{text[:-1]}, summed over every worker.",
-                value=sum(getattr(w, name) for w in workers),
+                value=sum(getattr(w.counts, name) for w in workers),
             )

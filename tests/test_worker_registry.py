@@ -18,6 +18,7 @@ from sagacrew.runtime import SagaSystem
 from sagacrew.runtime import load_system
 from sagacrew.runtime.saga import Lease
 from sagacrew.runtime.saga import SagaPaused
+from sagacrew.runtime.store import WorkerCounts
 from sagacrew.runtime.store import WorkerRecord
 from sagacrew.runtime.store import open_store
 from sagacrew.runtime.worker import WorkerOptions
@@ -28,8 +29,7 @@ DEFINITION = load_system(SYSTEM_DIR).definition
 
 
 def record(worker_id: str, seen_at: float, **counts: int) -> WorkerRecord:
-    figures = {"claimed": 0, "leases_lost": 0, "writes_refused": 0, "driving": 0, **counts}
-    return WorkerRecord(worker_id, 2.0, 100.0, seen_at, None, **figures)
+    return WorkerRecord(worker_id, 2.0, 100.0, seen_at, None, WorkerCounts(**counts))
 
 
 def test_the_registry_keeps_each_worker_s_last_report_and_the_pause_switch(
@@ -95,7 +95,7 @@ def test_a_running_worker_is_in_the_registry_and_api_and_stamped_when_it_stops(
             report = await running
             (stopped,) = store.workers()
             assert stopped.stopped_at is not None and not stopped.live(stopped.seen_at)
-            assert stopped.claimed == report.claimed
+            assert stopped.counts.claimed == report.claimed
 
     asyncio.run(main())
 

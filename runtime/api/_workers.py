@@ -48,14 +48,18 @@ class WorkerList(BaseModel):
 
 
 def worker_view(worker: WorkerRecord, now: float) -> WorkerView:
+    counts = worker.counts
     return view_of(
         WorkerView,
         worker,
         live=worker.live(now),
+        claimed=counts.claimed,
+        leases_lost=counts.leases_lost,
+        writes_refused=counts.writes_refused,
         started_at=iso_utc(worker.started_at),
         seen_at=iso_utc(worker.seen_at),
         stopped_at=None if worker.stopped_at is None else iso_utc(worker.stopped_at),
-        driving=worker.driving if worker.live(now) else 0,
+        driving=counts.driving if worker.live(now) else 0,
     )
 
 

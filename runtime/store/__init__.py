@@ -47,6 +47,7 @@ from sagacrew.runtime.store._records import (
     StepLogEntry,
     TransitionIds,
     Unset,
+    WorkerCounts,
     WorkerRecord,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "StoreUnavailable",
     "TransitionIds",
     "Unset",
+    "WorkerCounts",
     "WorkerRecord",
     "event_appender",
     "open_store",

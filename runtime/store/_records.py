@@ -320,20 +320,28 @@ class ExternalCall:
 
 
 @dataclass(frozen=True)
+class WorkerCounts:
+    """A worker's counters since it started: sagas claimed, leases found taken by another
+    worker at a heartbeat, transitions refused by the fencing token, sagas driven now."""
+
+    claimed: int = 0
+    leases_lost: int = 0
+    writes_refused: int = 0
+    driving: int = 0
+
+
+@dataclass(frozen=True)
 class WorkerRecord:
     """What a worker last reported (``saga_workers``): its lease length, when it started
     and was last seen (wall clock), when it stopped gracefully (``None``: running, or
-    dead), and its counters (see :class:`~sagacrew.runtime.worker.WorkerReport`)."""
+    dead), and its counters."""
 
     worker_id: str
     lease_s: float
     started_at: float
     seen_at: float
     stopped_at: float | None
-    claimed: int
-    leases_lost: int
-    writes_refused: int
-    driving: int
+    counts: WorkerCounts
 
     def live(self, now: float) -> bool:
         """Running and heard from within its lease."""

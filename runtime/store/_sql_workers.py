@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from sagacrew.runtime.store._records import WorkerRecord
+from dataclasses import astuple
+
+from sagacrew.runtime.store._records import WorkerCounts, WorkerRecord
 from sagacrew.runtime.store._sql_base import SqlBase
 
 _WORKER_COLUMNS = (
@@ -29,10 +31,7 @@ class SqlWorkers(SqlBase):
                     report.started_at,
                     report.seen_at,
                     report.stopped_at,
-                    report.claimed,
-                    report.leases_lost,
-                    report.writes_refused,
-                    report.driving,
+                    *astuple(report.counts),
                 ),
             )
 
@@ -45,12 +44,9 @@ class SqlWorkers(SqlBase):
                 float(started),
                 float(seen),
                 None if stopped is None else float(stopped),
-                int(claimed),
-                int(lost),
-                int(refused),
-                int(driving),
+                WorkerCounts(*(int(count) for count in counts)),
             )
-            for worker_id, lease_s, started, seen, stopped, claimed, lost, refused, driving in rows
+            for worker_id, lease_s, started, seen, stopped, *counts in rows
         ]
 
     def set_paused(self, paused: bool, now: float) -> None:
