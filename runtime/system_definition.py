@@ -40,6 +40,8 @@ class SystemDefinition:
     supervision: SupervisorPlan
     sagas: tuple[SagaDefinition, ...]
     saga_inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    earlier_sagas: Sequence[SagaDefinition] = ()
+    """Earlier versions of the sagas, kept for the sagas that started on them."""
 
     def __call__(
         self,

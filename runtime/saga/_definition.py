@@ -60,6 +60,8 @@ class StepContext:
 
     __slots__ = (
         "_dispatch",
+        "_results",
+        "_results_given",
         "_sends",
         "attempt",
         "causation_id",
@@ -75,7 +77,6 @@ class StepContext:
         "step_index",
         "step_name",
         "step_result",
-        "step_results",
     )
 
     def __init__(
@@ -111,14 +112,24 @@ class StepContext:
         self.causation_id = causation_id
         self.data: Mapping[str, Any] = types.MappingProxyType(dict(data))
         self.step_result: Mapping[str, Any] = types.MappingProxyType(dict(step_result))
-        self.step_results: Mapping[str, Mapping[str, Any]] = types.MappingProxyType(
-            {
-                name: types.MappingProxyType(dict(result))
-                for name, result in (step_results or {}).items()
-            }
-        )
+        self._results_given = step_results
+        self._results: Mapping[str, Mapping[str, Any]] | None = None
         self._dispatch = dispatch
         self._sends = 0
+
+    @property
+    def step_results(self) -> Mapping[str, Mapping[str, Any]]:
+        """The earlier steps' results, read-only (see the class docstring); copied when
+        first read, as most actions never read them."""
+        if self._results is None:
+            self._results = types.MappingProxyType(
+                {
+                    name: types.MappingProxyType(dict(result))
+                    for name, result in (self._results_given or {}).items()
+                }
+            )
+            self._results_given = None
+        return self._results
 
     def envelope(
         self, command: str, payload: Mapping[str, Any], *, item: int | None = None
@@ -236,6 +247,8 @@ class SagaDefinition:
     compensation_retry: RetryPolicy = field(default_factory=RetryPolicy)
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S
     step_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    version: str = ""
+    """The definition's version, a digest of its plan (generated); ``""``: none given."""
 
     def __post_init__(self) -> None:
         steps = tuple(

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sagacrew.runtime.saga._definition import Dispatch
 from sagacrew.runtime.saga._faults import FaultInjector
+from sagacrew.runtime.saga._timeouts import AttemptTimeouts
 from sagacrew.runtime.saga._types import Alert, SagaMetrics, SagaState
 from sagacrew.runtime.store import SagaTransition, StepLogEntry, Store, TransitionIds
 
@@ -77,6 +78,11 @@ class Listeners(SagaListener):
 
     listeners: Sequence[SagaListener] = ()
 
+    @property
+    def any(self) -> bool:
+        """True when there is a listener to tell (runs skip building what none would get)."""
+        return bool(self.listeners)
+
     def _each(self, hook: str, *args: Any) -> None:
         for listener in self.listeners:
             method = getattr(listener, hook, None)
@@ -112,7 +118,7 @@ class Listeners(SagaListener):
 @dataclass(frozen=True)
 class Env:
     """What every run shares: the store (and its group committer), dispatch, fault
-    injector, time and alerts."""
+    injector, time, alerts, and the attempts' timeouts."""
 
     store: Store
     commit: Callable[[SagaTransition], Awaitable[TransitionIds]]
@@ -124,3 +130,4 @@ class Env:
     metrics: SagaMetrics
     alert: Callable[[Alert], None]
     listeners: Listeners = field(default_factory=Listeners)
+    timeouts: AttemptTimeouts = field(default_factory=AttemptTimeouts)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from sagacrew.runtime.saga._compensation import CompensationPath
 from sagacrew.runtime.saga._forward import ForwardPath
 from sagacrew.runtime.saga._late import LatePath
-from sagacrew.runtime.saga._types import SagaResult, SagaState
+from sagacrew.runtime.saga._types import ACTIVE_STATES, SagaResult, SagaState
 
 
 class SagaRun(ForwardPath, CompensationPath, LatePath):
@@ -37,7 +37,7 @@ class SagaRun(ForwardPath, CompensationPath, LatePath):
         try:
             for index in sorted(self.late, reverse=True):
                 await self._reopen_late(index)
-            while not SagaState(self.saga.state).terminal:
+            while self.saga.state in ACTIVE_STATES:  # not terminal
                 if self.saga.state == SagaState.COMPENSATING:
                     await self._compensate()
                 elif self.saga.step_index >= len(self.definition.steps):

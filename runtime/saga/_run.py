@@ -20,9 +20,8 @@ retried):
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
 from sagacrew.runtime.saga._alert_sinks import alert_record
@@ -52,6 +51,7 @@ from sagacrew.runtime.store import (
     StepLogEntry,
     StoreUnavailable,
     TransitionIds,
+    encoded,
 )
 
 DEFECTS: tuple[type[Exception], ...] = (
@@ -101,16 +101,16 @@ class _Outcome:
 
 
 def _json_result(raw: Mapping[str, Any] | None, step_name: str) -> dict[str, Any]:
-    result = dict(raw or {})
+    """The step's result, checked to be JSON by encoding it: once, as its step-log row
+    stores it (the writer does not encode it again)."""
     try:
-        json.dumps(result)
+        return encoded(raw or {})
     except (TypeError, ValueError) as exc:
         raise StepFailed(
             f"step {step_name!r} returned a result that is not JSON-serialisable ({exc}); "
             "return only str, int, float, bool, None, lists and dicts",
             retriable=False,
         ) from exc
-    return result
 
 
 class EntryFields(TypedDict, total=False):
@@ -135,36 +135,80 @@ def step_entry(
     status: str,
     attempt: int,
     started_at: float,
-    **fields: Unpack[EntryFields],
+    *,
+    ended_at: float | None = None,
+    error: str | None = None,
+    result: Mapping[str, Any] | None = None,
+    late: bool = False,
+    waited_s: float = 0.0,
 ) -> StepLogEntry:
     """The step-log row of ``saga``'s step ``index`` (attempt ``attempt`` of ``phase``)
     in ``status``: ``ended_at``, ``error`` and ``result`` when given; a ``late``
     compensation's own key; a latency that leaves out ``waited_s`` (a wait for a
     completion event)."""
-    late = fields.get("late", False)
     key = idempotency_key(saga.saga_id, index, LATE_COMPENSATION if late else phase, attempt)
     step = definition.steps[index]
-    ended_at = fields.get("ended_at")
     latency_ms = None
     if ended_at is not None:
-        latency_ms = max(0.0, (ended_at - started_at - fields.get("waited_s", 0.0)) * 1000)
+        latency_ms = max(0.0, (ended_at - started_at - waited_s) * 1000)
     return StepLogEntry(
-        saga_id=saga.saga_id,
-        step_index=index,
-        step_name=step.name,
-        phase=phase,
-        status=status,
-        attempt=attempt,
-        compensatable=step.compensation is not None,
-        idempotency_key=key,
-        started_at=started_at,
-        correlation_id=saga.correlation_id,
-        causation_id=transition_id(key),
-        ended_at=ended_at,
-        latency_ms=latency_ms,
-        error=fields.get("error"),
-        result=fields.get("result"),
+        saga.saga_id,
+        index,
+        step.name,
+        phase,
+        status,
+        attempt,
+        step.compensation is not None,
+        key,
+        started_at,
+        saga.correlation_id,
+        transition_id(key),
+        ended_at,
+        latency_ms,
+        error,
+        result,
     )
+
+
+def _with_changes(saga: SagaExecution, changes: Mapping[str, Any]) -> SagaExecution:
+    """``dataclasses.replace(saga, **changes)`` without its per-field introspection (it
+    runs at every transition): a copy of the frozen record with ``changes`` (names of
+    its fields, as :class:`SagaUpdate` checked) set."""
+    copy = object.__new__(SagaExecution)
+    copy.__dict__.update(saga.__dict__)
+    copy.__dict__.update(changes)
+    return copy
+
+
+class _ResultsBefore(Mapping[str, Mapping[str, Any]]):
+    """``{step name: result}`` of the steps before ``index`` that succeeded, in step
+    order (``StepContext.step_results``), worked out when first read."""
+
+    __slots__ = ("_built", "_index", "_results", "_steps")
+
+    def __init__(
+        self, results: Mapping[int, dict[str, Any]], steps: Sequence[Any], index: int
+    ) -> None:
+        self._results, self._steps, self._index = results, steps, index
+        self._built: dict[str, Mapping[str, Any]] | None = None
+
+    def _all(self) -> dict[str, Mapping[str, Any]]:
+        if self._built is None:
+            self._built = {
+                self._steps[i].name: result
+                for i, result in sorted(self._results.items())
+                if i < self._index
+            }
+        return self._built
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 @dataclass(eq=False, repr=False)
@@ -203,6 +247,12 @@ class RunCore:
         not delivered here: hand it to ``env.alert`` once this returns; its
         ``dead_letter_id``, left ``None``, becomes the id of the letter parked here."""
         now = self.env.clock()
+        if changes.get("state") == self.saga.state:
+            # Unchanged: left out of the UPDATE, so the row's state index is not rewritten
+            # at every step. The row holds that state already: this run's saga is the row
+            # as last committed (read from the store when the run began, then changed only
+            # by this run's commits; a fenced write fails if another worker took over).
+            del changes["state"]
         update = SagaUpdate(self.saga.saga_id, now, **changes) if changes else None
         ids = await self.env.commit(
             SagaTransition(
@@ -216,11 +266,14 @@ class RunCore:
             )
         )
         if changes:
-            self.saga = replace(self.saga, updated_at=now, **changes)
+            changes["updated_at"] = now
+            self.saga = _with_changes(self.saga, changes)
+        listeners = self.env.listeners
         for row in (step, next_step):
             if row is not None:
                 self.history.note(row)
-                self.env.listeners.on_step_logged(self.saga.saga_name, row)
+                if listeners.any:
+                    listeners.on_step_logged(self.saga.saga_name, row)
         return ids
 
     def _entry(self, *attempt: *StepAttempt, **fields: Unpack[EntryFields]) -> StepLogEntry:
@@ -245,6 +298,8 @@ class RunCore:
 
     def _step_finished(self, entry: StepLogEntry, ok: bool) -> None:
         """Tell the listeners a forward attempt ended (call after persisting ``entry``)."""
+        if not self.env.listeners.any:
+            return
         latency_s = (entry.latency_ms or 0.0) / 1000.0
         self.env.listeners.on_step_finished(self.saga.saga_name, entry.step_name, latency_s, ok)
 
@@ -278,18 +333,14 @@ class RunCore:
             dispatch=self.env.dispatch,
             command_key=f"{self.saga.saga_id}:{index}:{key_phase}",
             lock=step.lock if phase == FORWARD else None,
-            step_results={
-                self.definition.steps[i].name: result
-                for i, result in sorted(self.history.forward_results.items())
-                if i < index
-            },
+            step_results=_ResultsBefore(self.history.forward_results, self.definition.steps, index),
         )
         try:
             if self.env.faults is not None:
                 self.env.faults.before(
                     self.saga.saga_id, self.saga.saga_name, step.name, phase, attempt
                 )
-            async with asyncio.timeout(step.attempt_timeout_s):
+            async with self.env.timeouts.after(step.attempt_timeout_s):
                 raw = await action(context)
             return _Outcome(_json_result(raw, step.name))
         except StepFailed as exc:

@@ -7,7 +7,7 @@ The tables are those of ``schema.sql`` (the contract other components query).
 from typing import TYPE_CHECKING
 
 from sagacrew.runtime.store._base import Store
-from sagacrew.runtime.store._codec import raw_event
+from sagacrew.runtime.store._codec import EncodedObject, encoded, raw_event
 from sagacrew.runtime.store._errors import (
     ConcurrencyError,
     CorruptRecord,
@@ -61,6 +61,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterUpdate",
     "DuplicateCommandError",
+    "EncodedObject",
     "EventRecorder",
     "ExternalCall",
     "Fence",
@@ -88,6 +89,7 @@ __all__ = [
     "Unset",
     "WorkerCounts",
     "WorkerRecord",
+    "encoded",
     "event_appender",
     "open_store",
     "raw_event",

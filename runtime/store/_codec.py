@@ -43,10 +43,36 @@ EXTERNAL_CALL_COLUMNS = (
 )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""Compact JSON with sorted keys (byte-stable); made once, not at every call."""
+
+
+class EncodedObject(dict[str, Any]):
+    """A JSON object (a plain dict to its readers) that carries its encoding, ``text``:
+    a value encoded once (a step's result, checked to be JSON when the step returns it)
+    is not encoded again when its row is written. Build it with :func:`encoded`; do not
+    change it afterwards (the text would no longer match)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Mapping[str, Any], text: str) -> None:
+        super().__init__(value)
+        self.text = text
+
+
+def encoded(value: Mapping[str, Any]) -> EncodedObject:
+    """``value`` as an :class:`EncodedObject` (encoded as :func:`dumps` encodes it);
+    ``TypeError`` or ``ValueError`` when it is not JSON-serialisable."""
+    plain = value if type(value) is dict else dict(value)
+    return EncodedObject(plain, _ENCODER.encode(plain))
+
+
 def dumps(value: Mapping[str, Any], *, what: str) -> str:
     """Encode a mapping as compact JSON with sorted keys (byte-stable)."""
+    if type(value) is EncodedObject:
+        return value.text
     try:
-        return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
+        return _ENCODER.encode(value if type(value) is dict else dict(value))
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"{what} is not JSON-serialisable: {exc}",

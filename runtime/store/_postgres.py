@@ -21,7 +21,7 @@ import psycopg.errors
 
 from sagacrew.runtime.store._errors import StoreError, StoreUnavailable
 from sagacrew.runtime.store._sql import SqlStore
-from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation, checked
+from sagacrew.runtime.store._sql_base import Cursor, Statement, UniqueViolation, checked
 from sagacrew.runtime.store._sqlite import schema_sql
 
 _SCHEMA_LOCK_ID = 0x5A6A_C5E0  # pg_advisory_xact_lock key for schema creation
@@ -72,6 +72,9 @@ def _plain(value: Any) -> Any:
 
 
 class _PgCursor:
+    """A transaction's cursor: :meth:`run_batch` pipelines its statements (one round
+    trip for all of them)."""
+
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 
@@ -80,8 +83,20 @@ class _PgCursor:
         return self._cursor.fetchall() if self._cursor.description is not None else []
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        self._cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
-        return self._cursor.rowcount
+        return self.run_batch([(sql, rows)])[0]
+
+    def run_batch(self, statements: Sequence[Statement]) -> list[int]:
+        conn = self._cursor.connection
+        cursors = [conn.cursor() for _ in statements]
+        try:
+            with conn.pipeline() as pipeline:
+                for cursor, (sql, rows) in zip(cursors, statements, strict=True):
+                    cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
+                pipeline.sync()
+                return [cursor.rowcount for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
 
 def _first_line(exc: BaseException) -> str:

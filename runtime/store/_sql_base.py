@@ -17,13 +17,21 @@ class UniqueViolation(StoreError):
     """A backend's translation of a UNIQUE / PRIMARY KEY violation (internal)."""
 
 
+Statement = tuple[str, Sequence[Sequence[Any]]]
+"""One statement and the rows of parameters it runs for (see :meth:`Cursor.run_batch`)."""
+
+
 class Cursor(Protocol):
-    """What a backend's transaction yields: run one statement, get all its rows; or run
-    one statement for many rows of parameters, get how many rows it changed."""
+    """What a backend's transaction yields: run one statement, get all its rows; run one
+    statement for many rows of parameters, get how many rows it changed; or run several
+    such statements in order, in one round trip where the backend can (PostgreSQL's
+    pipeline), and get how many rows each changed."""
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
+
+    def run_batch(self, statements: Sequence[Statement]) -> list[int]: ...
 
 
 class SqlBase(Store):

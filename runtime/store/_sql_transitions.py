@@ -20,7 +20,7 @@ from sagacrew.runtime.store._records import (
     TransitionIds,
 )
 from sagacrew.runtime.store._sql_alerts import insert_alert
-from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation
+from sagacrew.runtime.store._sql_base import Cursor, Statement, UniqueViolation
 
 
 class Unusual(Exception):
@@ -72,16 +72,18 @@ def apply_plain(
     cursor: Cursor, transitions: Sequence[SagaTransition], share: str = ""
 ) -> list[TransitionIds]:
     """Plain transitions of different sagas, one statement per kind of row for the whole
-    batch (a saga has at most one transition in a batch: it awaits each commit).
+    batch (a saga has at most one transition in a batch: it awaits each commit), the
+    statements sent together (:meth:`Cursor.run_batch`: one round trip on PostgreSQL).
 
     Raises :class:`Unusual` (the transaction rolls back) when a create was replayed, an
     update found no saga or a fence is not its saga's lease: :func:`apply` then writes
     each and says which is wrong."""
     if fenced_out(cursor, transitions, share):
         raise Unusual
+    statements: list[Statement] = []
     creates = [_saga_row(t.create) for t in transitions if t.create is not None]
-    if creates and cursor.run_many(_INSERT_SAGA, creates) != len(creates):
-        raise Unusual
+    if creates:
+        statements.append((_INSERT_SAGA, creates))
     updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for transition in transitions:
         if transition.update is not None:
@@ -94,13 +96,17 @@ def apply_plain(
             f"UPDATE saga_executions SET {', '.join(f'{name} = ?' for name in columns)} "
             "WHERE saga_id = ?"
         )
-        if cursor.run_many(sql, rows) != len(rows):
-            raise Unusual
+        statements.append((sql, rows))
+    counted = len(statements)  # every create inserted, every update matched its saga
     steps = [
         _step_row(row) for t in transitions for row in (t.step, t.next_step) if row is not None
     ]
-    if steps:
-        cursor.run_many(_INSERT_STEP, steps)  # a replayed row is already there: skipped
+    if steps:  # a replayed row is already there: skipped, not counted
+        statements.append((_INSERT_STEP, steps))
+    counts = cursor.run_batch(statements)
+    for (_, written), count in zip(statements[:counted], counts[:counted], strict=True):
+        if count != len(written):
+            raise Unusual
     return [TransitionIds() for _ in transitions]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sagacrew.runtime.store._errors import StoreError
 from sagacrew.runtime.store._sql import SqlStore
-from sagacrew.runtime.store._sql_base import Cursor, UniqueViolation, checked
+from sagacrew.runtime.store._sql_base import Cursor, Statement, UniqueViolation, checked
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -32,6 +32,9 @@ class _SqliteCursor:
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         self._cursor.executemany(sql, [checked(row) for row in rows])
         return self._cursor.rowcount
+
+    def run_batch(self, statements: Sequence[Statement]) -> list[int]:
+        return [self.run_many(sql, rows) for sql, rows in statements]
 
 
 def _translate(exc: sqlite3.Error, path: str) -> StoreError:
