@@ -104,6 +104,7 @@ class SagaSystem:
         on_alert: Callable[[Alert], None] | None = None,
         alert_sinks: Sequence[AlertSink] = (),
         lease: Lease | None = None,
+        earlier_sagas: Sequence[SagaDefinition] = (),
     ) -> None:
         self.name = name
         self.store = store
@@ -127,6 +128,7 @@ class SagaSystem:
             )
         self._plan = supervision
         self._definitions = list(sagas)
+        self._earlier = tuple(earlier_sagas)
         self.inbound = InboundEvents(
             store,
             {
@@ -178,6 +180,7 @@ class SagaSystem:
             ),
             alert_sinks=self.alert_sinks,
             lease=self.lease,
+            earlier=self._earlier,
         )
         self.recovered = await self.orchestrator.recover()
         return self.recovered

@@ -84,6 +84,7 @@ class SystemDefinition:
             gateways=self.gateways,
             supervision=self.supervision,
             sagas=self.sagas,
+            earlier_sagas=self.earlier_sagas,
             **options,
         )
 

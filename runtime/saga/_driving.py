@@ -19,7 +19,7 @@ from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._alerts import AlertDelivery
 from sagacrew.runtime.saga._definition import SagaDefinition
 from sagacrew.runtime.saga._env import Env
-from sagacrew.runtime.saga._errors import SagaError, UnknownSagaError
+from sagacrew.runtime.saga._errors import SagaDefinitionError, SagaError, UnknownSagaError
 from sagacrew.runtime.saga._execution import SagaRun
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._late import GIVEN_UP_STATES, late_step
@@ -69,6 +69,7 @@ class SagaDriving:
     store: Store
     alert_delivery: AlertDelivery
     _definitions: dict[str, SagaDefinition]
+    _versions: dict[tuple[str, str], SagaDefinition]
     _committer: GroupCommitter[SagaTransition, TransitionIds]
     _env: Env
     _live: dict[str, _Live]
@@ -114,9 +115,10 @@ class SagaDriving:
             await self._to_owner(event_name, correlation_id, payload)
         waiting = [] if self._lease is not None else [SagaState.WAITING.value]  # owners'
         for saga in self.store.list_sagas(waiting, correlation_id=correlation_id):
-            if saga.saga_id in self._live or saga.saga_name not in self._definitions:
+            plan = self._plan_of(saga)
+            if saga.saga_id in self._live or plan is None:
                 continue
-            steps = self._definitions[saga.saga_name].steps
+            steps = plan.steps
             if saga.step_index >= len(steps) or steps[saga.step_index].completion_event != (
                 event_name
             ):
@@ -129,7 +131,7 @@ class SagaDriving:
             accepted = await ack or accepted
         given_up = [state.value for state in GIVEN_UP_STATES]
         for saga in self.store.list_sagas(given_up, correlation_id=correlation_id):
-            if saga.saga_name in self._definitions:
+            if self._plan_of(saga) is not None:
                 await self._undo_late(saga.saga_id, event_name)
         return accepted
 
@@ -170,6 +172,14 @@ class SagaDriving:
                 at=self._env.clock(),
             )
         )
+
+    def _plan_of(self, saga: SagaExecution) -> SagaDefinition | None:
+        """The definition ``saga`` started on: its recorded version (the current one or an
+        earlier one kept for it), or the current one for a saga recorded without a
+        version; ``None`` when this process does not have it."""
+        if not saga.definition_version:
+            return self._definitions.get(saga.saga_name)
+        return self._versions.get((saga.saga_name, saga.definition_version))
 
     def _definition(self, saga_name: str) -> SagaDefinition:
         try:
@@ -219,10 +229,11 @@ class SagaDriving:
 
     def _late_step(self, saga_id: str, event_name: str) -> int | None:
         saga = self.store.get_saga(saga_id)
-        if saga is None or saga.saga_name not in self._definitions:
+        plan = None if saga is None else self._plan_of(saga)
+        if plan is None:
             return None
         history = History.from_log(self.store.step_log(saga_id))
-        return late_step(self._definitions[saga.saga_name], history, event_name)
+        return late_step(plan, history, event_name)
 
     def _resume(
         self,
@@ -248,7 +259,9 @@ class SagaDriving:
         *,
         fence: Fence | None = None,
     ) -> SagaRun:
-        definition = self._definitions[saga.saga_name]
+        definition = self._plan_of(saga)
+        if definition is None:
+            raise SagaDefinitionError(missing_version(saga))
         run = SagaRun(self._env, definition, saga, history, parked, redrive, late)
         run.fence = fence
         task = asyncio.get_running_loop().create_task(
@@ -314,7 +327,7 @@ class SagaDriving:
         for future in self._waiters.pop(saga.saga_id, []):
             if not future.done():
                 future.set_exception(error)
-        definition = self._definitions[saga.saga_name]
+        definition = self._plan_of(saga) or self._definition(saga.saga_name)
         index = min(saga.step_index, len(definition.steps) - 1)
         self._alert(
             Alert(
@@ -331,7 +344,7 @@ class SagaDriving:
     async def _restart_gave_up(self, saga_id: str, exc: BaseException) -> None:
         """A restart kept failing on a defect: give the saga up like a failed driver."""
         saga = self.store.get_saga(saga_id)
-        if saga is not None and saga.saga_name in self._definitions:
+        if saga is not None and self._plan_of(saga) is not None:
             self._give_up(saga, exc)
 
     async def _restart(self, saga_id: str) -> None:
@@ -364,3 +377,13 @@ class SagaDriving:
             ids.discard(saga_id)
             if not ids:
                 del self._by_correlation[run.saga.correlation_id]
+
+
+def missing_version(saga: SagaExecution) -> str:
+    """Why a saga recorded on a version this process lacks is not driven here, and the fix."""
+    return (
+        f"saga {saga.saga_id!r} started on version {saga.definition_version!r} of "
+        f"{saga.saga_name!r}, which this system does not have; regenerate keeping that "
+        "version (`sagacrew generate` keeps the versions of sagas in flight; see "
+        "`sagacrew versions DIR`), or let a worker that has it drive the saga"
+    )

@@ -54,8 +54,14 @@ class Leasing(Recovery):
         if room <= 0 or self._closed:
             return []
         states = [state.value for state in ACTIVE_STATES]
+        known = ["", *sorted({version for _, version in self._versions})]
         claimed = self.store.claim_sagas(
-            lease.owner, states=states, limit=room, lease_s=lease.lease_s, now=lease.clock()
+            lease.owner,
+            states=states,
+            limit=room,
+            lease_s=lease.lease_s,
+            now=lease.clock(),
+            versions=known,
         )
         driven = []
         for saga_id, generation in sorted(claimed.items()):
@@ -71,7 +77,7 @@ class Leasing(Recovery):
                 live.task.cancel()
             try:
                 saga = self.store.get_saga(saga_id)
-                if saga is None or saga.saga_name not in self._definitions:
+                if saga is None or self._plan_of(saga) is None:
                     continue
                 history = History.from_log(self.store.step_log(saga_id))
                 parked = {

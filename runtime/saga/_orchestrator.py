@@ -89,6 +89,7 @@ class SagaOrchestrator(Leasing):
         listeners: Sequence[SagaListener] = (),
         alert_sinks: Sequence[AlertSink] = (),
         lease: Lease | None = None,
+        earlier: Sequence[SagaDefinition] = (),
     ) -> None:
         self._lease = lease
         self._definitions: dict[str, SagaDefinition] = {}
@@ -98,6 +99,13 @@ class SagaOrchestrator(Leasing):
                     f"two saga definitions are named {definition.name!r}; names must be unique"
                 )
             self._definitions[definition.name] = definition
+        # Every plan a saga in the store may follow: the current ones (new sagas start on
+        # them) and the earlier versions kept for the sagas that started on those.
+        self._versions = {
+            (definition.name, definition.version): definition
+            for definition in (*earlier, *definitions)
+            if definition.version
+        }
         if isinstance(faults, SeededFaults):
             faults.bind(list(definitions))
         self.store = store
@@ -196,6 +204,7 @@ class SagaOrchestrator(Leasing):
             started_at=now,
             updated_at=now,
             deadline_at=now + definition.deadline_s,
+            definition_version=definition.version,
         )
         if self._lease is not None:  # queued: a worker claims it (this one or another)
             await self._committer.apply(SagaTransition(create=saga))
@@ -262,7 +271,7 @@ class SagaOrchestrator(Leasing):
             raise UnknownSagaError(f"no saga {saga_id!r} in the store; check the saga id")
         state = SagaState(saga.state)
         current = None
-        definition = self._definitions.get(saga.saga_name)
+        definition = self._plan_of(saga)
         if (
             not state.terminal
             and definition is not None

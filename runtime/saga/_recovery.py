@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sagacrew.runtime.saga._driving import SagaDriving
+from sagacrew.runtime.saga._driving import SagaDriving, missing_version
 from sagacrew.runtime.saga._errors import SagaDefinitionError
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._types import ACTIVE_STATES
@@ -36,6 +36,9 @@ class Recovery(SagaDriving):
                 f"the store holds unfinished sagas of unknown types {missing}; pass their "
                 "definitions to SagaOrchestrator before recover()"
             )
+        lacking = [saga for saga in active if self._plan_of(saga) is None]
+        if lacking:  # a redeploy dropped the plan they follow: refuse, change nothing
+            raise SagaDefinitionError(missing_version(lacking[0]))
         resumed = []
         for saga in active:
             if saga.saga_id not in self._live:

@@ -26,7 +26,8 @@ EVENT_COLUMNS = (
 )
 SAGA_COLUMNS = (
     "saga_id, saga_name, state, step_index, steps_total, steps_completed, pivot_index, data, "
-    "correlation_id, causation_id, started_at, updated_at, deadline_at, ended_at, error"
+    "correlation_id, causation_id, started_at, updated_at, deadline_at, ended_at, error, "
+    "definition_version"
 )
 STEP_COLUMNS = (
     "seq, saga_id, step_index, step_name, phase, status, attempt, compensatable, "
@@ -191,6 +192,7 @@ def saga_from_row(row: tuple[Any, ...]) -> SagaExecution:
             deadline_at=float(row[12]),
             ended_at=_opt_float(row[13]),
             error=None if row[14] is None else str(row[14]),
+            definition_version=str(row[15]),
         )
     except (TypeError, ValueError) as exc:  # a column of the wrong type
         raise CorruptRecord(

@@ -25,10 +25,18 @@ class LeaseRecorder(ABC):
 
     @abstractmethod
     def claim_sagas(
-        self, owner: str, *, states: Sequence[str], limit: int, lease_s: float, now: float
+        self,
+        owner: str,
+        *,
+        states: Sequence[str],
+        limit: int,
+        lease_s: float,
+        now: float,
+        versions: Sequence[str] | None = None,
     ) -> dict[str, int]:
         """Claim up to ``limit`` sagas in ``states`` (oldest first) whose lease is missing
-        or expired at ``now``, for ``lease_s`` seconds; their ids and generations."""
+        or expired at ``now``, for ``lease_s`` seconds; their ids and generations. With
+        ``versions``, only sagas whose ``definition_version`` is one of them."""
 
     @abstractmethod
     def renew_leases(self, owner: str, *, until: float) -> dict[str, int]:

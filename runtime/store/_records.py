@@ -82,6 +82,9 @@ class SagaExecution:
     deadline_at: float
     ended_at: float | None = None
     error: str | None = None
+    definition_version: str = ""
+    """The version of the saga's definition it started on (``""``: none, or started before
+    versions were recorded): recovery, redrive and compensation follow that plan."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ class SqlLeases(SqlBase):
     """Claims, heartbeats and releases of saga leases."""
 
     def claim_sagas(
-        self, owner: str, *, states: Sequence[str], limit: int, lease_s: float, now: float
+        self,
+        owner: str,
+        *,
+        states: Sequence[str],
+        limit: int,
+        lease_s: float,
+        now: float,
+        versions: Sequence[str] | None = None,
     ) -> dict[str, int]:
         if not states or limit <= 0:
             return {}
@@ -22,6 +29,10 @@ class SqlLeases(SqlBase):
         active = (
             f"SELECT 1 FROM saga_executions s WHERE s.saga_id = l.saga_id AND s.state IN ({marks})"
         )
+        known: tuple[str, ...] = ()
+        if versions is not None:  # leave sagas on other versions to workers that have them
+            known = tuple(versions)
+            active += f" AND s.definition_version IN ({', '.join('?' for _ in known)})"
         with self._transaction() as cursor:
             # A saga in flight with no lease yet gets an expired one (generation 0), so
             # that every claim locks lease rows only, in saga id order (as heartbeats and
@@ -38,7 +49,7 @@ class SqlLeases(SqlBase):
             free = cursor.run(
                 f"SELECT l.saga_id FROM saga_leases l WHERE l.expires_at < ? AND EXISTS ({active}) "
                 f"ORDER BY l.saga_id LIMIT ?{self._skip_locked}",
-                (now, *states, limit),
+                (now, *states, *known, limit),
             )
             if not free:
                 return {}

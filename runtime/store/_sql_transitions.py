@@ -38,7 +38,7 @@ def plain(transition: SagaTransition) -> bool:
 
 _INSERT_SAGA = (
     f"INSERT INTO saga_executions ({codec.SAGA_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (saga_id) DO NOTHING"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (saga_id) DO NOTHING"
 )
 _INSERT_STEP = (
     "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
@@ -218,6 +218,7 @@ def _saga_row(saga: SagaExecution) -> tuple[Any, ...]:
         saga.deadline_at,
         saga.ended_at,
         saga.error,
+        saga.definition_version,
     )
 
 

@@ -87,6 +87,7 @@ class SqliteStore(SqlStore):
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.executescript(schema_sql())
+            _add_missing_columns(self._conn)
         except sqlite3.Error as exc:
             raise _translate(exc, path) from exc
 
@@ -159,3 +160,15 @@ class SqliteStore(SqlStore):
                 self._writer_conn.close()
         with self._lock:
             self._conn.close()
+
+
+_ADDED_COLUMNS = (("saga_executions", "definition_version", "TEXT NOT NULL DEFAULT ''"),)
+"""Columns added since a store's tables may have been created (SQLite has no ``ADD COLUMN
+IF NOT EXISTS``; schema_postgres.sql says it in SQL)."""
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS saga_executions (
     updated_at      REAL    NOT NULL,
     deadline_at     REAL    NOT NULL,
     ended_at        REAL,
-    error           TEXT
+    error           TEXT,
+    definition_version TEXT NOT NULL DEFAULT ''  -- the plan it started on ('': none)
 );
 CREATE INDEX IF NOT EXISTS saga_executions_state ON saga_executions (state);
 CREATE INDEX IF NOT EXISTS saga_executions_correlation ON saga_executions (correlation_id);

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS saga_executions (
     updated_at      DOUBLE PRECISION    NOT NULL,
     deadline_at     DOUBLE PRECISION    NOT NULL,
     ended_at        DOUBLE PRECISION,
-    error           TEXT
+    error           TEXT,
+    definition_version TEXT NOT NULL DEFAULT ''  -- the plan it started on ('': none)
 );
 CREATE INDEX IF NOT EXISTS saga_executions_state ON saga_executions (state);
 CREATE INDEX IF NOT EXISTS saga_executions_correlation ON saga_executions (correlation_id);
@@ -209,3 +210,6 @@ CREATE TABLE IF NOT EXISTS saga_controls (
     value   TEXT NOT NULL,
     set_at  DOUBLE PRECISION NOT NULL
 );
+
+-- Stores made before saga definitions had versions.
+ALTER TABLE saga_executions ADD COLUMN IF NOT EXISTS definition_version TEXT NOT NULL DEFAULT '';
