@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
 
-from sagacrew.runtime import AggregateActor, Envelope
+from sagacrew.runtime import AggregateActor
+from sagacrew.runtime import Envelope
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sagacrew.runtime import AggregateActor, load_system
+from sagacrew.runtime import AggregateActor
+from sagacrew.runtime import load_system
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "bank_transfer"
 ACCOUNT: type[AggregateActor] = next(

@@ -14,7 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from postgres_server import INSTALL_HINT, PostgresServer, find_bin_dir
+from postgres_server import INSTALL_HINT
+from postgres_server import PostgresServer
+from postgres_server import find_bin_dir
 
 if TYPE_CHECKING:
     from saga_fakes import ObservedStore

@@ -15,7 +15,8 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from order_example import GENERATED, SYSTEM_DIR
+from order_example import GENERATED
+from order_example import SYSTEM_DIR
 
 from sagacrew.runtime import SagaSystem
 from sagacrew.runtime.api import create_app

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sagacrew.runtime import SandboxGateway, SystemDefinition
+from sagacrew.runtime import SandboxGateway
+from sagacrew.runtime import SystemDefinition
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_DIR = ROOT / "generated" / "ml_training"

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from sagacrew.agents.generated import open_generated
-from sagacrew.runtime import SagaDefinition, SagaSystem, SupervisorPlan, open_store, sample_inputs
+from sagacrew.runtime import SagaDefinition
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
+from sagacrew.runtime import SupervisorPlan
+from sagacrew.runtime import open_store
+from sagacrew.runtime import sample_inputs
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 GENERATED = open_generated(SYSTEM_DIR)
@@ -50,3 +56,16 @@ def order_system(
         sagas=(*APP.SAGAS, *sagas),
         **options,
     )
+
+
+async def run_orders(
+    system: SagaSystem, faults: ScriptedFaults, inputs: range, refused: int
+) -> None:
+    """Start ``system`` and run one ``create_order`` saga per sample input of ``inputs``, in
+    turn; the one of input ``refused`` is refused at its pivot (``authorize_card``)."""
+    async with system:
+        for index in inputs:
+            faults.clear()
+            if index == refused:
+                faults.add(ScriptedFault("create_order", "authorize_card"))
+            await system.run_saga("create_order", order_input(index))

@@ -7,26 +7,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    Alert,
-    SagaDefinition,
-    SagaOrchestrator,
-    StepContext,
-    StepFailed,
-)
-from sagacrew.runtime.store import (
-    DeadLetter,
-    PostgresStore,
-    SagaExecution,
-    SagaTransition,
-    SqliteStore,
-    TransitionIds,
-)
+from sagacrew.runtime.saga import Alert
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import StepFailed
+from sagacrew.runtime.store import DeadLetter
+from sagacrew.runtime.store import PostgresStore
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import SqliteStore
+from sagacrew.runtime.store import StepLogEntry
+from sagacrew.runtime.store import TransitionIds
 
 
 def saga_row(saga_id: str, state: str, started_at: float, **columns: Any) -> SagaExecution:
@@ -50,6 +50,43 @@ def saga_row(saga_id: str, state: str, started_at: float, **columns: Any) -> Sag
         deadline_at=started_at + 60,
     )
     return dataclasses.replace(row, **columns)
+
+
+def step_entry(
+    saga_id: str,
+    index: int,
+    step_name: str,
+    phase: str,
+    status: str,
+    attempt: int = 1,
+    **columns: Any,
+) -> StepLogEntry:
+    """A ``saga_step_log`` row for status and check tests: attempt ``attempt`` of a
+    compensatable step, keyed ``<saga_id>:<index>:<phase>:<attempt>``, started at 0, with
+    correlation and causation ``c-<saga_id>``; ``columns`` set the others (``ended_at``,
+    ``error`` ...) or replace these."""
+    fields: dict[str, Any] = {"compensatable": True, "started_at": 0.0}
+    fields |= {"correlation_id": f"c-{saga_id}", "causation_id": f"c-{saga_id}"}
+    return StepLogEntry(
+        saga_id=saga_id,
+        step_index=index,
+        step_name=step_name,
+        phase=phase,
+        status=status,
+        attempt=attempt,
+        idempotency_key=f"{saga_id}:{index}:{phase}:{attempt}",
+        **(fields | columns),
+    )
+
+
+def attempts(step: str, phase: str, *ends: str) -> list[tuple[str, str, str, int]]:
+    """The step log of ``step``'s attempts in ``phase``, as :meth:`Harness.log` lists it:
+    per end (``failed``, ``succeeded`` ...) a ``started`` row then that end, numbered from 1."""
+    return [
+        (step, phase, status, number)
+        for number, end in enumerate(ends, 1)
+        for status in ("started", end)
+    ]
 
 
 def parked_letter(kind: str, created_at: float, **columns: Any) -> DeadLetter:

@@ -7,19 +7,18 @@ import random
 from typing import Any
 
 import pytest
-from async_helpers import ManualClock, async_test
+from async_helpers import ManualClock
+from async_helpers import async_test
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sagacrew.runtime.actors import (
-    Actor,
-    ActorSystem,
-    Backoff,
-    ChildSpec,
-    InvalidSupervisorSpec,
-    SupervisorSpec,
-    WhichChildren,
-)
+from sagacrew.runtime.actors import Actor
+from sagacrew.runtime.actors import ActorSystem
+from sagacrew.runtime.actors import Backoff
+from sagacrew.runtime.actors import ChildSpec
+from sagacrew.runtime.actors import InvalidSupervisorSpec
+from sagacrew.runtime.actors import SupervisorSpec
+from sagacrew.runtime.actors import WhichChildren
 
 
 class Flaky(Actor):

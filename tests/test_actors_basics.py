@@ -8,20 +8,18 @@ from typing import Any
 import pytest
 from async_helpers import async_test
 
-from sagacrew.runtime.actors import (
-    Actor,
-    ActorInitializationError,
-    ActorNotFound,
-    ActorRef,
-    ActorSystem,
-    AskTimeout,
-    ChildSpec,
-    DeadLetter,
-    DeadLetterError,
-    InvalidActorName,
-    SupervisorSpec,
-    WhichChildren,
-)
+from sagacrew.runtime.actors import Actor
+from sagacrew.runtime.actors import ActorInitializationError
+from sagacrew.runtime.actors import ActorNotFound
+from sagacrew.runtime.actors import ActorRef
+from sagacrew.runtime.actors import ActorSystem
+from sagacrew.runtime.actors import AskTimeout
+from sagacrew.runtime.actors import ChildSpec
+from sagacrew.runtime.actors import DeadLetter
+from sagacrew.runtime.actors import DeadLetterError
+from sagacrew.runtime.actors import InvalidActorName
+from sagacrew.runtime.actors import SupervisorSpec
+from sagacrew.runtime.actors import WhichChildren
 
 
 class Echo(Actor):
@@ -51,12 +49,12 @@ class Echo(Actor):
 
 
 class Gate(Actor):
-    """Blocks in ``receive`` on "block" until ``release`` is set; records what happens."""
+    """Blocks in ``receive`` on "block" (setting ``entered``) until ``release`` is set;
+    records what happens in ``events``. A test spawns the one instance it made."""
 
-    def __init__(self, entered: asyncio.Event, release: asyncio.Event, events: list[str]) -> None:
-        self.entered = entered
-        self.release = release
-        self.events = events
+    def __init__(self) -> None:
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+        self.events: list[str] = []
 
     async def post_stop(self) -> None:
         self.events.append("post_stop")
@@ -88,17 +86,16 @@ async def test_tell_delivers_messages_in_order_and_ask_returns_receive_result() 
 
 @async_test
 async def test_ask_raises_ask_timeout_when_no_reply_in_time() -> None:
-    entered, release = asyncio.Event(), asyncio.Event()
-    events: list[str] = []
+    gate = Gate()
     system = ActorSystem()
-    ref = await system.spawn(lambda: Gate(entered, release, events), "gate")
+    ref = await system.spawn(lambda: gate, "gate")
     with pytest.raises(AskTimeout) as caught:
         await ref.ask("block", timeout_s=0.02)
     assert caught.value.path == "gate"
     assert caught.value.timeout_s == 0.02
-    release.set()
+    gate.release.set()
     assert await ref.ask("next") == "next"  # the timed-out message was still handled
-    assert events == ["block done", "handled next"]
+    assert gate.events == ["block done", "handled next"]
     await system.stop()
 
 
@@ -147,20 +144,19 @@ async def test_ask_to_stopped_actor_raises_dead_letter_error() -> None:
 
 @async_test
 async def test_stop_waits_for_the_current_message_then_dead_letters_the_rest() -> None:
-    entered, release = asyncio.Event(), asyncio.Event()
-    events: list[str] = []
+    gate = Gate()
     system = ActorSystem()
-    ref = await system.spawn(lambda: Gate(entered, release, events), "gate")
+    ref = await system.spawn(lambda: gate, "gate")
     ref.tell("block")
     ref.tell("late")
     pending_ask = asyncio.ensure_future(ref.ask("late ask"))
-    await entered.wait()
+    await gate.entered.wait()
     stopping = asyncio.ensure_future(system.stop_actor(ref))
     # The loop runs ready callbacks in FIFO order: the stop request is made before the gate
     # opens, so the stop has to wait for the message in progress.
-    asyncio.get_running_loop().call_soon(release.set)
+    asyncio.get_running_loop().call_soon(gate.release.set)
     await stopping
-    assert events == ["block done", "post_stop"]
+    assert gate.events == ["block done", "post_stop"]
     assert [letter.message for letter in system.dead_letters.items] == ["late", "late ask"]
     with pytest.raises(DeadLetterError):
         await pending_ask

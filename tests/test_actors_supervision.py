@@ -7,24 +7,24 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from async_helpers import ManualClock, async_test, run
+from async_helpers import ManualClock
+from async_helpers import async_test
+from async_helpers import run
 
-from sagacrew.runtime.actors import (
-    Actor,
-    ActorError,
-    ActorRef,
-    ActorSystem,
-    ChildSpec,
-    DeadLetterError,
-    Decider,
-    Directive,
-    RestartType,
-    Strategy,
-    SupervisionError,
-    SupervisorSpec,
-    WhichChildren,
-    directives,
-)
+from sagacrew.runtime.actors import Actor
+from sagacrew.runtime.actors import ActorError
+from sagacrew.runtime.actors import ActorRef
+from sagacrew.runtime.actors import ActorSystem
+from sagacrew.runtime.actors import ChildSpec
+from sagacrew.runtime.actors import DeadLetterError
+from sagacrew.runtime.actors import Decider
+from sagacrew.runtime.actors import Directive
+from sagacrew.runtime.actors import RestartType
+from sagacrew.runtime.actors import Strategy
+from sagacrew.runtime.actors import SupervisionError
+from sagacrew.runtime.actors import SupervisorSpec
+from sagacrew.runtime.actors import WhichChildren
+from sagacrew.runtime.actors import directives
 
 
 class Worker(Actor):

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 from async_helpers import send
 
-from sagacrew.runtime import AggregateActor, CommandHandler, Rejection, open_store
+from sagacrew.runtime import AggregateActor
+from sagacrew.runtime import CommandHandler
+from sagacrew.runtime import Rejection
+from sagacrew.runtime import open_store
 from sagacrew.runtime.store import Store
 
 

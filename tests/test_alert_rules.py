@@ -14,16 +14,14 @@ import pytest
 import yaml
 
 from sagacrew.agents.blueprint import Blueprint
-from sagacrew.agents.monitoring import (
-    SEED_CONSISTENCY_MIN,
-    SEED_SUCCESS_RATE_MIN,
-    MonitoringError,
-    alert_rule_tests,
-    alert_rules,
-    dashboard,
-    monitoring_files,
-    rule_file_name,
-)
+from sagacrew.agents.monitoring import SEED_CONSISTENCY_MIN
+from sagacrew.agents.monitoring import SEED_SUCCESS_RATE_MIN
+from sagacrew.agents.monitoring import MonitoringError
+from sagacrew.agents.monitoring import alert_rule_tests
+from sagacrew.agents.monitoring import alert_rules
+from sagacrew.agents.monitoring import dashboard
+from sagacrew.agents.monitoring import monitoring_files
+from sagacrew.agents.monitoring import rule_file_name
 from sagacrew.runtime.metrics import RuntimeMetrics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,21 +9,22 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from sagacrew.runtime.alerts import (
-    AlertDelivery,
-    AlertRecord,
-    CallbackSink,
-    LoggingSink,
-    WebhookSink,
-    alert_payload,
-)
-from sagacrew.runtime.saga import Alert, RetryPolicy
-from sagacrew.runtime.store import Store, open_store
+from sagacrew.runtime.alerts import AlertDelivery
+from sagacrew.runtime.alerts import AlertRecord
+from sagacrew.runtime.alerts import CallbackSink
+from sagacrew.runtime.alerts import LoggingSink
+from sagacrew.runtime.alerts import WebhookSink
+from sagacrew.runtime.alerts import alert_payload
+from sagacrew.runtime.saga import Alert
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import open_store
 
 ALERT = AlertRecord(
     kind="compensation_failed",

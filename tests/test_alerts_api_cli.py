@@ -15,7 +15,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,14 @@ from cli_helpers import MAIN
 from fastapi.testclient import TestClient
 
 from sagacrew.agents.generated import open_generated
-from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
 from sagacrew.runtime.alerts import AlertRecord
-from sagacrew.runtime.api import ServeError, create_app, serve
+from sagacrew.runtime.api import ServeError
+from sagacrew.runtime.api import create_app
+from sagacrew.runtime.api import serve
 from sagacrew.runtime.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

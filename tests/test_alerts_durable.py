@@ -14,7 +14,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +25,29 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from saga_fakes import ObservedStore, observed_store, parked_letter, saga_row
+from saga_fakes import ObservedStore
+from saga_fakes import observed_store
+from saga_fakes import parked_letter
+from saga_fakes import saga_row
 
-from sagacrew.runtime.alerts import AlertRecord, alert_payload
+from sagacrew.runtime.alerts import AlertRecord
+from sagacrew.runtime.alerts import alert_payload
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    Alert,
-    RetryPolicy,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-    StepContext,
-    StepFailed,
-)
-from sagacrew.runtime.store import (
-    SagaExecution,
-    SagaTransition,
-    SagaUpdate,
-    Store,
-    StoreError,
-    TransitionIds,
-    open_store,
-)
+from sagacrew.runtime.saga import Alert
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import StepFailed
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import SagaUpdate
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import StoreError
+from sagacrew.runtime.store import TransitionIds
+from sagacrew.runtime.store import open_store
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.0, jitter=0.0, max_backoff_s=0.0)
 

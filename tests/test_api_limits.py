@@ -14,7 +14,8 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
+from collections.abc import MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from http_helpers import example_app, start_serve
+from http_helpers import example_app
+from http_helpers import start_serve
 from postgres_server import PostgresServer
 from typer.testing import CliRunner
 

@@ -17,12 +17,20 @@ from typing import Any
 import pytest
 from order_example import GENERATED
 from saga_fakes import saga_row
-from test_api_status import AUTH, Served, compensation_fails, order, refused, serving
+from saga_fakes import step_entry
+from test_api_status import AUTH
+from test_api_status import Served
+from test_api_status import compensation_fails
+from test_api_status import order
+from test_api_status import refused
+from test_api_status import serving
 
 from sagacrew.runtime import SagaState
-from sagacrew.runtime.api._history import reason_of, saga_history
+from sagacrew.runtime.api._history import reason_of
+from sagacrew.runtime.api._history import saga_history
 from sagacrew.runtime.api._progress import StepOutline
-from sagacrew.runtime.api._redact import MAX_ERROR_CHARS, short_error
+from sagacrew.runtime.api._redact import MAX_ERROR_CHARS
+from sagacrew.runtime.api._redact import short_error
 from sagacrew.runtime.store import StepLogEntry
 
 
@@ -169,21 +177,17 @@ Row = tuple[int, str, str, int, float, str | None]
 def log(*specs: Row) -> list[StepLogEntry]:
     """Step log rows ``(step index, phase, status, attempt, ended at, error)``."""
     return [
-        StepLogEntry(
-            saga_id="s-1",
-            step_index=index,
-            step_name=OUTLINE[index].name,
-            phase=phase,
-            status=state,
-            attempt=attempt,
-            compensatable=True,
-            idempotency_key=f"s-1:{index}:{phase}:{attempt}",
+        step_entry(
+            "s-1",
+            index,
+            OUTLINE[index].name,
+            phase,
+            state,
+            attempt,
             started_at=at - 0.5,
             ended_at=None if state == "started" else at,
             error=error,
             result={"outcome": "failed"} if state == "failed" else None,
-            correlation_id="c-s-1",
-            causation_id="c-s-1",
         )
         for index, phase, state, attempt, at, error in specs
     ]

@@ -13,7 +13,8 @@ import pytest
 from http_helpers import start_serve
 
 from sagacrew.runtime import open_store
-from sagacrew.runtime.api import ServeError, serve
+from sagacrew.runtime.api import ServeError
+from sagacrew.runtime.api import serve
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 TOKEN = "serve-test-token"

@@ -20,7 +20,11 @@ from http_helpers import example_app
 from order_example import CREATE_ORDER_STEPS
 
 from sagacrew.agents.generated import open_generated
-from sagacrew.runtime import SagaResult, SagaState, SagaSystem, ScriptedFault, ScriptedFaults
+from sagacrew.runtime import SagaResult
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 GENERATED = open_generated(SYSTEM_DIR)

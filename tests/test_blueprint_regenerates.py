@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.agents.blueprint import Blueprint, PayloadEntry
+from sagacrew.agents.blueprint import Blueprint
+from sagacrew.agents.blueprint import PayloadEntry
 from sagacrew.agents.spec import load_spec
-from sagacrew.crew.emit import EmitError, emit_files
+from sagacrew.crew.emit import EmitError
+from sagacrew.crew.emit import emit_files
 from sagacrew.crew.emit.system import user_owned
-from sagacrew.crew.pipeline import design, generate, read_blueprint, regenerate
+from sagacrew.crew.pipeline import design
+from sagacrew.crew.pipeline import generate
+from sagacrew.crew.pipeline import read_blueprint
+from sagacrew.crew.pipeline import regenerate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import BROKEN_CONTEXTS, BROKEN_SAGAS, MAIN, ROOT, sagacrew
+from cli_helpers import BROKEN_CONTEXTS
+from cli_helpers import BROKEN_SAGAS
+from cli_helpers import MAIN
+from cli_helpers import ROOT
+from cli_helpers import sagacrew
 
 
 def test_help_lists_every_subcommand_without_importing_crewai() -> None:

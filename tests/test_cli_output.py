@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_helpers import BROKEN_CONTEXTS, BROKEN_SAGAS, sagacrew
+from cli_helpers import BROKEN_CONTEXTS
+from cli_helpers import BROKEN_SAGAS
+from cli_helpers import sagacrew
 
 
 def _padding(lines: int) -> str:

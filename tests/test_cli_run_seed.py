@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import copy_of_generated, sagacrew
+from cli_helpers import copy_of_generated
+from cli_helpers import sagacrew
 
 from sagacrew.crew.cli_run import run_prefix
-from sagacrew.runtime import SagaState, open_store
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import open_store
 
 
 def outcomes(url: str) -> dict[str, tuple[str, int, str | None]]:

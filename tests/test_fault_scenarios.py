@@ -12,15 +12,14 @@ from pathlib import Path
 import pytest
 
 from sagacrew.agents.blueprint import FaultExpectation
-from sagacrew.agents.generated import GeneratedSystem, open_generated
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.generated import open_generated
 from sagacrew.agents.spec import load_spec
 from sagacrew.agents.validator.fault_expectations import expected_outcome
 from sagacrew.agents.validator.verdict import Verdict
-from sagacrew.agents.validator.verification.fault_scenarios import (
-    describe_expectation,
-    judge,
-    run_scenario,
-)
+from sagacrew.agents.validator.verification.fault_scenarios import describe_expectation
+from sagacrew.agents.validator.verification.fault_scenarios import judge
+from sagacrew.agents.validator.verification.fault_scenarios import run_scenario
 from sagacrew.agents.validator.verification.scenario_experiments import Observation
 from sagacrew.agents.validator.verification.scenario_system import scenario_store_url
 from sagacrew.agents.validator.verification.verify import verify

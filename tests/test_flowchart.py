@@ -5,21 +5,23 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from sagacrew.agents import flowchart_text
-from sagacrew.agents.blueprint import Compensation, CompensationKind, StepSpec
-from sagacrew.agents.flowchart import (
-    DOT_MISSING_HINT,
-    FlowchartError,
-    build_flowchart,
-    build_graph,
-    dot_available,
-    render_svg,
-)
-from sagacrew.agents.spec.model import CommandKind, RetryPolicy
+from sagacrew.agents.blueprint import Compensation
+from sagacrew.agents.blueprint import CompensationKind
+from sagacrew.agents.blueprint import StepSpec
+from sagacrew.agents.flowchart import DOT_MISSING_HINT
+from sagacrew.agents.flowchart import FlowchartError
+from sagacrew.agents.flowchart import build_flowchart
+from sagacrew.agents.flowchart import build_graph
+from sagacrew.agents.flowchart import dot_available
+from sagacrew.agents.flowchart import render_svg
+from sagacrew.agents.spec.model import CommandKind
+from sagacrew.agents.spec.model import RetryPolicy
 
 RETRY = RetryPolicy(max_attempts=4)
 
@@ -113,32 +115,32 @@ def test_ftgo_graph_has_steps_reachable_compensations_and_terminal_states() -> N
     assert graph.nodes["undo_3"]["step"] == "create_ticket"
 
 
-def test_forward_edges_follow_step_order_to_completed() -> None:
-    assert _edges(ftgo_steps(), "forward") == {
-        ("start", "step_1"),
-        ("step_1", "step_2"),
-        ("step_2", "step_3"),
-        ("step_3", "step_4"),
-        ("step_4", "step_5"),
-        ("step_5", "step_6"),
-        ("step_6", "completed"),
-    }
+FORWARD = ("start", "step_1", "step_2", "step_3", "step_4", "step_5", "step_6", "completed")
 
 
-def test_failure_up_to_pivot_goes_to_compensation_of_previous_done_step() -> None:
-    assert _edges(ftgo_steps(), "failure") == {
-        ("step_1", "compensated"),
-        ("step_2", "undo_1"),
-        ("step_3", "undo_1"),
-        ("step_4", "undo_3"),
-    }
-
-
-def test_compensations_run_in_reverse_order_skipping_the_query_step() -> None:
-    assert _edges(ftgo_steps(), "compensation") == {
-        ("undo_3", "undo_1"),
-        ("undo_1", "compensated"),
-    }
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("forward", set(pairwise(FORWARD))),
+        (
+            "failure",
+            {
+                ("step_1", "compensated"),
+                ("step_2", "undo_1"),
+                ("step_3", "undo_1"),
+                ("step_4", "undo_3"),
+            },
+        ),
+        ("compensation", {("undo_3", "undo_1"), ("undo_1", "compensated")}),
+    ],
+    ids=[
+        "forward_edges_follow_step_order_to_completed",
+        "failure_up_to_pivot_goes_to_compensation_of_previous_done_step",
+        "compensations_run_in_reverse_order_skipping_the_query_step",
+    ],
+)
+def test_edges_of_a_kind(kind: str, expected: set[tuple[str, str]]) -> None:
+    assert _edges(ftgo_steps(), kind) == expected
 
 
 def test_every_compensation_dead_letters_after_its_retry_attempts() -> None:

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 from async_helpers import async_test
 
-from sagacrew.runtime import Envelope, GatewayOperation, SandboxGateway, open_store
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import GatewayOperation
+from sagacrew.runtime import SandboxGateway
+from sagacrew.runtime import open_store
 from sagacrew.runtime.actors import Actor as BaseActor
-from sagacrew.runtime.actors import ActorSystem, DeadLetterError, ReplyLater
+from sagacrew.runtime.actors import ActorSystem
+from sagacrew.runtime.actors import DeadLetterError
+from sagacrew.runtime.actors import ReplyLater
 from sagacrew.runtime.store import Store
 
 

@@ -13,23 +13,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
-from sagacrew.runtime import (
-    Envelope,
-    GatewayOperation,
-    GatewayRefusal,
-    SagaResult,
-    SagaState,
-    SagaSystem,
-    SandboxGateway,
-    StepFailed,
-    SystemDefinition,
-    load_system,
-)
-from sagacrew.runtime.externals import NOTHING_TO_UNDO, REFUSED
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import GatewayOperation
+from sagacrew.runtime import GatewayRefusal
+from sagacrew.runtime import SagaResult
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import SandboxGateway
+from sagacrew.runtime import StepFailed
+from sagacrew.runtime import SystemDefinition
+from sagacrew.runtime import load_system
+from sagacrew.runtime.externals import NOTHING_TO_UNDO
+from sagacrew.runtime.externals import REFUSED
 
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "generated" / "order_fulfilment"
 LOADED = load_system(SYSTEM_DIR)

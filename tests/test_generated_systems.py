@@ -52,7 +52,8 @@ def test_example_regenerates_byte_identical_to_the_committed_output(example: str
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_generated_code_lints_clean_and_is_ruff_formatted(example: str) -> None:
-    from sagacrew.agents.validator import lint_path, load_taxonomy
+    from sagacrew.agents.validator import lint_path
+    from sagacrew.agents.validator import load_taxonomy
 
     system_dir = ROOT / "generated" / load_spec(ROOT / "examples" / f"{example}.yaml").system
     taxonomy = load_taxonomy(system_dir / "taxonomy.json")

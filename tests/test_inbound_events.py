@@ -7,22 +7,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ml_example import EVENT, ML, SYSTEM_DIR, with_cluster
+from ml_example import EVENT
+from ml_example import ML
+from ml_example import SYSTEM_DIR
+from ml_example import with_cluster
 
-from sagacrew.runtime import (
-    Envelope,
-    GatewayOperation,
-    SagaSystem,
-    SandboxGateway,
-    SystemDefinition,
-)
-from sagacrew.runtime.api import ServeError, create_app, parse_event_secrets, signature
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import GatewayOperation
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import SandboxGateway
+from sagacrew.runtime import SystemDefinition
+from sagacrew.runtime.api import ServeError
+from sagacrew.runtime.api import create_app
+from sagacrew.runtime.api import parse_event_secrets
+from sagacrew.runtime.api import signature
 
 SECRET = "cluster-secret"
 

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from sagacrew.agents.generated import open_generated
-from sagacrew.agents.spec import SpecError, load_spec
-from sagacrew.agents.validator.verification.contention import (
-    ContentionPlan,
-    contention_checks,
-    contention_store_url,
-    run_contention,
-)
+from sagacrew.agents.spec import SpecError
+from sagacrew.agents.spec import load_spec
+from sagacrew.agents.validator.verification.contention import ContentionPlan
+from sagacrew.agents.validator.verification.contention import contention_checks
+from sagacrew.agents.validator.verification.contention import contention_store_url
+from sagacrew.agents.validator.verification.contention import run_contention
 from sagacrew.agents.validator.verification.store_verdict import system_invariant_checks
 from sagacrew.crew.pipeline import generate
-from sagacrew.runtime import SeededFaults, open_store
+from sagacrew.runtime import SeededFaults
+from sagacrew.runtime import open_store
 from sagacrew.runtime.testing import failing_checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,30 +102,7 @@ def test_a_caller_computed_balance_fails_the_contention_checks(tmp_path: Path) -
     assert "money_is_conserved: the conserved sum changed by" in broken.violations[0]
 
 
-DELETE_SPEC = """
-system: shelf
-contexts:
-  stock:
-    aggregates:
-      item:
-        identity: item_id
-        fields: {item_id: str, name: str}
-        commands:
-          add_item: {kind: create, params: [name]}
-          remove_item: {kind: delete}
-      gate:
-        identity: gate_id
-        fields: {gate_id: str}
-        commands:
-          check_gate: {kind: query, rejects_when: "1 > 0"}
-sagas:
-  churn:
-    trigger: stock.item.add_item
-    steps:
-      - {name: add, invoke: stock.item.add_item}
-      - {name: remove, invoke: stock.item.remove_item}
-      - {name: check, invoke: stock.gate.check_gate}
-"""
+DELETE_SPEC = (Path(__file__).parent / "data" / "specs" / "shelf.yaml").read_text("utf-8")
 
 
 def test_a_creates_compensation_is_not_a_violation_of_the_delete_check(tmp_path: Path) -> None:

@@ -10,11 +10,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bank_example import ACCOUNT, INITIAL_BALANCE_CENTS
-from hypothesis import HealthCheck, given, settings
+from bank_example import ACCOUNT
+from bank_example import INITIAL_BALANCE_CENTS
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from sagacrew.runtime import Envelope, Rejection, open_store
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import Rejection
+from sagacrew.runtime import open_store
 
 # A saga: (account, amount, outcome, fault). outcome: complete or compensate.
 # fault: none | lost_reply (acted, the saga does not know) | never_arrived | undo_twice.

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import jsonschema
 
-from sagacrew.agents.validator import Finding, lint_path, render, summary
+from sagacrew.agents.validator import Finding
+from sagacrew.agents.validator import lint_path
+from sagacrew.agents.validator import render
+from sagacrew.agents.validator import summary
 
 DATA = Path(__file__).parent / "data" / "lint"
 SCHEMA = DATA / "sarif-schema-2.1.0.json"

@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.agents.validator import RULES, Finding, LintError, lint_path, lint_source
+from sagacrew.agents.validator import RULES
+from sagacrew.agents.validator import Finding
+from sagacrew.agents.validator import LintError
+from sagacrew.agents.validator import lint_path
+from sagacrew.agents.validator import lint_source
 
 DATA = Path(__file__).parent / "data" / "lint"
 
@@ -26,6 +30,24 @@ def test_folder_is_linted_recursively_in_sorted_file_order(tmp_path: Path) -> No
         "b.py",
         "pkg/a.py",
     ]
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        # context sends, envelopes, explicit ids and **kwargs spreads
+        "ids_present.py",
+        # the code of shapes.py done right
+        "shapes_clean.py",
+        # real undo interfaces, compensations that raise, handlers that work
+        "real_compensations.py",
+        # a compensation that logs and undoes, a multi-clause undo, a retry with backoff, a
+        # heartbeat loop, ids from the input (with a uuid fallback), Process.send_after
+        "elixir/clean.ex",
+    ],
+)
+def test_samples_done_right_report_nothing(sample: str) -> None:
+    assert lint_path(DATA / sample) == []
 
 
 def test_sample_folder_reports_every_rule_in_file_order() -> None:

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from sagacrew.agents.validator import lint_path, lint_source
+from sagacrew.agents.validator import lint_path
+from sagacrew.agents.validator import lint_source
 
 DATA = Path(__file__).parent / "data" / "lint"
 

@@ -4,7 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.agents.validator import TaxonomyError, lint_path, lint_source, load_taxonomy
+from sagacrew.agents.validator import TaxonomyError
+from sagacrew.agents.validator import lint_path
+from sagacrew.agents.validator import lint_source
+from sagacrew.agents.validator import load_taxonomy
 
 DATA = Path(__file__).parent / "data" / "lint"
 

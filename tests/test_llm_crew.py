@@ -9,13 +9,18 @@ from typing import Any
 
 import pytest
 from fake_openai import FakeOpenAI
-from llm_samples import CHECK, EXAMPLE, FAULT
+from llm_samples import CHECK
+from llm_samples import EXAMPLE
+from llm_samples import FAULT
 
 from sagacrew.agents.blueprint import Blueprint
-from sagacrew.agents.spec import DomainSpec, parse_spec
+from sagacrew.agents.spec import DomainSpec
+from sagacrew.agents.spec import parse_spec
 from sagacrew.agents.validator import lint_source
 from sagacrew.crew.emit import emit_files
-from sagacrew.crew.llm import LlmSettings, Refinement, refine_with_llm
+from sagacrew.crew.llm import LlmSettings
+from sagacrew.crew.llm import Refinement
+from sagacrew.crew.llm import refine_with_llm
 from sagacrew.crew.pipeline import design
 
 pytestmark = pytest.mark.slow

@@ -6,26 +6,28 @@ from __future__ import annotations
 import math
 
 import pytest
-from llm_samples import CHECK, FAULT
+from llm_samples import CHECK
+from llm_samples import FAULT
 
 from sagacrew.agents.blueprint import Blueprint
 from sagacrew.agents.spec import DomainSpec
-from sagacrew.crew.llm import (
-    ActorProposal,
-    EventProposal,
-    FaultProposal,
-    InvariantCheck,
-    NamedText,
-    SagaProposal,
-    SupervisionTweak,
-    ValidationProposal,
-    merge_reviewed,
-    text_problem,
-)
+from sagacrew.crew.llm import ActorProposal
+from sagacrew.crew.llm import EventProposal
+from sagacrew.crew.llm import FaultProposal
+from sagacrew.crew.llm import InvariantCheck
+from sagacrew.crew.llm import NamedText
+from sagacrew.crew.llm import SagaProposal
+from sagacrew.crew.llm import SupervisionTweak
+from sagacrew.crew.llm import ValidationProposal
+from sagacrew.crew.llm import merge_reviewed
+from sagacrew.crew.llm import text_problem
 from sagacrew.crew.llm.errors import EditPathError
-from sagacrew.crew.llm.merge import Edit, apply_edits
+from sagacrew.crew.llm.merge import Edit
+from sagacrew.crew.llm.merge import apply_edits
 from sagacrew.crew.llm.review import Review
-from sagacrew.crew.llm.review_design import review_actors, review_events, review_sagas
+from sagacrew.crew.llm.review_design import review_actors
+from sagacrew.crew.llm.review_design import review_events
+from sagacrew.crew.llm.review_design import review_sagas
 from sagacrew.crew.llm.review_validation import review_validation
 from sagacrew.crew.llm.sql import SqlChecker
 

@@ -9,7 +9,9 @@ import sys
 import pytest
 from fake_openai import FakeOpenAI
 
-from sagacrew.crew.llm import LlmConfigError, LlmSettings, llm_settings
+from sagacrew.crew.llm import LlmConfigError
+from sagacrew.crew.llm import LlmSettings
+from sagacrew.crew.llm import llm_settings
 
 ENV = ("SAGACREW_LLM_BASE_URL", "OPENAI_BASE_URL", "SAGACREW_LLM_MODEL", "OPENAI_API_KEY")
 

@@ -3,34 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from async_helpers import async_test, run
-from order_example import APP, CREATE_ORDER_STEPS, order_input, order_system
+from async_helpers import async_test
+from async_helpers import run
+from order_example import APP
+from order_example import CREATE_ORDER_STEPS
+from order_example import order_input
+from order_example import order_system
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from sagacrew.runtime import (
-    Actor,
-    ActorSystem,
-    ChildSpec,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-    SagaSystem,
-    ScriptedFault,
-    ScriptedFaults,
-    StepContext,
-    SupervisorSpec,
-    open_store,
-)
+from sagacrew.runtime import Actor
+from sagacrew.runtime import ActorSystem
+from sagacrew.runtime import ChildSpec
+from sagacrew.runtime import SagaDefinition
+from sagacrew.runtime import SagaOrchestrator
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaStep
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
+from sagacrew.runtime import StepContext
+from sagacrew.runtime import SupervisorSpec
+from sagacrew.runtime import open_store
 from sagacrew.runtime.actors import WhichChildren
-from sagacrew.runtime.metrics import LATENCY_BUCKETS_S, RuntimeMetrics
-from sagacrew.runtime.saga import Alert, SagaListener
+from sagacrew.runtime.metrics import LATENCY_BUCKETS_S
+from sagacrew.runtime.metrics import RuntimeMetrics
+from sagacrew.runtime.saga import Alert
+from sagacrew.runtime.saga import SagaListener
 
 SAGA = "create_order"
 STEPS = CREATE_ORDER_STEPS

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from http_helpers import start_serve
-from order_example import APP, SYSTEM_DIR, order_input
+from order_example import APP
+from order_example import SYSTEM_DIR
+from order_example import run_orders
 
-from sagacrew.runtime import ScriptedFault, ScriptedFaults, open_store
+from sagacrew.runtime import ScriptedFaults
+from sagacrew.runtime import open_store
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.store import StoreError
 
@@ -25,15 +28,7 @@ def run_elsewhere(store_url: str) -> None:
     faults = ScriptedFaults()
     system = APP.build_system(store_url, faults=faults)
 
-    async def run() -> None:
-        async with system:
-            for index in range(3):
-                faults.clear()
-                if index == 2:
-                    faults.add(ScriptedFault("create_order", "authorize_card"))
-                await system.run_saga("create_order", order_input(index))
-
-    asyncio.run(run())
+    asyncio.run(run_orders(system, faults, range(3), refused=2))
     for at, score in ((10.0, 0.5), (20.0, 0.97)):
         system.store.record_validation(
             system="order_fulfilment",

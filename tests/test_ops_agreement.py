@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from cli_helpers import copy_of_generated, sagacrew
-from order_example import order_input
+from cli_helpers import copy_of_generated
+from cli_helpers import sagacrew
+from order_example import run_orders
 
-from sagacrew.agents.generated import GeneratedSystem, open_generated
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.generated import open_generated
 from sagacrew.agents.validator.verification.judge import judge_store
 from sagacrew.agents.validator.verification.ops_checks import trigger_policy
-from sagacrew.runtime import ScriptedFault, ScriptedFaults
+from sagacrew.runtime import ScriptedFaults
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +28,8 @@ def system_and_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Generate
     system = open_generated(root)
     url = f"sqlite:///{root / 'shared.db'}"
     faults = ScriptedFaults()
-
     built = system.package.build_system(url, faults=faults)
-
-    async def sagas() -> None:
-        async with built:
-            for index in range(13):
-                faults.clear()
-                if index == 6:
-                    faults.add(ScriptedFault("create_order", "authorize_card"))
-                await built.run_saga("create_order", order_input(100 + index))
-
-    asyncio.run(sagas())
+    asyncio.run(run_orders(built, faults, range(100, 113), refused=106))
     built.store.close()
     return system, url
 

@@ -11,7 +11,10 @@ import cli_helpers
 import pytest
 
 from sagacrew.agents.generated import open_generated
-from sagacrew.runtime import SagaState, ScriptedFault, ScriptedFaults, sample_inputs
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
+from sagacrew.runtime import sample_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "generated" / "order_fulfilment"

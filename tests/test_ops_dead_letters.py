@@ -6,22 +6,24 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from order_example import APP, order_input
+from order_example import APP
+from order_example import order_input
 from saga_fakes import parked_letter
 
-from sagacrew.runtime import SagaState, SagaSystem, ScriptedFault, ScriptedFaults
-from sagacrew.runtime.operations import (
-    NotRedrivableError,
-    OperationsError,
-    RedriveOutcome,
-    SystemNotStartedError,
-    UnknownDeadLetterError,
-    compensation_attempts,
-    describe_dead_letter,
-    list_dead_letters,
-    redrive_dead_letter,
-    show_dead_letter,
-)
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
+from sagacrew.runtime.operations import NotRedrivableError
+from sagacrew.runtime.operations import OperationsError
+from sagacrew.runtime.operations import RedriveOutcome
+from sagacrew.runtime.operations import SystemNotStartedError
+from sagacrew.runtime.operations import UnknownDeadLetterError
+from sagacrew.runtime.operations import compensation_attempts
+from sagacrew.runtime.operations import describe_dead_letter
+from sagacrew.runtime.operations import list_dead_letters
+from sagacrew.runtime.operations import redrive_dead_letter
+from sagacrew.runtime.operations import show_dead_letter
 
 
 def faults() -> ScriptedFaults:

@@ -10,30 +10,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from order_example import APP, GENERATED, SUPERVISION, order_input, order_system
+from order_example import APP
+from order_example import GENERATED
+from order_example import SUPERVISION
+from order_example import order_input
+from order_example import order_system
 
 from sagacrew.crew.cli_ops import figures_measure
-from sagacrew.runtime import (
-    ChildPlan,
-    Envelope,
-    SagaDefinition,
-    SagaState,
-    SagaStep,
-    SagaSystem,
-    ScriptedFault,
-    ScriptedFaults,
-    StepContext,
-    SupervisorPlan,
-)
-from sagacrew.runtime.operations import (
-    Figures,
-    IncidentReport,
-    TriggerFiring,
-    TriggerPolicy,
-    evaluate_triggers,
-    read_figures,
-    remediate,
-)
+from sagacrew.runtime import ChildPlan
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import SagaDefinition
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaStep
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
+from sagacrew.runtime import StepContext
+from sagacrew.runtime import SupervisorPlan
+from sagacrew.runtime.operations import Figures
+from sagacrew.runtime.operations import IncidentReport
+from sagacrew.runtime.operations import TriggerFiring
+from sagacrew.runtime.operations import TriggerPolicy
+from sagacrew.runtime.operations import evaluate_triggers
+from sagacrew.runtime.operations import read_figures
+from sagacrew.runtime.operations import remediate
 
 POLICY = TriggerPolicy()
 

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from collections.abc import Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from order_example import APP, order_input, order_system
+from order_example import APP
+from order_example import order_input
+from order_example import order_system
 
-from sagacrew.runtime import (
-    SagaDefinition,
-    SagaState,
-    SagaStep,
-    SagaSystem,
-    StepContext,
-)
-from sagacrew.runtime.operations import (
-    RollbackReport,
-    RollbackStep,
-    SystemNotStartedError,
-    Validation,
-    rollback,
-)
+from sagacrew.runtime import SagaDefinition
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaStep
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import StepContext
+from sagacrew.runtime.operations import RollbackReport
+from sagacrew.runtime.operations import RollbackStep
+from sagacrew.runtime.operations import SystemNotStartedError
+from sagacrew.runtime.operations import Validation
+from sagacrew.runtime.operations import rollback
 from sagacrew.runtime.saga import SagaPaused
 
 
@@ -63,15 +63,26 @@ def steps(report: RollbackReport) -> list[tuple[str, str]]:
     return [(step.name, step.outcome) for step in report.steps]
 
 
-def test_rollback_pauses_during_the_drain_refuses_new_sagas_then_resumes(tmp_path: Path) -> None:
+@asynccontextmanager
+async def saga_in_flight(
+    url: str, gate: Gate, order_id: str
+) -> AsyncIterator[tuple[SagaSystem, str]]:
+    """The gated system on ``url``, started, with a ``gated_order`` saga in flight: the
+    system and the saga's id once its step is held at ``gate``."""
+    system = gated_system(url, gate)
+    async with system:
+        assert system.orchestrator is not None
+        saga_id = await system.orchestrator.start("gated_order", {"order_id": order_id})
+        await gate.entered.wait()
+        yield system, saga_id
+
+
+def test_rollback_pauses_during_the_drain_refuses_new_sagas_then_resumes(sqlite_url: str) -> None:
     gate = Gate()
 
     async def scenario() -> tuple[RollbackReport, str, str]:
-        system = gated_system(f"sqlite://{tmp_path / 'store.db'}", gate)
-        async with system:
+        async with saga_in_flight(sqlite_url, gate, "o-1") as (system, in_flight):
             assert system.orchestrator is not None
-            in_flight = await system.orchestrator.start("gated_order", {"order_id": "o-1"})
-            await gate.entered.wait()
             paused = asyncio.Event()
 
             def on_step(step: RollbackStep) -> None:
@@ -106,9 +117,9 @@ def test_rollback_pauses_during_the_drain_refuses_new_sagas_then_resumes(tmp_pat
     assert after_state == "completed", "new sagas are accepted again after the resume"
 
 
-def test_rollback_checks_replay_against_every_snapshot(tmp_path: Path) -> None:
+def test_rollback_checks_replay_against_every_snapshot(sqlite_url: str) -> None:
     async def scenario() -> RollbackReport:
-        async with APP.build_system(f"sqlite://{tmp_path / 'store.db'}") as system:
+        async with APP.build_system(sqlite_url) as system:
             for index in range(3):
                 result = await system.run_saga("create_order", order_input(index))
                 assert result.state is SagaState.COMPLETED
@@ -125,9 +136,9 @@ def test_rollback_checks_replay_against_every_snapshot(tmp_path: Path) -> None:
     assert report.replay.ok and report.resumed
 
 
-def test_rollback_stays_paused_when_a_snapshot_differs_from_replay(tmp_path: Path) -> None:
+def test_rollback_stays_paused_when_a_snapshot_differs_from_replay(sqlite_url: str) -> None:
     async def scenario() -> tuple[RollbackReport, bool]:
-        async with APP.build_system(f"sqlite://{tmp_path / 'store.db'}") as system:
+        async with APP.build_system(sqlite_url) as system:
             result = await system.run_saga("create_order", order_input(0))
             stream = f"ordering.order:{result.data['order_id']}"
             snapshot = system.store.load_snapshot(stream)
@@ -177,12 +188,12 @@ def test_rollback_stays_paused_and_says_why_when_validation_fails(tmp_path: Path
     assert [s["name"] for s in written["steps"]] == [name for name, _ in steps(report)]
 
 
-def test_a_validation_that_raises_counts_as_failed(tmp_path: Path) -> None:
+def test_a_validation_that_raises_counts_as_failed(sqlite_url: str) -> None:
     def broken() -> bool:
         raise RuntimeError("validator crashed")
 
     async def scenario() -> RollbackReport:
-        async with APP.build_system(f"sqlite://{tmp_path / 'store.db'}") as system:
+        async with APP.build_system(sqlite_url) as system:
             report: RollbackReport = await rollback(system, drain_timeout_s=5.0, validate=broken)
             return report
 
@@ -191,15 +202,12 @@ def test_a_validation_that_raises_counts_as_failed(tmp_path: Path) -> None:
     assert "validator crashed" in report.reason
 
 
-def test_rollback_does_not_restore_actors_under_sagas_still_in_flight(tmp_path: Path) -> None:
+def test_rollback_does_not_restore_actors_under_sagas_still_in_flight(sqlite_url: str) -> None:
     gate = Gate()
 
     async def scenario() -> tuple[RollbackReport, str, bool]:
-        system = gated_system(f"sqlite://{tmp_path / 'store.db'}", gate)
-        async with system:
+        async with saga_in_flight(sqlite_url, gate, "o-9") as (system, saga_id):
             assert system.orchestrator is not None
-            saga_id = await system.orchestrator.start("gated_order", {"order_id": "o-9"})
-            await gate.entered.wait()
             report = await rollback(system, drain_timeout_s=0.05, validate=lambda: True)
             paused = system.orchestrator.paused
             gate.opened.set()
@@ -219,7 +227,7 @@ def test_rollback_does_not_restore_actors_under_sagas_still_in_flight(tmp_path: 
     assert report.replay is None and report.validation_passed is None
 
 
-def test_rollback_needs_a_started_system(tmp_path: Path) -> None:
-    system = APP.build_system(f"sqlite://{tmp_path / 'store.db'}")
+def test_rollback_needs_a_started_system(sqlite_url: str) -> None:
+    system = APP.build_system(sqlite_url)
     with pytest.raises(SystemNotStartedError, match="start"):
         asyncio.run(rollback(system, drain_timeout_s=1.0, validate=lambda: True))

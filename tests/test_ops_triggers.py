@@ -6,13 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from sagacrew.runtime.operations import (
-    PROD_CONSISTENCY_WINDOW_S,
-    Figures,
-    TriggerPolicy,
-    consistency_held_s,
-    evaluate_triggers,
-)
+from sagacrew.runtime.operations import PROD_CONSISTENCY_WINDOW_S
+from sagacrew.runtime.operations import Figures
+from sagacrew.runtime.operations import TriggerPolicy
+from sagacrew.runtime.operations import consistency_held_s
+from sagacrew.runtime.operations import evaluate_triggers
 
 HEALTHY = Figures(
     success_rate=1.0,

@@ -10,29 +10,35 @@ Store-backed tests run on SQLite and PostgreSQL (``store_url`` in conftest).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import ClassVar
 
 import pytest
 from corruption import corrupt
 
-from sagacrew.runtime import (
-    AggregateActor,
-    CommandHandler,
-    Envelope,
-    Quarantined,
-    Rejection,
-    RetryPolicy,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-    SagaSystem,
-    StepContext,
-    open_store,
-)
-from sagacrew.runtime.store import CorruptRecord, NewEvent, Store, StoreError, StoreUnavailable
-from sagacrew.runtime.system import ChildPlan, SupervisorPlan
+from sagacrew.runtime import AggregateActor
+from sagacrew.runtime import CommandHandler
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import Quarantined
+from sagacrew.runtime import Rejection
+from sagacrew.runtime import RetryPolicy
+from sagacrew.runtime import SagaDefinition
+from sagacrew.runtime import SagaOrchestrator
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaStep
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import StepContext
+from sagacrew.runtime import open_store
+from sagacrew.runtime.store import CorruptRecord
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import StoreError
+from sagacrew.runtime.store import StoreUnavailable
+from sagacrew.runtime.system import ChildPlan
+from sagacrew.runtime.system import SupervisorPlan
 
 
 class Item(AggregateActor):

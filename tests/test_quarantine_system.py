@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
 
 import pytest
 from async_helpers import run
@@ -19,43 +22,20 @@ from cli_helpers import sagacrew
 from corruption import corrupt
 from saga_fakes import saga_row
 
-from sagacrew.agents.generated import GeneratedSystem, open_generated
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.generated import open_generated
 from sagacrew.crew.pipeline import generate
-from sagacrew.runtime import SagaState, SagaSystem
-from sagacrew.runtime.saga import Alert, SagaError
-from sagacrew.runtime.store import SagaExecution, SagaTransition, StepLogEntry
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime.saga import Alert
+from sagacrew.runtime.saga import SagaError
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import StepLogEntry
 
 T = TypeVar("T")
 
-SPEC = """
-system: quarantine_shop
-title: Quarantine shop
-description: Items and orders, with streams corrupted on purpose by the tests.
-contexts:
-  shop:
-    aggregates:
-      item:
-        identity: item_id
-        fields: {item_id: str, name: str, status: str}
-        commands:
-          add_item: {kind: create, params: [name], sets: {status: new}}
-          tag_item: {kind: update, sets: {status: tagged}}
-      order:
-        identity: order_id
-        fields: {order_id: str, item_id: str}
-        commands:
-          place_order: {kind: create, params: [item_id]}
-sagas:
-  stock_item:
-    trigger: shop.item.add_item
-    steps:
-      - {name: add, invoke: shop.item.add_item}
-  tag_and_order:
-    trigger: shop.order.place_order
-    steps:
-      - {name: place, invoke: shop.order.place_order}
-      - {name: tag, invoke: shop.item.tag_item}
-"""
+SPEC = (Path(__file__).parent / "data" / "specs" / "quarantine_shop.yaml").read_text("utf-8")
 
 CORRUPTIONS = {
     "i-1": "UPDATE events SET payload = 'not json' WHERE stream_id = ? AND version = 1",

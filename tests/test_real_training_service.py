@@ -13,19 +13,26 @@ import dataclasses
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import httpx
 import pytest
 from cli_helpers import sagacrew
 from http_helpers import uvicorn_thread
-from ml_example import ML, SYSTEM_DIR, with_cluster
+from ml_example import ML
+from ml_example import SYSTEM_DIR
+from ml_example import with_cluster
 from training_service import TrainingService
 
-from sagacrew.runtime import Envelope, GatewayOperation, GatewayRefusal, SystemDefinition
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import GatewayOperation
+from sagacrew.runtime import GatewayRefusal
+from sagacrew.runtime import SystemDefinition
 from sagacrew.runtime.api import create_app
 from sagacrew.runtime.externals import GatewayError
 
@@ -188,11 +195,11 @@ def test_the_service_answers_the_same_job_for_the_same_idempotency_key(
 
 
 def test_a_job_dispatched_over_http_completes_by_the_clusters_webhook(
-    cluster: tuple[TrainingService, str], tmp_path: Path
+    cluster: tuple[TrainingService, str], sqlite_url: str
 ) -> None:
     service, base_url = cluster
     build = definition(base_url)
-    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+    with saga_process(sqlite_url, build) as saga:
         service.webhook_url = f"{saga.url}/api/events"
         saga_id = saga.start(0)
         assert saga.wait_for(saga_id, "completed", "compensated") == "completed"
@@ -207,11 +214,11 @@ def test_a_job_dispatched_over_http_completes_by_the_clusters_webhook(
 
 
 def test_a_job_past_the_steps_timeout_is_cancelled_and_late_work_is_undone_once(
-    cluster: tuple[TrainingService, str], tmp_path: Path
+    cluster: tuple[TrainingService, str], sqlite_url: str
 ) -> None:
     service, base_url = cluster
     build = definition(base_url, timeout_s=0.3)
-    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+    with saga_process(sqlite_url, build) as saga:
         service.webhook_url = f"{saga.url}/api/events"
 
         # A job the cluster cancels: the compensation's DELETE stops it, it never reports.
@@ -257,13 +264,12 @@ def test_a_job_past_the_steps_timeout_is_cancelled_and_late_work_is_undone_once(
 
 
 def test_a_saga_process_restarted_while_the_job_runs_gets_the_retried_webhook(
-    cluster: tuple[TrainingService, str], tmp_path: Path
+    cluster: tuple[TrainingService, str], sqlite_url: str
 ) -> None:
     service, base_url = cluster
     build = definition(base_url)
-    store_url = f"sqlite:///{tmp_path / 'state.db'}"
     service.pause_webhooks()  # the job's completion waits until the process is down
-    with saga_process(store_url, build) as saga:
+    with saga_process(sqlite_url, build) as saga:
         service.webhook_url = f"{saga.url}/api/events"
         port = int(saga.url.rsplit(":", 1)[1])
         saga_id = saga.start(0)
@@ -275,7 +281,7 @@ def test_a_saga_process_restarted_while_the_job_runs_gets_the_retried_webhook(
     assert job.status == "completed"
     assert all(isinstance(outcome, str) for outcome in service.attempts_of(job.job_id))
 
-    with saga_process(store_url, build, port) as restarted:
+    with saga_process(sqlite_url, build, port) as restarted:
         assert restarted.wait_for(saga_id, "completed", "compensated") == "completed"
         assert service.attempts_of(job.job_id)[-1] == 202
         assert restarted.ledger() == [("dispatch_training", "completed")]
@@ -283,12 +289,12 @@ def test_a_saga_process_restarted_while_the_job_runs_gets_the_retried_webhook(
 
 
 def test_a_dispatch_whose_reply_timed_out_is_retried_with_its_key_and_starts_one_job(
-    cluster: tuple[TrainingService, str], tmp_path: Path
+    cluster: tuple[TrainingService, str], sqlite_url: str
 ) -> None:
     service, base_url = cluster
     build = definition(base_url, read_timeout_s=0.2)
     service.plan(run_id(build, 0), duration_s=0.05, slow_replies=1, reply_delay_s=0.6)
-    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+    with saga_process(sqlite_url, build) as saga:
         service.webhook_url = f"{saga.url}/api/events"
         saga_id = saga.start(0)
         assert saga.wait_for(saga_id, "completed", "compensated") == "completed"
@@ -304,12 +310,12 @@ def test_a_dispatch_whose_reply_timed_out_is_retried_with_its_key_and_starts_one
 
 
 def test_a_dispatch_whose_replies_never_came_is_cancelled_by_its_key_when_the_saga_gives_up(
-    cluster: tuple[TrainingService, str], tmp_path: Path
+    cluster: tuple[TrainingService, str], sqlite_url: str
 ) -> None:
     service, base_url = cluster
     build = definition(base_url, read_timeout_s=0.1)
     service.plan(run_id(build, 0), duration_s=60, slow_replies=99, reply_delay_s=0.3)
-    with saga_process(f"sqlite:///{tmp_path / 'state.db'}", build) as saga:
+    with saga_process(sqlite_url, build) as saga:
         service.webhook_url = f"{saga.url}/api/events"
         saga_id = saga.start(0)
         assert saga.wait_for(saga_id, "compensated", "completed") == "compensated"

@@ -7,17 +7,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar, cast
+from typing import Any
+from typing import ClassVar
+from typing import cast
 
 import pytest
 
 from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator.verification.store_verdict import replay_checks
-from sagacrew.runtime import AggregateActor, CommandHandler, SagaSystem, open_store
+from sagacrew.runtime import AggregateActor
+from sagacrew.runtime import CommandHandler
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import open_store
 from sagacrew.runtime.operations import check_replay
-from sagacrew.runtime.replay_check import check_streams, replay_stream
-from sagacrew.runtime.store import NewEvent, Snapshot, Store, StoreUnavailable
-from sagacrew.runtime.testing import broken_invariants, replay_check
+from sagacrew.runtime.replay_check import check_streams
+from sagacrew.runtime.replay_check import replay_stream
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import Snapshot
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import StoreUnavailable
+from sagacrew.runtime.testing import broken_invariants
+from sagacrew.runtime.testing import replay_check
 
 
 class Counter(AggregateActor):

@@ -16,8 +16,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sagacrew.agents.spec import RetryPolicy as SpecRetryPolicy
-from sagacrew.agents.spec import SpecErrors, load_spec
-from sagacrew.runtime.saga import RETRY_BOUNDS, RetryPolicy, SagaDefinitionError, check_retry_policy
+from sagacrew.agents.spec import SpecErrors
+from sagacrew.agents.spec import load_spec
+from sagacrew.runtime.saga import RETRY_BOUNDS
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinitionError
+from sagacrew.runtime.saga import check_retry_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "bank_transfer.yaml"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from sagacrew.agents.generated import open_generated
-from sagacrew.runtime.loader import GeneratedSystemError, load_system
+from sagacrew.runtime.loader import GeneratedSystemError
+from sagacrew.runtime.loader import load_system
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = sorted(p for p in (ROOT / "generated").iterdir() if (p / "blueprint.json").is_file())

@@ -8,13 +8,11 @@ from pathlib import Path
 from saga_fakes import saga_row
 
 from sagacrew.runtime.saga import transition_committer
-from sagacrew.runtime.store import (
-    SagaExecution,
-    SagaTransition,
-    SagaUpdate,
-    StoreError,
-    open_store,
-)
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import SagaUpdate
+from sagacrew.runtime.store import StoreError
+from sagacrew.runtime.store import open_store
 
 
 def saga(saga_id: str) -> SagaExecution:

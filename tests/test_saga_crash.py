@@ -15,29 +15,26 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    RetryPolicy,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-    StepContext,
-    StepFailed,
-)
-from sagacrew.runtime.store import (
-    DuplicateCommandError,
-    NewEvent,
-    SagaTransition,
-    Store,
-    TransitionIds,
-    open_store,
-)
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import StepFailed
+from sagacrew.runtime.store import DuplicateCommandError
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import TransitionIds
+from sagacrew.runtime.store import open_store
 
 STEPS = ["s0", "s1", "s2", "s3", "s4", "s5"]  # s4 is the pivot
 SAGAS = ["ok-1", "ok-2", "fail-s3-1", "fail-s4-1", "ok-3", "fail-s2-1"]

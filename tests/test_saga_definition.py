@@ -8,15 +8,13 @@ from typing import Any
 
 import pytest
 
-from sagacrew.runtime.saga import (
-    RetryPolicy,
-    SagaDefinition,
-    SagaDefinitionError,
-    SagaStep,
-    SeededFaults,
-    StepContext,
-    StepFailed,
-)
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaDefinitionError
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import SeededFaults
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import StepFailed
 
 
 async def act(ctx: StepContext) -> Mapping[str, Any]:

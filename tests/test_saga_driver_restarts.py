@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from async_helpers import run
-from saga_fakes import FakeClock, FakeService, do, undo
+from saga_fakes import FakeClock
+from saga_fakes import FakeService
+from saga_fakes import do
+from saga_fakes import undo
 
-from sagacrew.runtime.saga import (
-    Alert,
-    RetryPolicy,
-    SagaDefinition,
-    SagaError,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-)
-from sagacrew.runtime.store import SagaTransition, SqliteStore, TransitionIds
+from sagacrew.runtime.saga import Alert
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaError
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import SqliteStore
+from sagacrew.runtime.store import TransitionIds
 
 ONCE = RetryPolicy(max_attempts=1, jitter=0.0)
 
@@ -64,25 +69,37 @@ def definition() -> SagaDefinition:
     )
 
 
-def orchestrator(store: SqliteStore, service: FakeService, alerts: list[Alert]) -> Any:
-    clock = FakeClock()
-    return SagaOrchestrator(
-        store,
-        [definition()],
-        dispatch=service.dispatch,
-        clock=clock,
-        sleep=clock.sleep,
-        on_alert=alerts.append,
-    )
+@dataclass
+class Driven:
+    """A SQLite store in ``tmp_path`` whose transitions of step ``b`` fail ``times`` times
+    with ``error``, the fake service and the alerts raised."""
+
+    tmp_path: Path
+    times: int
+    error: Exception
+    service: FakeService = field(default_factory=FakeService)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.store = FailingStore(str(self.tmp_path / "s.db"), "b", self.times, self.error)
+
+    def orchestrator(self) -> SagaOrchestrator:
+        clock = FakeClock()
+        return SagaOrchestrator(
+            self.store,
+            [definition()],
+            dispatch=self.service.dispatch,
+            clock=clock,
+            sleep=clock.sleep,
+            on_alert=self.alerts.append,
+        )
 
 
 def test_a_saga_whose_driver_failed_is_restarted_and_wait_ends(tmp_path: Path) -> None:
-    store = FailingStore(str(tmp_path / "s.db"), "b", times=2, error=RuntimeError("hiccup"))
-    service = FakeService()
-    alerts: list[Alert] = []
+    driven = Driven(tmp_path, times=2, error=RuntimeError("hiccup"))
 
     async def body() -> Any:
-        saga = orchestrator(store, service, alerts)
+        saga = driven.orchestrator()
         try:
             return await saga.run("order", {"order_id": "o-1"}, saga_id="s-1")
         finally:
@@ -90,18 +107,16 @@ def test_a_saga_whose_driver_failed_is_restarted_and_wait_ends(tmp_path: Path) -
 
     result = run(body)
     assert result.state == SagaState.COMPLETED
-    assert store.left == 0  # both failures happened, then the restart finished the saga
-    assert service.done() == ["a", "b", "c"]  # b was redone from its key: applied once
-    assert alerts == []
+    assert driven.store.left == 0  # both failures happened, then the restart finished the saga
+    assert driven.service.done() == ["a", "b", "c"]  # b was redone from its key: applied once
+    assert driven.alerts == []
 
 
 def test_a_saga_whose_driver_keeps_failing_is_given_up_with_an_alert(tmp_path: Path) -> None:
-    store = FailingStore(str(tmp_path / "s.db"), "b", times=100, error=RuntimeError("bug"))
-    service = FakeService()
-    alerts: list[Alert] = []
+    driven = Driven(tmp_path, times=100, error=RuntimeError("bug"))
 
     async def body() -> str:
-        saga = orchestrator(store, service, alerts)
+        saga = driven.orchestrator()
         try:
             with pytest.raises(SagaError) as stopped:
                 await saga.run("order", {"order_id": "o-1"}, saga_id="s-1")
@@ -114,6 +129,8 @@ def test_a_saga_whose_driver_keeps_failing_is_given_up_with_an_alert(tmp_path: P
 
     message = run(body)
     assert "driver failed 4 times" in message and "RuntimeError: bug" in message
-    assert [(a.kind, a.saga_id, a.step_name) for a in alerts] == [("driver_failed", "s-1", "b")]
-    saga = store.get_saga("s-1")
+    assert [(a.kind, a.saga_id, a.step_name) for a in driven.alerts] == [
+        ("driver_failed", "s-1", "b")
+    ]
+    saga = driven.store.get_saga("s-1")
     assert saga is not None and saga.state == SagaState.RUNNING  # left for recover()

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    RetryPolicy,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-    StepContext,
-)
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import StepContext
 from sagacrew.runtime.store import open_store
 
 

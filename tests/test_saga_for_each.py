@@ -7,31 +7,33 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import pytest
-from async_helpers import async_test, run
-from saga_fakes import Harness, ObservedStore
+from async_helpers import async_test
+from async_helpers import run
+from saga_fakes import Harness
+from saga_fakes import ObservedStore
 
 from sagacrew.runtime import ForEach as RuntimeForEach
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    REPLIES,
-    ForEach,
-    FromStep,
-    Item,
-    RetryPolicy,
-    SagaDefinition,
-    SagaDefinitionError,
-    SagaState,
-    SagaStep,
-    Send,
-    StepContext,
-    StepFailed,
-    Undo,
-    item_key,
-)
+from sagacrew.runtime.saga import REPLIES
+from sagacrew.runtime.saga import ForEach
+from sagacrew.runtime.saga import FromStep
+from sagacrew.runtime.saga import Item
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaDefinitionError
+from sagacrew.runtime.saga import SagaResult
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import Send
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import StepFailed
+from sagacrew.runtime.saga import Undo
+from sagacrew.runtime.saga import item_key
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0.1, jitter=0.0)
 
@@ -135,6 +137,16 @@ def harness(store: ObservedStore, target: Target, **options: Any) -> Harness:
     return Harness(store, [trip(**options)], dispatch=target.dispatch)
 
 
+async def run_trip(
+    store: ObservedStore, target: Target, saga_id: str, seats: int, rooms: list[str], **options: Any
+) -> tuple[Harness, SagaResult]:
+    """The harness and the result of the ``trip`` saga ``saga_id``, booking ``seats`` seats
+    (:func:`seat_list`) and ``rooms``; ``options`` go to :func:`trip`."""
+    h = harness(store, target, **options)
+    data = {"booking_id": "B", "seats": seat_list(seats), "rooms": rooms}
+    return h, await h.orchestrator.run("trip", data, saga_id=saga_id)
+
+
 def forward_result(h: Harness, saga_id: str, step: str) -> Mapping[str, Any]:
     (row,) = [
         row
@@ -150,9 +162,7 @@ async def test_for_each_sends_one_command_per_item_with_distinct_stable_keys(
     store: ObservedStore, n: int
 ) -> None:
     target = Target()
-    h = harness(store, target)
-    data = {"booking_id": "B", "seats": seat_list(n), "rooms": ["101", "102"]}
-    result = await h.orchestrator.run("trip", data, saga_id="t1")
+    h, result = await run_trip(store, target, "t1", n, ["101", "102"])
     assert result.state is SagaState.COMPLETED, result.error
     keys = [item_key("t1:0:forward", i) for i in range(n)]
     assert target.keys("reserve")[:n] == keys == [f"t1:0:forward[{i}]" for i in range(n)]
@@ -180,9 +190,7 @@ async def test_a_refused_item_of_a_later_step_compensates_done_items_in_reverse(
     store: ObservedStore,
 ) -> None:
     target = Target(refuse={"t2:1:forward[2]"})
-    h = harness(store, target)
-    data = {"booking_id": "B", "seats": seat_list(3), "rooms": ["a", "b", "c", "d"]}
-    result = await h.orchestrator.run("trip", data, saga_id="t2")
+    h, result = await run_trip(store, target, "t2", 3, ["a", "b", "c", "d"])
     assert result.state is SagaState.COMPENSATED
     assert "item 2 of 4" in (result.error or "")
     assert h.log("t2", "rooms")[:2] == [
@@ -216,9 +224,7 @@ async def test_a_refused_first_item_is_a_plain_refusal_nothing_to_undo(
     store: ObservedStore,
 ) -> None:
     target = Target(refuse={"t3:1:forward[0]"})
-    h = harness(store, target)
-    data = {"booking_id": "B", "seats": seat_list(2), "rooms": ["a", "b"]}
-    result = await h.orchestrator.run("trip", data, saga_id="t3")
+    _, result = await run_trip(store, target, "t3", 2, ["a", "b"])
     assert result.state is SagaState.COMPENSATED
     assert target.keys("release") == ["t3:0:compensation[1]", "t3:0:compensation[0]"]
 
@@ -229,9 +235,7 @@ async def test_a_retried_fan_out_does_not_act_twice_on_done_items(
     store: ObservedStore, mode: str
 ) -> None:
     target = Target(flaky={"t4:1:forward[2]": mode})
-    h = harness(store, target)
-    data = {"booking_id": "B", "seats": seat_list(1), "rooms": ["a", "b", "c", "d"]}
-    result = await h.orchestrator.run("trip", data, saga_id="t4")
+    h, result = await run_trip(store, target, "t4", 1, ["a", "b", "c", "d"])
     assert result.state is SagaState.COMPLETED, result.error
     assert [row[2:] for row in h.log("t4", "rooms")] == [
         ("started", 1),
@@ -278,9 +282,7 @@ async def test_an_empty_list_sends_nothing_and_its_compensation_nothing_either(
     store: ObservedStore,
 ) -> None:
     target = Target(refuse={"t6:2:forward"})
-    h = harness(store, target)
-    data = {"booking_id": "B", "seats": [], "rooms": []}
-    result = await h.orchestrator.run("trip", data, saga_id="t6")
+    h, result = await run_trip(store, target, "t6", 0, [])
     assert result.state is SagaState.COMPENSATED
     assert forward_result(h, "t6", "seats") == {REPLIES: []}
     assert [e.name for _, e in target.envelopes] == ["charge"]
@@ -295,9 +297,7 @@ async def test_an_empty_list_sends_nothing_and_its_compensation_nothing_either(
 @async_test
 async def test_every_item_carries_the_steps_semantic_lock(store: ObservedStore) -> None:
     target = Target(refuse={"t7:2:forward"})
-    h = harness(store, target, lock=True)
-    data = {"booking_id": "B", "seats": seat_list(3), "rooms": []}
-    result = await h.orchestrator.run("trip", data, saga_id="t7")
+    _, result = await run_trip(store, target, "t7", 3, [], lock=True)
     assert result.state is SagaState.COMPENSATED
     assert [e.payload.get("_lock") for e in target.sent("reserve")] == ["acquire"] * 3
     assert [e.payload.get("_lock") for e in target.sent("release")] == [None] * 3

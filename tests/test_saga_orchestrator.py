@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from async_helpers import async_test
-from saga_fakes import (
-    Harness,
-    ObservedStore,
-    do,
-    observed_store,
-    undo,
-)
+from saga_fakes import Harness
+from saga_fakes import ObservedStore
+from saga_fakes import attempts
+from saga_fakes import do
+from saga_fakes import observed_store
+from saga_fakes import undo
 
-from sagacrew.runtime.saga import (
-    RetryPolicy,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaPaused,
-    SagaState,
-    SagaStep,
-    SeededFaults,
-    StepContext,
-    UnknownSagaError,
-    transition_id,
-)
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaPaused
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import SeededFaults
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import UnknownSagaError
+from sagacrew.runtime.saga import transition_id
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0.1, backoff_multiplier=2.0, jitter=0.0)
 
@@ -74,6 +72,13 @@ def harness(store: ObservedStore, *definitions: SagaDefinition) -> Harness:
 def h(store: ObservedStore) -> Harness:
     """A harness running the five-step ``order`` saga over the store of each backend."""
     return harness(store)
+
+
+@pytest.fixture
+def train(store: ObservedStore) -> Harness:
+    """A harness running the ``train`` saga (:func:`waiting_definition`) over the store of
+    each backend."""
+    return harness(store, waiting_definition())
 
 
 @async_test
@@ -156,14 +161,7 @@ async def test_transient_failures_are_retried_with_exponential_backoff(h: Harnes
     result = await h.orchestrator.run("order", {})
     assert result.state is SagaState.COMPLETED
     assert h.clock.sleeps == [pytest.approx(0.1), pytest.approx(0.2)]
-    assert h.log(result.saga_id, "b") == [
-        ("b", "forward", "started", 1),
-        ("b", "forward", "failed", 1),
-        ("b", "forward", "started", 2),
-        ("b", "forward", "failed", 2),
-        ("b", "forward", "started", 3),
-        ("b", "forward", "succeeded", 3),
-    ]
+    assert h.log(result.saga_id, "b") == attempts("b", "forward", "failed", "failed", "succeeded")
     assert h.service.effects[("svc", "do", result.saga_id, "b")] == 1
     assert h.orchestrator.metrics.retries == 2
 
@@ -240,12 +238,8 @@ async def test_step_timeout_counts_as_failure_and_compensates(store: ObservedSto
     assert result.state is SagaState.COMPENSATED
     assert result.error is not None and "timed out after 0.01 s" in result.error
     assert h.log(result.saga_id, "b") == [
-        ("b", "forward", "started", 1),
-        ("b", "forward", "failed", 1),
-        ("b", "forward", "started", 2),
-        ("b", "forward", "failed", 2),
-        ("b", "compensation", "started", 1),
-        ("b", "compensation", "succeeded", 1),
+        *attempts("b", "forward", "failed", "failed"),
+        *attempts("b", "compensation", "succeeded"),
     ], "a timed-out step may have acted: it is compensated too, first"
     assert h.service.compensated() == ["a"], "b never acted: its undo was a no-op"
 
@@ -302,54 +296,45 @@ async def start_until_waiting(h: Harness, correlation_id: str | None = None) -> 
 
 
 @async_test
-async def test_completion_event_delivered_while_waiting_completes_the_step(
-    store: ObservedStore,
-) -> None:
-    h = harness(store, waiting_definition())
-    saga_id = await start_until_waiting(h, "job-1")
-    status = h.orchestrator.status(saga_id)
+async def test_completion_event_delivered_while_waiting_completes_the_step(train: Harness) -> None:
+    saga_id = await start_until_waiting(train, "job-1")
+    status = train.orchestrator.status(saga_id)
     assert (status.state, status.current_step) == (SagaState.WAITING, "dispatch")
     assert status.summary == "1 of 3 steps complete"
-    assert await h.orchestrator.deliver("ml.job.other", "job-1", {}) is False
-    assert await h.orchestrator.deliver("ml.job.finished", "job-1", {"model": "m-7"}) is True
-    result = await h.orchestrator.wait(saga_id)
+    assert await train.orchestrator.deliver("ml.job.other", "job-1", {}) is False
+    assert await train.orchestrator.deliver("ml.job.finished", "job-1", {"model": "m-7"}) is True
+    result = await train.orchestrator.wait(saga_id)
     assert result.state is SagaState.COMPLETED
     assert result.data["model"] == "m-7"
-    succeeded = [r for r in store.step_log(saga_id) if r.step_name == "dispatch"][-1]
+    succeeded = [r for r in train.store.step_log(saga_id) if r.step_name == "dispatch"][-1]
     assert succeeded.status == "succeeded"
     assert succeeded.result is not None and succeeded.result["model"] == "m-7"
     assert succeeded.result["dispatch_done"] is True
 
 
 @async_test
-async def test_a_steps_latency_leaves_out_its_wait_for_the_completion_event(
-    store: ObservedStore,
-) -> None:
-    h = harness(store, waiting_definition())
-    saga_id = await start_until_waiting(h, "job-9")
+async def test_a_steps_latency_leaves_out_its_wait_for_the_completion_event(train: Harness) -> None:
+    saga_id = await start_until_waiting(train, "job-9")
     await asyncio.sleep(0.01)  # the saga waits for the event
-    h.clock.now += 0.3  # the external system's own work
-    assert await h.orchestrator.deliver("ml.job.finished", "job-9", {"model": "m-9"}) is True
-    result = await h.orchestrator.wait(saga_id)
+    train.clock.now += 0.3  # the external system's own work
+    assert await train.orchestrator.deliver("ml.job.finished", "job-9", {"model": "m-9"}) is True
+    result = await train.orchestrator.wait(saga_id)
     assert result.state is SagaState.COMPLETED
-    succeeded = [r for r in store.step_log(saga_id) if r.step_name == "dispatch"][-1]
+    succeeded = [r for r in train.store.step_log(saga_id) if r.step_name == "dispatch"][-1]
     assert succeeded.ended_at is not None and succeeded.latency_ms is not None
     assert succeeded.ended_at - succeeded.started_at == pytest.approx(0.3)
     assert succeeded.latency_ms == 0, "the 0.3 s wait is the external system's"
 
 
 @async_test
-async def test_completion_event_arriving_before_the_action_returns_is_kept(
-    store: ObservedStore,
-) -> None:
-    h = harness(store, waiting_definition())
+async def test_completion_event_arriving_before_the_action_returns_is_kept(train: Harness) -> None:
 
     async def deliver_early(target: str, envelope: Any) -> None:
         if envelope.payload.get("step") == "dispatch" and envelope.name == "do":
-            assert await h.orchestrator.deliver("ml.job.finished", "job-2", {"model": "m-1"})
+            assert await train.orchestrator.deliver("ml.job.finished", "job-2", {"model": "m-1"})
 
-    h.service.after_effect = deliver_early
-    result = await h.orchestrator.run("train", {}, correlation_id="job-2")
+    train.service.after_effect = deliver_early
+    result = await train.orchestrator.run("train", {}, correlation_id="job-2")
     assert result.state is SagaState.COMPLETED
     assert result.data["model"] == "m-1"
 
@@ -478,11 +463,10 @@ def test_interrupted_step_is_re_executed_with_the_same_key_after_recover(h: Harn
 
 
 @async_test
-async def test_recover_refuses_sagas_without_a_definition(store: ObservedStore) -> None:
-    h = harness(store, waiting_definition())
-    await start_until_waiting(h)
-    await h.orchestrator.close()
-    other = SagaOrchestrator(store, [five_steps()], dispatch=h.service.dispatch)
+async def test_recover_refuses_sagas_without_a_definition(train: Harness) -> None:
+    await start_until_waiting(train)
+    await train.orchestrator.close()
+    other = SagaOrchestrator(train.store, [five_steps()], dispatch=train.service.dispatch)
     with pytest.raises(Exception, match="unknown types \\['train'\\]"):
         await other.recover()
 
@@ -512,15 +496,14 @@ async def test_starting_an_existing_saga_id_does_not_run_it_twice(h: Harness) ->
 
 
 @async_test
-async def test_status_reports_progress_of_a_running_saga(store: ObservedStore) -> None:
-    h = harness(store, waiting_definition())
-    saga_id = await start_until_waiting(h, "job-5")
-    status = h.orchestrator.status(saga_id)
+async def test_status_reports_progress_of_a_running_saga(train: Harness) -> None:
+    saga_id = await start_until_waiting(train, "job-5")
+    status = train.orchestrator.status(saga_id)
     assert status.summary == "1 of 3 steps complete"
     assert status.steps_total == 3
-    await h.orchestrator.deliver("ml.job.finished", "job-5", {})
-    final = await h.orchestrator.wait(saga_id)
-    assert h.orchestrator.status(saga_id).summary == "3 of 3 steps complete"
+    await train.orchestrator.deliver("ml.job.finished", "job-5", {})
+    final = await train.orchestrator.wait(saga_id)
+    assert train.orchestrator.status(saga_id).summary == "3 of 3 steps complete"
     assert final.state is SagaState.COMPLETED
 
 

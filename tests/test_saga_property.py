@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
-from saga_fakes import FakeClock, FakeService, ScriptedFaults, do, undo
+from saga_fakes import FakeClock
+from saga_fakes import FakeService
+from saga_fakes import ScriptedFaults
+from saga_fakes import do
+from saga_fakes import undo
 
-from sagacrew.runtime.saga import (
-    RetryPolicy,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-)
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
 from sagacrew.runtime.store import open_store
 
 POLICY = RetryPolicy(max_attempts=3, initial_backoff_s=1.0, jitter=0.0, max_backoff_s=4.0)

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from sagacrew.runtime.saga import RetryPolicy, SagaDefinition, SagaStep, Send, StepContext, Undo
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import Send
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import Undo
 from tests.async_helpers import run
 
 

@@ -7,28 +7,29 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import pytest
-from async_helpers import async_test, run
-from saga_fakes import Harness, ObservedStore
+from async_helpers import async_test
+from async_helpers import run
+from saga_fakes import Harness
+from saga_fakes import ObservedStore
 
 from sagacrew.runtime import FromStep as RuntimeFromStep
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    FromStep,
-    Item,
-    RetryPolicy,
-    SagaDefinition,
-    SagaDefinitionError,
-    SagaState,
-    SagaStep,
-    Send,
-    StepContext,
-    StepFailed,
-    Undo,
-)
+from sagacrew.runtime.saga import FromStep
+from sagacrew.runtime.saga import Item
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaDefinitionError
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import Send
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.saga import StepFailed
+from sagacrew.runtime.saga import Undo
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0.1, jitter=0.0)
 

@@ -9,33 +9,42 @@ The orchestrator tests run on SQLite and PostgreSQL; the sandbox tests check the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
 
 import pytest
-from async_helpers import async_test, run
-from saga_fakes import (
-    FakeService,
-    Harness,
-    ObservedStore,
-    do,
-    observed_store,
-    undo,
-)
+from async_helpers import async_test
+from async_helpers import run
+from saga_fakes import FakeService
+from saga_fakes import Harness
+from saga_fakes import ObservedStore
+from saga_fakes import do
+from saga_fakes import observed_store
+from saga_fakes import undo
 
-from sagacrew.runtime.externals.sandbox import GatewayError, GatewayOperation, SandboxGateway
+from sagacrew.runtime.externals.sandbox import GatewayError
+from sagacrew.runtime.externals.sandbox import GatewayOperation
+from sagacrew.runtime.externals.sandbox import SandboxGateway
 from sagacrew.runtime.messages import Envelope
-from sagacrew.runtime.saga import (
-    RetryPolicy,
-    SagaDefinition,
-    SagaState,
-    SagaStep,
-    StepAction,
-    StepContext,
-)
-from sagacrew.runtime.store import ExternalCall, SagaTransition, Store
-from sagacrew.runtime.system import ChildPlan, SagaSystem, SupervisorPlan
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaResult
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import StepAction
+from sagacrew.runtime.saga import StepContext
+from sagacrew.runtime.store import ExternalCall
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.system import ChildPlan
+from sagacrew.runtime.system import SagaSystem
+from sagacrew.runtime.system import SupervisorPlan
 
 ONCE = RetryPolicy(max_attempts=1, jitter=0.0)
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0.1, jitter=0.0)
@@ -665,13 +674,18 @@ def timing_out(on_timeout: str) -> SagaDefinition:
     )
 
 
+async def run_timing_out(store: ObservedStore, on_timeout: str) -> tuple[Harness, SagaResult]:
+    """The harness and the result of one ``payment`` saga of :func:`timing_out`."""
+    h = Harness(store, [timing_out(on_timeout)])
+    return h, await h.orchestrator.run("payment", {})
+
+
 @async_test
 async def test_on_timeout_retry_retries_before_compensating(store: ObservedStore) -> None:
-    h = Harness(store, [timing_out("retry")])
-    result = await h.orchestrator.run("payment", {})
-    assert result.state is SagaState.COMPENSATED
+    h, result = await run_timing_out(store, "retry")
     failed = [r for r in h.log(result.saga_id, "charge") if r[2] == "failed"]
     assert len(failed) == 3, "every attempt of the policy was used"
+    assert result.state is SagaState.COMPENSATED
     assert h.service.compensated() == ["charge", "reserve"]
 
 
@@ -679,14 +693,13 @@ async def test_on_timeout_retry_retries_before_compensating(store: ObservedStore
 async def test_on_timeout_compensate_compensates_after_the_first_timeout(
     store: ObservedStore,
 ) -> None:
-    h = Harness(store, [timing_out("compensate")])
-    result = await h.orchestrator.run("payment", {})
-    assert result.state is SagaState.COMPENSATED
-    assert "on_timeout: compensate" in (result.error or "")
+    h, result = await run_timing_out(store, "compensate")
     assert [r for r in h.log(result.saga_id, "charge") if r[1] == "forward"] == [
         ("charge", "forward", "started", 1),
         ("charge", "forward", "failed", 1),
     ]
+    assert result.state is SagaState.COMPENSATED
+    assert "on_timeout: compensate" in (result.error or "")
     assert h.service.compensated() == ["charge", "reserve"], "undone by key: it acted"
 
 
@@ -694,8 +707,7 @@ async def test_on_timeout_compensate_compensates_after_the_first_timeout(
 async def test_on_timeout_stall_neither_retries_nor_compensates_and_alerts(
     store: ObservedStore,
 ) -> None:
-    h = Harness(store, [timing_out("stall")])
-    result = await h.orchestrator.run("payment", {})
+    h, result = await run_timing_out(store, "stall")
     assert result.state is SagaState.STALLED
     assert h.service.compensated() == []
     assert [a.kind for a in h.alerts] == ["unknown_outcome"]

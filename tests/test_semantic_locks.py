@@ -8,25 +8,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
 from sagacrew.agents.saga_orchestrator import semantic_locks
-from sagacrew.agents.spec import SpecErrors, load_spec, parse_spec
-from sagacrew.runtime import (
-    AggregateActor,
-    CommandHandler,
-    Envelope,
-    Rejection,
-    SagaDefinition,
-    SagaStep,
-    SagaSystem,
-    StepFailed,
-    open_store,
-)
+from sagacrew.agents.spec import SpecErrors
+from sagacrew.agents.spec import load_spec
+from sagacrew.agents.spec import parse_spec
+from sagacrew.runtime import AggregateActor
+from sagacrew.runtime import CommandHandler
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import Rejection
+from sagacrew.runtime import SagaDefinition
+from sagacrew.runtime import SagaStep
+from sagacrew.runtime import SagaSystem
+from sagacrew.runtime import StepFailed
+from sagacrew.runtime import open_store
 from sagacrew.runtime.store import Store
-from sagacrew.runtime.system import ChildPlan, SupervisorPlan
+from sagacrew.runtime.system import ChildPlan
+from sagacrew.runtime.system import SupervisorPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 

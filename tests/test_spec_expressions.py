@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from sagacrew.agents.spec import ExpressionError, compile_expression
+from sagacrew.agents.spec import ExpressionError
+from sagacrew.agents.spec import compile_expression
 
 
 def compiled(expr: str, state: list[str] | None = None, params: list[str] | None = None) -> str:

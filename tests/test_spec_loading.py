@@ -9,19 +9,18 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from sagacrew.agents.spec import (
-    MAX_SPEC_BYTES,
-    SPEC_SCHEMA_ID,
-    DomainSpec,
-    SpecError,
-    SpecErrors,
-    load_spec,
-    parse_spec,
-    spec_json_schema,
-)
+from sagacrew.agents.spec import MAX_SPEC_BYTES
+from sagacrew.agents.spec import SPEC_SCHEMA_ID
+from sagacrew.agents.spec import DomainSpec
+from sagacrew.agents.spec import SpecError
+from sagacrew.agents.spec import SpecErrors
+from sagacrew.agents.spec import load_spec
+from sagacrew.agents.spec import parse_spec
+from sagacrew.agents.spec import spec_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -11,45 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.agents.spec import SpecError, parse_spec
-from sagacrew.crew.emit.system import emit_files, write_files
+from sagacrew.agents.spec import SpecError
+from sagacrew.agents.spec import parse_spec
+from sagacrew.crew.emit.system import emit_files
+from sagacrew.crew.emit.system import write_files
 from sagacrew.crew.pipeline import design
-from sagacrew.runtime import SagaState, SystemDefinition, open_store
-from sagacrew.runtime.testing import compensated_steps, refusal_at, run_one_saga
-from tests.test_spec_rules import at, changed, error_at, only_error, position
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SystemDefinition
+from sagacrew.runtime import open_store
+from sagacrew.runtime.testing import compensated_steps
+from sagacrew.runtime.testing import refusal_at
+from sagacrew.runtime.testing import run_one_saga
+from tests.test_spec_rules import at
+from tests.test_spec_rules import changed
+from tests.test_spec_rules import error_at
+from tests.test_spec_rules import only_error
+from tests.test_spec_rules import position
 
-SPEC = """\
-system: ftgo
-contexts:
-  ordering:
-    aggregates:
-      order:
-        identity: order_id
-        fields: {order_id: str, total_cents: int, status: str}
-        commands:
-          create_order: {kind: create, params: [total_cents], sets: {status: pending}}
-          reject_order: {kind: update, sets: {status: rejected}, event: rejected}
-          approve_order: {kind: update, sets: {status: approved}, event: ftgo.order.accepted}
-externals:
-  policy:
-    operations:
-      check_limit: {kind: query, params: [total_cents]}
-  payments:
-    operations:
-      charge: {undo: refund, params: [total_cents]}
-      refund: {}
-      void: {}
-sagas:
-  place_order:
-    trigger: ordering.order.create_order
-    steps:
-      - name: create_order
-        invoke: ordering.order.create_order
-        compensate_with: ordering.order.reject_order
-      - {name: check_limit, invoke: policy.check_limit}
-      - {name: charge, invoke: payments.charge, pivot: true}
-      - {name: approve_order, invoke: ordering.order.approve_order}
-"""
+SPEC = (Path(__file__).parent / "data" / "specs" / "ftgo.yaml").read_text("utf-8")
 
 
 def spec_with(old: str, new: str) -> str:
@@ -156,37 +135,34 @@ def ftgo(tmp_path_factory: pytest.TempPathFactory) -> SystemDefinition:
 
 
 def test_a_refused_saga_rejects_its_order_instead_of_deleting_it(
-    ftgo: SystemDefinition, tmp_path: Path
+    ftgo: SystemDefinition, sqlite_url: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
     result, rows = run_one_saga(
-        ftgo, url, "place_order", faults=refusal_at("place_order", "charge")
+        ftgo, sqlite_url, "place_order", faults=refusal_at("place_order", "charge")
     )
     assert result.state == SagaState.COMPENSATED, result.error
     assert compensated_steps(rows) == ["create_order"]  # the query needs no undo
-    assert order_events(url) == ["ordering.order.created", "ordering.order.rejected"]
+    assert order_events(sqlite_url) == ["ordering.order.created", "ordering.order.rejected"]
 
 
 def test_a_refusal_at_the_query_compensates_with_the_custom_command(
-    ftgo: SystemDefinition, tmp_path: Path
+    ftgo: SystemDefinition, sqlite_url: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
     faults = refusal_at("place_order", "check_limit")
-    result, rows = run_one_saga(ftgo, url, "place_order", faults=faults)
+    result, rows = run_one_saga(ftgo, sqlite_url, "place_order", faults=faults)
     assert result.state == SagaState.COMPENSATED, result.error
     assert compensated_steps(rows) == ["create_order"]
 
 
 def test_an_explicit_event_name_is_registered_and_emitted(
-    ftgo: SystemDefinition, tmp_path: Path
+    ftgo: SystemDefinition, sqlite_url: str
 ) -> None:
     blueprint = design(parse_spec(SPEC, "s.yaml"), "s.yaml")
     assert blueprint.events is not None
     assert "ftgo.order.accepted" in [e.name for e in blueprint.events.events]
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    result, _ = run_one_saga(ftgo, url, "place_order")
+    result, _ = run_one_saga(ftgo, sqlite_url, "place_order")
     assert result.state == SagaState.COMPLETED, result.error
-    assert order_events(url) == ["ordering.order.created", "ftgo.order.accepted"]
+    assert order_events(sqlite_url) == ["ordering.order.created", "ftgo.order.accepted"]
 
 
 @pytest.mark.parametrize(

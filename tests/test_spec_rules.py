@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from sagacrew.agents.spec import DomainSpec, SpecError, SpecErrors, check_rules, parse_spec
+from sagacrew.agents.spec import DomainSpec
+from sagacrew.agents.spec import SpecError
+from sagacrew.agents.spec import SpecErrors
+from sagacrew.agents.spec import check_rules
+from sagacrew.agents.spec import parse_spec
 
-BASE = """\
-system: shop
-contexts:
-  ordering:
-    aggregates:
-      order:
-        identity: order_id
-        fields: {order_id: str, total_cents: int, status: str}
-        invariants:
-          - {name: total_is_positive, check: total_cents > 0}
-        commands:
-          create_order: {kind: create, params: [total_cents], sets: {status: pending}}
-          approve_order: {kind: update, sets: {status: approved}, event: approved}
-  stock:
-    depends_on: [ordering]
-    aggregates:
-      item:
-        identity: sku
-        fields: {sku: str, available: int}
-        commands:
-          reserve_item: {kind: reserve, quantity_field: available}
-          release_item: {kind: release, quantity_field: available}
-externals:
-  payments:
-    operations:
-      charge: {undo: refund, params: [total_cents]}
-      refund: {}
-      notify: {}
-sagas:
-  place_order:
-    trigger: ordering.order.create_order
-    steps:
-      - {name: create_order, invoke: ordering.order.create_order}
-      - {name: reserve_item, invoke: stock.item.reserve_item}
-      - {name: charge, invoke: payments.charge, pivot: true}
-      - {name: approve_order, invoke: ordering.order.approve_order}
-      - {name: notify, invoke: payments.notify}
-"""
+BASE = (Path(__file__).parent / "data" / "specs" / "shop.yaml").read_text("utf-8")
 
 
 def errors_of(text: str) -> list[SpecError]:

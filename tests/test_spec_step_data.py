@@ -11,59 +11,19 @@ from pathlib import Path
 import pytest
 
 from sagacrew.agents.spec import parse_spec
-from sagacrew.crew.emit.system import emit_files, write_files
+from sagacrew.crew.emit.system import emit_files
+from sagacrew.crew.emit.system import write_files
 from sagacrew.crew.pipeline import design
-from sagacrew.runtime import SagaState, SystemDefinition, open_store
-from sagacrew.runtime.testing import compensated_steps, refusal_at, run_one_saga
-from tests.test_spec_rules import changed, error_at
+from sagacrew.runtime import SagaState
+from sagacrew.runtime import SystemDefinition
+from sagacrew.runtime import open_store
+from sagacrew.runtime.testing import compensated_steps
+from sagacrew.runtime.testing import refusal_at
+from sagacrew.runtime.testing import run_one_saga
+from tests.test_spec_rules import changed
+from tests.test_spec_rules import error_at
 
-SPEC = """\
-system: trips
-contexts:
-  travel:
-    aggregates:
-      seat:
-        identity: seat_id
-        initial: {free: 50}
-        fields: {seat_id: str, free: int}
-        commands:
-          reserve_seats: {kind: reserve, quantity_field: free}
-          release_seats: {kind: release, quantity_field: free}
-      room:
-        identity: hotel_id
-        initial: {free: 20}
-        fields: {hotel_id: str, free: int, flight_ref: str}
-        commands:
-          reserve_rooms: {kind: reserve, quantity_field: free, params: [flight_ref]}
-          release_rooms: {kind: release, quantity_field: free}
-      stop:
-        identity: stop_id
-        fields: {stop_id: str, trip_id: str}
-        commands:
-          add_stop: {kind: create, params: [trip_id]}
-externals:
-  airline:
-    operations:
-      book_flight: {params: {flight_no: str}, undo: cancel_flight}
-      cancel_flight: {}
-sagas:
-  book_trip:
-    trigger: travel.seat.reserve_seats
-    steps:
-      - name: book_flight
-        invoke: airline.book_flight
-      - name: reserve_seats
-        invoke: travel.seat.reserve_seats
-        with: {amount: seats}
-      - name: reserve_rooms
-        invoke: travel.room.reserve_rooms
-        with: {amount: rooms, flight_ref: steps.book_flight.resource_id}
-      - name: add_stops
-        invoke: travel.stop.add_stop
-        for_each: stops
-        with: {stop_id: item}
-        pivot: true
-"""
+SPEC = (Path(__file__).parent / "data" / "specs" / "trips.yaml").read_text("utf-8")
 
 
 def test_the_sample_is_valid_and_the_inputs_follow_the_with_mappings() -> None:
@@ -153,13 +113,12 @@ def _events(url: str, prefix: str) -> dict[str, list[str]]:
 
 
 def test_each_step_sends_its_own_data_and_fans_out_per_item(
-    trips: SystemDefinition, tmp_path: Path
+    trips: SystemDefinition, sqlite_url: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    result, _ = run_one_saga(trips, url, "book_trip")
+    result, _ = run_one_saga(trips, sqlite_url, "book_trip")
     assert result.state == SagaState.COMPLETED, result.error
     data = trips.sample_inputs("book_trip", 0)
-    store = open_store(url)
+    store = open_store(sqlite_url)
     try:
         (room,) = store.stream_ids("travel.room")
         reserved = store.read_stream(room)[0].payload
@@ -170,16 +129,17 @@ def test_each_step_sends_its_own_data_and_fans_out_per_item(
         store.close()
     assert (seats["amount"], reserved["amount"]) == (data["seats"], data["rooms"])
     assert reserved["flight_ref"] == call.resource_id
-    assert sorted(_events(url, "travel.stop")) == sorted(f"travel.stop:{s}" for s in data["stops"])
+    assert sorted(_events(sqlite_url, "travel.stop")) == sorted(
+        f"travel.stop:{s}" for s in data["stops"]
+    )
 
 
 def test_a_refusal_after_the_fan_out_undoes_every_done_step_in_reverse(
-    trips: SystemDefinition, tmp_path: Path
+    trips: SystemDefinition, sqlite_url: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
     result, rows = run_one_saga(
-        trips, url, "book_trip", faults=refusal_at("book_trip", "add_stops")
+        trips, sqlite_url, "book_trip", faults=refusal_at("book_trip", "add_stops")
     )
     assert result.state == SagaState.COMPENSATED, result.error
     assert compensated_steps(rows) == ["reserve_rooms", "reserve_seats", "book_flight"]
-    assert all(events == [] for events in _events(url, "travel.stop").values())
+    assert all(events == [] for events in _events(sqlite_url, "travel.stop").values())

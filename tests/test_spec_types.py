@@ -7,39 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import ROOT, copy_of_generated, sagacrew
+from cli_helpers import ROOT
+from cli_helpers import copy_of_generated
+from cli_helpers import sagacrew
 
 from sagacrew.agents.spec import parse_spec
 from sagacrew.crew.pipeline import design
-from tests.test_spec_rules import changed, error_at, only_error
+from tests.test_spec_rules import changed
+from tests.test_spec_rules import error_at
+from tests.test_spec_rules import only_error
 
-SPEC = """\
-system: models
-contexts:
-  ml:
-    aggregates:
-      model:
-        identity: model_id
-        fields: {model_id: str, drift_score: int, status: str}
-        commands:
-          register_model: {kind: create, params: [drift_score], sets: {status: new}}
-          check_drift:
-            kind: query
-            params: {max_drift: int}
-            rejects_when: drift_score > max_drift
-externals:
-  serving:
-    operations:
-      deploy: {params: {model_id: str, replicas: int, canary: bool}, undo: undeploy}
-      undeploy: {}
-sagas:
-  activate:
-    trigger: ml.model.register_model
-    steps:
-      - {name: register, invoke: ml.model.register_model}
-      - {name: check, invoke: ml.model.check_drift}
-      - {name: deploy, invoke: serving.deploy, pivot: true}
-"""
+SPEC = (Path(__file__).parent / "data" / "specs" / "models.yaml").read_text("utf-8")
 
 
 def test_declared_parameter_types_reach_the_saga_inputs() -> None:

@@ -9,25 +9,23 @@ from typing import Any
 import pytest
 import saga_fakes
 
-from sagacrew.runtime.store import (
-    ConcurrencyError,
-    DeadLetter,
-    DeadLetterUpdate,
-    DuplicateCommandError,
-    ExternalCall,
-    Fence,
-    LeaseLost,
-    MessageLogEntry,
-    NewEvent,
-    SagaExecution,
-    SagaTransition,
-    SagaUpdate,
-    StepLogEntry,
-    Store,
-    StoreError,
-    TransitionIds,
-    open_store,
-)
+from sagacrew.runtime.store import ConcurrencyError
+from sagacrew.runtime.store import DeadLetter
+from sagacrew.runtime.store import DeadLetterUpdate
+from sagacrew.runtime.store import DuplicateCommandError
+from sagacrew.runtime.store import ExternalCall
+from sagacrew.runtime.store import Fence
+from sagacrew.runtime.store import LeaseLost
+from sagacrew.runtime.store import MessageLogEntry
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import SagaUpdate
+from sagacrew.runtime.store import StepLogEntry
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import StoreError
+from sagacrew.runtime.store import TransitionIds
+from sagacrew.runtime.store import open_store
 
 
 def event(kind: str = "kitchen.ticket.created", **payload: Any) -> NewEvent:

@@ -12,7 +12,8 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,15 @@ import psycopg
 import pytest
 from postgres_server import PostgresServer
 
-from sagacrew.agents.generated import GeneratedSystem, open_generated
-from sagacrew.runtime.saga import SagaResult, SagaState
-from sagacrew.runtime.store import Store, StoreUnavailable, open_store
-from sagacrew.runtime.system import SagaSystem, sample_inputs
+from sagacrew.agents.generated import GeneratedSystem
+from sagacrew.agents.generated import open_generated
+from sagacrew.runtime.saga import SagaResult
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import StoreUnavailable
+from sagacrew.runtime.store import open_store
+from sagacrew.runtime.system import SagaSystem
+from sagacrew.runtime.system import sample_inputs
 
 pytestmark = pytest.mark.postgres
 

@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from sagacrew.runtime.store import ConcurrencyError, NewEvent, open_store
+from sagacrew.runtime.store import ConcurrencyError
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import open_store
 from sagacrew.runtime.store._postgres import qmark_to_format
 
 

@@ -8,14 +8,12 @@ from collections.abc import Iterator
 import pytest
 from saga_fakes import saga_row
 
-from sagacrew.runtime.store import (
-    ExternalCall,
-    NewEvent,
-    SagaExecution,
-    SagaTransition,
-    Store,
-    open_store,
-)
+from sagacrew.runtime.store import ExternalCall
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import open_store
 
 
 @pytest.fixture

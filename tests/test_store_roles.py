@@ -10,18 +10,16 @@ from pathlib import Path
 import pytest
 from saga_fakes import saga_row
 
-from sagacrew.runtime.store import (
-    EventRecorder,
-    ExternalCall,
-    LogRecorder,
-    NewEvent,
-    OperationsRecorder,
-    SagaExecution,
-    SagaRecorder,
-    SagaTransition,
-    Store,
-    open_store,
-)
+from sagacrew.runtime.store import EventRecorder
+from sagacrew.runtime.store import ExternalCall
+from sagacrew.runtime.store import LogRecorder
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import OperationsRecorder
+from sagacrew.runtime.store import SagaExecution
+from sagacrew.runtime.store import SagaRecorder
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_BY_DESIGN = {

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 from saga_fakes import saga_row
 
-from sagacrew.runtime.store import SagaSummary, SagaTransition, Store, open_store
+from sagacrew.runtime.store import SagaSummary
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import open_store
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.runtime.store import NewEvent, StoreError, open_store
+from sagacrew.runtime.store import NewEvent
+from sagacrew.runtime.store import StoreError
+from sagacrew.runtime.store import open_store
 
 
 def test_sqlite_file_store_uses_wal_and_full_synchronous_by_default(tmp_path: Path) -> None:

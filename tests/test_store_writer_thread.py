@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,16 +14,16 @@ import pytest
 from async_helpers import async_test
 from saga_fakes import saga_row
 
-from sagacrew.runtime import Envelope, MessageLog
+from sagacrew.runtime import Envelope
+from sagacrew.runtime import MessageLog
 from sagacrew.runtime.saga import transition_committer
-from sagacrew.runtime.store import (
-    MessageLogEntry,
-    SagaTransition,
-    Store,
-    StoreUnavailable,
-    open_store,
-)
-from sagacrew.runtime.store._sql_base import Cursor, SqlBase
+from sagacrew.runtime.store import MessageLogEntry
+from sagacrew.runtime.store import SagaTransition
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import StoreUnavailable
+from sagacrew.runtime.store import open_store
+from sagacrew.runtime.store._sql_base import Cursor
+from sagacrew.runtime.store._sql_base import SqlBase
 
 
 @contextmanager
@@ -48,57 +49,49 @@ def commits_held(store: Store) -> Iterator[threading.Event]:
 
 
 @async_test
-async def test_the_loop_serves_reads_while_a_batch_commits(store_url: str) -> None:
-    store = open_store(store_url)
-    try:
-        store.apply_saga_transition(SagaTransition(create=saga_row("s-0", "running", 1.0)))
-        committer = transition_committer(store)
-        with commits_held(store) as release:
-            write = asyncio.ensure_future(
-                committer.apply(SagaTransition(create=saga_row("s-1", "running", 2.0)))
-            )
-            await asyncio.sleep(0.1)
-            assert not write.done(), "the batch is still committing"
-            ticks = 0
-            for _ in range(5):
-                await asyncio.sleep(0.01)
-                ticks += 1
-            assert ticks == 5, "the loop went on"
-            status = store.get_saga("s-0")
-            assert status is not None and status.state == "running", "a read was answered"
-            assert store.saga_state_counts() == {"running": 1}, "the batch is not committed"
-            release.set()
-            await asyncio.wait_for(write, 5)
-        assert store.saga_state_counts() == {"running": 2}
-        assert (committer.batches, committer.requests) == (1, 1)
-    finally:
-        store.close()
+async def test_the_loop_serves_reads_while_a_batch_commits(store: Store) -> None:
+    store.apply_saga_transition(SagaTransition(create=saga_row("s-0", "running", 1.0)))
+    committer = transition_committer(store)
+    with commits_held(store) as release:
+        write = asyncio.ensure_future(
+            committer.apply(SagaTransition(create=saga_row("s-1", "running", 2.0)))
+        )
+        await asyncio.sleep(0.1)
+        assert not write.done(), "the batch is still committing"
+        ticks = 0
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 5, "the loop went on"
+        status = store.get_saga("s-0")
+        assert status is not None and status.state == "running", "a read was answered"
+        assert store.saga_state_counts() == {"running": 1}, "the batch is not committed"
+        release.set()
+        await asyncio.wait_for(write, 5)
+    assert store.saga_state_counts() == {"running": 2}
+    assert (committer.batches, committer.requests) == (1, 1)
 
 
 @async_test
-async def test_requests_made_while_a_batch_commits_share_the_next_commit(store_url: str) -> None:
-    store = open_store(store_url)
-    try:
-        committer = transition_committer(store)
-        with commits_held(store) as release:
-            first = asyncio.ensure_future(
-                committer.apply(SagaTransition(create=saga_row("s-1", "running", 1.0)))
+async def test_requests_made_while_a_batch_commits_share_the_next_commit(store: Store) -> None:
+    committer = transition_committer(store)
+    with commits_held(store) as release:
+        first = asyncio.ensure_future(
+            committer.apply(SagaTransition(create=saga_row("s-1", "running", 1.0)))
+        )
+        await asyncio.sleep(0.05)
+        later = [
+            asyncio.ensure_future(
+                committer.apply(SagaTransition(create=saga_row(f"s-{i}", "running", i)))
             )
-            await asyncio.sleep(0.05)
-            later = [
-                asyncio.ensure_future(
-                    committer.apply(SagaTransition(create=saga_row(f"s-{i}", "running", i)))
-                )
-                for i in range(2, 12)
-            ]
-            await asyncio.sleep(0.05)
-            assert committer.batches == 1, "the next batch waits for the one in flight"
-            release.set()
-            await asyncio.wait_for(asyncio.gather(first, *later), 5)
-        assert (committer.batches, committer.requests) == (2, 11)
-        assert store.saga_state_counts() == {"running": 11}
-    finally:
-        store.close()
+            for i in range(2, 12)
+        ]
+        await asyncio.sleep(0.05)
+        assert committer.batches == 1, "the next batch waits for the one in flight"
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, *later), 5)
+    assert (committer.batches, committer.requests) == (2, 11)
+    assert store.saga_state_counts() == {"running": 11}
 
 
 @async_test

@@ -9,11 +9,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
-from saga_fakes import FakeClock, FakeService, ScriptedFaults, do, undo
+from saga_fakes import FakeClock
+from saga_fakes import FakeService
+from saga_fakes import ScriptedFaults
+from saga_fakes import do
+from saga_fakes import undo
 
-from sagacrew.runtime.saga import RetryPolicy, SagaDefinition, SagaOrchestrator, SagaStep
+from sagacrew.runtime.saga import RetryPolicy
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaStep
 from sagacrew.runtime.store import open_store
-from sagacrew.runtime.tracing import ENDPOINTS, SagaTracer, tracer_from_env
+from sagacrew.runtime.tracing import ENDPOINTS
+from sagacrew.runtime.tracing import SagaTracer
+from sagacrew.runtime.tracing import tracer_from_env
 
 RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.001, jitter=0.0)
 ORDER = SagaDefinition(

@@ -7,24 +7,25 @@ built-in SQL is proven portable.
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from saga_fakes import step_entry
 
 from sagacrew.agents.blueprint import ValidationQuery
 from sagacrew.agents.spec.model import Thresholds
-from sagacrew.agents.validator import (
-    CheckQueryError,
-    CheckResult,
-    Verdict,
-    builtin_queries,
-    compute_verdict,
-    record_verdict,
-    run_check,
-    write_reports,
-)
+from sagacrew.agents.validator import CheckQueryError
+from sagacrew.agents.validator import CheckResult
+from sagacrew.agents.validator import Verdict
+from sagacrew.agents.validator import builtin_queries
+from sagacrew.agents.validator import compute_verdict
+from sagacrew.agents.validator import record_verdict
+from sagacrew.agents.validator import run_check
+from sagacrew.agents.validator import write_reports
 
 STORE = Path(__file__).parents[1] / "runtime" / "store"
 DEV = Thresholds(success_rate_min=0.90, consistency_score_min=0.95)
@@ -81,21 +82,20 @@ class _Rows:
         latency_ms: float | None = 10.0,
         compensatable: int = 1,
     ) -> None:
-        self.insert(
-            "saga_step_log",
-            saga_id=saga_id,
-            step_index=index,
-            step_name=f"step_{index}",
-            phase=phase,
-            status=status,
-            attempt=attempt,
-            compensatable=compensatable,
-            idempotency_key=f"{saga_id}:{index}:{phase}:{attempt}",
-            started_at=0.0,
+        entry = step_entry(
+            saga_id,
+            index,
+            f"step_{index}",
+            phase,
+            status,
+            attempt,
+            compensatable=bool(compensatable),
             latency_ms=latency_ms,
             correlation_id=saga_id,
             causation_id=saga_id,
         )
+        row = {name: value for name, value in asdict(entry).items() if value is not None}
+        self.insert("saga_step_log", **(row | {"compensatable": compensatable}))
 
     def dead_letter(self, saga_id: str, index: int, status: str = "parked") -> None:
         self.insert(

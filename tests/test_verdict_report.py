@@ -5,14 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from sagacrew.agents.validator import (
-    CheckResult,
-    Gate,
-    ReportError,
-    Verdict,
-    percentile_nearest_rank,
-    write_reports,
-)
+from sagacrew.agents.validator import CheckResult
+from sagacrew.agents.validator import Gate
+from sagacrew.agents.validator import ReportError
+from sagacrew.agents.validator import Verdict
+from sagacrew.agents.validator import percentile_nearest_rank
+from sagacrew.agents.validator import write_reports
 from sagacrew.agents.validator.metrics import consistency_score
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sagacrew.agents.validator.metrics import read_census, worst_window_percentile
+from sagacrew.agents.validator.metrics import read_census
+from sagacrew.agents.validator.metrics import worst_window_percentile
 
 SCHEMA = Path(__file__).resolve().parent.parent / "runtime" / "store" / "schema.sql"
 

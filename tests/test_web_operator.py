@@ -9,7 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from web_browser import CHROMIUM
-from web_site import RENDERED, TOKEN, Site, served_site
+from web_site import RENDERED
+from web_site import TOKEN
+from web_site import Site
+from web_site import served_site
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="install chromium (apt-get install chromium)"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from web_browser import CHROMIUM
-from web_site import Site, png_size, served_site
+from web_site import Site
+from web_site import png_size
+from web_site import served_site
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="install chromium (apt-get install chromium)"

@@ -11,14 +11,12 @@ import pytest
 from async_helpers import async_test
 
 from sagacrew.runtime import Envelope
-from sagacrew.runtime.saga import (
-    Lease,
-    SagaDefinition,
-    SagaOrchestrator,
-    SagaState,
-    SagaStep,
-    StepContext,
-)
+from sagacrew.runtime.saga import Lease
+from sagacrew.runtime.saga import SagaDefinition
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaState
+from sagacrew.runtime.saga import SagaStep
+from sagacrew.runtime.saga import StepContext
 from sagacrew.runtime.store import open_store
 
 pytestmark = pytest.mark.postgres

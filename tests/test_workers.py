@@ -28,9 +28,13 @@ from cli_helpers import sagacrew
 from order_example import SYSTEM_DIR
 
 from sagacrew.runtime import load_system
-from sagacrew.runtime.saga import Lease, SagaOrchestrator
-from sagacrew.runtime.store import Store, open_store
-from sagacrew.runtime.worker import WorkerError, WorkerOptions, check_worker_store
+from sagacrew.runtime.saga import Lease
+from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.store import Store
+from sagacrew.runtime.store import open_store
+from sagacrew.runtime.worker import WorkerError
+from sagacrew.runtime.worker import WorkerOptions
+from sagacrew.runtime.worker import check_worker_store
 
 pytestmark = pytest.mark.postgres
 

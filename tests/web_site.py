@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from http_helpers import example_app, uvicorn_thread
+from http_helpers import example_app
+from http_helpers import uvicorn_thread
 from order_example import GENERATED
 from web_browser import Browser
 
-from sagacrew.runtime import ScriptedFault, ScriptedFaults
+from sagacrew.runtime import ScriptedFault
+from sagacrew.runtime import ScriptedFaults
 
 HOSTILE_ID = "<img src=x onerror=alert(1)>"
 TOKEN = "page-operator-token"

@@ -12,10 +12,10 @@ def finish_run(bus: Any, run_id: str, correlation_id: str, causation_id: str) ->
     )
 
 
-def start_run(bus: Any, run_id: str, correlation_id: str, causation_id: str) -> None:
+def start_run(bus: Any, run_id: str, attempt: int, correlation_id: str, causation_id: str) -> None:
     bus.publish(
         "ml.run.started",
-        {"run_id": run_id},
+        {"run_id": run_id, "attempt": attempt},
         correlation_id=correlation_id,
         causation_id=causation_id,
     )

@@ -2,7 +2,8 @@
 
 import abc
 import logging
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 

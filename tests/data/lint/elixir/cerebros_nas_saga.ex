@@ -25,10 +25,10 @@ defmodule Thunderline.Thunderbolt.Sagas.CerebrosNASSaga do
   end
 
   step :await_completion do
-    argument :run, result(:create_run)
+    argument :run_id, result(:create_run, [:id])
 
-    run fn %{run: run}, _ ->
-      await_training_completion(run.id, 300_000, 5_000)
+    run fn %{run_id: run_id}, _ ->
+      await_training_completion(run_id, 300_000, 5_000)
     end
   end
 
@@ -48,14 +48,14 @@ defmodule Thunderline.Thunderbolt.Sagas.CerebrosNASSaga do
   end
 
   step :publish_completion do
-    argument :run, result(:create_run)
+    argument :run_id, result(:create_run, [:id])
     argument :correlation_id, input(:correlation_id)
 
-    run fn %{run: run, correlation_id: correlation_id}, _ ->
+    run fn %{run_id: run_id, correlation_id: correlation_id}, _ ->
       EventBus.publish_event(%{
         name: "ml.run.complete",
         source: :bolt,
-        payload: %{run_id: run.id},
+        payload: %{run_id: run_id},
         correlation_id: correlation_id,
         causation_id: nil
       })

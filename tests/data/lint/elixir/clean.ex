@@ -4,22 +4,21 @@ defmodule Thunderline.Thunderbolt.Sagas.CleanSaga do
   require Logger
 
   alias Thunderline.EventBus
-  alias Thunderline.Thunderbolt.CerebrosBridge
+  alias Thunderline.Thunderbolt.CerebrosBridge.Invoker
 
   input :spec
-  input :correlation_id
-  input :causation_id
+  input :run
 
   step :dispatch_training do
-    argument :run, result(:create_run)
+    argument :run, input(:run)
 
     run fn %{run: run}, _ ->
-      CerebrosBridge.Invoker.dispatch(run.id, run.spec)
+      Invoker.dispatch(run.id, run.spec)
     end
 
     compensate fn jobs, _ ->
       Logger.warning("Compensating: canceling #{length(jobs)} training jobs")
-      Enum.each(jobs, &CerebrosBridge.Invoker.cancel(&1.job_id))
+      Enum.each(jobs, &Invoker.cancel(&1.job_id))
       :ok
     end
 
@@ -29,23 +28,22 @@ defmodule Thunderline.Thunderbolt.Sagas.CleanSaga do
 
       jobs, _ ->
         Logger.info("undoing training")
-        Enum.each(jobs, &CerebrosBridge.Invoker.cancel(&1.job_id))
+        Enum.each(jobs, &Invoker.cancel(&1.job_id))
         :ok
     end
   end
 
   step :publish_completion do
-    argument :run, result(:create_run)
-    argument :input, input(:spec)
+    argument :run_id, input(:run, [:id])
+    argument :correlation_id, input(:spec, [:correlation_id])
+    argument :causation_id, input(:spec, [:causation_id])
 
-    run fn %{run: run, input: input}, _ ->
-      correlation_id = input.correlation_id || UUID.uuid4()
-
+    run fn %{run_id: run_id, correlation_id: correlation_id, causation_id: causation_id}, _ ->
       EventBus.publish_event(%{
         name: "ml.run.completed",
-        payload: %{run_id: run.id},
-        correlation_id: correlation_id,
-        causation_id: input.causation_id
+        payload: %{run_id: run_id},
+        correlation_id: correlation_id || UUID.uuid4(),
+        causation_id: causation_id
       })
     end
   end

@@ -39,13 +39,13 @@ defmodule Thunderline.Thunderbolt.Sagas.UserProvisioningSaga do
   end
 
   step :complete_onboarding do
-    argument :user, result(:create_user)
     argument :correlation_id, input(:correlation_id)
+    argument :user_id, result(:create_user, [:id])
 
-    run fn %{user: user, correlation_id: correlation_id}, _ ->
+    run fn %{user_id: user_id, correlation_id: correlation_id}, _ ->
       Thunderline.Event.new(
         name: "user.onboarding.complete",
-        payload: %{user_id: user.id, email: user.email},
+        payload: %{user_id: user_id},
         correlation_id: correlation_id,
         causation_id: nil
       )
