@@ -78,19 +78,23 @@ class Blocking(FakeService):
     """Answers every command but ``blocked`` (its step never answers: a process that
     stops while the step runs)."""
 
-    def __init__(self, blocked: str = "") -> None:
+    def __init__(self, blocked: str = "", refused: str = "") -> None:
         super().__init__()
         self.blocked = blocked
+        self.refused = refused
 
     async def dispatch(self, target: str, envelope: Envelope) -> Any:
-        if envelope.payload.get("step") == self.blocked and envelope.name == "do":
+        step = envelope.payload.get("step")
+        if envelope.name == "do" and step == self.blocked:
             await asyncio.Event().wait()
+        if envelope.name == "do" and step == self.refused:
+            return {"refused": True}
         return await super().dispatch(target, envelope)
 
 
 async def stopped_mid_saga(store: ObservedStore, service: Blocking) -> None:
     """Version 1 deployed: ``order-1`` starts and the process stops while the service's
-    ``blocked`` step runs."""
+    ``blocked`` step runs; then the service answers everything."""
     old = SagaOrchestrator(store, [V1], dispatch=service.dispatch)
     await old.start("order", {}, saga_id="order-1")
     for _ in range(200):
@@ -98,18 +102,23 @@ async def stopped_mid_saga(store: ObservedStore, service: Blocking) -> None:
             break
         await asyncio.sleep(0.01)
     await old.close()
-    service.blocked = ""  # the redeployed process's service answers
+    service.blocked = ""
+
+
+async def redeployed(store: ObservedStore, service: Blocking) -> SagaOrchestrator:
+    """Version 2 deployed after ``stopped_mid_saga``, keeping version 1: recovered."""
+    await stopped_mid_saga(store, service)
+    new = SagaOrchestrator(store, [V2], dispatch=service.dispatch, earlier=[V1])
+    assert await new.recover() == ["order-1"]
+    return new
 
 
 @async_test
 async def test_an_in_flight_saga_finishes_on_its_own_plan_and_a_new_one_on_the_new(
     store: ObservedStore,
 ) -> None:
-    service = Blocking("b")
-    await stopped_mid_saga(store, service)
+    new = await redeployed(store, Blocking("b"))
     assert store.get_saga("order-1").definition_version == "v1"  # type: ignore[union-attr]
-    new = SagaOrchestrator(store, [V2], dispatch=service.dispatch, earlier=[V1])
-    assert await new.recover() == ["order-1"]
     assert (await new.wait("order-1")).state is SagaState.COMPLETED
     await new.start("order", {}, saga_id="order-2")
     assert (await new.wait("order-2")).state is SagaState.COMPLETED
@@ -124,11 +133,8 @@ async def test_an_in_flight_saga_finishes_on_its_own_plan_and_a_new_one_on_the_n
 async def test_a_saga_compensates_with_the_compensations_of_its_version(
     store: ObservedStore,
 ) -> None:
-    service = Blocking("b")
-    await stopped_mid_saga(store, service)
-    service.refuse.add(("svc", "do"))  # b is refused on resume: a is compensated
-    new = SagaOrchestrator(store, [V2], dispatch=service.dispatch, earlier=[V1])
-    await new.recover()
+    service = Blocking("b", refused="b")  # b, run again after the restart, is refused
+    new = await redeployed(store, service)
     assert (await new.wait("order-1")).state is SagaState.COMPENSATED
     undone = [(command, step) for _, command, step in service.applied if command != "do"]
     assert undone == [("undo", "a")], "a's v1 compensation (undo), not v2's cancel"

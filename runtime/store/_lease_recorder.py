@@ -15,28 +15,29 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sagacrew.runtime.store._records import InboxEvent, WorkerRecord
+
+
+class Claim(TypedDict):
+    """What :meth:`LeaseRecorder.claim_sagas` claims: up to ``limit`` sagas in ``states``
+    (oldest first) whose lease is missing or expired at ``now``, for ``lease_s`` seconds;
+    with ``versions``, only sagas whose ``definition_version`` is one of them."""
+
+    states: Sequence[str]
+    limit: int
+    lease_s: float
+    now: float
+    versions: NotRequired[Sequence[str] | None]
 
 
 class LeaseRecorder(ABC):
     """The ``saga_leases`` table (see the module)."""
 
     @abstractmethod
-    def claim_sagas(
-        self,
-        owner: str,
-        *,
-        states: Sequence[str],
-        limit: int,
-        lease_s: float,
-        now: float,
-        versions: Sequence[str] | None = None,
-    ) -> dict[str, int]:
-        """Claim up to ``limit`` sagas in ``states`` (oldest first) whose lease is missing
-        or expired at ``now``, for ``lease_s`` seconds; their ids and generations. With
-        ``versions``, only sagas whose ``definition_version`` is one of them."""
+    def claim_sagas(self, owner: str, **claim: Unpack[Claim]) -> dict[str, int]:
+        """Claim sagas for ``owner`` (see :class:`Claim`); their ids and generations."""
 
     @abstractmethod
     def renew_leases(self, owner: str, *, until: float) -> dict[str, int]:

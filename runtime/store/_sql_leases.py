@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from sagacrew.runtime.store import _codec as codec
+from sagacrew.runtime.store._lease_recorder import Claim
 from sagacrew.runtime.store._records import InboxEvent
 from sagacrew.runtime.store._sql_base import SqlBase
 
@@ -13,16 +14,9 @@ from sagacrew.runtime.store._sql_base import SqlBase
 class SqlLeases(SqlBase):
     """Claims, heartbeats and releases of saga leases."""
 
-    def claim_sagas(
-        self,
-        owner: str,
-        *,
-        states: Sequence[str],
-        limit: int,
-        lease_s: float,
-        now: float,
-        versions: Sequence[str] | None = None,
-    ) -> dict[str, int]:
+    def claim_sagas(self, owner: str, **claim: Unpack[Claim]) -> dict[str, int]:
+        states, limit, now = claim["states"], claim["limit"], claim["now"]
+        lease_s, versions = claim["lease_s"], claim.get("versions")
         if not states or limit <= 0:
             return {}
         marks = ", ".join("?" for _ in states)
