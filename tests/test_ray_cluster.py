@@ -1,7 +1,8 @@
 """Ray hosting: the order example's workers as Ray actors on a local Ray cluster (a head and
 two worker nodes on this machine, every address pinned to loopback). A node is killed
 mid-run; Ray restarts its worker on the other node, and every saga still ends once: all
-completed, no step twice, no command twice, the dead life's sagas claimed again.
+completed, no step twice, no command twice, the dead life's sagas claimed again, and the
+Consistency Validator's checks pass over the store.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_helpers import sagacrew
 from order_example import SYSTEM_DIR
-from test_workers import TERMINAL
-from test_workers import counts
-from test_workers import submit
-from test_workers import until
+from worker_checks import assert_every_saga_completed_once
+from worker_checks import assert_validator_passes
+from worker_checks import counts
+from worker_checks import ended
+from worker_checks import submit
+from worker_checks import until
 
 from sagacrew.runtime.store import open_store
 
@@ -66,7 +70,7 @@ def workers(address: str, *args: str) -> list[dict[str, str]]:
 
 
 def test_a_killed_ray_node_s_worker_comes_back_elsewhere_and_every_saga_ends_once(
-    ray_cluster: tuple[Cluster, list[Any]], postgres_url: str
+    ray_cluster: tuple[Cluster, list[Any]], postgres_url: str, tmp_path: Path
 ) -> None:
     cluster, nodes = ray_cluster
     address = cluster.address
@@ -88,7 +92,7 @@ def test_a_killed_ray_node_s_worker_comes_back_elsewhere_and_every_saga_ends_onc
     with contextlib.suppress(ProcessLookupError):  # (gone with its node already)
         os.kill(int(victim["pid"]), signal.SIGKILL)
     client.join(timeout=300)
-    until(lambda: sum(counts(store).get(s, 0) for s in TERMINAL) == SAGAS, "every saga", 300)
+    until(lambda: ended(store) == SAGAS, "every saga", 300)
 
     after = workers(address, "--status")
     assert [w["state"] for w in after] == ["running", "running"]
@@ -96,17 +100,8 @@ def test_a_killed_ray_node_s_worker_comes_back_elsewhere_and_every_saga_ends_onc
     assert reborn["life"] == "restarted by Ray"
     assert reborn["node"] != victim["node"] and reborn["pid"] != victim["pid"]
 
-    assert counts(store) == {"completed": SAGAS}
-    twice = store.query(
-        "SELECT saga_id, step_index FROM saga_step_log WHERE phase = 'forward' "
-        "AND status = 'succeeded' GROUP BY saga_id, step_index HAVING COUNT(*) > 1"
-    )
-    assert twice == [], "no step succeeded twice"
-    effects = store.query("SELECT COUNT(*) FROM events")[0][0]
-    commands = store.query("SELECT COUNT(*) FROM processed_commands")[0][0]
-    assert effects == commands, "every event was appended by exactly one command"
-    taken = store.query("SELECT COUNT(*) FROM saga_leases WHERE generation > 1")[0][0]
-    assert taken > 0, "the dead node's sagas were claimed again"
+    assert_every_saga_completed_once(store, SAGAS)
+    assert_validator_passes(postgres_url, tmp_path)
 
     stopped = workers(address, "--stop")
     assert [w["state"] for w in stopped] == ["stopped", "stopped"]

@@ -8,11 +8,8 @@ fencing token, and the Consistency Validator's checks pass over the store.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,11 +23,15 @@ import httpx
 import pytest
 from cli_helpers import sagacrew
 from order_example import SYSTEM_DIR
+from worker_checks import DEFINITION
+from worker_checks import assert_every_saga_completed_once
+from worker_checks import assert_validator_passes
+from worker_checks import counts
+from worker_checks import ended
+from worker_checks import held
+from worker_checks import submit
+from worker_checks import until
 
-from sagacrew.runtime import load_system
-from sagacrew.runtime.saga import Lease
-from sagacrew.runtime.saga import SagaOrchestrator
-from sagacrew.runtime.store import Store
 from sagacrew.runtime.store import open_store
 from sagacrew.runtime.worker import WorkerError
 from sagacrew.runtime.worker import WorkerOptions
@@ -40,47 +41,6 @@ pytestmark = pytest.mark.postgres
 
 SAGAS = 2000
 LEASE_S = 2.0
-TERMINAL = ("completed", "compensated", "compensation_failed", "stalled")
-CONSISTENCY_GATES = (
-    "success_rate",
-    "consistency_score",
-    "no_lost_update",
-    "no_orphaned_external_work",
-)
-DEFINITION = load_system(SYSTEM_DIR).definition
-
-
-def submit(store_url: str, count: int, in_flight: int = 400) -> None:
-    """Start ``count`` order sagas as a client does (persisted, driven by no one yet), at
-    the pace the workers keep up with: a wave of 100 whenever fewer than ``in_flight`` are
-    still running (the workers' two cores are the limit here, not the store)."""
-
-    async def main() -> None:
-        store = open_store(store_url)
-
-        async def nobody(target: str, envelope: object) -> dict[str, object]:
-            raise AssertionError("a client dispatches nothing")
-
-        client = SagaOrchestrator(
-            store, list(DEFINITION.sagas), dispatch=nobody, lease=Lease("client")
-        )
-        for first in range(0, count, 100):
-            while first - sum(counts(store).get(s, 0) for s in TERMINAL) >= in_flight:
-                await asyncio.sleep(0.1)
-            await asyncio.gather(
-                *(
-                    client.start(
-                        "create_order",
-                        DEFINITION.sample_inputs("create_order", i, "w"),
-                        saga_id=f"order-{i:05d}",
-                    )
-                    for i in range(first, min(first + 100, count))
-                )
-            )
-        await client.close()
-        store.close()
-
-    asyncio.run(main())
 
 
 def worker(store_url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
@@ -95,27 +55,6 @@ def worker(store_url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             env={**os.environ, **quiet},
         )
-
-
-def counts(store: Store) -> dict[str, int]:
-    return store.saga_state_counts()
-
-
-def held(store: Store, owner: str) -> int:
-    """Sagas in flight whose lease ``owner`` holds (expired or not)."""
-    rows = store.query(
-        "SELECT COUNT(*) FROM saga_leases l JOIN saga_executions s ON s.saga_id = l.saga_id "
-        "WHERE l.owner = ? AND s.state IN ('running', 'waiting', 'compensating')",
-        (owner,),
-    )
-    return int(rows[0][0])
-
-
-def until(ready: object, what: str, seconds: float = 180.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -151,47 +90,19 @@ def test_three_workers_finish_every_saga_once_through_a_kill_and_a_freeze(
     until(lambda: held(store, "w1") < frozen_with, "w2 to take over the frozen worker's sagas")
     os.kill(workers[1].pid, signal.SIGCONT)  # ...and comes back to find sagas taken
     client.join(timeout=300)
-    until(lambda: sum(counts(store).get(s, 0) for s in TERMINAL) == SAGAS, "every saga")
+    until(lambda: ended(store) == SAGAS, "every saga")
 
     assert workers[0].wait(timeout=5) == -signal.SIGKILL
     for process in workers[1:]:
         process.terminate()
         assert process.wait(timeout=30) == 0
-    assert counts(store) == {"completed": SAGAS}
-    twice = store.query(
-        "SELECT saga_id, step_index FROM saga_step_log WHERE phase = 'forward' "
-        "AND status = 'succeeded' GROUP BY saga_id, step_index HAVING COUNT(*) > 1"
-    )
-    assert twice == [], "no step succeeded twice"
-    steps = len(DEFINITION.saga("create_order").steps)
-    assert store.query(
-        "SELECT COUNT(*) FROM saga_step_log WHERE phase = 'forward' AND status = 'succeeded'"
-    ) == [(SAGAS * steps,)]
-    effects = store.query("SELECT COUNT(*) FROM events")[0][0]
-    commands = store.query("SELECT COUNT(*) FROM processed_commands")[0][0]
-    assert effects == commands, "every event was appended by exactly one command"
+    assert_every_saga_completed_once(store, SAGAS)
     frozen = logs[1].read_text("utf-8")
     refused = re.search(r"lost (\d+) leases to other workers; (\d+) writes refused", frozen)
     assert refused is not None, frozen[-2000:]
     assert int(refused[1]) + int(refused[2]) > 0, "the frozen worker's sagas were taken from it"
-    taken = store.query("SELECT COUNT(*) FROM saga_leases WHERE generation > 1")[0][0]
-    assert taken > 0, "the dead and the frozen worker's sagas were claimed again"
     store.close()
-
-    # The Consistency Validator's checks over what the three workers wrote. Its latency
-    # gates are not asked: the steps caught by the kill and the freeze waited a lease for
-    # their new owner, which a 200 ms step-latency threshold counts against them.
-    system_dir = tmp_path / "order_fulfilment"
-    shutil.copytree(SYSTEM_DIR, system_dir, ignore=shutil.ignore_patterns(".sagacrew"))
-    sagacrew("verify", str(system_dir), "--judge-store", postgres_url, timeout=300)
-    verdict = json.loads(next(system_dir.rglob("verdict.json")).read_text("utf-8"))
-    gates = {gate["name"]: gate["passed"] for gate in verdict["gates"]}
-    assert {name: gates[name] for name in CONSISTENCY_GATES} == dict.fromkeys(
-        CONSISTENCY_GATES, True
-    ), gates
-    broken = {c["name"]: c["violations"] for c in verdict["checks"] if c["violation_count"]}
-    assert broken == {}
-    assert verdict["lint_findings"] == []
+    assert_validator_passes(postgres_url, tmp_path)
 
 
 def test_a_worker_on_sqlite_is_one_line_and_refused(tmp_path: Path) -> None:

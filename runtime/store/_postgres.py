@@ -72,8 +72,7 @@ def _plain(value: Any) -> Any:
 
 
 class _PgCursor:
-    """A transaction's cursor: :meth:`run_batch` pipelines its statements (one round
-    trip for all of them)."""
+    """A transaction's cursor."""
 
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
@@ -86,17 +85,16 @@ class _PgCursor:
         return self.run_batch([(sql, rows)])[0]
 
     def run_batch(self, statements: Sequence[Statement]) -> list[int]:
-        conn = self._cursor.connection
-        cursors = [conn.cursor() for _ in statements]
-        try:
-            with conn.pipeline() as pipeline:
-                for cursor, (sql, rows) in zip(cursors, statements, strict=True):
-                    cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
-                pipeline.sync()
-                return [cursor.rowcount for cursor in cursors]
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        # One statement after another, not a psycopg pipeline: a worker frozen (SIGSTOP, a
+        # long pause) in the middle of a pipeline leaves its transaction busy on the
+        # server, out of reach of idle_in_transaction_session_timeout, still holding the
+        # locks its sagas' new owner waits on (tests/test_workers.py then saw steps time
+        # out); between two statements the transaction is idle and is ended after a lease.
+        counts = []
+        for sql, rows in statements:
+            self._cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
+            counts.append(self._cursor.rowcount)
+        return counts
 
 
 def _first_line(exc: BaseException) -> str:
