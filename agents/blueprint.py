@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from sagacrew.agents.spec.model import (
     CommandKind,
@@ -202,10 +202,33 @@ class SagaSpec(_Part):
     compensation_retry: RetryPolicy
     flowchart: Flowchart
     description: str
+    version: str = ""
+    """A digest of the plan (``agents/versions.py``); ``""``: not recorded (an old blueprint)."""
+
+
+class EarlierSaga(_Part):
+    """A saga's earlier version, kept read-only for the sagas that started on it."""
+
+    saga: SagaSpec
+    spec_file: str
+    spec_fingerprint: str
+    """The blueprint it came from (``spec_fingerprint`` in ``agents/versions.py``)."""
+    superseded_by: str
+    """The fingerprint of the blueprint that replaced it (no timestamp: output is stable)."""
 
 
 class SagaPart(_Part):
     sagas: list[SagaSpec]
+    earlier: list[EarlierSaga] = Field(default_factory=list)
+    """Earlier versions still kept, oldest first (``sagacrew versions DIR --drop``); left
+    out of the dump while empty, so a system without history has the blueprint it had."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_earlier(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("earlier"):
+            data.pop("earlier", None)
+        return data
 
 
 # --- Event Sourcing Specialist -------------------------------------------------------

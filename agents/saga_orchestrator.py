@@ -48,6 +48,7 @@ from sagacrew.agents.spec.model import (
     Operation,
     Saga,
 )
+from sagacrew.agents.versions import saga_version
 
 
 class SagaOrchestratorAgent:
@@ -56,9 +57,9 @@ class SagaOrchestratorAgent:
     def contribute(self, spec: DomainSpec, blueprint: Blueprint) -> SagaPart:
         assert blueprint.actors is not None, "the Actor Architect's part comes first"
         actors = {actor.name: actor for actor in blueprint.actors.actors}
-        return SagaPart(
-            sagas=[self._saga(spec, name, saga, actors) for name, saga in spec.sagas.items()]
-        )
+        sagas = [self._saga(spec, name, saga, actors) for name, saga in spec.sagas.items()]
+        # Each saga's version: a digest of its plan (agents/versions.py).
+        return SagaPart(sagas=[s.model_copy(update={"version": saga_version(s)}) for s in sagas])
 
     def _saga(
         self, spec: DomainSpec, name: str, saga: Saga, actors: dict[str, ActorSpec]

@@ -133,6 +133,8 @@ def _report_generated(result: Generated, target: Path) -> None:
         out.print(f"llm: accepted {item}", markup=False)
     for item in result.rejected:
         err.print(f"llm: rejected {item}", markup=False)
+    for change in result.changes:
+        out.print(str(change), markup=False)
     out.print(f"generated {len(result.files)} files in {target}", markup=False)
     for path in sorted(p for p in result.files if p.endswith(".dot")):
         svg = (target / path).with_suffix(".svg")
@@ -238,10 +240,12 @@ def _register_operations() -> None:
     from sagacrew.crew.cli_alerts import register as register_alerts
     from sagacrew.crew.cli_ops import register
     from sagacrew.crew.cli_streams import register as register_streams
+    from sagacrew.crew.cli_versions import versions
 
     register(app)
     register_streams(app)
     register_alerts(app)
+    app.command()(versions)
 
 
 _register_operations()

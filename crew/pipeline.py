@@ -10,7 +10,7 @@ The files are a function of the blueprint alone: ``regenerate`` writes them agai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,10 @@ from sagacrew.agents import (
     SagaOrchestratorAgent,
 )
 from sagacrew.agents.blueprint import Blueprint
-from sagacrew.agents.spec import DomainSpec, load_spec
+from sagacrew.agents.changes import Change, classify_changes
+from sagacrew.agents.spec import DomainSpec, SpecErrors, Violation, load_spec
+from sagacrew.agents.spec.loader import locate_violations
+from sagacrew.agents.versions import keep_earlier, with_versions
 from sagacrew.crew.emit import EmitError, emit_files, user_owned, write_files
 
 if TYPE_CHECKING:
@@ -83,6 +86,9 @@ class Generated:
     """LLM proposals merged into the blueprint (``--llm`` only)."""
     rejected: list[str] = field(default_factory=list)
     """LLM proposals refused, each with its reason (``--llm`` only)."""
+    changes: list[Change] = field(default_factory=list)
+    """What changed since the blueprint an earlier ``generate`` wrote in ``out_dir``, each
+    classified (``agents/changes.py``); empty without one."""
 
 
 def generate(
@@ -128,7 +134,30 @@ def generate_from_spec(
             refinement.accepted,
             refinement.rejected,
         )
-    return _write(blueprint, out_dir, accepted, rejected)
+    blueprint, changes = evolve(_previous(out_dir), with_versions(blueprint), spec_path)
+    return replace(_write(blueprint, out_dir, accepted, rejected), changes=changes)
+
+
+def _previous(out_dir: Path) -> Blueprint | None:
+    """The blueprint an earlier ``generate`` wrote in ``out_dir``, if any."""
+    return read_blueprint(out_dir) if (out_dir / "blueprint.json").is_file() else None
+
+
+def evolve(
+    previous: Blueprint | None, blueprint: Blueprint, spec_path: Path
+) -> tuple[Blueprint, list[Change]]:
+    """``blueprint`` with the earlier saga versions of ``previous`` it keeps, and the changes
+    from ``previous``, classified. Raises ``SpecErrors`` (each unsafe change at its place in
+    the spec at ``spec_path``, with its fix) when a change is unsafe: nothing is written."""
+    if previous is None or previous.system != blueprint.system:
+        return blueprint, []
+    blueprint = keep_earlier(previous, blueprint)
+    changes = classify_changes(with_versions(previous), blueprint)
+    unsafe = [c for c in changes if c.kind == "unsafe"]
+    if unsafe:
+        violations = [Violation(c.path, f"unsafe change: {c.message}", c.fix) for c in unsafe]
+        raise SpecErrors(locate_violations(spec_path, violations))
+    return blueprint, changes
 
 
 def read_blueprint(path: Path) -> Blueprint:
@@ -152,9 +181,16 @@ def regenerate(blueprint_path: Path, out_dir: Path) -> Generated:
     return _write(read_blueprint(blueprint_path), out_dir, [], [])
 
 
+def write_blueprint(blueprint: Blueprint, out_dir: Path) -> Generated:
+    """Write the system of ``blueprint`` under ``out_dir`` (e.g. after a version was
+    dropped from it): what :func:`regenerate` writes for its ``blueprint.json``."""
+    return _write(blueprint, out_dir, [], [])
+
+
 def _write(
     blueprint: Blueprint, out_dir: Path, accepted: list[str], rejected: list[str]
 ) -> Generated:
+    blueprint = with_versions(blueprint)
     files = emit_files(blueprint)
     notes = write_files(files, out_dir, keep=user_owned(blueprint.system))
     return Generated(out_dir, blueprint, files, notes, accepted, rejected)

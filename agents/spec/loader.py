@@ -18,7 +18,7 @@ from sagacrew.agents.spec.rules import check_data
 from sagacrew.agents.spec.violation import Violation
 from sagacrew.agents.spec.yaml_source import SourceMap, load_yaml
 
-__all__ = ["MAX_SPEC_BYTES", "load_spec", "parse_spec"]
+__all__ = ["MAX_SPEC_BYTES", "load_spec", "locate_violations", "parse_spec"]
 
 MAX_SPEC_BYTES = 1024 * 1024
 """Spec files larger than 1 MiB are refused."""
@@ -88,6 +88,17 @@ def parse_spec(
         found = [_positioned(file, source, violation) for violation in advise(spec)]
         warnings.extend(sorted(found, key=SpecError.sort_key))
     return spec
+
+
+def locate_violations(path: str | FilePath, violations: list[Violation]) -> list[SpecError]:
+    """``violations`` of the spec at ``path`` (a valid one: it was loaded before), each at
+    its line and column; at the file's start when the file cannot be read again."""
+    file = str(path)
+    try:
+        _, source, _ = load_yaml(FilePath(path).read_text("utf-8-sig"), file)
+    except (OSError, UnicodeDecodeError, SpecErrors):
+        source = SourceMap()
+    return [_positioned(file, source, violation) for violation in violations]
 
 
 def _read(target: FilePath, file: str) -> bytes:

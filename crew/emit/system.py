@@ -13,6 +13,8 @@ Graphviz is there. Layout of ``generated/<system>/``::
     monitoring/               Prometheus alert rules (+ promtool tests), Grafana dashboards
     <system>/                 the Python package (actors, gateways, sagas, supervision,
                               app) that runs on sagacrew.runtime
+    <system>/earlier_sagas.py   the saga versions a spec change superseded, kept read-only
+                              for the sagas in flight (only when there are some)
     <system>/business_rules.py  yours: created once, never overwritten (generation gap)
     tests/                    the generated pytest suite
     generated-files.txt       what sagacrew wrote (so a later run can remove what a spec
@@ -26,16 +28,14 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sagacrew.agents.blueprint import Blueprint, SagaTestPlan
+from sagacrew.agents.blueprint import Blueprint, SagaSpec, SagaTestPlan
 from sagacrew.agents.monitoring import monitoring_files
+from sagacrew.agents.versions import earlier_name
 from sagacrew.crew.emit.render import EmitError, format_python_files, render
 from sagacrew.crew.emit.steps import OLD_BLUEPRINT, step_action, step_compensation
 from sagacrew.runtime import AggregateActor, ChildPlan
-
-if TYPE_CHECKING:
-    pass
 
 SVG_SUFFIX = ".svg"
 MANIFEST = "generated-files.txt"
@@ -106,6 +106,49 @@ def _retry_names(sagas: list[Any]) -> tuple[dict[tuple[Any, ...], str], list[tup
     return names, ordered
 
 
+Definition = tuple[str, SagaSpec, str]
+"""What ``saga_definitions.j2`` renders: (constant, saga, origin comment)."""
+
+
+def _definitions(definitions: list[Definition]) -> dict[str, Any]:
+    """The template context of a module of saga definitions: the definitions, each step's
+    ``Send`` and ``Undo`` and the usual step policy (by constant), the retry constants and
+    what to import from the runtime."""
+    specs = [saga for _, saga, _ in definitions]
+    retry_names, retry_policies = _retry_names(specs)
+    return {
+        "definitions": definitions,
+        "sends": {
+            const: {step.name: step_action(s.name, step) for step in s.steps}
+            for const, s, _ in definitions
+        },
+        "undos": {
+            const: {
+                step.name: step_compensation(s.name, step) for step in s.steps if step.compensation
+            }
+            for const, s, _ in definitions
+        },
+        "usual_step": {const: _usual_step(s) for const, s, _ in definitions},
+        "runtime_names": _runtime_names(specs),
+        "retry_names": retry_names,
+        "retry_policies": retry_policies,
+    }
+
+
+def _earlier(blueprint: Blueprint) -> list[Definition]:
+    """The earlier versions a blueprint keeps, each with where it came from."""
+    assert blueprint.sagas
+    return [
+        (
+            earlier_name(e.saga),
+            e.saga,
+            f"Version {e.saga.version}, from {e.spec_file} (spec {e.spec_fingerprint}); "
+            f"superseded by spec {e.superseded_by}.",
+        )
+        for e in blueprint.sagas.earlier
+    ]
+
+
 def _saga_tests(blueprint: Blueprint) -> dict[str, SagaTestPlan]:
     assert blueprint.sagas and blueprint.validation
     plans = {plan.saga: plan for plan in blueprint.validation.saga_tests}
@@ -125,7 +168,6 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
     gateways = [a for a in blueprint.actors.actors if a.kind == "gateway"]
     sagas = blueprint.sagas.sagas
     tests = _saga_tests(blueprint)
-    retry_names, retry_policies = _retry_names(sagas)
     context: dict[str, Any] = {
         "bp": blueprint,
         "spec_file": blueprint.spec_file,
@@ -144,20 +186,9 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
         "undoes": {g.name: {h.command: h.undoes for h in g.handlers} for g in gateways},
         "supervisors": {s.name: s for s in blueprint.actors.supervisors},
         "root": blueprint.actors.supervisors[0].name,
-        "sends": {
-            s.name: {step.name: step_action(s.name, step) for step in s.steps} for s in sagas
-        },
-        "undos": {
-            s.name: {
-                step.name: step_compensation(s.name, step) for step in s.steps if step.compensation
-            }
-            for s in sagas
-        },
-        "runtime_names": _runtime_names(sagas),
-        "retry_names": retry_names,
-        "retry_policies": retry_policies,
+        **_definitions([(s.name.upper(), s, "") for s in sagas]),
+        "earlier": blueprint.sagas.earlier,
         "retry_key": _retry_key,
-        "usual_step": {s.name: _usual_step(s) for s in sagas},
         "inputs": {s.name: s.inputs for s in sagas},
         "dead_letter_cases": {s.name: tests[s.name].dead_letter for s in sagas},
         "any_dead_letter": any(tests[s.name].dead_letter for s in sagas),
@@ -181,7 +212,12 @@ def emit_files(blueprint: Blueprint) -> dict[str, str]:
     }
     if blueprint.events.upcasters:
         python[f"{system}/upcasters.py"] = "upcasters.py.j2"
-    files = format_python_files({path: render(t, **context) for path, t in python.items()})
+    sources = {path: render(t, **context) for path, t in python.items()}
+    if blueprint.sagas.earlier:
+        sources[f"{system}/earlier_sagas.py"] = render(
+            "earlier_sagas.py.j2", **{**context, **_definitions(_earlier(blueprint))}
+        )
+    files = format_python_files(sources)
     files["blueprint.json"] = blueprint.to_json()
     files["taxonomy.json"] = _json(
         {

@@ -22,6 +22,7 @@ COMPENSATION_RETRY = RetryPolicy(
 # Pivot: credit_remote (step 2 of 3).
 TRANSFER_MONEY = SagaDefinition(
     name="transfer_money",
+    version="c267ca8c0059",
     deadline_s=30.0,
     step_timeout_s=2.0,
     step_retry=COMPENSATION_RETRY,

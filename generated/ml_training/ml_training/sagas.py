@@ -25,6 +25,7 @@ STEP_RETRY = RetryPolicy(
 # Pivot: register_best_model (step 4 of 6).
 TRAIN_MODEL = SagaDefinition(
     name="train_model",
+    version="df393fcf8b93",
     deadline_s=30.0,
     step_timeout_s=2.0,
     step_retry=STEP_RETRY,

@@ -25,6 +25,7 @@ STEP_RETRY = RetryPolicy(
 # Pivot: authorize_card (step 4 of 6).
 CREATE_ORDER = SagaDefinition(
     name="create_order",
+    version="47bd6d2ed94a",
     deadline_s=30.0,
     step_timeout_s=2.0,
     step_retry=STEP_RETRY,

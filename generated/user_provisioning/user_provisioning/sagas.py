@@ -25,6 +25,7 @@ STEP_RETRY = RetryPolicy(
 # Pivot: activate_account (step 4 of 5).
 PROVISION_USER = SagaDefinition(
     name="provision_user",
+    version="bc3897ddd2a3",
     deadline_s=30.0,
     step_timeout_s=2.0,
     step_retry=STEP_RETRY,

@@ -25,6 +25,7 @@ STEP_RETRY = RetryPolicy(
 # Pivot: charge (step 4 of 5).
 FULFIL_ORDER = SagaDefinition(
     name="fulfil_order",
+    version="29b6f91c4d3e",
     deadline_s=30.0,
     step_timeout_s=2.0,
     step_retry=STEP_RETRY,

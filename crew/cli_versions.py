@@ -1,0 +1,66 @@
+"""The ``versions`` command of ``sagacrew``: the saga versions a generated system keeps.
+
+::
+
+    sagacrew versions DIR                  each saga's versions: current, then earlier
+    sagacrew versions DIR --drop VERSION   remove an earlier version (blueprint and package)
+
+A version is a digest of a saga's plan (``agents/versions.py``); ``generate`` keeps the
+versions a spec change superseded, for the sagas that started on them. ``--drop`` removes
+one from ``blueprint.json`` and writes the system again from it (``earlier_sagas.py``
+goes when the last earlier version does); the current version of a saga is refused.
+Whether a version is still used (sagas in flight or in the dead-letter queue on it) is
+for the store to say: :func:`~sagacrew.agents.versions.droppable` decides it from the
+live counts, which this command does not read yet, so ``--drop`` says it did not check.
+A user's mistake is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sagacrew.crew.cli_base import EXIT_USER_ERROR, _user_errors, err, out
+
+
+def versions(
+    system_dir: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A generated system (with its blueprint.json).")
+    ],
+    drop: Annotated[
+        str | None,
+        typer.Option(metavar="VERSION", help="Remove this earlier version of a saga."),
+    ] = None,
+) -> None:
+    """List each saga's versions (current and earlier, with the spec they came from), or
+    drop an earlier one."""
+    with _user_errors():
+        from sagacrew.agents.versions import VersionError, drop_version, list_versions
+        from sagacrew.crew.pipeline import read_blueprint, write_blueprint
+
+        if not (system_dir / "blueprint.json").is_file():
+            err.print(
+                f"sagacrew versions: {system_dir} has no blueprint.json; pass the folder "
+                "`sagacrew generate` wrote (e.g. generated/<system>)",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_USER_ERROR)
+        blueprint = read_blueprint(system_dir)
+        if drop is None:
+            for version in list_versions(blueprint):
+                out.print(version.describe(), markup=False, highlight=False)
+            return
+        try:
+            kept = drop_version(blueprint, drop)
+        except VersionError as error:
+            err.print(f"sagacrew versions: {error}", markup=False)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        write_blueprint(kept, system_dir)
+        out.print(f"dropped {drop}; {system_dir} written again from its blueprint", markup=False)
+        err.print(
+            f"note: the store was not consulted: make sure no saga in flight or in the "
+            f"dead-letter queue started on {drop}",
+            markup=False,
+        )
