@@ -110,6 +110,11 @@ class SagaRecorder(ABC):
         """How many sagas are in each state."""
 
     @abstractmethod
+    def live_versions(self) -> dict[tuple[str, str], int]:
+        """How many sagas of each ``(saga_name, definition_version)`` still need their
+        plan: in flight, or with a compensation parked in the dead-letter queue."""
+
+    @abstractmethod
     def saga_counts(self) -> dict[tuple[str, str], int]:
         """How many sagas of each ``(saga_name, state)`` the store holds."""
 

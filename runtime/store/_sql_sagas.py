@@ -128,6 +128,15 @@ class SqlSagas(SqlBase):
         rows = self._read("SELECT state, COUNT(*) FROM saga_executions GROUP BY state")
         return {str(state): int(n) for state, n in rows}
 
+    def live_versions(self) -> dict[tuple[str, str], int]:
+        rows = self._read(
+            "SELECT saga_name, definition_version, COUNT(*) FROM saga_executions "
+            "WHERE state IN ('running', 'waiting', 'compensating') OR saga_id IN "
+            "(SELECT saga_id FROM dead_letters WHERE status = 'parked' AND saga_id IS NOT NULL) "
+            "GROUP BY saga_name, definition_version"
+        )
+        return {(str(name), str(version)): int(n) for name, version, n in rows}
+
     def saga_counts(self) -> dict[tuple[str, str], int]:
         rows = self._read(
             "SELECT saga_name, state, COUNT(*) FROM saga_executions GROUP BY saga_name, state"
