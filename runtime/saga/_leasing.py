@@ -17,10 +17,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sagacrew.runtime.saga._driving import _result_of
+from sagacrew.runtime.saga._errors import UnknownSagaError
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._recovery import Recovery
-from sagacrew.runtime.saga._types import ACTIVE_STATES
-from sagacrew.runtime.store import CorruptRecord, Fence
+from sagacrew.runtime.saga._types import ACTIVE_STATES, SagaResult, SagaState
+from sagacrew.runtime.store import (
+    CorruptRecord,
+    DeadLetter,
+    DeadLetterUpdate,
+    Fence,
+    SagaTransition,
+    SagaUpdate,
+)
+
+REDRIVE_REQUESTED = "redrive_requested"
+"""A dead letter's status while a worker is to redrive it (asked through any process)."""
 
 logger = logging.getLogger("sagacrew.runtime.saga")
 
@@ -80,15 +92,11 @@ class Leasing(Recovery):
                 if saga is None or self._plan_of(saga) is None:
                     continue
                 history = History.from_log(self.store.step_log(saga_id))
-                parked = {
-                    letter.step_index: letter
-                    for letter in self.store.list_dead_letters(status="parked", saga_id=saga_id)
-                    if letter.kind == "compensation" and letter.step_index is not None
-                }
+                parked, redrive = self._parked_of(saga_id)
             except CorruptRecord as error:
                 await self._quarantine_saga(saga_id, error)
                 continue
-            self._spawn(saga, history, parked, fence=fence)
+            self._spawn(saga, history, parked, redrive, fence=fence)
             driven.append(saga_id)
         self.claimed += len(driven)
         if driven:
@@ -148,3 +156,35 @@ class Leasing(Recovery):
             if not left or time.monotonic() >= deadline:
                 return left
             await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def _parked_of(self, saga_id: str) -> tuple[dict[int, DeadLetter], frozenset[int]]:
+        """The saga's parked compensations by step, and those an operator asked to redrive
+        (through any process: see :meth:`_redrive_through_workers`)."""
+        parked: dict[int, DeadLetter] = {}
+        redrive = set()
+        for status in ("parked", REDRIVE_REQUESTED):
+            for letter in self.store.list_dead_letters(status=status, saga_id=saga_id):
+                if letter.kind == "compensation" and letter.step_index is not None:
+                    parked[letter.step_index] = letter
+                    if status == REDRIVE_REQUESTED:
+                        redrive.add(letter.step_index)
+        return parked, frozenset(redrive)
+
+    async def _redrive_through_workers(self, reopen: SagaUpdate, letter: DeadLetter) -> SagaResult:
+        """Redrive with workers: reopen the saga and mark its dead letter, in one
+        transition; the worker that claims it runs the compensation (the dead letter
+        becomes ``redriven``, or parked again). Waits for the saga's end in the store."""
+        assert letter.id is not None
+        requested = DeadLetterUpdate(letter.id, REDRIVE_REQUESTED, reopen.updated_at)
+        await self._committer.apply(SagaTransition(update=reopen, dead_letter_update=requested))
+        return await self._wait_stored(reopen.saga_id)
+
+    async def _wait_stored(self, saga_id: str, poll_s: float = 0.1) -> SagaResult:
+        """The saga's result once the store says it is terminal (a worker drives it)."""
+        while True:
+            saga = self.store.get_saga(saga_id)
+            if saga is None:
+                raise UnknownSagaError(f"no saga {saga_id!r} in the store; check the saga id")
+            if SagaState(saga.state).terminal:
+                return _result_of(saga)
+            await asyncio.sleep(poll_s)

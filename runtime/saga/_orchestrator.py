@@ -235,6 +235,8 @@ class SagaOrchestrator(Leasing):
         """
         if saga_id in self._given_up:
             raise SagaError(self._given_up[saga_id])
+        if self._lease is not None and saga_id not in self._live:
+            return await self._wait_stored(saga_id)  # another worker may drive it
         if saga_id not in self._live and not self._restarts.pending(saga_id):
             saga = self.store.get_saga(saga_id)
             if saga is None:
@@ -330,13 +332,10 @@ class SagaOrchestrator(Leasing):
             raise UnknownSagaError(f"dead letter {dead_letter_id} names unknown saga")
         self._definition(saga.saga_name)
         now = self._env.clock()
-        await self._committer.apply(
-            SagaTransition(
-                update=SagaUpdate(
-                    saga.saga_id, now, state=SagaState.COMPENSATING.value, ended_at=None
-                )
-            )
-        )
+        reopen = SagaUpdate(saga.saga_id, now, state=SagaState.COMPENSATING.value, ended_at=None)
+        if self._lease is not None:  # a worker claims the saga and runs the compensation
+            return await self._redrive_through_workers(reopen, letter)
+        await self._committer.apply(SagaTransition(update=reopen))
         saga = self.store.get_saga(saga.saga_id)
         assert saga is not None
         self._resume(saga, redrive=frozenset({letter.step_index}))

@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     payload         TEXT    NOT NULL,  -- JSON
     error           TEXT    NOT NULL,
     attempts        INTEGER NOT NULL,
-    status          TEXT    NOT NULL,  -- parked | redriven | resolved
+    status          TEXT    NOT NULL,  -- parked | redrive_requested | redriven | resolved
     correlation_id  TEXT    NOT NULL,
     causation_id    TEXT    NOT NULL,
     created_at      DOUBLE PRECISION    NOT NULL,
