@@ -61,7 +61,7 @@ def test_list_shows_parked_letters_by_default_and_every_status_on_request(
     assert list_dead_letters(system.store, status="redriven") == []
     assert list_dead_letters(system.store, status=None) == [letter]
     assert list_dead_letters(system.store, status=None, kind="message") == []
-    with pytest.raises(OperationsError, match="parked, redriven, resolved"):
+    with pytest.raises(OperationsError, match="parked, redrive_requested, redriven, resolved"):
         list_dead_letters(system.store, status="lost")
 
 

@@ -44,7 +44,7 @@ def operations_router(ctx: AppContext, operator: OperatorGuard) -> APIRouter:
     @router.get("/dead-letters", response_model=DeadLetterList, responses=with_params)
     async def dead_letters(
         status: Annotated[
-            Literal["parked", "redriven", "resolved", "all"],
+            Literal["parked", "redrive_requested", "redriven", "resolved", "all"],
             Query(description="which dead letters (default: parked)"),
         ] = "parked",
     ) -> DeadLetterList:

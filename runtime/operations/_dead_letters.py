@@ -25,9 +25,10 @@ from sagacrew.runtime.system import SagaSystem
 
 logger = logging.getLogger("sagacrew.runtime.operations")
 
-STATUSES = ("parked", "redriven", "resolved")
-"""A dead letter's status: ``parked`` (waiting for an operator), ``redriven`` (run again
-successfully) or ``resolved`` (closed by hand)."""
+STATUSES = ("parked", "redrive_requested", "redriven", "resolved")
+"""A dead letter's status: ``parked`` (waiting for an operator), ``redrive_requested`` (an
+operator asked, a worker is to run it again), ``redriven`` (run again successfully) or
+``resolved`` (closed by hand)."""
 
 
 def list_dead_letters(
