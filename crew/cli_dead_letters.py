@@ -2,7 +2,7 @@
 
 ::
 
-    sagacrew dead-letters list DIR [--status parked|redriven|resolved|all]
+    sagacrew dead-letters list DIR [--status parked|redrive_requested|redriven|resolved|all]
     sagacrew dead-letters show DIR ID
     sagacrew dead-letters redrive DIR ID
 
@@ -37,6 +37,7 @@ class Status(StrEnum):
     """Which dead letters ``list`` shows."""
 
     parked = "parked"
+    redrive_requested = "redrive_requested"
     redriven = "redriven"
     resolved = "resolved"
     all = "all"

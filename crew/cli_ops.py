@@ -2,7 +2,7 @@
 
 ``register(app)`` adds them to the main CLI::
 
-    sagacrew dead-letters list DIR [--status parked|redriven|resolved|all]
+    sagacrew dead-letters list DIR [--status parked|redrive_requested|redriven|resolved|all]
     sagacrew dead-letters show DIR ID
     sagacrew dead-letters redrive DIR ID
     sagacrew rollback DIR [--drain-timeout-s 30] [--profile dev|prod]
