@@ -17,9 +17,8 @@ from sagacrew.agents.versions import saga_version
 from sagacrew.crew.pipeline import design
 from sagacrew.crew.pipeline import generate
 from tests.cli_helpers import sagacrew
-
-ROOT = Path(__file__).resolve().parent.parent
-ORDER = (ROOT / "examples" / "order_fulfilment.yaml").read_text("utf-8")
+from tests.test_versioning_versions import ADDED
+from tests.test_versioning_versions import ORDER
 
 STATION = ORDER.replace(
     "          status: str\n        invariants:\n          - name: ticket_status_is_known",
@@ -101,12 +100,7 @@ def test_a_new_saga_and_a_new_field_are_compatible() -> None:
 
 
 def test_a_step_added_after_the_pivot_needs_a_new_version() -> None:
-    added = ORDER.replace(
-        "      - name: approve_order\n        invoke: ordering.order.approve_order\n",
-        "      - name: approve_order\n        invoke: ordering.order.approve_order\n"
-        "      - name: reconfirm_ticket\n        invoke: kitchen.ticket.confirm_ticket\n",
-    )
-    (change,) = changes(ORDER, added)
+    (change,) = changes(ORDER, ADDED)
     assert change.kind == "new_version"
     assert "step reconfirm_ticket added after approve_order (after the pivot)" in str(change)
     assert change.path == ("sagas", "create_order", "steps")

@@ -58,6 +58,14 @@ def evolved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture
+def copied(evolved: Path, tmp_path: Path) -> Path:
+    """A copy of the evolved system that a test may change."""
+    folder = tmp_path / "system"
+    shutil.copytree(evolved, folder)
+    return folder
+
+
 def test_every_generated_saga_definition_carries_its_version() -> None:
     sagas = (ROOT / "generated" / PACKAGE / PACKAGE / "sagas.py").read_text("utf-8")
     (saga,) = json.loads((ROOT / "generated" / PACKAGE / "blueprint.json").read_text("utf-8"))[
@@ -95,10 +103,9 @@ def test_a_changed_saga_keeps_its_earlier_version_with_where_it_came_from(evolve
 
 
 def test_regeneration_with_the_same_previous_blueprint_is_byte_identical(
-    evolved: Path, tmp_path: Path
+    evolved: Path, copied: Path, tmp_path: Path
 ) -> None:
-    again = tmp_path / "again"
-    shutil.copytree(evolved, again)
+    again = copied
     spec = tmp_path / "order_fulfilment.yaml"
     spec.write_text(ADDED, "utf-8")
     generate(spec, again)  # the previous blueprint is the evolved one: nothing changes
@@ -110,11 +117,8 @@ def test_regeneration_with_the_same_previous_blueprint_is_byte_identical(
     assert f"{PACKAGE}/earlier_sagas.py" in written
 
 
-def test_going_back_to_an_earlier_plan_makes_it_current_again(
-    evolved: Path, tmp_path: Path
-) -> None:
-    back = tmp_path / "back"
-    shutil.copytree(evolved, back)
+def test_going_back_to_an_earlier_plan_makes_it_current_again(copied: Path, tmp_path: Path) -> None:
+    back = copied
     before = versions_of(back)
     spec = tmp_path / "order_fulfilment.yaml"
     spec.write_text(ORDER, "utf-8")
@@ -176,10 +180,9 @@ def test_the_package_with_an_earlier_version_passes_ruff_and_mypy_strict(
 
 
 def test_versions_lists_and_drops_an_earlier_version_but_not_the_current_one(
-    evolved: Path, tmp_path: Path
+    copied: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "system"
-    shutil.copytree(evolved, folder)
+    folder = copied
     found = versions_of(folder)
     current = next(v for v, n in found.items() if n.startswith("current"))
     earlier = next(v for v, n in found.items() if not n.startswith("current"))
