@@ -40,6 +40,13 @@ def verify(
         bool,
         typer.Option("--skip-scenarios", help="Do not run the fault plan's scenarios."),
     ] = False,
+    skip_redeploy: Annotated[
+        bool,
+        typer.Option(
+            "--skip-redeploy",
+            help="Do not run the kill, redeploy-with-a-changed-saga and restart phase.",
+        ),
+    ] = False,
     judge_store: Annotated[
         str | None,
         typer.Option(
@@ -72,6 +79,7 @@ def verify(
                 crash_run=not skip_crash,
                 contention_run=not skip_contention,
                 scenario_run=not skip_scenarios,
+                redeploy_run=not skip_redeploy,
                 progress=progress,
             )
         verdict = result.verdict
@@ -87,6 +95,12 @@ def verify(
             out.print(
                 f"contention: {len(result.contention.results)} concurrent sagas over shared "
                 f"aggregates: {result.contention.by_state}"
+            )
+        for moved in verdict.redeploy:
+            out.print(
+                f"redeploy {moved.saga} {moved.from_version} > {moved.to_version}: "
+                f"{moved.observed}",
+                markup=False,
             )
         out.print(f"report: {result.report_md} and {result.report_json}", markup=False)
         for saga in system.blueprint.sagas.sagas if system.blueprint.sagas else []:
@@ -173,6 +187,9 @@ def _print_verdict(verdict: Verdict, profile: str) -> None:
         if not scenario.passed:
             unmet = "; ".join(scenario.unmet)
             out.print(f"scenario {scenario.name}: {unmet}", style="red", markup=False)
+    for moved in verdict.redeploy:
+        for unmet in moved.unmet[:3]:
+            out.print(f"redeploy {moved.saga}: {unmet}", style="red", markup=False)
     for finding in verdict.lint_findings:
         out.print(f"lint: {finding}", style="red", markup=False)
 

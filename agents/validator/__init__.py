@@ -28,6 +28,7 @@ from sagacrew.agents.validator.report import record_verdict, render_markdown, wr
 from sagacrew.agents.validator.verdict import (
     CheckResult,
     Gate,
+    RedeployOutcome,
     ScenarioOutcome,
     Verdict,
     compute_verdict,
@@ -44,6 +45,7 @@ __all__ = [
     "Format",
     "Gate",
     "LintError",
+    "RedeployOutcome",
     "ReportError",
     "ScenarioOutcome",
     "SqlRunner",

@@ -9,7 +9,12 @@ from sagacrew.agents.validator.db import SqlRunner
 from sagacrew.agents.validator.errors import ReportError
 
 if TYPE_CHECKING:
-    from sagacrew.agents.validator.verdict import Gate, ScenarioOutcome, Verdict
+    from sagacrew.agents.validator.verdict import (
+        Gate,
+        RedeployOutcome,
+        ScenarioOutcome,
+        Verdict,
+    )
 
 MARKDOWN_NAME = "verdict.md"
 JSON_NAME = "verdict.json"
@@ -56,9 +61,34 @@ def _scenario_lines(scenarios: list[ScenarioOutcome]) -> list[str]:
     return lines
 
 
+def _redeploy_lines(redeploy: list[RedeployOutcome]) -> list[str]:
+    """The "Redeploy" section: one row per saga type, the change and what its sagas did;
+    nothing when the phase was not run."""
+    if not redeploy:
+        return []
+    lines = [
+        "",
+        "## Redeploy",
+        "",
+        "Sagas started on the generated version, the process killed with SIGKILL, the "
+        "system restarted with a changed version current: every saga must end on the plan "
+        "it started on.",
+        "",
+        "| Saga | Versions | Change | What the sagas did | Result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for outcome in redeploy:
+        result = "PASS" if outcome.passed else "FAIL: " + "; ".join(outcome.unmet[:5])
+        lines.append(
+            f"| {outcome.saga} | {outcome.from_version} > {outcome.to_version} | "
+            f"{_cell(outcome.change)} | {_cell(outcome.observed)} | {_cell(result)} |"
+        )
+    return lines
+
+
 def render_markdown(verdict: Verdict) -> str:
-    """The Markdown report: summary, gates table, checks table, fault scenarios, failing
-    sagas, lint."""
+    """The Markdown report: summary, gates table, checks table, fault scenarios, the
+    redeploy (when run), failing sagas, lint."""
     outcome = "PASSED" if verdict.passed else "FAILED"
     lines = [
         f"# Consistency verdict: {verdict.system} ({verdict.profile})",
@@ -86,6 +116,7 @@ def render_markdown(verdict: Verdict) -> str:
     lines += ["", "Each check:", ""]
     lines += [f"- **{c.name}**: {_cell(c.description)}" for c in verdict.checks]
     lines += _scenario_lines(verdict.scenarios)
+    lines += _redeploy_lines(verdict.redeploy)
     lines += ["", "## Failing sagas", ""]
     if verdict.failed_sagas:
         lines += [f"- `{s}`" for s in verdict.failed_sagas[:MAX_LISTED_SAGAS]]

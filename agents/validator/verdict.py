@@ -8,7 +8,9 @@ against a threshold profile:
 - ``step_latency_p95_ms`` <= ``Thresholds.step_latency_p95_ms_max``;
 - ``step_latency_p99_ms`` <= ``Thresholds.step_latency_p99_ms_max``;
 - ``consistency_score`` >= ``Thresholds.consistency_score_min``;
-- ``fault_scenarios``: no scenario of the fault plan failed (when scenarios were run).
+- ``fault_scenarios``: no scenario of the fault plan failed (when scenarios were run);
+- ``redeploy_keeps_plans``: across a redeploy, no saga type had a saga run a plan other
+  than the one it started on (when the redeploy phase was run).
 
 The verdict passes when every gate passes and the lint found nothing.
 """
@@ -95,6 +97,25 @@ class ScenarioOutcome:
 
 
 @dataclass(frozen=True)
+class RedeployOutcome:
+    """One saga type across a redeploy: sagas started on version ``from_version``, the
+    process killed, the system restarted with ``to_version`` current (``change`` says
+    what differs, or why a part of the change could not be made for this saga).
+
+    ``observed`` says what the sagas did; ``unmet`` lists each saga that did not keep
+    its plan, or did not end (empty when ``passed``).
+    """
+
+    saga: str
+    from_version: str
+    to_version: str
+    change: str
+    observed: str
+    passed: bool
+    unmet: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Everything the validator concluded about one system under one profile."""
 
@@ -112,6 +133,8 @@ class Verdict:
     lint_findings: list[str] = field(default_factory=list)
     scenarios: list[ScenarioOutcome] = field(default_factory=list)
     """The fault plan's scenarios, each with its outcome (empty: none were run)."""
+    redeploy: list[RedeployOutcome] = field(default_factory=list)
+    """Each saga type across a redeploy to a changed version (empty: not run)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, dicts, numbers, strings), field names as keys."""
@@ -166,6 +189,7 @@ def compute_verdict(
     lint_findings: Sequence[str] = (),
     blocking: Collection[str] = (),
     scenarios: Sequence[ScenarioOutcome] = (),
+    redeploy: Sequence[RedeployOutcome] = (),
     now: float,
 ) -> Verdict:
     """Measure the system's tables and gate the figures against ``thresholds``.
@@ -177,7 +201,8 @@ def compute_verdict(
     ``stalled``. ``blocking`` names checks that must have no violation at all (e.g. the
     generated test suite): each becomes a gate of its own, with unit ``"count"``.
     ``scenarios`` (the fault plan's, as run) join the verdict; when there are any, the
-    ``fault_scenarios`` gate counts the failed ones and must find none.
+    ``fault_scenarios`` gate counts the failed ones and must find none. Likewise
+    ``redeploy`` (each saga type across a redeploy) and the ``redeploy_keeps_plans`` gate.
     ``passed`` is true when every gate passes and ``lint_findings`` is empty.
     """
     census = read_census(db)
@@ -210,6 +235,9 @@ def compute_verdict(
     if scenarios:
         failed_scenarios = sum(not s.passed for s in scenarios)
         gates.append(_gate("fault_scenarios", failed_scenarios, 0, "<=", "count"))
+    if redeploy:
+        failed_redeploy = sum(not r.passed for r in redeploy)
+        gates.append(_gate("redeploy_keeps_plans", failed_redeploy, 0, "<=", "count"))
     failed = sorted({s for s in named if s in census.states} | set(census.stuck))
     return Verdict(
         system=system,
@@ -225,6 +253,7 @@ def compute_verdict(
         passed=all(g.passed for g in gates) and not lint_findings,
         lint_findings=list(lint_findings),
         scenarios=list(scenarios),
+        redeploy=list(redeploy),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.validator import (
     CheckResult,
+    RedeployOutcome,
     ScenarioOutcome,
     Verdict,
     compute_verdict,
@@ -111,6 +112,7 @@ def judged_verdict(
     lint_findings: Sequence[str],
     blocking: Sequence[str],
     scenarios: Sequence[ScenarioOutcome] = (),
+    redeploy: Sequence[RedeployOutcome] = (),
 ) -> Verdict:
     """The verdict over ``store``: ``extra`` checks, then replay and the spec's system
     invariants, gated against ``profile``; recorded in ``consistency_validations``."""
@@ -131,6 +133,7 @@ def judged_verdict(
         lint_findings=lint_findings,
         blocking=blocking,
         scenarios=scenarios,
+        redeploy=redeploy,
         now=now,
     )
     record_verdict(store, verdict, now=now)

@@ -2,7 +2,8 @@
 
 ``run_workload`` executes every saga type ``n`` times under the generated fault plan.
 ``verify`` does what a reviewer would: lint the generated code for the seed's defects,
-run the generated test suite, run a fault-injected workload on a fresh store, check the
+run the generated test suite, run a fault-injected workload on a fresh store (then a
+crash, contention, the fault scenarios and a redeploy beside it), check the
 validation SQL and the replay checks over the runtime's own tables, and compute the
 verdict against the chosen profile. It writes ``verdict.md`` and ``verdict.json``, the
 run's Prometheus metrics (``metrics.prom``, node-exporter textfile format), a row in
@@ -12,7 +13,6 @@ run's Prometheus metrics (``metrics.prom``, node-exporter textfile format), a ro
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +21,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from sagacrew.agents.generated import GeneratedSystem
-from sagacrew.agents.validator import CheckResult, ScenarioOutcome, write_reports
+from sagacrew.agents.validator import (
+    CheckResult,
+    RedeployOutcome,
+    ScenarioOutcome,
+    write_reports,
+)
 from sagacrew.agents.validator.verification.contention import (
     ContentionPlan,
     ContentionRun,
@@ -30,6 +35,8 @@ from sagacrew.agents.validator.verification.contention import (
     run_contention,
 )
 from sagacrew.agents.validator.verification.fault_scenarios import run_fault_scenarios
+from sagacrew.agents.validator.verification.killed_run import kill_midway
+from sagacrew.agents.validator.verification.redeploy import run_redeploy
 from sagacrew.agents.validator.verification.store_verdict import (
     ReportedVerdict,
     check_profile,
@@ -114,23 +121,7 @@ def crash_and_recover(
     system on the same store here and wait for every saga it finds in flight."""
     total = sagas_per_type * len(system.definition.sagas)
     kill_after = max(1, min(total - 1, round(total * system.workload.crash_after)))
-    child = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sagacrew.agents.validator.verification.crash_worker",
-            str(system.root.resolve()),
-            store_url,
-            str(sagas_per_type),
-            str(kill_after),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != -signal.SIGKILL:
-        tail = (child.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"the crash run exited with {child.returncode}, not SIGKILL: {tail}")
+    kill_midway(system, store_url, sagas_per_type=sagas_per_type, kill_after=kill_after)
 
     async def restart() -> list[SagaResult]:
         saga_system = system.definition(store_url, faults=system.workload_faults(), metrics=metrics)
@@ -221,6 +212,7 @@ def verify(
     crash_run: bool = True,
     contention_run: bool = True,
     scenario_run: bool = True,
+    redeploy_run: bool = True,
     progress: Progress | None = None,
 ) -> Verification:
     """Lint, test, fault-inject, check, score: the whole verdict for ``system``.
@@ -235,7 +227,10 @@ def verify(
     blocking gates: a lost update or orphaned external work fails the verdict. With
     ``scenario_run``, every scenario of the blueprint's fault plan runs as a targeted
     experiment in stores of its own (:mod:`.fault_scenarios`); each is
-    listed in the verdict with its outcome, and a failed one fails it.
+    listed in the verdict with its outcome, and a failed one fails it. With
+    ``redeploy_run``, a workload killed midway is restarted with a changed version of
+    every saga current (:mod:`.redeploy`): each saga must end on the plan it started on,
+    or the ``redeploy_keeps_plans`` gate fails.
     """
     blueprint = system.blueprint
     assert blueprint.validation is not None
@@ -290,6 +285,12 @@ def verify(
             system, store_url, progress=lambda done, n: step("fault scenarios", done, n)
         )
 
+    redeploy: list[RedeployOutcome] = []
+    if redeploy_run:
+        step("redeploy", 0, 1)
+        redeploy = run_redeploy(system, store_url)
+        step("redeploy", 1, 1)
+
     from sagacrew.runtime import open_store
 
     store = open_store(store_url)
@@ -303,6 +304,7 @@ def verify(
             lint_findings=findings,
             blocking=["generated_tests_pass", *(c.name for c in contention_extra)],
             scenarios=scenarios,
+            redeploy=redeploy,
         )
         step("consistency checks", 1, 1)
     finally:
