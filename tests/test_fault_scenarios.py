@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from cli_helpers import copy_of_generated
 
 from sagacrew.agents.blueprint import FaultExpectation
 from sagacrew.agents.generated import GeneratedSystem
@@ -31,11 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def order(tmp_path_factory: pytest.TempPathFactory) -> GeneratedSystem:
     """A copy of the generated order system (its reports go to the copy's state dir)."""
-    root = tmp_path_factory.mktemp("scenarios") / "order_fulfilment"
-    shutil.copytree(
-        ROOT / "generated" / "order_fulfilment", root, ignore=shutil.ignore_patterns(".sagacrew")
+    return open_generated(
+        copy_of_generated("order_fulfilment", tmp_path_factory.mktemp("scenarios"))
     )
-    return open_generated(root)
 
 
 def _quick_verify(system: GeneratedSystem, tmp_path: Path) -> Verdict:

@@ -6,11 +6,11 @@ example and reports the saga when recovery ignores versions or lacks version N."
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import copy_of_generated
 
 from sagacrew.agents.generated import GeneratedSystem
 from sagacrew.agents.generated import open_generated
@@ -22,17 +22,13 @@ from sagacrew.runtime.saga import SagaOrchestrator
 from sagacrew.runtime.saga._driving import SagaDriving
 from sagacrew.runtime.store import SagaExecution
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def order(tmp_path_factory: pytest.TempPathFactory) -> GeneratedSystem:
     """A copy of the generated order system (its reports go to the copy's state dir)."""
-    root = tmp_path_factory.mktemp("redeploy") / "order_fulfilment"
-    shutil.copytree(
-        ROOT / "generated" / "order_fulfilment", root, ignore=shutil.ignore_patterns(".sagacrew")
+    return open_generated(
+        copy_of_generated("order_fulfilment", tmp_path_factory.mktemp("redeploy"))
     )
-    return open_generated(root)
 
 
 def test_next_version_adds_a_read_only_step_after_the_pivot_and_tags_a_compensation(
