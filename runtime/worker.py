@@ -138,13 +138,14 @@ async def run_worker(
             assert orchestrator is not None
             renew_every = options.lease_s / 3
             renewed = time.monotonic()
-            heard = _Registry(store, options, started_at=time.time())
+            heard = _Registry(store, options, time.time(), store.actors_epoch())
             heard.report(_report(options.worker_id, orchestrator))
             while not stop.is_set():
                 try:
                     if time.monotonic() - renewed >= renew_every:
                         orchestrator.renew()
                         renewed = time.monotonic()
+                        await heard.follow_restarts(system)
                         heard.report(_report(options.worker_id, orchestrator))
                     await orchestrator.claim()
                     await orchestrator.take_inbox()
@@ -162,14 +163,31 @@ async def run_worker(
         system.store.close()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Registry:
     """A worker's entry in the store's registry (``saga_workers``), rewritten at every
-    heartbeat: what the status API and ``/metrics`` of ``serve --workers`` show per worker."""
+    heartbeat: what the status API and ``/metrics`` of ``serve --workers`` show per worker,
+    and which cluster-wide actor restart (a rollback's restore) it has done."""
 
     store: Store
     options: WorkerOptions
     started_at: float
+    actors_epoch: int
+
+    async def follow_restarts(self, system: SagaSystem) -> None:
+        """Restart this worker's actors when a rollback asked every worker to, once it
+        drives no saga (the rollback drained them first): each aggregate instance is
+        rebuilt from its latest snapshot plus later events, as in one process."""
+        asked = self.store.actors_epoch()
+        orchestrator = system.orchestrator
+        if asked <= self.actors_epoch or orchestrator is None or orchestrator.in_flight:
+            return
+        from sagacrew.runtime.operations import restart_supervision_tree
+
+        restart = await restart_supervision_tree(system)
+        if restart.ok:
+            self.actors_epoch = asked
+            logger.info("worker %s: actors restarted (epoch %d)", self.options.worker_id, asked)
 
     def report(self, report: WorkerReport, *, stopped: bool = False) -> None:
         now = time.time()
@@ -178,8 +196,9 @@ class _Registry:
         )
         ended = now if stopped else None
         record = WorkerRecord(
-            report.worker_id, self.options.lease_s, self.started_at, now, ended, counts
-        )
+            report.worker_id, self.options.lease_s, self.started_at, now, ended, counts,
+            self.actors_epoch,
+        )  # fmt: skip
         try:
             self.store.report_worker(record)
         except StoreError as error:  # the next heartbeat tries again

@@ -10,7 +10,9 @@ stored snapshot and against the aggregate's invariants (the runtime's one replay
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from sagacrew.runtime.operations._access import (
@@ -20,6 +22,7 @@ from sagacrew.runtime.operations._access import (
     supervisor_spec,
 )
 from sagacrew.runtime.replay_check import ReplayCheck, check_streams
+from sagacrew.runtime.store import Store
 from sagacrew.runtime.system import SagaSystem
 
 __all__ = ["ReplayCheck", "TreeRestart", "check_replay", "restart_supervision_tree"]
@@ -92,3 +95,17 @@ def check_replay(system: SagaSystem) -> ReplayCheck:
     keep its invariants (reported, not part of ``ok``).
     """
     return check_streams(aggregate_prototypes(system))
+
+
+async def restart_workers(store: Store, timeout_s: float, poll_s: float = 0.1) -> list[str]:
+    """Ask every worker to restart its actors (the store's ``actors_epoch``) and wait up to
+    ``timeout_s`` until each live one reports it did (at its next heartbeat, once it drives
+    no saga); the ids of the live workers that did not."""
+    asked = store.request_actor_restart(time.time())
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = time.time()
+        behind = [w.worker_id for w in store.workers() if w.live(now) and w.actors_epoch < asked]
+        if not behind or time.monotonic() >= deadline:
+            return behind
+        await asyncio.sleep(poll_s)

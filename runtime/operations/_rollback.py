@@ -1,9 +1,11 @@
 """The seed's rollback procedure: pause, drain, restore from snapshots, re-validate, resume.
 
-1. **pause**: new sagas are refused (``SagaPaused``); sagas in flight go on;
-2. **drain**: wait up to ``drain_timeout_s`` for the sagas in flight to finish;
+1. **pause**: new sagas are refused (``SagaPaused``); sagas in flight go on (with
+   workers: in every process in front of them, the store's switch);
+2. **drain**: wait up to ``drain_timeout_s`` for the sagas in flight to finish (with
+   workers: in every worker);
 3. **restore**: restart the supervision tree, so every actor instance is rebuilt from
-   its latest snapshot plus the later events;
+   its latest snapshot plus the later events (with workers, in every live worker too);
 4. **replay check**: the rebuilt state of every aggregate instance equals a full replay,
    and every snapshot equals the replay up to its version;
 5. **validate**: re-run the consistency validation;
@@ -35,6 +37,7 @@ from sagacrew.runtime.operations._restore import (
     ReplayCheck,
     check_replay,
     restart_supervision_tree,
+    restart_workers,
 )
 from sagacrew.runtime.operations._validation import Validate, run_validation
 from sagacrew.runtime.saga import SagaState
@@ -201,7 +204,9 @@ async def rollback(
         record.skip(("restore", "replay_check", "validate", "resume"), "the drain did not finish")
     else:
         record("drain", "ok", "no saga in flight")
-        replay, validation_passed, reason = await _restore_and_validate(system, record, validate)
+        replay, validation_passed, reason = await _restore_and_validate(
+            system, record, validate, drain_timeout_s
+        )
         if replay is not None and replay.ok and validation_passed:
             orchestrator.resume()
             record("resume", "ok", "new sagas are accepted again")
@@ -224,7 +229,7 @@ async def rollback(
 
 
 async def _restore_and_validate(
-    system: SagaSystem, record: _Recorder, validate: Validate
+    system: SagaSystem, record: _Recorder, validate: Validate, timeout_s: float
 ) -> tuple[ReplayCheck | None, bool | None, str]:
     """Steps 3-5; returns the replay check, the validation outcome and the reason line."""
     try:
@@ -238,11 +243,19 @@ async def _restore_and_validate(
         record("restore", "failed", f"actors not running after the restart: {restart.dead}")
         record.skip(("replay_check", "validate", "resume"), "actor state was not restored")
         return None, None, f"actors {', '.join(restart.dead)} did not start again"
+    workers = ""
+    if system.lease is not None:  # the workers restart theirs too (see restart_workers)
+        behind = await restart_workers(system.store, timeout_s)
+        if behind:
+            record("restore", "failed", f"workers did not restart their actors: {behind}")
+            record.skip(("replay_check", "validate", "resume"), "actor state was not restored")
+            return None, None, f"workers {', '.join(behind)} did not restart their actors"
+        workers = " (and in every live worker)"
     record(
         "restore",
         "ok",
-        f"supervision tree {restart.root!r} restarted; {len(restart.alive)} actors running, "
-        "each instance rebuilt from its latest snapshot plus later events",
+        f"supervision tree {restart.root!r} restarted{workers}; {len(restart.alive)} actors "
+        "running, each instance rebuilt from its latest snapshot plus later events",
     )
     try:
         replay = check_replay(system)

@@ -78,3 +78,12 @@ class LeaseRecorder(ABC):
     @abstractmethod
     def cluster_paused(self) -> bool:
         """True while new sagas are paused for the whole cluster."""
+
+    @abstractmethod
+    def request_actor_restart(self, now: float) -> int:
+        """Ask every worker to restart its actors (each rebuilds its aggregates from their
+        snapshots and events, when it drives no saga): the new epoch to wait for."""
+
+    @abstractmethod
+    def actors_epoch(self) -> int:
+        """How many cluster-wide actor restarts were asked for."""

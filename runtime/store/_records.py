@@ -345,6 +345,8 @@ class WorkerRecord:
     seen_at: float
     stopped_at: float | None
     counts: WorkerCounts
+    actors_epoch: int = 0
+    """How many cluster-wide actor restarts (a rollback's restore) this worker has done."""
 
     def live(self, now: float) -> bool:
         """Running and heard from within its lease."""

@@ -10,7 +10,7 @@ from sagacrew.runtime.store._sql_base import SqlBase
 
 _WORKER_COLUMNS = (
     "worker_id, lease_s, started_at, seen_at, stopped_at, claimed, leases_lost, "
-    "writes_refused, driving"
+    "writes_refused, driving, actors_epoch"
 )
 
 
@@ -20,11 +20,13 @@ class SqlWorkers(SqlBase):
     def report_worker(self, report: WorkerRecord) -> None:
         with self._transaction() as cursor:
             cursor.run(
-                f"INSERT INTO saga_workers ({_WORKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO saga_workers ({_WORKER_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (worker_id) DO UPDATE SET lease_s = excluded.lease_s, "
                 "seen_at = excluded.seen_at, stopped_at = excluded.stopped_at, "
                 "claimed = excluded.claimed, leases_lost = excluded.leases_lost, "
-                "writes_refused = excluded.writes_refused, driving = excluded.driving",
+                "writes_refused = excluded.writes_refused, driving = excluded.driving, "
+                "actors_epoch = excluded.actors_epoch",
                 (
                     report.worker_id,
                     report.lease_s,
@@ -32,6 +34,7 @@ class SqlWorkers(SqlBase):
                     report.seen_at,
                     report.stopped_at,
                     *astuple(report.counts),
+                    report.actors_epoch,
                 ),
             )
 
@@ -44,7 +47,8 @@ class SqlWorkers(SqlBase):
                 float(started),
                 float(seen),
                 None if stopped is None else float(stopped),
-                WorkerCounts(*(int(count) for count in counts)),
+                WorkerCounts(*(int(count) for count in counts[:4])),
+                int(counts[4]),
             )
             for worker_id, lease_s, started, seen, stopped, *counts in rows
         ]
@@ -60,3 +64,18 @@ class SqlWorkers(SqlBase):
     def cluster_paused(self) -> bool:
         rows = self._read("SELECT value FROM saga_controls WHERE name = 'paused'")
         return bool(rows) and rows[0][0] == "true"
+
+    def request_actor_restart(self, now: float) -> int:
+        with self._transaction() as cursor:
+            rows = cursor.run(
+                "INSERT INTO saga_controls (name, value, set_at) VALUES ('actors_epoch', '1', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = "
+                "CAST(CAST(saga_controls.value AS INTEGER) + 1 AS TEXT), set_at = excluded.set_at "
+                "RETURNING value",
+                (now,),
+            )
+        return int(rows[0][0])
+
+    def actors_epoch(self) -> int:
+        rows = self._read("SELECT value FROM saga_controls WHERE name = 'actors_epoch'")
+        return int(rows[0][0]) if rows else 0

@@ -162,7 +162,10 @@ class SqliteStore(SqlStore):
             self._conn.close()
 
 
-_ADDED_COLUMNS = (("saga_executions", "definition_version", "TEXT NOT NULL DEFAULT ''"),)
+_ADDED_COLUMNS = (
+    ("saga_executions", "definition_version", "TEXT NOT NULL DEFAULT ''"),
+    ("saga_workers", "actors_epoch", "BIGINT NOT NULL DEFAULT 0"),
+)
 """Columns added since a store's tables may have been created (SQLite has no ``ADD COLUMN
 IF NOT EXISTS``; schema_postgres.sql says it in SQL)."""
 

@@ -202,7 +202,8 @@ CREATE TABLE IF NOT EXISTS saga_workers (
     claimed         BIGINT NOT NULL,
     leases_lost     BIGINT NOT NULL,
     writes_refused  BIGINT NOT NULL,
-    driving         BIGINT NOT NULL
+    driving         BIGINT NOT NULL,
+    actors_epoch    BIGINT NOT NULL DEFAULT 0  -- the actor restarts it has done (rollback)
 );
 
 -- Switches every process reads: 'paused' ('true'/'false') refuses new sagas cluster-wide.

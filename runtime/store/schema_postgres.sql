@@ -201,7 +201,8 @@ CREATE TABLE IF NOT EXISTS saga_workers (
     claimed         BIGINT NOT NULL,
     leases_lost     BIGINT NOT NULL,
     writes_refused  BIGINT NOT NULL,
-    driving         BIGINT NOT NULL
+    driving         BIGINT NOT NULL,
+    actors_epoch    BIGINT NOT NULL DEFAULT 0  -- the actor restarts it has done (rollback)
 );
 
 -- Switches every process reads: 'paused' ('true'/'false') refuses new sagas cluster-wide.
@@ -211,5 +212,6 @@ CREATE TABLE IF NOT EXISTS saga_controls (
     set_at  DOUBLE PRECISION NOT NULL
 );
 
--- Stores made before saga definitions had versions.
+-- Columns added since a store's tables may have been created.
 ALTER TABLE saga_executions ADD COLUMN IF NOT EXISTS definition_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE saga_workers ADD COLUMN IF NOT EXISTS actors_epoch BIGINT NOT NULL DEFAULT 0;
