@@ -74,8 +74,9 @@ def _plain(value: Any) -> Any:
 class _PgCursor:
     """A transaction's cursor."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], *, whole_queries: bool = False) -> None:
         self._cursor = cursor
+        self._whole_queries = whole_queries
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._cursor.execute(qmark_to_format(sql), checked(params))
@@ -85,15 +86,40 @@ class _PgCursor:
         return self.run_batch([(sql, rows)])[0]
 
     def run_batch(self, statements: Sequence[Statement]) -> list[int]:
-        # One statement after another, not a psycopg pipeline: a worker frozen (SIGSTOP, a
-        # long pause) in the middle of a pipeline leaves its transaction busy on the
-        # server, out of reach of idle_in_transaction_session_timeout, still holding the
-        # locks its sagas' new owner waits on (tests/test_workers.py then saw steps time
-        # out); between two statements the transaction is idle and is ended after a lease.
+        if self._whole_queries:
+            return self._run_whole(statements)
         counts = []
-        for sql, rows in statements:
+        for sql, rows in statements:  # psycopg pipelines an executemany's rows
             self._cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
             counts.append(self._cursor.rowcount)
+        return counts
+
+    def _run_whole(self, statements: Sequence[Statement]) -> list[int]:
+        """Every row's statement bound here (``ClientCursor.mogrify``) and sent as one
+        simple-protocol query, never a pipeline. For a store shared by workers: a worker
+        frozen (SIGSTOP, a long pause) in the middle of an executemany's pipeline leaves
+        its backend waiting for the rest, out of reach of
+        idle_in_transaction_session_timeout, holding the lease and saga rows its sagas'
+        new owner needs until it wakes; a whole query sent, the backend is idle and the
+        server ends the transaction after a lease. It costs about half the write rate of
+        the pipeline, which a single process (nobody waits on its locks) keeps."""
+        texts: list[str] = []
+        sizes: list[int] = []
+        with psycopg.ClientCursor(self._cursor.connection) as client:
+            for sql, rows in statements:
+                query = qmark_to_format(sql)
+                texts.extend(client.mogrify(query, checked(row)) for row in rows)
+                sizes.append(len(rows))
+            if not texts:
+                return [0 for _ in statements]
+            client.execute(";\n".join(texts).encode())
+            counts = []
+            for size in sizes:
+                total = 0
+                for _ in range(size):
+                    total += max(client.rowcount, 0)
+                    client.nextset()
+                counts.append(total)
         return counts
 
 
@@ -212,7 +238,8 @@ class PostgresStore(SqlStore):
     :class:`StoreUnavailable` too, and the saga tables make replaying it a no-op. The
     writer thread (:meth:`writer_thread`) has a connection of its own, healing the same
     way. ``settings`` are server settings of every connection (``set_config``), e.g. a
-    worker's ``idle_in_transaction_session_timeout``.
+    worker's ``idle_in_transaction_session_timeout``; with them the store is taken as
+    shared by workers, and its batches are sent as whole queries, not pipelines.
     """
 
     _skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -231,6 +258,9 @@ class PostgresStore(SqlStore):
         self._where = url.split("@")[-1]  # never echo a password
         self._main = _Link(url, self._where, settings or {})
         self._writer_link = _Link(url, self._where, settings or {})
+        # Settings (a worker's timeouts) mean other workers share this store: batches are
+        # then sent as whole queries (see _PgCursor._run_whole).
+        self._shared = bool(settings)
         try:
             conn = self._main.conn = self._main.connect()
             with conn.transaction():
@@ -255,7 +285,7 @@ class PostgresStore(SqlStore):
             conn = link.connection()
             try:
                 with conn.transaction(), conn.cursor() as cursor:
-                    yield _PgCursor(cursor)
+                    yield _PgCursor(cursor, whole_queries=self._shared)
             except psycopg.Error as exc:
                 raise link.failed(exc) from exc
 
