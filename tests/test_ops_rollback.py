@@ -59,6 +59,12 @@ def gated_system(url: str, gate: Gate) -> SagaSystem:
     return order_system(url, gated)
 
 
+EVERY_STEP_OK = [
+    (name, "ok") for name in ("pause", "drain", "restore", "replay_check", "validate", "resume")
+]
+"""A rollback that went through: every step ok, in order."""
+
+
 def steps(report: RollbackReport) -> list[tuple[str, str]]:
     return [(step.name, step.outcome) for step in report.steps]
 
@@ -105,14 +111,7 @@ def test_rollback_pauses_during_the_drain_refuses_new_sagas_then_resumes(sqlite_
 
     report, drained_state, after_state = asyncio.run(scenario())
     assert drained_state == "completed"
-    assert steps(report) == [
-        ("pause", "ok"),
-        ("drain", "ok"),
-        ("restore", "ok"),
-        ("replay_check", "ok"),
-        ("validate", "ok"),
-        ("resume", "ok"),
-    ]
+    assert steps(report) == EVERY_STEP_OK
     assert report.resumed and report.validation_passed is True
     assert after_state == "completed", "new sagas are accepted again after the resume"
 
