@@ -33,30 +33,19 @@ def cluster(
 ) -> None:
     """Run the system's workers in a Ray cluster: Ray restarts what dies, where there is room."""
     with _user_errors():
-        from sagacrew.runtime.cluster import (
-            ClusterError,
-            ClusterWorker,
-            cluster_status,
-            place_workers,
-            stop_cluster,
-        )
+        from sagacrew.runtime.cluster import ClusterError, cluster_command
         from sagacrew.runtime.loader import load_system
         from sagacrew.runtime.worker import WorkerError
 
         try:
             loaded = load_system(system_dir)
-            if status or stop:
-                act = stop_cluster if stop else cluster_status
-                shown = act(ray, loaded.package.__name__)
-                if not shown:
-                    out.print(f"no workers of {loaded.name} in the Ray cluster at {ray}")
-            else:
-                if store is None:
-                    raise ClusterError("--store URL is missing: the PostgreSQL the workers share")
-                worker = ClusterWorker.of(
-                    loaded, store, lease_s=lease_s, poll_s=poll_s, capacity=capacity
-                )
-                shown = place_workers(ray, worker, workers, cpus=cpus)
+            options = {"lease_s": lease_s, "poll_s": poll_s, "capacity": capacity}
+            shown = cluster_command(
+                loaded, ray, store, workers=workers, cpus=cpus, status=status, stop=stop,
+                **options,
+            )  # fmt: skip
+            if not shown and (status or stop):
+                out.print(f"no workers of {loaded.name} in the Ray cluster at {ray}")
             for one in shown:
                 out.print(str(one), markup=False)
         except (ClusterError, WorkerError) as error:

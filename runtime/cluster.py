@@ -42,6 +42,7 @@ __all__ = [
     "ClusterWorker",
     "WorkerHost",
     "WorkerStatus",
+    "cluster_command",
     "cluster_status",
     "place_workers",
     "stop_cluster",
@@ -254,3 +255,26 @@ def _stop(ray: Any, name: str) -> WorkerStatus:
     ray.kill(handle, no_restart=True)
     logger.info("stopped %s", name, extra={"report": asdict(status.report)})
     return status
+
+
+def cluster_command(
+    loaded: LoadedSystem,
+    address: str,
+    store_url: str | None,
+    *,
+    workers: int = 2,
+    cpus: float = 1.0,
+    status: bool = False,
+    stop: bool = False,
+    **options: Any,
+) -> list[WorkerStatus]:
+    """What ``sagacrew cluster`` and ``python -m <system> cluster`` do: report the hosted
+    workers (``status``), stop them (``stop``), or place ``workers`` of them on the
+    PostgreSQL at ``store_url`` with the worker ``options`` (lease_s, poll_s, capacity)."""
+    package = loaded.package.__name__
+    if stop or status:
+        return (stop_cluster if stop else cluster_status)(address, package)
+    if store_url is None:
+        raise ClusterError("--store URL is missing: the PostgreSQL the workers share")
+    worker = ClusterWorker.of(loaded, store_url, **options)
+    return place_workers(address, worker, workers, cpus=cpus)

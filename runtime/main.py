@@ -52,7 +52,7 @@ def system_main(package: str, here: Path, argv: list[str] | None = None) -> None
     parser = _parser(package)
     options: dict[str, Any] = vars(parser.parse_args(argv))
     from sagacrew.runtime.api import ServeError, serve_loaded
-    from sagacrew.runtime.cluster import ClusterError
+    from sagacrew.runtime.cluster import ClusterError, cluster_command
     from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, read_blueprint
     from sagacrew.runtime.store import StoreError
     from sagacrew.runtime.worker import WorkerError, WorkerOptions, serve_worker
@@ -69,26 +69,12 @@ def system_main(package: str, here: Path, argv: list[str] | None = None) -> None
             print(report)
             return
         if command == "cluster":
-            for line in _cluster(loaded, **options):
-                print(line)
+            address, store_url = options.pop("address"), options.pop("store_url")
+            for status in cluster_command(loaded, address, store_url, **options):
+                print(status)
             return
         env = os.environ.get
         secrets, webhook = [env("SAGACREW_EVENT_SECRETS", "")], env("SAGACREW_ALERT_WEBHOOK")
         serve_loaded(loaded, **options, alert_webhook=webhook, event_secrets=secrets)
     except (ClusterError, GeneratedSystemError, ServeError, StoreError, WorkerError) as error:
         parser.exit(2, f"{parser.prog}: {error}\n")
-
-
-def _cluster(
-    loaded: Any, address: str, store_url: str | None, workers: int, cpus: float, **asked: bool
-) -> list[str]:
-    """``cluster``: place the workers (the default), or report or stop them."""
-    from sagacrew.runtime import cluster
-
-    if asked["stop"] or asked["status"]:
-        act = cluster.stop_cluster if asked["stop"] else cluster.cluster_status
-        return [str(status) for status in act(address, loaded.package.__name__)]
-    if store_url is None:
-        raise cluster.ClusterError("--store URL is missing: the PostgreSQL the workers share")
-    worker = cluster.ClusterWorker.of(loaded, store_url)
-    return [str(s) for s in cluster.place_workers(address, worker, workers, cpus=cpus)]

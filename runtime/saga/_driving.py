@@ -63,6 +63,9 @@ def _result_of(saga: SagaExecution) -> SagaResult:
     )
 
 
+REDRIVE_REQUESTED = "redrive_requested"  # a dead letter a worker is to redrive
+
+
 class SagaDriving:
     """The sagas running in this process, and how each run is driven to its end."""
 
@@ -174,9 +177,8 @@ class SagaDriving:
         )
 
     def _plan_of(self, saga: SagaExecution) -> SagaDefinition | None:
-        """The definition ``saga`` started on: its recorded version (the current one or an
-        earlier one kept for it), or the current one for a saga recorded without a
-        version; ``None`` when this process does not have it."""
+        """The definition ``saga`` started on (its version, current or kept; the current
+        one for an unversioned saga); ``None`` when this process lacks it."""
         if not saga.definition_version:
             return self._definitions.get(saga.saga_name)
         return self._versions.get((saga.saga_name, saga.definition_version))
@@ -242,12 +244,21 @@ class SagaDriving:
         late: frozenset[int] = frozenset(),
     ) -> SagaRun:
         history = History.from_log(self.store.step_log(saga.saga_id))
-        parked = {
-            letter.step_index: letter
-            for letter in self.store.list_dead_letters(status="parked", saga_id=saga.saga_id)
-            if letter.kind == "compensation" and letter.step_index is not None
-        }
-        return self._spawn(saga, history, parked, redrive, late)
+        parked, requested = self._parked_of(saga.saga_id)
+        return self._spawn(saga, history, parked, redrive | requested, late)
+
+    def _parked_of(self, saga_id: str) -> tuple[dict[int, DeadLetter], frozenset[int]]:
+        """Its parked compensations by step, and those asked to redrive through a worker."""
+        parked: dict[int, DeadLetter] = {}
+        requested = set()
+        for letter in self.store.list_dead_letters(saga_id=saga_id):
+            index = letter.step_index
+            if letter.kind == "compensation" and index is not None:
+                if letter.status in ("parked", REDRIVE_REQUESTED):
+                    parked[index] = letter
+                if letter.status == REDRIVE_REQUESTED:
+                    requested.add(index)
+        return parked, frozenset(requested)
 
     def _spawn(
         self,

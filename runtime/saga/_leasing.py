@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sagacrew.runtime.saga._driving import _result_of
+from sagacrew.runtime.saga._driving import REDRIVE_REQUESTED, _result_of
 from sagacrew.runtime.saga._errors import UnknownSagaError
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._recovery import Recovery
@@ -30,9 +30,6 @@ from sagacrew.runtime.store import (
     SagaTransition,
     SagaUpdate,
 )
-
-REDRIVE_REQUESTED = "redrive_requested"
-"""A dead letter's status while a worker is to redrive it (asked through any process)."""
 
 logger = logging.getLogger("sagacrew.runtime.saga")
 
@@ -156,19 +153,6 @@ class Leasing(Recovery):
             if not left or time.monotonic() >= deadline:
                 return left
             await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-
-    def _parked_of(self, saga_id: str) -> tuple[dict[int, DeadLetter], frozenset[int]]:
-        """The saga's parked compensations by step, and those an operator asked to redrive
-        (through any process: see :meth:`_redrive_through_workers`)."""
-        parked: dict[int, DeadLetter] = {}
-        redrive = set()
-        for status in ("parked", REDRIVE_REQUESTED):
-            for letter in self.store.list_dead_letters(status=status, saga_id=saga_id):
-                if letter.kind == "compensation" and letter.step_index is not None:
-                    parked[letter.step_index] = letter
-                    if status == REDRIVE_REQUESTED:
-                        redrive.add(letter.step_index)
-        return parked, frozenset(redrive)
 
     async def _redrive_through_workers(self, reopen: SagaUpdate, letter: DeadLetter) -> SagaResult:
         """Redrive with workers: reopen the saga and mark its dead letter, in one
