@@ -77,6 +77,7 @@ def versions(
 def _live_counts(system_dir: Path, store: str | None) -> dict[tuple[str, str], int] | None:
     """Sagas per (saga, version) that still need their plan, from ``store`` or the store
     ``sagacrew run`` writes in ``system_dir``; ``None`` when there is neither."""
+    from sagacrew.agents.validator.verification.verify import sqlite_url
     from sagacrew.runtime.loader import STATE_DIR
     from sagacrew.runtime.store import StoreError, open_store
 
@@ -84,7 +85,7 @@ def _live_counts(system_dir: Path, store: str | None) -> dict[tuple[str, str], i
         database = system_dir / STATE_DIR / "runtime.db"
         if not database.is_file():
             return None
-        store = f"sqlite:///{database.resolve()}"
+        store = sqlite_url(database)
     try:
         with open_store(store) as opened:
             return opened.live_versions()
