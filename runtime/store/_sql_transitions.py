@@ -44,7 +44,7 @@ _INSERT_STEP = (
     "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
     "compensatable, idempotency_key, started_at, ended_at, latency_ms, error, result, "
     "correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (idempotency_key, status) DO NOTHING"
+    "ON CONFLICT (saga_id, step_index, idempotency_key, status) DO NOTHING"
 )
 
 
