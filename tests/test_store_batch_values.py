@@ -14,11 +14,6 @@ from sagacrew.runtime.store import StoreError
 from sagacrew.runtime.store import open_store
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 def _batch(**columns: object) -> list[SagaTransition]:
     first = step_entry("s-1", 0, "reserve", "forward", "started", **columns)
     return [SagaTransition(create=saga_row("s-1", "running", 0.0), step=first)]
@@ -32,9 +27,9 @@ def _batch(**columns: object) -> list[SagaTransition]:
     ],
 )
 def test_a_batch_with_a_value_the_store_cannot_hold_is_refused_and_writes_nothing(
-    url: str, columns: dict[str, object], refusal: str
+    store_url: str, columns: dict[str, object], refusal: str
 ) -> None:
-    with closing(open_store(url)) as store:
+    with closing(open_store(store_url)) as store:
         with pytest.raises(StoreError, match=refusal):
             store.apply_saga_transitions(_batch(**columns))
         assert store.get_saga("s-1") is None

@@ -180,6 +180,18 @@ def _with_changes(saga: SagaExecution, changes: Mapping[str, Any]) -> SagaExecut
     return copy
 
 
+def _stored(changes: dict[str, Any], saga: SagaExecution) -> dict[str, Any]:
+    """The ``changes`` the saga row takes: its ``data`` only with a change of state (then
+    always, whole), so each step's result is stored once, in its step-log row, and a
+    settled saga's row holds all its data. The store merges the results of an unsettled
+    saga's succeeded steps into the data it reads (see ``SagaExecution.data``)."""
+    if "state" in changes:
+        return changes if "data" in changes else {**changes, "data": saga.data}
+    if "data" in changes:
+        return {name: value for name, value in changes.items() if name != "data"}
+    return changes
+
+
 class _ResultsBefore(Mapping[str, Mapping[str, Any]]):
     """``{step name: result}`` of the steps before ``index`` that succeeded, in step
     order (``StepContext.step_results``), worked out when first read."""
@@ -253,7 +265,9 @@ class RunCore:
             # as last committed (read from the store when the run began, then changed only
             # by this run's commits; a fenced write fails if another worker took over).
             del changes["state"]
-        update = SagaUpdate(self.saga.saga_id, now, **changes) if changes else None
+        update = (
+            SagaUpdate(self.saga.saga_id, now, **_stored(changes, self.saga)) if changes else None
+        )
         ids = await self.env.commit(
             SagaTransition(
                 update=update,

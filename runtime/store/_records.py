@@ -65,7 +65,12 @@ UNSET = Unset.UNSET
 class SagaExecution:
     """A ``saga_executions`` row. ``state`` is one of running, waiting, compensating,
     completed, compensated, compensation_failed, stalled; ``step_index`` is the next
-    forward step, or the step being compensated; times are seconds since the epoch."""
+    forward step, or the step being compensated; times are seconds since the epoch.
+
+    ``data`` is the saga's input merged with the results of its succeeded forward steps,
+    in step order. Each result is written once, in its step-log row: the row's ``data``
+    column is written when the saga starts and at each change of its state, and the
+    store merges an unsettled saga's step results into what it reads."""
 
     saga_id: str
     saga_name: str

@@ -42,22 +42,41 @@ class SqlSagas(SqlBase):
             return [apply(cursor, transition, self._share_lock) for transition in transitions]
 
     def get_saga(self, saga_id: str) -> SagaExecution | None:
-        rows = self._read(
-            f"SELECT {codec.SAGA_COLUMNS} FROM saga_executions WHERE saga_id = ?", (saga_id,)
-        )
-        return codec.saga_from_row(rows[0]) if rows else None
+        sagas = self._sagas(" WHERE s.saga_id = ?", [saga_id])
+        return sagas[0] if sagas else None
 
     def list_sagas(
         self, states: Sequence[str] | None = None, *, correlation_id: str | None = None
     ) -> list[SagaExecution]:
         if states is not None and not states:
             return []
-        where, params = _saga_filter(states, correlation_id=correlation_id)
+        return self._sagas(*_saga_filter(states, table="s.", correlation_id=correlation_id))
+
+    def _sagas(self, where: str, params: list[Any]) -> list[SagaExecution]:
+        """The sagas ``where`` selects (over ``saga_executions s``), in start order, each
+        with its data up to date: an unsettled saga's row has its data as of its last
+        change of state, and the results of its succeeded steps since are in the step log
+        (one statement, so the row and its results are read as of one moment)."""
         rows = self._read(
-            f"SELECT {codec.SAGA_COLUMNS} FROM saga_executions{where} ORDER BY started_at, saga_id",
-            params,
+            f"{_SAGAS_WITH_RESULTS}{where} ORDER BY s.started_at, s.saga_id, l.seq", params
         )
-        return [codec.saga_from_row(row) for row in rows]
+        sagas: list[SagaExecution] = []
+        for row in rows:
+            if not sagas or sagas[-1].saga_id != row[0]:
+                sagas.append(codec.saga_from_row(row[:-1]))
+            if row[-1] is not None:
+                saga = sagas[-1]
+                # Merged again in step order over what the row holds: the same data, since
+                # the row's data is the input with the earlier of these same results.
+                saga.data.update(
+                    codec.loads_object(
+                        row[-1],
+                        where=f"saga_step_log.result of a succeeded step of saga {saga.saga_id!r}",
+                        repair="restore the step's result from its reply, or delete the row",
+                        saga_id=saga.saga_id,
+                    )
+                )
+        return sagas
 
     def list_saga_ids(self, states: Sequence[str]) -> list[str]:
         if not states:
@@ -188,12 +207,26 @@ class SqlSagas(SqlBase):
         return [codec.dead_letter_from_row(row) for row in rows]
 
 
-def _saga_filter(states: Sequence[str] | None, **equal: str | None) -> tuple[str, list[Any]]:
-    """A WHERE clause on ``saga_executions``: the state among ``states`` (any when
-    ``None``) and each non-None keyword column equal to its value."""
-    where, params = _filters(**equal)
-    if states is None:
-        return where, list(params)
-    clause = f"state IN ({', '.join('?' for _ in states)})"
-    where = f"{where} AND {clause}" if where else f" WHERE {clause}"
-    return where, [*params, *states]
+_SAGAS_WITH_RESULTS = (
+    "SELECT "
+    + ", ".join(f"s.{column.strip()}" for column in codec.SAGA_COLUMNS.split(","))
+    + ", l.result FROM saga_executions s LEFT JOIN saga_step_log l ON l.saga_id = s.saga_id "
+    "AND s.state IN ('running', 'waiting', 'compensating') AND l.phase = 'forward' "
+    "AND l.status = 'succeeded'"
+)
+"""Sagas with the results of their succeeded steps when unsettled (a row per result)."""
+
+
+def _saga_filter(
+    states: Sequence[str] | None, *, table: str = "", **equal: str | None
+) -> tuple[str, list[Any]]:
+    """A WHERE clause on ``saga_executions`` (its columns prefixed with ``table``, e.g.
+    ``"s."``): the state among ``states`` (any when ``None``) and each non-None keyword
+    column equal to its value."""
+    used = {column: value for column, value in equal.items() if value is not None}
+    clauses = [f"{table}{column} = ?" for column in used]
+    params: list[Any] = list(used.values())
+    if states is not None:
+        clauses.append(f"{table}state IN ({', '.join('?' for _ in states)})")
+        params.extend(states)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS saga_executions (
     steps_total     INTEGER NOT NULL,
     steps_completed INTEGER NOT NULL DEFAULT 0,
     pivot_index     INTEGER,           -- NULL: no pivot
-    data            TEXT    NOT NULL,  -- JSON: saga input plus each step's result
+    data            TEXT    NOT NULL,  -- JSON: input plus step results, as of the last change of state
     correlation_id  TEXT    NOT NULL,
     causation_id    TEXT    NOT NULL,
     started_at      DOUBLE PRECISION    NOT NULL,
