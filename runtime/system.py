@@ -19,12 +19,12 @@ The supervision plan and its conversion to an actor supervisor spec are in
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
+from sagacrew.runtime._delivery_faults import DeliveryFaults
 from sagacrew.runtime._message_log import MESSAGE_LOG_BACKLOG as MESSAGE_LOG_BACKLOG
 from sagacrew.runtime._message_log import MessageLog
 from sagacrew.runtime._quarantine import OnQuarantine, QuarantineAlerts
@@ -141,8 +141,7 @@ class SagaSystem:
         )
         """Completion events from the external systems (see :meth:`deliver_event`)."""
         self._faults = faults
-        self._duplicate_rate = duplicate_delivery_rate
-        self._lost_reply_rate = lost_reply_rate
+        self._delivery_faults = DeliveryFaults(duplicate_delivery_rate, lost_reply_rate)
         self._ask_timeout_s = ask_timeout_s
         self._clock = clock
         self.metrics = metrics
@@ -232,13 +231,11 @@ class SagaSystem:
         all, and is sent again. A command the actor could not handle because the store
         was unreachable raises :class:`StoreUnavailable` again: the saga pauses."""
         ref = self.actors.lookup(target)
-        if self._duplicate_rate and _chance(envelope.idempotency_key or "", self._duplicate_rate):
+        if self._delivery_faults.duplicates(envelope):
             self.duplicates_delivered += 1
             await ref.ask(envelope, timeout_s=self._ask_timeout_s)
         reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
-        if self._lost_reply_rate and _chance(
-            f"lost:{envelope.idempotency_key}:{envelope.causation_id}", self._lost_reply_rate
-        ):
+        if self._delivery_faults.loses_reply(envelope):
             # Fault injection: the actor acted but its reply never arrives; the step times
             # out and its retry must be answered from the idempotency record.
             self.replies_lost += 1
@@ -353,12 +350,6 @@ def _longest_wait_s(sagas: Sequence[SagaDefinition]) -> float:
     """The longest ``timeout_s`` of a step waiting for a completion event (1.0 if none)."""
     waits = [s.attempt_timeout_s for saga in sagas for s in saga.steps if s.completion_event]
     return max(waits, default=1.0)
-
-
-def _chance(key: str, rate: float) -> bool:
-    """A deterministic coin from ``key``: the same key always gives the same answer."""
-    digest = int(hashlib.sha256(("dup:" + key).encode()).hexdigest()[:8], 16)
-    return digest / 0xFFFFFFFF < rate
 
 
 def overrides(module: ModuleType, bases: Sequence[type[_Base]]) -> tuple[type[_Base], ...]:

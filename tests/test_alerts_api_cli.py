@@ -159,12 +159,7 @@ def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
 def system_dir(tmp_path: Path) -> Path:
     """A copy of order_fulfilment whose default store holds a delivered alert and a
     pending one (whose last delivery failed)."""
-    target = tmp_path / "order_fulfilment"
-    shutil.copytree(
-        SYSTEM_DIR,
-        target,
-        ignore=shutil.ignore_patterns(".sagacrew", ".benchmarks", ".mypy_cache", "__pycache__"),
-    )
+    target = cli_helpers.copy_of_generated("order_fulfilment", tmp_path)
     (target / ".sagacrew").mkdir()
     with open_store(f"sqlite://{target / '.sagacrew' / 'runtime.db'}") as store:
         delivered = store.record_alert(alert("stalled", 1_700_000_000.0, saga_id="saga-stalled"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,9 +14,6 @@ from sagacrew.runtime import SagaState
 from sagacrew.runtime import ScriptedFault
 from sagacrew.runtime import ScriptedFaults
 from sagacrew.runtime import sample_inputs
-
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "generated" / "order_fulfilment"
 
 # Registers the commands (idempotently: the main CLI may register them already).
 DRIVER = (
@@ -35,10 +31,7 @@ def sagacrew(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def system_dir(tmp_path: Path) -> Path:
     """A copy of order_fulfilment whose default store holds one parked compensation."""
-    target = tmp_path / "order_fulfilment"
-    shutil.copytree(
-        SOURCE, target, ignore=shutil.ignore_patterns(".sagacrew", ".benchmarks", "__pycache__")
-    )
+    target = cli_helpers.copy_of_generated("order_fulfilment", tmp_path)
     app = open_generated(target).package
     (target / ".sagacrew").mkdir()
     faults = ScriptedFaults(
@@ -130,10 +123,7 @@ def test_rollback_resumes_and_writes_its_report(system_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_commands_without_a_store_say_how_to_make_one(tmp_path: Path) -> None:
-    target = tmp_path / "fresh"
-    shutil.copytree(
-        SOURCE, target, ignore=shutil.ignore_patterns(".sagacrew", ".benchmarks", "__pycache__")
-    )
+    target = cli_helpers.copy_of_generated("order_fulfilment", tmp_path)
     for args in (("dead-letters", "list"), ("rollback",), ("remediate",)):
         done = sagacrew(*args, str(target))
         assert done.returncode == 2, args

@@ -288,45 +288,58 @@ def test_a_saga_process_restarted_while_the_job_runs_gets_the_retried_webhook(
         assert len(service.jobs) == 1, "the resumed saga started no second job"
 
 
-def test_a_dispatch_whose_reply_timed_out_is_retried_with_its_key_and_starts_one_job(
-    cluster: tuple[TrainingService, str], sqlite_url: str
+@pytest.mark.parametrize(
+    ("slow_replies", "duration_s", "ends", "job_ends", "posts", "ledger"),
+    [
+        pytest.param(
+            1,
+            0.05,
+            "completed",
+            ("completed", 0),
+            2,  # the first reply was lost, then the step retried with the same key
+            [("dispatch_training", "completed")],
+            id="a_lost_reply_is_retried_with_its_key",
+        ),
+        pytest.param(
+            99,
+            60,
+            "compensated",
+            ("cancelled", 1),  # the undo asked the cluster by key
+            4,  # every attempt the step's retry policy allows
+            [("dispatch_training", "cancelled"), ("cancel_training", "cancelled")],
+            id="replies_that_never_came_are_cancelled_by_their_key_when_the_saga_gives_up",
+        ),
+    ],
+)
+def test_a_dispatch_whose_replies_timed_out_starts_one_job_and_the_ledger_records_it(
+    cluster: tuple[TrainingService, str],
+    sqlite_url: str,
+    slow_replies: int,
+    duration_s: float,
+    ends: str,
+    job_ends: tuple[str, int],
+    posts: int,
+    ledger: list[tuple[str, str]],
 ) -> None:
+    """The cluster answers the first ``slow_replies`` ``POST /jobs`` after the gateway gave
+    up waiting: every attempt carries the step's key, so one job starts, and the ledger
+    records it although the dispatch's reply was lost (status and cancels: ``job_ends``)."""
     service, base_url = cluster
     build = definition(base_url, read_timeout_s=0.2)
-    service.plan(run_id(build, 0), duration_s=0.05, slow_replies=1, reply_delay_s=0.6)
+    service.plan(
+        run_id(build, 0), duration_s=duration_s, slow_replies=slow_replies, reply_delay_s=0.6
+    )
     with saga_process(sqlite_url, build) as saga:
         service.webhook_url = f"{saga.url}/api/events"
         saga_id = saga.start(0)
-        assert saga.wait_for(saga_id, "completed", "compensated") == "completed"
-        assert service.posts_of(run_id(build, 0)) == 2, "the first reply was lost, then retried"
+        assert saga.wait_for(saga_id, "completed", "compensated") == ends
+        assert service.posts_of(run_id(build, 0)) == posts
         job = service.job_of(run_id(build, 0))
         assert len(service.jobs) == 1
-        [call] = saga.calls()
-        assert (call.operation, call.status, call.resource_id) == (
-            "dispatch_training",
-            "completed",
-            job.job_id,
-        )
-
-
-def test_a_dispatch_whose_replies_never_came_is_cancelled_by_its_key_when_the_saga_gives_up(
-    cluster: tuple[TrainingService, str], sqlite_url: str
-) -> None:
-    service, base_url = cluster
-    build = definition(base_url, read_timeout_s=0.1)
-    service.plan(run_id(build, 0), duration_s=60, slow_replies=99, reply_delay_s=0.3)
-    with saga_process(sqlite_url, build) as saga:
-        service.webhook_url = f"{saga.url}/api/events"
-        saga_id = saga.start(0)
-        assert saga.wait_for(saga_id, "compensated", "completed") == "compensated"
-        job = service.job_of(run_id(build, 0))
-        assert (job.status, job.cancels) == ("cancelled", 1), "the cluster was asked by key"
-        calls = {c.operation: c for c in saga.calls()}
-        dispatch = calls["dispatch_training"]
-        assert (dispatch.status, dispatch.resource_id) == ("cancelled", job.job_id), (
-            "the outcome was unknown; the undo asked the cluster and recorded its job"
-        )
-        assert calls["cancel_training"].response["status"] == "cancelled"
+        assert (job.status, job.cancels) == job_ends
+        assert [(c.operation, c.status, c.resource_id) for c in saga.calls()] == [
+            (operation, status, job.job_id) for operation, status in ledger
+        ], "the outcome was unknown; the runtime recorded the job the cluster started"
 
 
 def test_an_undo_of_a_dispatch_that_never_reached_the_cluster_makes_the_key_start_nothing(

@@ -29,6 +29,7 @@ import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -71,24 +72,22 @@ class Job:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
+@dataclass(eq=False)
 class TrainingService:
     """The training cluster; ``webhook_url`` (set it once the saga process is up) receives
     its completion events, signed with ``secret``."""
 
-    def __init__(
-        self,
-        secret: str,
-        *,
-        webhook_url: str | None = None,
-        default_duration_s: float = 0.05,
-        backoff_s: float = 0.02,
-        max_backoff_s: float = 0.4,
-    ) -> None:
-        self.secret = secret
-        self.webhook_url = webhook_url
-        self.default_duration_s = default_duration_s
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
+    secret: str = field(repr=False)
+    _: KW_ONLY
+    webhook_url: str | None = None
+    default_duration_s: float = 0.05
+    """How long a job runs unless :meth:`plan` says otherwise."""
+    backoff_s: float = 0.02
+    """The first wait before a webhook delivery is retried; it doubles each time, up to
+    ``max_backoff_s``."""
+    max_backoff_s: float = 0.4
+
+    def __post_init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.by_key: dict[str, str] = {}
         self.attempts: list[tuple[str, int | str]] = []

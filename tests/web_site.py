@@ -20,6 +20,7 @@ from urllib.parse import quote
 from http_helpers import example_app
 from http_helpers import uvicorn_thread
 from order_example import GENERATED
+from order_example import order_input
 from web_browser import Browser
 
 from sagacrew.runtime import ScriptedFault
@@ -84,24 +85,15 @@ class Site:
         )
 
 
-def order(index: int) -> dict[str, object]:
-    return {
-        "order_id": f"o-{index}",
-        "consumer_id": f"c-{index}",
-        "ticket_id": f"t-{index}",
-        "total_cents": 1200,
-    }
-
-
 async def _run_sagas(store_url: str) -> tuple[str, str, str, str]:
     faults = ScriptedFaults()
     system = GENERATED.package.build_system(store_url, faults=faults)
     async with system:
         for index in range(EXTRA_COMPLETED):
-            await system.run_saga("create_order", order(100 + index))
-        completed = await system.run_saga("create_order", order(1))
+            await system.run_saga("create_order", order_input(100 + index))
+        completed = await system.run_saga("create_order", order_input(1))
         faults.add(ScriptedFault("create_order", "authorize_card"))
-        compensated = await system.run_saga("create_order", order(2))
+        compensated = await system.run_saga("create_order", order_input(2))
         faults.clear()
         faults.add(ScriptedFault("create_order", "validate_consumer"))
         faults.add(
@@ -109,9 +101,9 @@ async def _run_sagas(store_url: str) -> tuple[str, str, str, str]:
                 "create_order", "create_order", phase="compensation", retriable=True, times=3
             )
         )
-        dead_lettered = await system.run_saga("create_order", order(3))
+        dead_lettered = await system.run_saga("create_order", order_input(3))
         faults.clear()
-        hostile = await system.run_saga("create_order", order(4), saga_id=HOSTILE_ID)
+        hostile = await system.run_saga("create_order", order_input(4), saga_id=HOSTILE_ID)
     system.store.close()
     return completed.saga_id, compensated.saga_id, dead_lettered.saga_id, hostile.saga_id
 

@@ -6,6 +6,7 @@ verdict's SQL checks or the report writing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -39,16 +40,20 @@ class TaxonomyError(_PathError):
         )
 
 
+@dataclass(eq=False, repr=False)
 class CheckQueryError(ValidatorError):
-    """A validation query failed to run on the database."""
+    """A validation query failed to run on the database: the ``check``, its ``sql`` and the
+    database's error (``cause``). Equality is identity and ``repr`` an exception's."""
 
-    def __init__(self, check: str, sql: str, cause: BaseException) -> None:
-        self.check = check
-        self.sql = sql
-        self.cause = cause
+    check: str
+    sql: str
+    cause: BaseException
+
+    def __post_init__(self) -> None:
         super().__init__(
-            f"validation check {check!r} failed: {type(cause).__name__}: {cause}; "
-            f"fix the SQL (portable SQLite/PostgreSQL, '?' placeholders) or the schema: {sql}"
+            f"validation check {self.check!r} failed: {type(self.cause).__name__}: "
+            f"{self.cause}; fix the SQL (portable SQLite/PostgreSQL, '?' placeholders) or the "
+            f"schema: {self.sql}"
         )
 
 

@@ -1,70 +1,94 @@
-"""The actor runtime's exception hierarchy: every error raised here is an ``ActorError``."""
+"""The actor runtime's exception hierarchy: every error raised here is an ``ActorError``.
+
+Each error is a dataclass of the facts it carries (equality by identity and the usual
+exception ``repr`` kept); ``__post_init__`` composes its message from them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
 
 class ActorError(Exception):
     """Base class of every error raised by ``sagacrew.runtime.actors``."""
 
 
+@dataclass(eq=False, repr=False)
 class InvalidSupervisorSpec(ActorError, ValueError):
     """A policy object (``Backoff``, ``ChildSpec``, ``SupervisorSpec``) has an invalid field.
 
     ``field`` names the offending field and ``value`` holds what was given; the message says
-    what to write instead.
+    what to write instead (``fix``).
     """
 
-    def __init__(self, owner: str, field: str, value: Any, fix: str) -> None:
-        self.owner = owner
-        self.field = field
-        self.value = value
-        super().__init__(f"{owner}.{field}={value!r} is invalid: {fix}")
+    owner: str
+    field: str
+    value: Any
+    fix: str
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.owner}.{self.field}={self.value!r} is invalid: {self.fix}")
 
 
-class InvalidActorName(ActorError, ValueError):
+@dataclass(eq=False, repr=False)
+class _PathError(ActorError):
+    """Something is wrong with the actor at ``path``: ``reason`` says what."""
+
+    path: str
+    reason: str
+    _problem: ClassVar[str]
+    """The message's start, before the path."""
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self._problem} {self.path!r}: {self.reason}")
+
+
+class InvalidActorName(_PathError, ValueError):
     """An actor name is empty, contains ``/``, or is already taken at that path."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        super().__init__(f"invalid actor name at {path!r}: {reason}")
+    _problem = "invalid actor name at"
 
 
-class ActorNotFound(ActorError, LookupError):
+class ActorNotFound(_PathError, LookupError):
     """``ActorSystem.lookup`` found no live actor (or several, for a plain name)."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        super().__init__(f"no actor {path!r}: {reason}")
+    _problem = "no actor"
 
 
+@dataclass(eq=False, repr=False)
 class AskTimeout(ActorError, TimeoutError):
     """No reply to ``ActorRef.ask`` within ``timeout_s``.
 
     The message stays in the actor's mailbox and is still handled; its reply is discarded.
     """
 
-    def __init__(self, path: str, message: Any, timeout_s: float) -> None:
-        self.path = path
-        self.message = message
-        self.timeout_s = timeout_s
+    path: str
+    message: Any
+    timeout_s: float
+
+    def __post_init__(self) -> None:
         super().__init__(
-            f"actor {path!r} did not reply to {message!r} within {timeout_s} s; "
+            f"actor {self.path!r} did not reply to {self.message!r} within {self.timeout_s} s; "
             "raise timeout_s, or check that the actor is not blocked or asking itself"
         )
 
 
+@dataclass(eq=False, repr=False)
 class DeadLetterError(ActorError):
     """An ``ask`` could not be delivered or answered because the actor is stopped."""
 
-    def __init__(self, path: str, message: Any, reason: str) -> None:
-        self.path = path
-        self.message = message
-        self.reason = reason
-        super().__init__(f"message {message!r} to actor {path!r} is a dead letter: {reason}")
+    path: str
+    message: Any
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(
+            f"message {self.message!r} to actor {self.path!r} is a dead letter: {self.reason}"
+        )
 
 
+@dataclass(eq=False, repr=False)
 class ActorInitializationError(ActorError):
     """An actor failed to start: its factory or ``pre_start`` raised (the cause is chained).
 
@@ -72,12 +96,14 @@ class ActorInitializationError(ActorError):
     first start fails; ``path`` names the innermost actor that failed.
     """
 
-    def __init__(self, path: str, error: BaseException) -> None:
-        self.path = path
-        self.error = error
-        super().__init__(f"actor {path!r} failed to start: {error!r}")
+    path: str
+    error: BaseException
+
+    def __post_init__(self) -> None:
+        super().__init__(f"actor {self.path!r} failed to start: {self.error!r}")
 
 
+@dataclass(eq=False, repr=False)
 class SupervisionError(ActorError):
     """A supervisor exceeded its restart intensity and gave up.
 
@@ -87,24 +113,18 @@ class SupervisionError(ActorError):
     ``error`` that child's exception (also the ``__cause__``), or ``None`` after a normal exit.
     """
 
-    def __init__(
-        self,
-        path: str,
-        restart_count: int,
-        *,
-        intensity: int,
-        period_s: float,
-        child_path: str,
-        error: BaseException | None,
-    ) -> None:
-        self.path = path
-        self.restart_count = restart_count
-        self.intensity = intensity
-        self.period_s = period_s
-        self.child_path = child_path
-        self.error = error
+    path: str
+    restart_count: int
+    _: KW_ONLY
+    intensity: int
+    period_s: float
+    child_path: str
+    error: BaseException | None
+
+    def __post_init__(self) -> None:
         super().__init__(
-            f"supervisor {path!r} gave up after {restart_count} restarts within {period_s} s "
-            f"(intensity {intensity}); last failure in {child_path!r}: {error!r}. Fix the "
-            "failing child, or raise intensity / lower period_s if the failures are expected"
+            f"supervisor {self.path!r} gave up after {self.restart_count} restarts within "
+            f"{self.period_s} s (intensity {self.intensity}); last failure in "
+            f"{self.child_path!r}: {self.error!r}. Fix the failing child, or raise intensity "
+            "/ lower period_s if the failures are expected"
         )

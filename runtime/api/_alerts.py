@@ -7,36 +7,39 @@ alert's error names sagas, steps and the fix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from sagacrew.runtime.api._auth import OperatorGuard, operator_router
 from sagacrew.runtime.api._context import AppContext
 from sagacrew.runtime.api._models import view_of
 from sagacrew.runtime.api._progress import iso_utc
 from sagacrew.runtime.api._responses import error_responses
-from sagacrew.runtime.store import AlertRecord
+from sagacrew.runtime.store import AlertCore, AlertRecord
 
 ALERTS_LIMIT: Final = 1000
 """Default and largest ``limit`` of ``GET /api/alerts``."""
 
 
-class AlertView(BaseModel):
+@dataclass(frozen=True)
+class _Numbered:
+    """A stored row's ``id``: a base class, so that it comes first in the body."""
+
+    id: int
+
+
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class AlertView(AlertCore, _Numbered):
     """An alert for operators (times ISO 8601 in UTC; ``delivered_at`` ``null`` until
     every sink took it). ``saga_id``, ``step_name`` ... are ``""`` when the alert concerns
     no saga or step; ``stream_id`` names the stream of a quarantined-stream alert."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: int
-    kind: str
-    saga_id: str
-    saga_name: str
-    step_name: str
-    error: str
-    correlation_id: str
+    # Dataclass fields come base classes first, the last base first: ``id``, then what
+    # every alert says (:class:`AlertCore`), then these; the body keeps this order.
     dead_letter_id: int | None
     stream_id: str | None
     raised_at: str

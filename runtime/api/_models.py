@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 StepStatusName = Literal[
     "pending",
@@ -22,18 +27,25 @@ class _Body(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-_View = TypeVar("_View", bound=BaseModel)
+_View = TypeVar("_View", bound="BaseModel | DataclassInstance")
 
 
 def view_of(model: type[_View], record: object, **computed: Any) -> _View:
-    """A ``model`` of ``record``: each field is ``record``'s attribute of the same name,
-    unless ``computed`` gives it (times as ISO text, figures derived from the record)."""
+    """A ``model`` (a pydantic model or dataclass) of ``record``: each field is
+    ``record``'s attribute of the same name, unless ``computed`` gives it (times as ISO
+    text, figures derived from the record)."""
     return model(
         **{
             name: computed[name] if name in computed else getattr(record, name)
-            for name in model.model_fields
+            for name in _field_names(model)
         }
     )
+
+
+def _field_names(model: type[BaseModel] | type[DataclassInstance]) -> Iterable[str]:
+    if issubclass(model, BaseModel):
+        return model.model_fields
+    return (field.name for field in dataclasses.fields(model))
 
 
 CompensationName = Literal["none", "not_run", "running", "ran", "failed", "dead_lettered"]
