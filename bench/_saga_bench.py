@@ -15,9 +15,17 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sagacrew.runtime.messages import Envelope
+from sagacrew.runtime.messages import Envelope, new_id
 from sagacrew.runtime.saga import SagaDefinition, SagaOrchestrator, SagaStep, StepContext
-from sagacrew.runtime.store import open_store
+from sagacrew.runtime.store import (
+    GroupCommitter,
+    SagaExecution,
+    SagaTransition,
+    SagaUpdate,
+    StepLogEntry,
+    encoded,
+    open_store,
+)
 
 STEPS = 5
 
@@ -127,3 +135,54 @@ def percentile(ordered: list[float], percent: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     rank = max(1, -(-len(ordered) * percent // 100))
     return ordered[int(rank) - 1]
+
+
+async def run_store_path(url: str, count: int, concurrency: int) -> Run:
+    """``count`` sagas' rows, as sagacrew writes them, through its group committer and
+    ``open_store(url)``, with no engine: the step-log rows, the saga's creation, its step
+    updates and its completion, each commit awaited before the next step. The most any
+    engine over this store and schema can reach."""
+    clock = StepClock()
+    store = open_store(url)
+    committer = GroupCommitter(
+        store.apply_saga_transitions, store.apply_saga_transition, writer=store.writer_thread()
+    )
+    service = Service()
+
+    def row(saga_id: str, index: int, status: str, at: float, result: Any = None) -> StepLogEntry:
+        key = f"{saga_id}:{index}:forward:1"
+        ended = None if result is None else at
+        return StepLogEntry(
+            saga_id, index, f"step{index}", "forward", status, 1, True, key, at, saga_id,
+            new_id(), ended, None if ended is None else 0.0, None, result,
+        )  # fmt: skip
+
+    async def one(index: int) -> None:
+        saga_id, order_id, now = new_id(), f"o-{index}", time.time()
+        data = {"order_id": order_id}
+        saga = SagaExecution(
+            saga_id, "bench", "running", 0, STEPS, 0, STEPS - 2, data, saga_id, saga_id,
+            now, now, now + 300,
+        )  # fmt: skip
+        await committer.apply(SagaTransition(create=saga, step=row(saga_id, 0, "started", now)))
+        for step in range(STEPS):
+            clock.mark(order_id)
+            key = f"{saga_id}:{step}:forward:1"
+            result = encoded(service.reply(key, f"do{step}"))
+            now, last = time.time(), step == STEPS - 1
+            data = {**data, **result}
+            update = (
+                SagaUpdate(saga_id, now, state="completed", step_index=STEPS, data=data,
+                           steps_completed=STEPS, ended_at=now)
+                if last
+                else SagaUpdate(saga_id, now, step_index=step + 1, steps_completed=step + 1)
+            )  # fmt: skip
+            after = None if last else row(saga_id, step + 1, "started", now)
+            done = row(saga_id, step, "succeeded", now, result)
+            await committer.apply(SagaTransition(update=update, step=done, next_step=after))
+
+    try:
+        return Run(await run_pool(count, concurrency, one), clock.cycles_ms())
+    finally:
+        committer.flush()
+        store.close()

@@ -12,7 +12,10 @@ the saga acts on it):
   own commit, concurrent sagas' rows sharing one commit (``_group_commit.py``): stdlib
   sqlite3 on SQLite, psycopg's async connection on PostgreSQL;
 - DBOS Transact durable workflows of 5 steps (``_dbos_bench.py``), when installed
-  (``pip install 'sagacrew[bench]'``); skipped with one line otherwise.
+  (``pip install 'sagacrew[bench]'``); skipped with one line otherwise;
+- store alone: the rows sagacrew writes for such a saga, through its group committer and
+  store, with no engine (``run_store_path``): the most any engine over that store and
+  schema can reach, so the gap between it and sagacrew is the engine's own cost.
 
 Stores: SQLite WAL with ``synchronous=FULL``, with ``synchronous=NORMAL``, and PostgreSQL
 with ``synchronous_commit`` on: at ``--postgres URL``, else a throwaway durable cluster
@@ -41,9 +44,12 @@ from typing import Any
 
 import _group_commit as handwritten
 from _postgres import INSTALL_HINT, DurableServer, find_bin_dir, fresh_schema
-from _saga_bench import STEPS, Run, percentile, run_sagacrew
+from _saga_bench import STEPS, Run, percentile, run_sagacrew, run_store_path
 
 SAGACREW, HANDWRITTEN, DBOS = "sagacrew", "hand-written", "DBOS"
+STORE_PATH = "store alone"
+"""sagacrew's rows through its group committer and store, with no engine (the most an
+engine over that store and schema can reach)."""
 STORES = ("sqlite-full", "sqlite-normal", "postgres")
 # Goals of issue 21: sagacrew / hand-written, sagacrew / DBOS, step cycle p99 (ms).
 GOAL_VS_HANDWRITTEN = 0.5
@@ -80,6 +86,9 @@ def sqlite_runners(level: str, dbos: bool) -> Iterator[dict[str, Runner]]:
                 f"sqlite://{root / 'sagacrew.db'}?synchronous={level}", n, c
             ),
             HANDWRITTEN: lambda n, c: handwritten.run_sqlite(root / "hand.db", level, n, c),
+            STORE_PATH: lambda n, c: run_store_path(
+                f"sqlite://{root / 'store.db'}?synchronous={level}", n, c
+            ),
         }
         if dbos:
             import _dbos_bench
@@ -94,9 +103,11 @@ def postgres_runners(url: str, dbos: bool) -> Iterator[dict[str, Runner]]:
     with ExitStack() as stack:
         ours, _ = stack.enter_context(fresh_schema(url))
         hand, _ = stack.enter_context(fresh_schema(url))
+        alone, _ = stack.enter_context(fresh_schema(url))
         runners: dict[str, Runner] = {
             SAGACREW: lambda n, c: run_sagacrew(ours, n, c),
             HANDWRITTEN: lambda n, c: handwritten.run_postgres(hand, n, c),
+            STORE_PATH: lambda n, c: run_store_path(alone, n, c),
         }
         if dbos:
             import _dbos_bench
@@ -121,9 +132,9 @@ def measure(
                 results.runs.setdefault(system, []).append(run)
 
 
-def ratio(results: Results, other: str) -> float | None:
-    ours, theirs = results.rate(SAGACREW), results.rate(other)
-    return ours / theirs if ours and theirs else None
+def ratio(results: Results, other: str, ours: str = SAGACREW) -> float | None:
+    mine, theirs = results.rate(ours), results.rate(other)
+    return mine / theirs if mine and theirs else None
 
 
 def verdict(value: float, goal: float, *, at_most: bool = False) -> str:
@@ -147,6 +158,11 @@ def report(results: Results) -> None:
     if vs_dbos is not None:
         goal = GOAL_VS_DBOS[results.backend]
         print(f"  ratio sagacrew / DBOS: {vs_dbos:.1f} {verdict(vs_dbos, goal)}")
+    alone = ratio(results, HANDWRITTEN, ours=STORE_PATH)
+    if alone is not None:
+        print(
+            f"  ratio store alone / hand-written: {alone:.2f} (the most an engine over it reaches)"
+        )
     p99 = results.cycles(SAGACREW)[2]
     goal_ms = GOAL_P99_MS[results.backend]
     print(f"  sagacrew step cycle p99: {p99:.2f} ms {verdict(p99, goal_ms, at_most=True)}")
@@ -156,8 +172,8 @@ def markdown(all_results: list[Results], dbos_version: str | None) -> str:
     dbos_header = f"DBOS Transact {dbos_version}" if dbos_version else "DBOS Transact"
     lines = [
         f"| store | sagacrew | hand-written group commit | {dbos_header} "
-        "| sagacrew / hand-written | sagacrew / DBOS |",
-        "|---|---|---|---|---|---|",
+        "| sagacrew / hand-written | sagacrew / DBOS | store alone / hand-written |",
+        "|---|---|---|---|---|---|---|",
     ]
     for results in all_results:
         cells = [results.label]
@@ -168,8 +184,11 @@ def markdown(all_results: list[Results], dbos_version: str | None) -> str:
                 continue
             p50, p95, p99 = results.cycles(system)
             cells.append(f"{rate:,.0f} sagas/s, cycle p50/p95/p99 {p50:.1f}/{p95:.1f}/{p99:.1f} ms")
-        for other in (HANDWRITTEN, DBOS):
-            value = ratio(results, other)
+        for value in (
+            ratio(results, HANDWRITTEN),
+            ratio(results, DBOS),
+            ratio(results, HANDWRITTEN, ours=STORE_PATH),
+        ):
             cells.append("" if value is None else f"{value:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
