@@ -18,6 +18,7 @@ from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.saga import Alert
 from sagacrew.runtime.saga import SagaDefinition
 from sagacrew.runtime.saga import SagaOrchestrator
+from sagacrew.runtime.saga import SagaResult
 from sagacrew.runtime.saga import StepContext
 from sagacrew.runtime.saga import StepFailed
 from sagacrew.runtime.store import DeadLetter
@@ -302,6 +303,16 @@ class Harness:
             sleep=self.clock.sleep,
             on_alert=self.alerts.append,
         )
+
+    async def recover_to_the_end(self, saga_id: str) -> SagaResult:
+        """A restart: a new orchestrator (:meth:`new_orchestrator`) recovers ``saga_id``
+        alone and drives it to its end; its result, the orchestrator closed."""
+        orchestrator = self.new_orchestrator()
+        assert await orchestrator.recover() == [saga_id]
+        try:
+            return await orchestrator.wait(saga_id)
+        finally:
+            await orchestrator.close()
 
     def log(self, saga_id: str, step: str | None = None) -> list[tuple[str, str, str, int]]:
         """The saga's step log as (step, phase, status, attempt), of ``step`` only if given."""

@@ -61,7 +61,8 @@ def third_party_imports(folder: Path) -> set[str]:
                 found.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 found.add(node.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"sagacrew", "__future__"}
+    # _typeshed: the type checkers' stdlib stubs, imported under TYPE_CHECKING only
+    return found - set(sys.stdlib_module_names) - {"sagacrew", "__future__", "_typeshed"}
 
 
 def test_the_runtime_declares_none_of_the_crews_heavy_dependencies() -> None:

@@ -102,12 +102,9 @@ def test_a_saga_recovered_after_a_crash_sees_the_results_of_its_done_steps(
     steps.released.set()
 
     async def second_process() -> None:
-        orchestrator = h.new_orchestrator()
-        assert await orchestrator.recover() == [saga_id]
-        result = await orchestrator.wait(saga_id)
+        result = await h.recover_to_the_end(saga_id)
         assert result.state is SagaState.COMPLETED
         assert result.data == {**INPUT, "hold": "h-2", "payment": "p-1", "parcel": "x-1"}
-        await orchestrator.close()
 
     run(second_process)
     assert steps.ship_saw == [{**INPUT, "hold": "h-2", "payment": "p-1"}] * 2

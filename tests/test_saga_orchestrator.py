@@ -451,9 +451,7 @@ def test_interrupted_step_is_re_executed_with_the_same_key_after_recover(h: Harn
     h.service.after_effect = None
 
     async def scenario_second() -> None:
-        orchestrator = h.new_orchestrator()
-        assert await orchestrator.recover() == [saga_id]
-        result = await orchestrator.wait(saga_id)
+        result = await h.recover_to_the_end(saga_id)
         assert result.state is SagaState.COMPLETED
         assert h.service.effects[("svc", "do", saga_id, "c")] == 1
         c_rows = [row for row in h.log(saga_id) if row[0] == "c"]

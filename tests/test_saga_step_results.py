@@ -278,9 +278,7 @@ def test_step_results_survive_a_crash_and_recovery(store: ObservedStore) -> None
     provider.block = None
 
     async def second_process() -> None:
-        orchestrator = h.new_orchestrator()
-        assert await orchestrator.recover() == [saga_id]
-        result = await orchestrator.wait(saga_id)
+        result = await h.recover_to_the_end(saga_id)
         assert result.state is SagaState.COMPENSATED
         charges = provider.payloads("charge")
         assert charges == [charges[0]] * 2, "re-sent with the same payload"

@@ -184,9 +184,7 @@ def test_a_maybe_done_step_is_still_compensated_when_the_saga_recovers_from_a_cr
     store.watchers.clear()
 
     async def second_process() -> None:
-        orchestrator = h.new_orchestrator()
-        assert await orchestrator.recover() == [saga_id]
-        result = await orchestrator.wait(saga_id)
+        result = await h.recover_to_the_end(saga_id)
         assert result.state is SagaState.COMPENSATED
         assert h.service.compensated() == ["charge", "reserve"]
         assert [dict(ctx.step_result) for ctx in recorded.contexts] == [{}]
@@ -415,9 +413,7 @@ def test_a_late_compensation_interrupted_by_a_crash_is_finished_on_recover(
     store.watchers.clear()
 
     async def second_process() -> None:
-        orchestrator = h.new_orchestrator()
-        assert await orchestrator.recover() == [saga_id]
-        assert (await orchestrator.wait(saga_id)).state is SagaState.COMPENSATED
+        assert (await h.recover_to_the_end(saga_id)).state is SagaState.COMPENSATED
         assert cluster.undone == [f"{saga_id}:1:forward"]
         assert late_keys(store, saga_id)[-2:] == [
             ("started", 2, "late_compensation"),
