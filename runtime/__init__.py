@@ -25,7 +25,7 @@ from sagacrew.runtime.externals.sandbox import (
 )
 from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
 from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, load_system, read_blueprint
-from sagacrew.runtime.messages import Envelope, new_id
+from sagacrew.runtime.messages import Envelope, new_id, new_ordered_id
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import (
     Alert,
@@ -113,6 +113,7 @@ __all__ = [
     "WorkloadReport",
     "load_system",
     "new_id",
+    "new_ordered_id",
     "open_store",
     "overrides",
     "read_blueprint",

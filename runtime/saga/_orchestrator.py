@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
-from sagacrew.runtime.messages import new_id
+from sagacrew.runtime.messages import new_ordered_id
 from sagacrew.runtime.saga._alert_sinks import AlertSink, CallbackSink
 from sagacrew.runtime.saga._alerts import AlertDelivery
 from sagacrew.runtime.saga._commit import transition_committer
@@ -170,7 +170,9 @@ class SagaOrchestrator(Leasing):
         nothing and returns it (a redelivered start command starts nothing twice; an
         unfinished saga from a previous process is resumed by ``recover()``, not here).
         ``correlation_id`` defaults to a fresh id and ``causation_id`` to the
-        correlation id (a saga that opens a flow is its own cause).
+        correlation id (a saga that opens a flow is its own cause). Fresh ids are
+        time-ordered (:func:`~sagacrew.runtime.messages.new_ordered_id`): the rows of
+        sagas started together sit together in the store's indexes.
         Raises :class:`SagaPaused` while paused, :class:`UnknownSagaError` for an
         unknown name.
         """
@@ -180,7 +182,7 @@ class SagaOrchestrator(Leasing):
             raise SagaPaused(f"new sagas are paused; call resume() before starting {saga_name!r}")
         definition = self._definition(saga_name)
         existing = None if saga_id is None else self.store.get_saga(saga_id)
-        saga_id = saga_id or new_id()
+        saga_id = saga_id or new_ordered_id()
         if existing is not None:
             if existing.saga_name != saga_name:
                 raise SagaError(
@@ -188,7 +190,7 @@ class SagaOrchestrator(Leasing):
                     "use a fresh saga_id"
                 )
             return saga_id
-        correlation_id = correlation_id or new_id()
+        correlation_id = correlation_id or new_ordered_id()
         now = self._env.clock()
         saga = SagaExecution(
             saga_id=saga_id,
