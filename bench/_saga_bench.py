@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sagacrew.runtime.messages import Envelope, new_id
+from sagacrew.runtime.messages import Envelope, new_id, new_ordered_id
 from sagacrew.runtime.saga import SagaDefinition, SagaOrchestrator, SagaStep, StepContext
 from sagacrew.runtime.store import (
     GroupCommitter,
@@ -158,7 +158,7 @@ async def run_store_path(url: str, count: int, concurrency: int) -> Run:
         )  # fmt: skip
 
     async def one(index: int) -> None:
-        saga_id, order_id, now = new_id(), f"o-{index}", time.time()
+        saga_id, order_id, now = new_ordered_id(), f"o-{index}", time.time()
         data = {"order_id": order_id}
         saga = SagaExecution(
             saga_id, "bench", "running", 0, STEPS, 0, STEPS - 2, data, saga_id, saga_id,
