@@ -1,9 +1,10 @@
 """PostgreSQL backend: psycopg 3, one connection in autocommit mode plus explicit transactions.
 
-Same semantics as SQLite: the schema (``schema_postgres.sql``) is created on open under an
-advisory lock; appends take ``LOCK TABLE events IN EXCLUSIVE MODE`` so global positions
-commit in order (readers are not blocked); a stale expected version is detected by the
-version check or, under a race, by the ``UNIQUE (stream_id, version)`` violation.
+Same semantics as SQLite: the schema (``schema_postgres.sql``) is made on open, or brought
+up to date, when it is not current (see ``_pg_schema``); appends take ``LOCK TABLE events
+IN EXCLUSIVE MODE`` so global positions commit in order (readers are not blocked); a stale
+expected version is detected by the version check or, under a race, by the
+``UNIQUE (stream_id, version)`` violation.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ import psycopg
 import psycopg.errors
 
 from sagacrew.runtime.store._errors import StoreError, StoreUnavailable
+from sagacrew.runtime.store._pg_schema import ensure_schema
 from sagacrew.runtime.store._sql import SqlStore
 from sagacrew.runtime.store._sql_base import Cursor, Statement, UniqueViolation, checked
-from sagacrew.runtime.store._sqlite import schema_sql
-
-_SCHEMA_LOCK_ID = 0x5A6A_C5E0  # pg_advisory_xact_lock key for schema creation
 
 RECONNECT_MIN_S = 0.05
 """First wait before reconnecting after the connection was lost (doubles each failure)."""
@@ -262,10 +261,8 @@ class PostgresStore(SqlStore):
         # then sent as whole queries (see _PgCursor._run_whole).
         self._shared = bool(settings)
         try:
-            conn = self._main.conn = self._main.connect()
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_ID,))
-                conn.execute(schema_sql("schema_postgres.sql").encode())
+            self._main.conn = self._main.connect()
+            ensure_schema(self._main.conn)
         except psycopg.Error as exc:
             raise _translate(exc, self._where) from exc
 
