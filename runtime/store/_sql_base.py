@@ -90,9 +90,11 @@ def checked(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(params)
 
 
-def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause matching every non-None keyword (column = value)."""
+def _filters(*, table: str = "", **equal: str | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause matching every non-None keyword (column = value), the columns
+    prefixed with ``table`` (e.g. ``"s."``) when given."""
     used = {column: value for column, value in equal.items() if value is not None}
     if not used:
         return "", ()
-    return " WHERE " + " AND ".join(f"{column} = ?" for column in used), tuple(used.values())
+    clauses = " AND ".join(f"{table}{column} = ?" for column in used)
+    return f" WHERE {clauses}", tuple(used.values())

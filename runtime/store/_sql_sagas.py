@@ -150,7 +150,7 @@ class SqlSagas(SqlBase):
     def live_versions(self) -> dict[tuple[str, str], int]:
         rows = self._read(
             "SELECT saga_name, definition_version, COUNT(*) FROM saga_executions "
-            "WHERE state IN ('running', 'waiting', 'compensating') OR saga_id IN "
+            f"WHERE state IN {_UNSETTLED} OR saga_id IN "
             "(SELECT saga_id FROM dead_letters WHERE status = 'parked' AND saga_id IS NOT NULL) "
             "GROUP BY saga_name, definition_version"
         )
@@ -207,11 +207,14 @@ class SqlSagas(SqlBase):
         return [codec.dead_letter_from_row(row) for row in rows]
 
 
+_UNSETTLED = "('running', 'waiting', 'compensating')"
+"""The states of a saga still in flight, as SQL."""
+
 _SAGAS_WITH_RESULTS = (
     "SELECT "
     + ", ".join(f"s.{column.strip()}" for column in codec.SAGA_COLUMNS.split(","))
     + ", l.result FROM saga_executions s LEFT JOIN saga_step_log l ON l.saga_id = s.saga_id "
-    "AND s.state IN ('running', 'waiting', 'compensating') AND l.phase = 'forward' "
+    f"AND s.state IN {_UNSETTLED} AND l.phase = 'forward' "
     "AND l.status = 'succeeded'"
 )
 """Sagas with the results of their succeeded steps when unsettled (a row per result)."""
@@ -223,10 +226,9 @@ def _saga_filter(
     """A WHERE clause on ``saga_executions`` (its columns prefixed with ``table``, e.g.
     ``"s."``): the state among ``states`` (any when ``None``) and each non-None keyword
     column equal to its value."""
-    used = {column: value for column, value in equal.items() if value is not None}
-    clauses = [f"{table}{column} = ?" for column in used]
-    params: list[Any] = list(used.values())
-    if states is not None:
-        clauses.append(f"{table}state IN ({', '.join('?' for _ in states)})")
-        params.extend(states)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    where, params = _filters(table=table, **equal)
+    if states is None:
+        return where, list(params)
+    clause = f"{table}state IN ({', '.join('?' for _ in states)})"
+    where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+    return where, [*params, *states]
