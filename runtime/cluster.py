@@ -31,7 +31,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from sagacrew.runtime.loader import LoadedSystem, read_blueprint
+from sagacrew.runtime.loader import LoadedSystem, definition_of
+from sagacrew.runtime.system_definition import SystemDefinition
 from sagacrew.runtime.worker import WorkerOptions, WorkerReport, check_worker_store, run_worker
 
 logger = logging.getLogger("sagacrew.runtime.cluster")
@@ -105,10 +106,11 @@ class WorkerHost:
         import ray
 
         self.name = name
-        self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
-        self.node_id = str(ray.get_runtime_context().get_node_id())
+        context = ray.get_runtime_context()
+        self.restarted = bool(context.was_current_actor_reconstructed)
+        self.node_id = str(context.get_node_id())
         root = Path(worker.root)
-        loaded = LoadedSystem(root, read_blueprint(root), _import(root, worker.package))
+        definition = definition_of(_import(root, worker.package), root)
         self.options = WorkerOptions(
             worker_id=f"{name}-{socket.gethostname()}-{os.getpid()}",
             lease_s=worker.lease_s,
@@ -119,15 +121,15 @@ class WorkerHost:
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(loaded, worker.store_url), name=name, daemon=True
+            target=self._run, args=(definition, worker.store_url), name=name, daemon=True
         )
         self._thread.start()
 
-    def _run(self, loaded: LoadedSystem, store_url: str) -> None:
+    def _run(self, definition: SystemDefinition, store_url: str) -> None:
         def seen(report: WorkerReport) -> None:
             self.report = report
 
-        work = run_worker(loaded.definition, store_url, self.options, stop=self._stop, on_poll=seen)
+        work = run_worker(definition, store_url, self.options, stop=self._stop, on_poll=seen)
         try:
             self.report = self._loop.run_until_complete(work)
         except Exception:  # the worker cannot go on: end this life, Ray starts the next

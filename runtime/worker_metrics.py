@@ -46,7 +46,6 @@ class WorkerCollector(Collector):
         except StoreError:
             return
         now = self._clock()
-        live = [w for w in workers if w.live(now)]
         up = GaugeMetricFamily("sagacrew_worker_up", "1 while the worker runs.", labels=["worker"])
         driving = GaugeMetricFamily(
             "sagacrew_worker_driving", "Sagas the worker drives.", labels=["worker"]
@@ -58,15 +57,17 @@ class WorkerCollector(Collector):
         for worker in workers:
             label = [worker.worker_id]
             up.add_metric(label, 1.0 if worker.live(now) else 0.0)
-            driving.add_metric(label, float(worker.counts.driving if worker.live(now) else 0))
+            driving.add_metric(label, float(worker.driving(now)))
             for name, family in counts.items():
                 family.add_metric(label, float(getattr(worker.counts, name)))
         yield from (up, driving, *counts.values())
-        yield GaugeMetricFamily("sagacrew_workers_live", "Workers running.", value=len(live))
+        yield GaugeMetricFamily(
+            "sagacrew_workers_live", "Workers running.", value=sum(w.live(now) for w in workers)
+        )
         yield GaugeMetricFamily(
             "sagacrew_workers_driving",
             "Sagas the live workers drive, in total.",
-            value=sum(w.counts.driving for w in live),
+            value=sum(w.driving(now) for w in workers),
         )
         for name, text in _COUNTS:
             yield GaugeMetricFamily(

@@ -59,7 +59,7 @@ def worker_view(worker: WorkerRecord, now: float) -> WorkerView:
         started_at=iso_utc(worker.started_at),
         seen_at=iso_utc(worker.seen_at),
         stopped_at=None if worker.stopped_at is None else iso_utc(worker.stopped_at),
-        driving=counts.driving if worker.live(now) else 0,
+        driving=worker.driving(now),
     )
 
 
@@ -78,7 +78,10 @@ def workers_router(ctx: AppContext) -> APIRouter:
             raise store_unavailable_error(exc) from None
         now = time.time()
         views = [worker_view(row, now) for row in rows]
-        live = [view for view in views if view.live]
-        return WorkerList(live=len(live), driving=sum(v.driving for v in live), workers=views)
+        return WorkerList(
+            live=sum(view.live for view in views),
+            driving=sum(view.driving for view in views),  # 0 for a worker not live
+            workers=views,
+        )
 
     return router

@@ -356,3 +356,7 @@ class WorkerRecord:
     def live(self, now: float) -> bool:
         """Running and heard from within its lease."""
         return self.stopped_at is None and now - self.seen_at <= self.lease_s
+
+    def driving(self, now: float) -> int:
+        """The sagas it drives now: its last report's, while it is live; else none."""
+        return self.counts.driving if self.live(now) else 0
