@@ -152,7 +152,7 @@ def evolve(
     if previous is None or previous.system != blueprint.system:
         return blueprint, []
     blueprint = keep_earlier(previous, blueprint)
-    changes = classify_changes(with_versions(previous), blueprint)
+    changes = classify_changes(previous, blueprint)
     unsafe = [c for c in changes if c.kind == "unsafe"]
     if unsafe:
         violations = [Violation(c.path, f"unsafe change: {c.message}", c.fix) for c in unsafe]

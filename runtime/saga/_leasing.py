@@ -53,6 +53,7 @@ class Leasing(Recovery):
     """Sagas this worker claimed (a saga claimed again after a lost lease counts again)."""
     leases_lost = 0
     """Sagas a heartbeat found claimed by another worker (this one stopped driving them)."""
+    _known_versions: list[str]
 
     async def claim(self) -> list[str]:
         """Claim sagas in flight that no live worker holds (up to the capacity left) and
@@ -63,14 +64,13 @@ class Leasing(Recovery):
         if room <= 0 or self._closed:
             return []
         states = [state.value for state in ACTIVE_STATES]
-        known = ["", *sorted({version for _, version in self._versions})]
         claimed = self.store.claim_sagas(
             lease.owner,
             states=states,
             limit=room,
             lease_s=lease.lease_s,
             now=lease.clock(),
-            versions=known,
+            versions=self._known_versions,
         )
         driven = []
         for saga_id, generation in sorted(claimed.items()):

@@ -106,6 +106,8 @@ class SagaOrchestrator(Leasing):
             for definition in (*earlier, *definitions)
             if definition.version
         }
+        # What a worker claims: sagas on a version it has ("" is unversioned).
+        self._known_versions = ["", *sorted({version for _, version in self._versions})]
         if isinstance(faults, SeededFaults):
             faults.bind(list(definitions))
         self.store = store

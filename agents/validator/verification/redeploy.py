@@ -180,8 +180,9 @@ def run_redeploy(
         ]
     store = open_store(url)
     try:
+        sagas = store.list_sagas()
         return [
-            _judge(store, definition, nexts[definition.name], before, refusal)
+            _judge(store, sagas, definition, nexts[definition.name], before, refusal)
             for definition in current
         ]
     finally:
@@ -252,6 +253,7 @@ def _restart(
 
 def _judge(
     store: Store,
+    sagas: Sequence[SagaExecution],
     old: SagaDefinition,
     nxt: NextVersion,
     before: Mapping[str, SagaExecution],
@@ -263,7 +265,7 @@ def _judge(
     changed = next((i for i, s in enumerate(new.steps) if s.name == nxt.changed_compensation), -1)
     counts = {"old": 0, "in_flight": 0, "new": 0, "old_compensated": 0, "new_compensated": 0}
     ended: dict[str, int] = {}
-    for saga in store.list_sagas():
+    for saga in sagas:
         if saga.saga_name != old.name:
             continue
         is_old = saga.saga_id in before
