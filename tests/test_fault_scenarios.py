@@ -43,6 +43,7 @@ def _quick_verify(system: GeneratedSystem, tmp_path: Path) -> Verdict:
         run_tests=False,
         crash_run=False,
         contention_run=False,
+        redeploy_run=False,
     )
     return result.verdict
 

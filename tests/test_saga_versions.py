@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 from async_helpers import async_test
+from async_helpers import run
 from saga_fakes import FakeService
 from saga_fakes import ObservedStore
 from saga_fakes import do
-from saga_fakes import observed_store
 from saga_fakes import undo
 
 from sagacrew.runtime import Envelope
@@ -66,12 +65,6 @@ def plan(version: str, *names: str, pivot: str = "c", undo_command: str = "undo"
 
 V1 = plan("v1", "a", "b", "c")
 V2 = plan("v2", "a", "b", "c", "d", undo_command="cancel")  # a step after the pivot; new undo
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[ObservedStore]:
-    with closing(observed_store(store_url)) as opened:
-        yield opened
 
 
 class Blocking(FakeService):
@@ -215,7 +208,7 @@ def test_a_worker_claims_only_sagas_on_versions_it_has(postgres_url: str) -> Non
             await client.start("order", {}, saga_id="on-v1")
             await client.close()
 
-        asyncio.run(main())
+        run(main, timeout_s=60)
         active = ["running", "waiting", "compensating"]
         lacking = store.claim_sagas(
             "w-new", states=active, limit=10, lease_s=5.0, now=1e9, versions=["", "v2"]

@@ -106,9 +106,9 @@ def test_a_step_added_after_the_pivot_needs_a_new_version() -> None:
     assert change.path == ("sagas", "create_order", "steps")
 
 
-def test_removed_renamed_and_moved_steps_need_a_new_version() -> None:
-    removed = ORDER.replace("      - name: validate_consumer\n", "      - name: check_consumer\n")
-    assert "step validate_consumer renamed to check_consumer" in str(changes(ORDER, removed)[0])
+def test_renamed_and_moved_steps_need_a_new_version() -> None:
+    renamed = ORDER.replace("      - name: validate_consumer\n", "      - name: check_consumer\n")
+    assert "step validate_consumer renamed to check_consumer" in str(changes(ORDER, renamed)[0])
     moved = ORDER.replace(
         "      - name: confirm_ticket\n        invoke: kitchen.ticket.confirm_ticket\n"
         "      - name: approve_order\n        invoke: ordering.order.approve_order\n",

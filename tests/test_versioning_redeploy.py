@@ -5,7 +5,6 @@ sagas on each version and refuses to drop one still in use."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from async_helpers import run
 from cli_helpers import sagacrew
 from test_generation_gap import forget_package
 from test_versioning_versions import ADDED
@@ -64,7 +64,7 @@ def test_sagas_accepted_on_version_1_finish_on_it_after_a_redeploy_with_version_
                 await front.orchestrator.start("create_order", inputs, saga_id=f"old-{i}")
         front.store.close()
 
-    asyncio.run(accept())
+    run(accept, timeout_s=120)
     second = deploy(spec, ADDED, system)
     (v2,) = second.SAGAS
     assert [s.version for s in second.EARLIER_SAGAS] == [v1.version] != [v2.version]
@@ -97,7 +97,7 @@ def test_sagas_accepted_on_version_1_finish_on_it_after_a_redeploy_with_version_
             states = {store.get_saga(s).state for s in [*restarted.recovered, "new-0"]}  # type: ignore[union-attr]
             assert states == {"completed"}
 
-    asyncio.run(redeployed())
+    run(redeployed, timeout_s=120)
     dropped = sagacrew("versions", str(system), "--drop", v1.version, "--store", store_url)
     assert dropped.returncode == 0, dropped.stderr
     assert not (system / PACKAGE / "earlier_sagas.py").exists()

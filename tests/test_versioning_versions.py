@@ -76,7 +76,7 @@ def test_every_generated_saga_definition_carries_its_version() -> None:
     assert not (ROOT / "generated" / PACKAGE / PACKAGE / "earlier_sagas.py").exists()
 
 
-def test_the_runtime_accepts_a_version_and_earlier_sagas() -> None:
+def test_a_saga_definition_takes_a_version_and_the_system_an_earlier_sagas_field() -> None:
     async def act(_: object) -> None:
         return None
 

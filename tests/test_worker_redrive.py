@@ -9,6 +9,7 @@ from contextlib import closing
 from typing import Any
 
 import pytest
+from async_helpers import run
 from saga_fakes import FakeService
 from test_saga_versions import V1
 
@@ -61,4 +62,4 @@ def test_a_dead_letter_redriven_through_a_front_is_run_by_the_worker_that_claims
             await worker.close()
             await front.close()
 
-    asyncio.run(main())
+    run(main, timeout_s=120)

@@ -8,14 +8,14 @@ import asyncio
 from contextlib import closing
 
 import pytest
+from async_helpers import run
 from fastapi.testclient import TestClient
 from http_helpers import example_app
-from order_example import SYSTEM_DIR
 from prometheus_client import CollectorRegistry
 from prometheus_client import generate_latest
+from worker_checks import DEFINITION
 
 from sagacrew.runtime import SagaSystem
-from sagacrew.runtime import load_system
 from sagacrew.runtime.saga import Lease
 from sagacrew.runtime.saga import SagaPaused
 from sagacrew.runtime.store import WorkerCounts
@@ -24,8 +24,6 @@ from sagacrew.runtime.store import open_store
 from sagacrew.runtime.worker import WorkerOptions
 from sagacrew.runtime.worker import run_worker
 from sagacrew.runtime.worker_metrics import WorkerCollector
-
-DEFINITION = load_system(SYSTEM_DIR).definition
 
 
 def record(worker_id: str, seen_at: float, **counts: int) -> WorkerRecord:
@@ -97,7 +95,7 @@ def test_a_running_worker_is_in_the_registry_and_api_and_stamped_when_it_stops(
             assert stopped.stopped_at is not None and not stopped.live(stopped.seen_at)
             assert stopped.counts.claimed == report.claimed
 
-    asyncio.run(main())
+    run(main, timeout_s=120)
 
 
 @pytest.mark.postgres
@@ -131,4 +129,4 @@ def test_pause_and_drain_act_on_every_process_in_front_of_the_workers(
                 await worker
             assert one.get_saga("refused") is None
 
-    asyncio.run(main())
+    run(main, timeout_s=120)

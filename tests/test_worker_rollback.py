@@ -9,12 +9,12 @@ import asyncio
 from contextlib import closing
 
 import pytest
-from order_example import SYSTEM_DIR
+from async_helpers import run
 from test_ops_rollback import EVERY_STEP_OK
 from test_ops_rollback import steps
+from worker_checks import DEFINITION
 
 from sagacrew.runtime import SagaSystem
-from sagacrew.runtime import load_system
 from sagacrew.runtime.operations import rollback
 from sagacrew.runtime.saga import Lease
 from sagacrew.runtime.store import open_store
@@ -22,8 +22,6 @@ from sagacrew.runtime.worker import WorkerOptions
 from sagacrew.runtime.worker import run_worker
 
 pytestmark = pytest.mark.postgres
-
-DEFINITION = load_system(SYSTEM_DIR).definition
 
 
 def test_a_rollback_in_front_of_two_workers_drains_them_and_restarts_their_actors(
@@ -64,4 +62,4 @@ def test_a_rollback_in_front_of_two_workers_drains_them_and_restarts_their_actor
             stop.set()
             await asyncio.gather(*running)
 
-    asyncio.run(main())
+    run(main, timeout_s=120)

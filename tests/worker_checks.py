@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from pathlib import Path
 
+from cli_helpers import copy_of_generated
 from cli_helpers import sagacrew
 from order_example import SYSTEM_DIR
 
@@ -114,8 +114,7 @@ def assert_validator_passes(store_url: str, tmp_path: Path) -> None:
     """The Consistency Validator's checks over what the workers wrote. Its latency gates
     are not asked: the steps caught by a kill or a freeze waited a lease for their new
     owner, which a 200 ms step-latency threshold counts against them."""
-    system_dir = tmp_path / "order_fulfilment"
-    shutil.copytree(SYSTEM_DIR, system_dir, ignore=shutil.ignore_patterns(".sagacrew"))
+    system_dir = copy_of_generated("order_fulfilment", tmp_path)
     sagacrew("verify", str(system_dir), "--judge-store", store_url, timeout=300)
     verdict = json.loads(next(system_dir.rglob("verdict.json")).read_text("utf-8"))
     gates = {gate["name"]: gate["passed"] for gate in verdict["gates"]}
