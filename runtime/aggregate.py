@@ -203,10 +203,11 @@ class AggregateActor(Actor, EventSourcedAggregate):
         instance = self._instance(aggregate_id)
         held_by = holder(instance.state)
         if held_by and held_by != message.correlation_id and UNDOES not in message.payload:
-            return self._locked_out(message.name, aggregate_id, held_by)
+            locked_out = self._locked_out(message.name, aggregate_id, held_by)
+            return await self._refused(message, stale, key, aggregate_id, locked_out)
         decision = self._decide(message, aggregate_id, instance)
         if isinstance(decision, Rejection):
-            return decision
+            return await self._refused(message, stale, key, aggregate_id, decision)
         event_type, payload, reply = decision
         if event_type is None:
             return reply
@@ -252,6 +253,23 @@ class AggregateActor(Actor, EventSourcedAggregate):
                 stream, version, {"state": instance.state, "exists": instance.exists}
             )
         return {**reply, "version": version}
+
+    async def _refused(
+        self, message: Envelope, stale: int, key: str | None, aggregate_id: str, refusal: Rejection
+    ) -> Any:
+        """``refusal``, if it was decided on the stream as stored now. Another process (a
+        worker that took the saga over, or one that resumed after a freeze) may have handled
+        this very command, or moved the stream, after this one checked the key or read the
+        stream: the command is then decided again, and a command handled meanwhile is
+        answered as it was."""
+        instance = self._instances.get(aggregate_id)
+        stored = self._store.stream_version(self.stream_id(aggregate_id))
+        moved = instance is None or stored != instance.version
+        handled = key is not None and self._store.processed_result(key) is not None
+        if stale >= _STALE_RETRIES or not (moved or handled):
+            return refusal
+        self._instances.pop(aggregate_id, None)
+        return await self._handle(message, stale + 1)
 
     def _locked_out(self, command: str, aggregate_id: str, held_by: str) -> Rejection:
         """The answer to another saga's command on an instance ``held_by`` a saga."""

@@ -41,6 +41,9 @@ pytestmark = pytest.mark.postgres
 
 SAGAS = 2000
 LEASE_S = 2.0
+CAPACITY = 100
+"""Sagas a worker holds at most: three hold less than the client keeps in flight (400), so
+none can take every start of a wave and each holds sagas whichever polls first."""
 
 
 def worker(store_url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
@@ -50,7 +53,7 @@ def worker(store_url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
     quiet = {"CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
     with log.open("wb") as out:
         return subprocess.Popen(
-            [*command, *options, "--capacity", "300"],
+            [*command, *options, "--capacity", str(CAPACITY)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **quiet},
