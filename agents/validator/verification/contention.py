@@ -47,22 +47,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ContentionPlan:
-    """How hard the contention run pushes (defaults in brackets).
-
-    ``sagas_per_type`` [40] sagas of each type, at most ``concurrency`` [50] at once, over
-    ``shared_ids`` [3] instances of each shared aggregate; ``lost_reply_rate`` [0.05],
-    ``late_completion_rate`` [0.1], ``business_failure_rate`` [0.1] and
-    ``step_failure_rate`` [0.05] are the injected faults; ``seed`` [7] makes it repeatable.
-    """
+    """How hard the contention run pushes: how many sagas, how many at once, over how few
+    shared instances, and which faults are injected how often."""
 
     sagas_per_type: int = 40
+    """Sagas run of each type."""
     concurrency: int = 50
+    """Sagas running at once, at most."""
     shared_ids: int = 3
+    """Instances of each shared aggregate the sagas draw their shared identities from
+    (fewer: more sagas meet on each one)."""
     lost_reply_rate: float = 0.05
+    """The share of commands whose reply is lost although the actor acted, so the step
+    times out after the effect."""
     late_completion_rate: float = 0.1
+    """The share of external calls whose completion event comes after the step waiting
+    for it timed out (the late work is undone once the event comes)."""
     business_failure_rate: float = 0.1
+    """The share of sagas refused at one step up to the pivot (so they compensate)."""
     step_failure_rate: float = 0.05
+    """The share of forward attempts that fail transiently (and are retried)."""
     seed: int = 7
+    """Decides the step failures and refusals (the same seed, the same faults at the same
+    steps; lost replies and late completions are decided by idempotency key)."""
 
 
 @dataclass(frozen=True)
