@@ -323,8 +323,7 @@ class FaultScenario(_Part):
     rate: float
     description: str
     expect: FaultExpectation | None = None
-    """The outcome ``verify`` holds the scenario to; ``None`` (an old blueprint): the
-    default for its kind."""
+    """The outcome ``verify`` holds it to; ``None`` (an old blueprint): its kind's default."""
 
 
 class DeadLetterCase(_Part):
@@ -375,6 +374,8 @@ class Blueprint(BaseModel):
     spec_file: str
     """Spec file name, as given to ``generate`` (for the generated files' header)."""
     actors: ActorPart | None = None
+    """The Actor Architect's part; ``None`` until it has run, as are the parts below (the
+    Saga Orchestrator's, the Event Sourcing Specialist's, the Consistency Validator's)."""
     sagas: SagaPart | None = None
     events: EventPart | None = None
     validation: ValidationPart | None = None
