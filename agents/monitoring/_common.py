@@ -59,11 +59,16 @@ class _Group:
 
 @dataclass(frozen=True)
 class _Context:
+    """One threshold profile of one blueprint: what its rules, tests and dashboard read."""
+
     blueprint: Blueprint
     profile: str
     thresholds: Thresholds
     sagas: tuple[str, ...]
+    """The saga types' names, in the blueprint's order."""
     restart_threshold: int
+    """SAGA-003 fires above this many actor restarts in 5 minutes: the smallest restart
+    intensity of the supervision tree (3 without supervisors), at least 1."""
 
     @property
     def system(self) -> str:
