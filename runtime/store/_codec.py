@@ -8,8 +8,9 @@ repair it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+import types
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from sagacrew.runtime.store._errors import CorruptRecord, StoreError
 from sagacrew.runtime.store._records import (
@@ -112,9 +113,66 @@ def loads_object(
     raise CorruptRecord(problem, fix=repair, stream_id=stream_id, version=version, saga_id=saga_id)
 
 
+R = TypeVar("R")
+
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool})
+"""The field types a column converts to by calling the type: ``int(value)``..."""
+
+Convert = Callable[[Any], Any]
+
+
+def _optional(convert: Convert) -> Convert:
+    """``convert`` for a nullable column: ``None`` stays ``None``."""
+    return lambda value: None if value is None else convert(value)
+
+
+def _converter(hint: object) -> Convert | None:
+    """How a column becomes a field typed ``hint`` (a scalar type, or an optional one);
+    ``None`` for anything else: a JSON object, which its reader decodes."""
+    if isinstance(hint, type) and hint in _SCALARS:
+        return hint
+    if isinstance(hint, types.UnionType):
+        kinds = [kind for kind in get_args(hint) if kind is not type(None)]
+        if len(kinds) == 1 and kinds[0] in _SCALARS:
+            return _optional(kinds[0])
+    return None
+
+
+_PLANS: dict[tuple[type, str], tuple[tuple[int, str, Convert], ...]] = {}
+""":func:`_plan`'s answers, worked out once for each record type and column list."""
+
+
+def _plan(record: type, columns: str) -> tuple[tuple[int, str, Convert], ...]:
+    """Where in a row selected with ``columns`` each scalar field of ``record`` stands,
+    with its converter (the JSON columns are left out: their reader decodes them)."""
+    plan = _PLANS.get((record, columns))
+    if plan is None:
+        hints = get_type_hints(record)
+        scalars = []
+        for index, name in enumerate(column.strip() for column in columns.split(",")):
+            convert = _converter(hints[name])
+            if convert is not None:
+                scalars.append((index, name, convert))
+        plan = _PLANS[(record, columns)] = tuple(scalars)
+    return plan
+
+
+def record_from_row(record: type[R], columns: str, row: Sequence[Any], **decoded: Any) -> R:
+    """``row``, selected with ``columns``, as a ``record``: each scalar column converted to
+    its field's type (``int(value)``...; ``None`` kept in an optional field). ``decoded``
+    gives the other fields: the JSON columns, decoded by the caller, and any field the
+    row does not hold. ``TypeError`` or ``ValueError`` when a column does not convert."""
+    values = {name: convert(row[index]) for index, name, convert in _plan(record, columns)}
+    return record(**values, **decoded)
+
+
 def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
     """Decode an ``events`` row selected with :data:`EVENT_COLUMNS`."""
     return raw_event(str(row[1]), (row[0], *row[2:]))
+
+
+_RAW_EVENT_COLUMNS = EVENT_COLUMNS.replace(" stream_id,", "")
+"""The columns of a row :func:`raw_event` decodes: the ``events`` columns but the stream."""
 
 
 def raw_event(stream_id: str, row: Sequence[Any]) -> RecordedEvent:
@@ -133,18 +191,13 @@ def raw_event(stream_id: str, row: Sequence[Any]) -> RecordedEvent:
         )
 
     try:
-        return RecordedEvent(
-            position=int(row[0]),
+        return record_from_row(
+            RecordedEvent,
+            _RAW_EVENT_COLUMNS,
+            row,
             stream_id=stream_id,
-            version=version,
-            event_type=str(row[2]),
-            event_version=int(row[3]),
             payload=column(4, "payload"),
             metadata=column(5, "metadata"),
-            message_id=str(row[6]),
-            correlation_id=str(row[7]),
-            causation_id=str(row[8]),
-            recorded_at=float(row[9]),
         )
     except (TypeError, ValueError) as exc:  # a column of the wrong type
         raise CorruptRecord(
@@ -155,14 +208,6 @@ def raw_event(stream_id: str, row: Sequence[Any]) -> RecordedEvent:
         ) from exc
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
 def saga_from_row(row: tuple[Any, ...]) -> SagaExecution:
     """Decode a ``saga_executions`` row selected with :data:`SAGA_COLUMNS`."""
     saga_id = str(row[0])
@@ -171,29 +216,13 @@ def saga_from_row(row: tuple[Any, ...]) -> SagaExecution:
         "steps in saga_step_log, then restart the system (it resumes the saga)"
     )
     try:
-        return SagaExecution(
+        data = loads_object(
+            row[7],
+            where=f"saga_executions.data of saga {saga_id!r}",
+            repair=repair,
             saga_id=saga_id,
-            saga_name=str(row[1]),
-            state=str(row[2]),
-            step_index=int(row[3]),
-            steps_total=int(row[4]),
-            steps_completed=int(row[5]),
-            pivot_index=_opt_int(row[6]),
-            data=loads_object(
-                row[7],
-                where=f"saga_executions.data of saga {saga_id!r}",
-                repair=repair,
-                saga_id=saga_id,
-            ),
-            correlation_id=str(row[8]),
-            causation_id=str(row[9]),
-            started_at=float(row[10]),
-            updated_at=float(row[11]),
-            deadline_at=float(row[12]),
-            ended_at=_opt_float(row[13]),
-            error=None if row[14] is None else str(row[14]),
-            definition_version=str(row[15]),
         )
+        return record_from_row(SagaExecution, SAGA_COLUMNS, row, data=data)
     except (TypeError, ValueError) as exc:  # a column of the wrong type
         raise CorruptRecord(
             f"saga_executions row of saga {saga_id!r} is malformed ({exc})",
@@ -213,65 +242,28 @@ def step_from_row(row: tuple[Any, ...]) -> StepLogEntry:
             repair="restore the step's result from the service's processed_commands row",
             saga_id=str(row[1]),
         )
-    return StepLogEntry(
-        seq=int(row[0]),
-        saga_id=str(row[1]),
-        step_index=int(row[2]),
-        step_name=str(row[3]),
-        phase=str(row[4]),
-        status=str(row[5]),
-        attempt=int(row[6]),
-        compensatable=bool(row[7]),
-        idempotency_key=str(row[8]),
-        started_at=float(row[9]),
-        ended_at=_opt_float(row[10]),
-        latency_ms=_opt_float(row[11]),
-        error=None if row[12] is None else str(row[12]),
-        result=result,
-        correlation_id=str(row[14]),
-        causation_id=str(row[15]),
-    )
+    return record_from_row(StepLogEntry, STEP_COLUMNS, row, result=result)
 
 
 def dead_letter_from_row(row: tuple[Any, ...]) -> DeadLetter:
     """Decode a ``dead_letters`` row selected with :data:`DEAD_LETTER_COLUMNS`."""
-    return DeadLetter(
-        id=int(row[0]),
-        kind=str(row[1]),
+    payload = loads_object(
+        row[6],
+        where=f"dead_letters.payload of id {row[0]}",
+        repair="rebuild the payload from the saga's step log before redriving",
         saga_id=None if row[2] is None else str(row[2]),
-        step_index=_opt_int(row[3]),
-        step_name=None if row[4] is None else str(row[4]),
-        target=None if row[5] is None else str(row[5]),
-        payload=loads_object(
-            row[6],
-            where=f"dead_letters.payload of id {row[0]}",
-            repair="rebuild the payload from the saga's step log before redriving",
-            saga_id=None if row[2] is None else str(row[2]),
-        ),
-        error=str(row[7]),
-        attempts=int(row[8]),
-        status=str(row[9]),
-        correlation_id=str(row[10]),
-        causation_id=str(row[11]),
-        created_at=float(row[12]),
-        updated_at=float(row[13]),
     )
+    return record_from_row(DeadLetter, DEAD_LETTER_COLUMNS, row, payload=payload)
 
 
 def external_call_from_row(row: tuple[Any, ...]) -> ExternalCall:
     """Decode an ``external_calls`` row selected with :data:`EXTERNAL_CALL_COLUMNS`."""
     key = str(row[0])
     repair = "restore the row from the external system's own records"
-    return ExternalCall(
-        idempotency_key=key,
-        system=str(row[1]),
-        operation=str(row[2]),
-        resource_id=str(row[3]),
-        status=str(row[4]),
+    return record_from_row(
+        ExternalCall,
+        EXTERNAL_CALL_COLUMNS,
+        row,
         request=loads_object(row[5], where=f"external_calls.request of {key!r}", repair=repair),
         response=loads_object(row[6], where=f"external_calls.response of {key!r}", repair=repair),
-        correlation_id=str(row[7]),
-        causation_id=str(row[8]),
-        created_at=float(row[9]),
-        updated_at=float(row[10]),
     )

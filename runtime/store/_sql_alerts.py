@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sagacrew.runtime.store._codec import record_from_row
 from sagacrew.runtime.store._errors import StoreError
 from sagacrew.runtime.store._records import AlertRecord
 from sagacrew.runtime.store._sql_base import Cursor, SqlBase
@@ -22,7 +23,8 @@ _KEY = (
 """The ``alerts_once`` unique key as a WHERE clause (see ``schema.sql``)."""
 
 
-def _key(alert: AlertRecord) -> tuple[Any, ...]:
+def _key(alert: AlertRecord) -> tuple[str, str, str, str, str, float]:
+    """The values of :data:`_KEY`'s placeholders: ``alert``'s key."""
     return (
         alert.kind,
         alert.correlation_id,
@@ -71,21 +73,7 @@ def insert_alert(cursor: Cursor, alert: AlertRecord, *, dead_letter_id: int | No
 def alert_from_row(row: tuple[Any, ...]) -> AlertRecord:
     """Decode an ``alerts`` row selected with :data:`ALERT_COLUMNS`."""
     try:
-        return AlertRecord(
-            id=int(row[0]),
-            kind=str(row[1]),
-            saga_id=str(row[2]),
-            saga_name=str(row[3]),
-            step_name=str(row[4]),
-            error=str(row[5]),
-            correlation_id=str(row[6]),
-            dead_letter_id=None if row[7] is None else int(row[7]),
-            stream_id=None if row[8] is None else str(row[8]),
-            raised_at=float(row[9]),
-            delivered_at=None if row[10] is None else float(row[10]),
-            delivery_attempts=int(row[11]),
-            last_delivery_error=None if row[12] is None else str(row[12]),
-        )
+        return record_from_row(AlertRecord, ALERT_COLUMNS, row)
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"alert {row[0]!r} has a malformed column ({exc})",
