@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sagacrew.runtime._changes import delta_of
 from sagacrew.runtime._locks import LOCK, LOCK_DIRECTIVE
-from sagacrew.runtime._undo import UNDOES, Decision, Proceed, decide_undo
+from sagacrew.runtime._undo import UNDOES, Decision, Proceed, Tombstone, decide_undo
 from sagacrew.runtime.messages import Envelope
 
 if TYPE_CHECKING:
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 def decide(
     actor: AggregateActor, message: Envelope, aggregate_id: str, instance: _Instance
-) -> Rejection | Decision:
+) -> Rejection | Decision | Tombstone:
     """What ``message`` does to the instance: ``(event type or None, event payload,
-    reply)``, or a refusal (unknown command, missing parameter, rule, invariant)."""
+    reply)``, a refusal (unknown command, missing parameter, rule, invariant), or the
+    undo of a command that has not acted (a :class:`~sagacrew.runtime._undo.Tombstone`)."""
     from sagacrew.runtime.aggregate import Rejection
 
     name, payload = message.name, message.payload

@@ -4,8 +4,11 @@ A saga's compensation of an aggregate step carries ``undoes``, the idempotency k
 forward command carried (``StepContext.forward_key``). The aggregate looks up what that
 command did (its stored result names the event's version) and reverses exactly that:
 
-- nothing recorded under the key: the command never acted (a refusal, or a timeout
-  before it arrived), so there is nothing to undo and the answer says so;
+- nothing recorded under the key: the command has not acted (a refusal, or a timeout
+  before it arrived), so there is nothing to undo and the answer says so. The key is then
+  recorded as cancelled (a :class:`Tombstone`, in the same transaction-ordered log as the
+  command's own record): the command arriving late (a frozen worker's, a send that waited
+  on a lock) finds its key processed and does not act, so no effect outlives its undo;
 - a ``create`` is undone by deleting the instance (if it still exists);
 - an ``update`` by the inverse of its ``delta`` (commutative: it never overwrites what
   others did since) and by restoring its before-image of the fields it *set*, but only
@@ -44,6 +47,21 @@ def undo_key(undoes: str) -> str:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """The undo of a command that has not acted: ``forward_key`` is to be recorded as
+    cancelled (no event), so the command never acts after its undo; ``reply`` answers the
+    undo."""
+
+    forward_key: str
+    reply: dict[str, Any]
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What the late command finds under its key (and answers with)."""
+        return {"cancelled": True, "reason": "undone before it acted"}
+
+
+@dataclass(frozen=True)
 class Proceed:
     """The undo continues as the named command with these parameters (e.g. ``amount``)."""
 
@@ -53,15 +71,18 @@ class Proceed:
 def decide_undo(
     actor: AggregateActor, name: str, payload: Mapping[str, Any], aggregate_id: str,
     instance: _Instance,
-) -> Rejection | Decision | Proceed:  # fmt: skip
+) -> Rejection | Decision | Proceed | Tombstone:  # fmt: skip
     """What undoing ``payload[UNDOES]`` with compensation ``name`` does."""
     from sagacrew.runtime.aggregate import Rejection
 
     reply: dict[str, Any] = {actor.identity: aggregate_id}
     key = str(payload[UNDOES])
     done = actor.store.processed_result(key)
-    if done is None or "version" not in done:
-        return None, {}, {**reply, "undone": False, "reason": "the command never acted"}
+    never = {**reply, "undone": False, "reason": "the command never acted"}
+    if done is None:
+        return Tombstone(key, never)
+    if "version" not in done:  # cancelled already, or a command that appended nothing
+        return None, {}, never
     stream = actor.stream_id(aggregate_id)
     version = int(done["version"])
     events = actor.store.read_stream(stream, from_version=version, to_version=version)

@@ -35,7 +35,7 @@ from sagacrew.runtime._decide import decide
 from sagacrew.runtime._event_sourced import EventSourcedAggregate
 from sagacrew.runtime._locks import LockWaits, holder
 from sagacrew.runtime._quarantine import Quarantine
-from sagacrew.runtime._undo import UNDOES, Decision, undo_key
+from sagacrew.runtime._undo import UNDOES, Decision, Tombstone, undo_key
 from sagacrew.runtime.actors import Actor
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import (
@@ -208,6 +208,8 @@ class AggregateActor(Actor, EventSourcedAggregate):
         decision = self._decide(message, aggregate_id, instance)
         if isinstance(decision, Rejection):
             return await self._refused(message, stale, key, aggregate_id, decision)
+        if isinstance(decision, Tombstone):
+            return await self._cancel(message, stale, aggregate_id, decision)
         event_type, payload, reply = decision
         if event_type is None:
             return reply
@@ -254,6 +256,29 @@ class AggregateActor(Actor, EventSourcedAggregate):
             )
         return {**reply, "version": version}
 
+    async def _cancel(
+        self, message: Envelope, stale: int, aggregate_id: str, undo: Tombstone
+    ) -> Any:
+        """Record the command ``undo`` names as cancelled, unless it acted meanwhile (then
+        the undo is decided again, against what it did)."""
+        instance = self._instance(aggregate_id)
+        try:
+            await self._appender.apply(
+                AppendRequest(
+                    self.stream_id(aggregate_id),
+                    instance.version,
+                    [],
+                    idempotency_key=undo.forward_key,
+                    result=undo.record,
+                )
+            )
+        except (DuplicateCommandError, ConcurrencyError):
+            self._instances.pop(aggregate_id, None)
+            if stale >= _STALE_RETRIES:
+                raise
+            return await self._handle(message, stale + 1)
+        return undo.reply
+
     async def _refused(
         self, message: Envelope, stale: int, key: str | None, aggregate_id: str, refusal: Rejection
     ) -> Any:
@@ -284,5 +309,5 @@ class AggregateActor(Actor, EventSourcedAggregate):
 
     def _decide(
         self, message: Envelope, aggregate_id: str, instance: _Instance
-    ) -> Rejection | Decision:
+    ) -> Rejection | Decision | Tombstone:
         return decide(self, message, aggregate_id, instance)

@@ -103,6 +103,16 @@ def test_undoing_a_command_that_never_acted_changes_nothing(store: Store) -> Non
     assert store.stream_version("banking.account:a") == 0
 
 
+def test_a_command_arriving_after_its_undo_does_not_act(store: Store) -> None:
+    # Its saga gave up on it and compensated; it arrives late (a frozen worker's send).
+    undo = send(Account(store), "_restore", key="s:0:c", account_id="a", undoes="s:0:forward")
+    late = send(Account(store), "debit_account", key="s:0:forward", account_id="a", amount_cents=1)
+    assert undo["undone"] is False and late["cancelled"] is True
+    assert balance(store) == 1000
+    again = send(Account(store), "_restore", key="s:0:c2", account_id="a", undoes="s:0:forward")
+    assert again == undo
+
+
 def test_a_before_image_restore_of_untouched_fields_still_restores(store: Store) -> None:
     actor = Account(store)
     send(actor, "freeze", key="s1:0:forward", account_id="a")

@@ -19,16 +19,18 @@ from sagacrew.runtime.store import Store
 
 
 class CheckedJustBefore:
-    """A store whose first idempotency-key check answers as the key stood just before the
-    other process committed that command: the check misses it, the stream read sees it."""
+    """A store whose first check of idempotency key ``key`` answers as the key stood just
+    before the other process committed that command: the check misses it, what is read
+    next sees it."""
 
-    def __init__(self, store: Store, other_commits: threading.Thread) -> None:
+    def __init__(self, store: Store, key: str, other_commits: threading.Thread) -> None:
         self._store = store
+        self._key = key
         self._other_commits = other_commits
 
     def processed_result(self, key: str) -> dict[str, Any] | None:
         found = self._store.processed_result(key)
-        if self._other_commits.ident is None:  # (not started: this is the first check)
+        if key == self._key and self._other_commits.ident is None:  # (the first check)
             self._other_commits.start()
             self._other_commits.join()
         return found
@@ -48,11 +50,23 @@ def test_a_command_the_other_process_handled_meanwhile_is_answered_as_it_was(pat
     commits = threading.Thread(
         target=lambda: answers.append(send(other, "open", key="k", quota_id="q", owner="ada"))
     )
-    here = Quota(CheckedJustBefore(open_store(path), commits))  # type: ignore[arg-type]
+    here = Quota(CheckedJustBefore(open_store(path), "k", commits))  # type: ignore[arg-type]
     again = send(here, "open", key="k", quota_id="q", owner="ada")
     assert not isinstance(again, Rejection), again
     assert again == answers[0]
     assert open_store(path).stream_version("compute.quota:q") == 1
+
+
+def test_an_undo_that_found_nothing_undoes_the_command_that_acted_before_its_record(
+    path: str,
+) -> None:
+    other = Quota(open_store(path))
+    send(other, "open", quota_id="q", owner="ada")
+    commits = threading.Thread(target=lambda: send(other, "take", key="k", quota_id="q", amount=5))
+    here = Quota(CheckedJustBefore(open_store(path), "k", commits))  # type: ignore[arg-type]
+    undo = send(here, "give", key="k:compensation", quota_id="q", undoes="k")
+    assert undo.get("undone") is not False, undo
+    assert Quota(open_store(path)).replay("q")[0]["gpus"] == 8
 
 
 def test_a_refusal_decided_on_a_stale_cached_state_is_decided_again(path: str) -> None:
