@@ -38,6 +38,10 @@ class OperationsRecorder(ABC):
         """Dead letters, optionally filtered by status and saga, oldest first."""
 
     @abstractmethod
+    def parked_compensations(self) -> int:
+        """How many compensations wait in the dead-letter queue (status ``parked``)."""
+
+    @abstractmethod
     def record_external_call(self, call: ExternalCall) -> bool:
         """Insert an ``external_calls`` row; ``False`` (and no change) if its key exists."""
 
@@ -57,6 +61,16 @@ class OperationsRecorder(ABC):
         self, *, system: str | None = None, status: str | None = None
     ) -> list[ExternalCall]:
         """External calls, optionally filtered by system and status, oldest first."""
+
+    @abstractmethod
+    def external_call_key(self, system: str, operation: str, resource_id: str) -> str | None:
+        """The idempotency key of the ``operation`` call of ``system`` that made
+        ``resource_id``, or ``None``."""
+
+    @abstractmethod
+    def compensated_external_calls(self, system: str, operation: str) -> list[tuple[str, str, str]]:
+        """``(saga_id, idempotency_key, status)`` of the ``operation`` calls of ``system``
+        made by sagas in state ``compensated``, by saga and key."""
 
     @abstractmethod
     def record_alert(self, alert: AlertRecord) -> int:
@@ -83,17 +97,3 @@ class OperationsRecorder(ABC):
     def note_alert_delivery_failed(self, alert_id: int, error: str) -> None:
         """Count a failed delivery round and keep its ``error``; :class:`StoreError` if
         there is no such alert."""
-
-    @abstractmethod
-    def external_call_key(self, system: str, operation: str, resource_id: str) -> str | None:
-        """The idempotency key of the ``operation`` call of ``system`` that made
-        ``resource_id``, or ``None``."""
-
-    @abstractmethod
-    def parked_compensations(self) -> int:
-        """How many compensations wait in the dead-letter queue (status ``parked``)."""
-
-    @abstractmethod
-    def compensated_external_calls(self, system: str, operation: str) -> list[tuple[str, str, str]]:
-        """``(saga_id, idempotency_key, status)`` of the ``operation`` calls of ``system``
-        made by sagas in state ``compensated``, by saga and key."""
