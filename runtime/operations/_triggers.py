@@ -46,25 +46,22 @@ PROD_CONSISTENCY_WINDOW_S = 24 * 3600.0
 
 @dataclass(frozen=True)
 class TriggerPolicy:
-    """The bounds the triggers compare figures with.
-
-    - ``success_rate_min`` (default 0.95): SAGA-001 fires below it (the original spec's
-      "transaction success rate < 95 %"; :meth:`for_profile` takes the profile's);
-    - ``consistency_score_min`` (default 0.95, the ``dev`` profile): SAGA-004 needs the
-      score at or above it;
-    - ``consistency_window_s`` (default 0.0): for how long SAGA-004 needs the score held;
-    - ``max_actor_restarts`` (default 10): SAGA-003 fires above it;
-    - ``max_actor_failures`` (default 10): SAGA-003 fires when more handler failures than
-      this were logged within ``failure_window_s``;
-    - ``failure_window_s`` (default 300.0, the seed's 5-minute window): see above.
-    """
+    """The bounds the triggers compare figures with."""
 
     success_rate_min: float = 0.95
+    """SAGA-001 fires below it: the original spec's "transaction success rate < 95 %"
+    (:meth:`for_profile` takes the profile's)."""
     consistency_score_min: float = 0.95
+    """SAGA-004 needs the score at or above it (the default is the ``dev`` profile's)."""
     consistency_window_s: float = 0.0
+    """For how long SAGA-004 needs the score held."""
     max_actor_restarts: int = 10
+    """SAGA-003 fires above it."""
     max_actor_failures: int = 10
+    """SAGA-003 fires when more handler failures than this were logged within
+    ``failure_window_s``."""
     failure_window_s: float = 300.0
+    """The window of ``max_actor_failures`` (the default is the seed's 5 minutes)."""
 
     @classmethod
     def for_profile(
