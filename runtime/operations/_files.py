@@ -1,48 +1,53 @@
 """Writing reports: UTC stamps in file names, never overwriting an earlier report.
 
-The incident and rollback reports are frozen dataclasses with ``markdown_path`` and
-``json_path`` fields; :func:`report_data`, :func:`report_json` and :func:`write_report`
-serve both.
+The incident and rollback reports derive from :class:`SystemReport`: frozen dataclasses
+that :func:`write_report` writes as Markdown and as stable JSON.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from abc import ABC, abstractmethod
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, TypeVar
 
 
-class Report(Protocol):
-    """A frozen dataclass report with ``markdown_path`` and ``json_path`` fields."""
+@dataclass(frozen=True)
+class SystemReport(ABC):
+    """A report on one system, for people (:meth:`to_markdown`) and as plain data."""
 
-    __dataclass_fields__: ClassVar[dict[str, Any]]
+    system: str
+    """The system's name."""
+    _: KW_ONLY
+    markdown_path: Path | None = None
+    """Where the Markdown report is written (``None`` until :func:`write_report`)."""
+    json_path: Path | None = None
+    """Where the JSON report is written (``None`` until :func:`write_report`)."""
 
-    def to_markdown(self) -> str: ...
+    @abstractmethod
+    def to_markdown(self) -> str:
+        """The report for people."""
 
-    def to_json(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: field names as keys, the two paths as strings."""
+        data = asdict(self)
+        for key in ("markdown_path", "json_path"):
+            data[key] = None if data[key] is None else str(data[key])
+        return data
+
+    def to_json(self) -> str:
+        """Stable JSON of :meth:`to_dict`: sorted keys, two-space indent, trailing newline."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
-R = TypeVar("R", bound=Report)
+R = TypeVar("R", bound=SystemReport)
 
 
 def utc(at: float) -> str:
     """``at`` (epoch seconds) as ISO 8601 UTC, e.g. ``2025-01-31T12:00:00Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def report_data(report: Report) -> dict[str, Any]:
-    """The report as plain data: field names as keys, the two paths as strings."""
-    data = asdict(report)
-    for key in ("markdown_path", "json_path"):
-        data[key] = None if data[key] is None else str(data[key])
-    return data
-
-
-def report_json(report: Report) -> str:
-    """Stable JSON of :func:`report_data`: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(report_data(report), indent=2, sort_keys=True) + "\n"
 
 
 def write_report(report: R, directory: Path, stem: str, at: float) -> R:

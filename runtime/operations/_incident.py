@@ -9,29 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sagacrew.runtime.operations._figures import Figures
-from sagacrew.runtime.operations._files import (
-    report_data,
-    report_json,
-    utc,
-    write_report,
-)
+from sagacrew.runtime.operations._files import SystemReport, utc, write_report
 from sagacrew.runtime.operations._triggers import TriggerFiring, TriggerId
 
 
 @dataclass(frozen=True)
-class IncidentReport:
+class IncidentReport(SystemReport):
     """What a remediation found, did and achieved.
 
     ``found`` and ``done`` are one line each; ``before`` are the figures the trigger
     fired on, ``after`` those measured once the remediation finished. ``resolved``: the
     trigger no longer fires on ``after`` (for SAGA-004: it still holds). ``outcome`` says
-    in one line what is left to do. The paths are set once the report is written.
+    in one line what is left to do.
     """
 
-    system: str
     trigger: TriggerId
     title: str
     reason: str
@@ -43,21 +36,11 @@ class IncidentReport:
     after: Figures
     resolved: bool
     outcome: str
-    markdown_path: Path | None = None
-    json_path: Path | None = None
 
     @property
     def is_completion(self) -> bool:
         """True for SAGA-004's completion report (not an incident)."""
         return self.trigger == "SAGA-004"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (paths as strings)."""
-        return report_data(self)
-
-    def to_json(self) -> str:
-        """Stable JSON: sorted keys, two-space indent, trailing newline."""
-        return report_json(self)
 
     def to_markdown(self) -> str:
         """The report for people: trigger, found, done, figures before/after, outcome."""

@@ -24,15 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from sagacrew.runtime.operations._access import orchestrator_of
-from sagacrew.runtime.operations._files import (
-    report_data,
-    report_json,
-    utc,
-    write_report,
-)
+from sagacrew.runtime.operations._files import SystemReport, utc, write_report
 from sagacrew.runtime.operations._restore import (
     ReplayCheck,
     check_replay,
@@ -61,7 +56,7 @@ class RollbackStep:
 
 
 @dataclass(frozen=True)
-class RollbackReport:
+class RollbackReport(SystemReport):
     """Everything the rollback did, in order, and whether the system accepts sagas again.
 
     ``in_flight_left`` lists the sagas still unfinished when the drain deadline passed;
@@ -70,7 +65,6 @@ class RollbackReport:
     resumed or why it stays paused.
     """
 
-    system: str
     started_at: float
     ended_at: float
     drain_timeout_s: float
@@ -80,16 +74,6 @@ class RollbackReport:
     validation_passed: bool | None
     resumed: bool
     reason: str
-    markdown_path: Path | None = None
-    json_path: Path | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (field names as keys, paths as strings)."""
-        return report_data(self)
-
-    def to_json(self) -> str:
-        """Stable JSON: sorted keys, two-space indent, trailing newline."""
-        return report_json(self)
 
     def to_markdown(self) -> str:
         """The report for people: outcome, the steps table, the sagas left in flight."""
