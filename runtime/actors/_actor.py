@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,36 +13,22 @@ if TYPE_CHECKING:
     from ._system import ActorSystem
 
 
+@dataclass(frozen=True, eq=False, slots=True)
 class ActorContext:
     """An actor's view of itself and its system; set as ``actor.context`` before ``pre_start``.
 
     One context per actor path: it survives restarts (every incarnation gets the same one).
     """
 
-    __slots__ = ("_cell",)
-
-    def __init__(self, cell: Cell) -> None:
-        self._cell = cell
-
-    @property
-    def self_ref(self) -> ActorRef:
-        """This actor's own reference (stable across restarts)."""
-        return self._cell.ref
-
-    @property
-    def system(self) -> ActorSystem:
-        """The system this actor runs in."""
-        return self._cell.system
-
-    @property
-    def path(self) -> str:
-        """The actor's path, e.g. ``"root/ordering/ordering.order"``."""
-        return self._cell.path
-
-    @property
-    def name(self) -> str:
-        """The last segment of ``path``."""
-        return self._cell.name
+    self_ref: ActorRef
+    """This actor's own reference (stable across restarts)."""
+    system: ActorSystem
+    """The system this actor runs in."""
+    path: str
+    """The actor's path, e.g. ``"root/ordering/ordering.order"``."""
+    name: str
+    """The last segment of ``path``."""
+    _cell: Cell = field(repr=False)
 
     @property
     def children(self) -> list[ActorRef]:

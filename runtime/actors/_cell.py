@@ -71,7 +71,7 @@ class Cell:
 
     def __post_init__(self) -> None:
         self.ref = ActorRef(self.system, self.path, self)
-        self.context = ActorContext(self)
+        self.context = ActorContext(self.ref, self.system, self.path, self.name, self)
 
     # -- delivery ---------------------------------------------------------------------------
 
