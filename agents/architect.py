@@ -77,40 +77,6 @@ class ActorArchitect:
         )
 
     def _aggregate_actor(self, context: str, name: str, aggregate: Aggregate) -> ActorSpec:
-        fields: dict[str, str] = dict(aggregate.fields)
-        state_fields = list(fields)
-        handlers = []
-        for command_name, command in aggregate.commands.items():
-            params = aggregate.command_params(command)
-            rejects = None
-            if command.rejects_when:
-                rejects = compile_expression(
-                    command.rejects_when,
-                    state_fields=state_fields,
-                    params=[*params, *(["amount"] if command.quantity_field else [])],
-                )
-            handlers.append(
-                Handler(
-                    command=command_name,
-                    kind=command.kind,
-                    params=params,
-                    sets=dict(command.sets),
-                    delta=dict(command.delta),
-                    quantity_field=command.quantity_field,
-                    rejects_when=rejects,
-                    event=event_name(context, name, command),
-                    description=command.description,
-                )
-            )
-        invariants = [
-            InvariantRule(
-                name=rule.name,
-                check=rule.check,
-                python=compile_expression(rule.check, state_fields=state_fields),
-                description=rule.description,
-            )
-            for rule in aggregate.invariants
-        ]
         return ActorSpec(
             name=actor_address(context, name),
             class_name=pascal(name) + "Actor",
@@ -118,9 +84,9 @@ class ActorArchitect:
             context=context,
             aggregate=name,
             identity=aggregate.identity,
-            fields=fields,
-            handlers=handlers,
-            invariants=invariants,
+            fields=dict(aggregate.fields),
+            handlers=_aggregate_handlers(context, name, aggregate),
+            invariants=_invariant_rules(aggregate),
             description=aggregate.description or f"The {name} aggregate of the {context} context.",
             when_locked=aggregate.when_locked,
             lock_timeout_s=aggregate.lock_timeout_s,
@@ -222,3 +188,46 @@ def _gateway_class(system: str) -> str:
     """``payment_gateway`` → ``PaymentGateway``; ``mailer`` → ``MailerGateway``."""
     name = pascal(system)
     return name if name.endswith("Gateway") else name + "Gateway"
+
+
+def _aggregate_handlers(context: str, name: str, aggregate: Aggregate) -> list[Handler]:
+    """One handler per command of the aggregate ``name`` of ``context``, its refusal
+    condition compiled to Python over the state and the command's parameters."""
+    state_fields = list(aggregate.fields)
+    handlers = []
+    for command_name, command in aggregate.commands.items():
+        params = aggregate.command_params(command)
+        rejects = None
+        if command.rejects_when:
+            rejects = compile_expression(
+                command.rejects_when,
+                state_fields=state_fields,
+                params=[*params, *(["amount"] if command.quantity_field else [])],
+            )
+        handlers.append(
+            Handler(
+                command=command_name,
+                kind=command.kind,
+                params=params,
+                sets=dict(command.sets),
+                delta=dict(command.delta),
+                quantity_field=command.quantity_field,
+                rejects_when=rejects,
+                event=event_name(context, name, command),
+                description=command.description,
+            )
+        )
+    return handlers
+
+
+def _invariant_rules(aggregate: Aggregate) -> list[InvariantRule]:
+    """The aggregate's invariants, each check compiled to Python over the state."""
+    return [
+        InvariantRule(
+            name=rule.name,
+            check=rule.check,
+            python=compile_expression(rule.check, state_fields=list(aggregate.fields)),
+            description=rule.description,
+        )
+        for rule in aggregate.invariants
+    ]
