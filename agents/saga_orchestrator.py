@@ -26,7 +26,7 @@ before the pivot, so every step here before the pivot has a compensation or is a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sagacrew.agents.blueprint import (
     ActorSpec,
@@ -47,8 +47,23 @@ from sagacrew.agents.spec.model import (
     DomainSpec,
     Operation,
     Saga,
+    SagaStep,
 )
 from sagacrew.agents.versions import saga_version
+
+
+class _Call(NamedTuple):
+    """The actor a step's command goes to, and what follows from its kind (an aggregate's
+    command, or an external system's operation)."""
+
+    actor: ActorSpec
+    command: str
+    kind: CommandKind
+    compensation: Compensation | None
+    completion_event: str | None = None
+    completion_timeout_s: float | None = None
+    """How long an external call's completion event may take (for a step setting no
+    ``timeout_s``)."""
 
 
 class SagaOrchestratorAgent:
@@ -70,74 +85,32 @@ class SagaOrchestratorAgent:
         inputs = SagaInputs()
         for index, step in enumerate(saga.steps):
             inputs.fan_out(step)
-            parts = step.invoke.split(".")
-            timeout_s = step.timeout_s or saga.step_timeout_s
-            completion_event = None
-            if len(parts) == 3:
-                context, aggregate_name, command_name = parts
-                aggregate = spec.contexts[context].aggregates[aggregate_name]
-                command = aggregate.commands[command_name]
-                target = actor_address(context, aggregate_name)
-                kind = command.kind
-                compensation = self._aggregate_compensation(target, aggregate, command_name)
-                if step.compensate_with:
-                    custom = step.compensate_with.split(".")[-1]
-                    compensation = Compensation(
-                        kind="custom",
-                        target=target,
-                        command=custom,
-                        description=f"{custom} compensates {command_name}, as the spec says",
-                    )
-                identity_type = aggregate.fields.get(aggregate.identity, "str")
-                inputs.add(step, aggregate.identity, identity_type)
-                params = aggregate.command_params(command)
-                for param in params:
-                    typed = aggregate.param_type(command, param, field_types(spec))
-                    inputs.add(step, param, typed or "str")
-                if command.quantity_field:
-                    inputs.add(step, "amount", "int")
+            if len(step.invoke.split(".")) == 3:
+                call = self._aggregate_call(spec, step, actors, inputs)
             else:
-                system, command_name = parts
-                operation = spec.externals[system].operations[command_name]
-                target = system
-                kind = CommandKind.QUERY if operation.kind == "query" else CommandKind.EXTERNAL
-                undo = step.compensate_with.split(".")[-1] if step.compensate_with else None
-                undo = undo or operation.undo
-                compensation = (
-                    Compensation(
-                        kind="undo",
-                        target=system,
-                        command=undo,
-                        description=f"{system}.{undo} undoes {command_name}",
-                    )
-                    if undo and kind is CommandKind.EXTERNAL
-                    else None
-                )
-                completion_event = operation.completion_event
-                if operation.completion_timeout_s and not step.timeout_s:
-                    timeout_s = operation.completion_timeout_s
-                for param in operation.params:
-                    inputs.add(step, param, operation_param_type(spec, operation, param))
+                call = _external_call(spec, step, actors, inputs)
             steps.append(
                 StepSpec(
                     index=index,
                     name=step.name,
                     invoke=step.invoke,
-                    target=target,
-                    command=command_name,
-                    kind=kind,
+                    target=call.actor.name,
+                    command=call.command,
+                    kind=call.kind,
                     pivot=step.pivot,
-                    compensatable=compensation is not None or kind is CommandKind.QUERY,
+                    compensatable=call.compensation is not None or call.kind is CommandKind.QUERY,
                     retriable=pivot_index is not None and index > pivot_index,
                     compensation=(
-                        with_payload(compensation, actors, step.with_) if compensation else None
+                        with_payload(call.compensation, actors, step.with_)
+                        if call.compensation
+                        else None
                     ),
-                    timeout_s=timeout_s,
+                    timeout_s=step.timeout_s or call.completion_timeout_s or saga.step_timeout_s,
                     retry=step.retry or saga.retry,
-                    completion_event=completion_event,
-                    description=step.description or f"{command_name} on {target}",
+                    completion_event=call.completion_event,
+                    description=step.description or f"{call.command} on {call.actor.name}",
                     lock=locks.get(index),
-                    payload=step_payload(actors[target], command_name, step.with_),
+                    payload=step_payload(call.actor, call.command, step.with_),
                     for_each=entry_from("items", step.for_each) if step.for_each else None,
                     on_timeout=step.on_timeout,
                 )
@@ -160,6 +133,35 @@ class SagaOrchestratorAgent:
             ),
             description=saga.description,
         )
+
+    def _aggregate_call(
+        self, spec: DomainSpec, step: SagaStep, actors: dict[str, ActorSpec], inputs: SagaInputs
+    ) -> _Call:
+        """A step invoking ``context.aggregate.command``: its compensation by the command's
+        kind (or the step's ``compensate_with``); the identity, the command's parameters and
+        its ``amount`` join the saga's inputs."""
+        context, aggregate_name, command_name = step.invoke.split(".")
+        aggregate = spec.contexts[context].aggregates[aggregate_name]
+        command = aggregate.commands[command_name]
+        target = actor_address(context, aggregate_name)
+        compensation = self._aggregate_compensation(target, aggregate, command_name)
+        if step.compensate_with:
+            custom = step.compensate_with.split(".")[-1]
+            compensation = Compensation(
+                kind="custom",
+                target=target,
+                command=custom,
+                description=f"{custom} compensates {command_name}, as the spec says",
+            )
+        identity_type = aggregate.fields.get(aggregate.identity, "str")
+        inputs.add(step, aggregate.identity, identity_type)
+        params = aggregate.command_params(command)
+        for param in params:
+            typed = aggregate.param_type(command, param, field_types(spec))
+            inputs.add(step, param, typed or "str")
+        if command.quantity_field:
+            inputs.add(step, "amount", "int")
+        return _Call(actors[target], command_name, command.kind, compensation)
 
     def _aggregate_compensation(
         self, target: str, aggregate: Aggregate, command_name: str
@@ -200,6 +202,39 @@ class SagaOrchestratorAgent:
             command=builtin,
             description=what,
         )
+
+
+def _external_call(
+    spec: DomainSpec, step: SagaStep, actors: dict[str, ActorSpec], inputs: SagaInputs
+) -> _Call:
+    """A step invoking ``external.operation``: a query, or a command undone by the
+    operation's ``undo`` (or the step's ``compensate_with``); its parameters join the saga's
+    inputs."""
+    system, command_name = step.invoke.split(".")
+    operation = spec.externals[system].operations[command_name]
+    kind = CommandKind.QUERY if operation.kind == "query" else CommandKind.EXTERNAL
+    undo = step.compensate_with.split(".")[-1] if step.compensate_with else None
+    undo = undo or operation.undo
+    compensation = (
+        Compensation(
+            kind="undo",
+            target=system,
+            command=undo,
+            description=f"{system}.{undo} undoes {command_name}",
+        )
+        if undo and kind is CommandKind.EXTERNAL
+        else None
+    )
+    for param in operation.params:
+        inputs.add(step, param, operation_param_type(spec, operation, param))
+    return _Call(
+        actors[system],
+        command_name,
+        kind,
+        compensation,
+        operation.completion_event,
+        operation.completion_timeout_s,
+    )
 
 
 def semantic_locks(spec: DomainSpec, saga: Saga) -> dict[int, Literal["acquire", "release"]]:
