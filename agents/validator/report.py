@@ -150,21 +150,26 @@ def write_reports(verdict: Verdict, out_dir: Path) -> tuple[Path, Path]:
     return markdown_path, json_path
 
 
+_FIGURE_COLUMNS = (
+    "system",
+    "profile",
+    "sagas_total",
+    "success_rate",
+    "step_latency_p95_ms",
+    "step_latency_p99_ms",
+    "consistency_score",
+)
+"""The ``consistency_validations`` columns that hold the verdict's field of the same name."""
+
+
 def record_verdict(db: SqlRunner, verdict: Verdict, *, now: float) -> int:
     """Insert the verdict as a ``consistency_validations`` row; returns the row's id.
 
-    ``now`` (epoch seconds) is ``validated_at``; ``passed`` is stored as 1 or 0 and
-    ``report`` holds ``verdict.to_json()``.
+    The row holds the verdict's figures (:data:`_FIGURE_COLUMNS`); ``now`` (epoch seconds)
+    is ``validated_at``; ``passed`` is stored as 1 or 0 and ``report`` holds
+    ``verdict.to_json()``.
     """
+    figures = {column: getattr(verdict, column) for column in _FIGURE_COLUMNS}
     return db.record_validation(
-        system=verdict.system,
-        profile=verdict.profile,
-        validated_at=now,
-        sagas_total=verdict.sagas_total,
-        success_rate=verdict.success_rate,
-        step_latency_p95_ms=verdict.step_latency_p95_ms,
-        step_latency_p99_ms=verdict.step_latency_p99_ms,
-        consistency_score=verdict.consistency_score,
-        passed=1 if verdict.passed else 0,
-        report=verdict.to_json(),
+        **figures, validated_at=now, passed=1 if verdict.passed else 0, report=verdict.to_json()
     )
