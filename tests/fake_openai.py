@@ -32,12 +32,15 @@ MODEL = "fake-model"
 
 @dataclass(frozen=True)
 class Recorded:
-    """One request the fake server received."""
+    """One request the fake server received: its method (``GET`` or ``POST``, the only ones
+    it answers), path, headers and body."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: Any
+    """The parsed JSON body; the text as received when it is not JSON; ``None`` when there
+    is none (every GET)."""
 
 
 class FakeOpenAI:

@@ -49,11 +49,18 @@ EDGES = (
 
 @dataclass(frozen=True)
 class Site:
+    """The served example: the server's URL, the ids of the four named sagas, the browser."""
+
     base: str
+    """The server's root, ``http://127.0.0.1:<port>``."""
     completed: str
     compensated: str
+    """Compensated: ``authorize_card`` refused it."""
     dead_lettered: str
+    """Refused at ``validate_consumer``; the compensation of ``create_order`` failed three
+    times and is parked as a dead letter."""
     hostile: str
+    """Completed, with the id :data:`HOSTILE_ID` (markup the pages must show as text)."""
     browser: Browser
 
     def saga_url(self, saga_id: str) -> str:
