@@ -22,6 +22,7 @@ from sagacrew.runtime.saga import SagaResult
 from sagacrew.runtime.saga import StepContext
 from sagacrew.runtime.saga import StepFailed
 from sagacrew.runtime.store import DeadLetter
+from sagacrew.runtime.store import ExternalCall
 from sagacrew.runtime.store import PostgresStore
 from sagacrew.runtime.store import SagaExecution
 from sagacrew.runtime.store import SagaTransition
@@ -98,6 +99,14 @@ def parked_letter(kind: str, created_at: float, **columns: Any) -> DeadLetter:
     fields: dict[str, Any] = {"payload": {}, "error": "failed", "attempts": 1, "status": "parked"}
     fields |= {"correlation_id": "c", "causation_id": "c", "updated_at": created_at}
     return DeadLetter(kind=kind, created_at=created_at, **(fields | columns))
+
+
+def external_call(key: str, status: str, **columns: Any) -> ExternalCall:
+    """An ``external_calls`` row for store tests: call ``key`` of ``bank.open``, which made
+    resource ``r-<key>``, with an empty request and response, correlation and causation
+    ``c``, created and last updated at 1.0; ``columns`` replace any of these."""
+    row = ExternalCall(key, "bank", "open", f"r-{key}", status, {}, {}, "c", "c", 1.0, 1.0)
+    return dataclasses.replace(row, **columns)
 
 
 class FakeClock:

@@ -13,7 +13,6 @@ from sagacrew.runtime.store import ConcurrencyError
 from sagacrew.runtime.store import DeadLetter
 from sagacrew.runtime.store import DeadLetterUpdate
 from sagacrew.runtime.store import DuplicateCommandError
-from sagacrew.runtime.store import ExternalCall
 from sagacrew.runtime.store import Fence
 from sagacrew.runtime.store import LeaseLost
 from sagacrew.runtime.store import MessageLogEntry
@@ -260,18 +259,8 @@ class StoreContract:
         assert rows == [("m-1", "m-0"), ("m-2", "m-1"), ("m-3", "m-2")]
 
     def test_external_call_is_recorded_once_per_key_and_updated(self) -> None:
-        call = ExternalCall(
-            idempotency_key="k",
-            system="payments",
-            operation="authorize",
-            resource_id="auth-1",
-            status="done",
-            request={"amount": 10},
-            response={"auth_id": "auth-1"},
-            correlation_id="corr",
-            causation_id="cause",
-            created_at=1.0,
-            updated_at=1.0,
+        call = saga_fakes.external_call(
+            "k", "done", system="payments", request={"amount": 10}, response={"auth_id": "auth-1"}
         )
         assert self.store.record_external_call(call) is True
         assert self.store.record_external_call(call) is False

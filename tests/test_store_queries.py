@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from saga_fakes import external_call
 from saga_fakes import saga_row
 
 from sagacrew.runtime.store import ExternalCall
@@ -35,8 +36,8 @@ def _saga(saga_id: str, state: str, correlation_id: str, started_at: float) -> S
 
 
 def _call(key: str, system: str, operation: str, status: str, correlation_id: str) -> ExternalCall:
-    return ExternalCall(
-        key, system, operation, f"r-{key}", status, {}, {}, correlation_id, "c", 1.0, 1.0
+    return external_call(
+        key, status, system=system, operation=operation, correlation_id=correlation_id
     )
 
 

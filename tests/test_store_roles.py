@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from saga_fakes import external_call
 from saga_fakes import saga_row
 
 from sagacrew.runtime.store import EventRecorder
-from sagacrew.runtime.store import ExternalCall
 from sagacrew.runtime.store import LogRecorder
 from sagacrew.runtime.store import NewEvent
 from sagacrew.runtime.store import OperationsRecorder
@@ -126,9 +126,7 @@ def test_saga_reads_for_lists_labels_and_figures(store: Store) -> None:
 
 
 def test_operations_and_log_reads(store: Store) -> None:
-    store.record_external_call(
-        ExternalCall("k-1", "bank", "open", "r-1", "done", {}, {}, "c", "c", 1.0, 1.0)
-    )
+    store.record_external_call(external_call("k-1", "done", resource_id="r-1"))
     assert store.external_call_key("bank", "open", "r-1") == "k-1"
     assert store.external_call_key("bank", "open", "r-2") is None
     assert store.parked_compensations() == 0
