@@ -83,14 +83,13 @@ def booking(*, card_field: str = "resource_id", fail_last: bool = False) -> Saga
         "booking",
         [
             SagaStep(
-                "reserve_seat",
-                Send("air.seat", "reserve", "booking_id"),
+                name="reserve_seat",
+                action=Send("air.seat", "reserve", "booking_id"),
                 compensation=Undo("air.seat", "release", "booking_id"),
-                retry=FAST,
             ),
             SagaStep(
-                "reserve_room",
-                Send(
+                name="reserve_room",
+                action=Send(
                     "hotel.room",
                     "reserve",
                     "booking_id",
@@ -100,11 +99,10 @@ def booking(*, card_field: str = "resource_id", fail_last: bool = False) -> Saga
                 compensation=Undo(
                     "hotel.room", "release", "booking_id", from_result=("resource_id",)
                 ),
-                retry=FAST,
             ),
             SagaStep(
-                "charge",
-                Send(
+                name="charge",
+                action=Send(
                     "cards",
                     "charge",
                     seat=FromStep("reserve_seat", "resource_id"),
@@ -112,20 +110,19 @@ def booking(*, card_field: str = "resource_id", fail_last: bool = False) -> Saga
                     latest="resource_id",
                 ),
                 compensation=Undo("cards", "refund", seat=FromStep("reserve_seat", "resource_id")),
-                retry=FAST,
             ),
             SagaStep(
-                "confirm",
-                Send(
+                name="confirm",
+                action=Send(
                     "mail",
                     "confirm" if not fail_last else "refused_confirm",
                     charge=FromStep("charge", "resource_id"),
                     seat=FromStep("reserve_seat", "resource_id"),
                 ),
                 compensation=Undo("mail", "retract"),
-                retry=FAST,
             ),
         ],
+        step_retry=FAST,
         compensation_retry=FAST,
     )
 
