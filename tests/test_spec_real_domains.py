@@ -5,22 +5,19 @@ code does at run time."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
+from spec_systems import compensated_after_refusal
+from spec_systems import generated_system
 
 from sagacrew.agents.spec import SpecError
 from sagacrew.agents.spec import parse_spec
 from sagacrew.crew.emit.system import emit_files
-from sagacrew.crew.emit.system import write_files
 from sagacrew.crew.pipeline import design
 from sagacrew.runtime import SagaState
 from sagacrew.runtime import SystemDefinition
 from sagacrew.runtime import open_store
-from sagacrew.runtime.testing import compensated_steps
-from sagacrew.runtime.testing import refusal_at
 from sagacrew.runtime.testing import run_one_saga
 from tests.test_spec_rules import at
 from tests.test_spec_rules import changed
@@ -120,38 +117,25 @@ def test_the_agents_record_the_custom_compensation_and_the_read_only_call() -> N
 
 @pytest.fixture(scope="module")
 def ftgo(tmp_path_factory: pytest.TempPathFactory) -> SystemDefinition:
-    out = tmp_path_factory.mktemp("ftgo")
-    write_files(emit_files(design(parse_spec(SPEC, "s.yaml"), "s.yaml")), out)
-    sys.path.insert(0, str(out))
-    try:
-        package = importlib.import_module("ftgo")
-    finally:
-        sys.path.remove(str(out))
-    code = (out / "ftgo" / "sagas.py").read_text("utf-8")
+    build, code = generated_system(SPEC, tmp_path_factory.mktemp("ftgo"), "ftgo")
     assert 'compensation=Undo("ordering.order", "reject_order", "order_id")' in code
     assert 'Send("policy", "check_limit", "total_cents"),\n            read_only=True' in code
-    build: SystemDefinition = package.build_system
     return build
 
 
 def test_a_refused_saga_rejects_its_order_instead_of_deleting_it(
     ftgo: SystemDefinition, sqlite_url: str
 ) -> None:
-    result, rows = run_one_saga(
-        ftgo, sqlite_url, "place_order", faults=refusal_at("place_order", "charge")
-    )
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_order"]  # the query needs no undo
+    compensated = compensated_after_refusal(ftgo, sqlite_url, "place_order", "charge")
+    assert compensated == ["create_order"]  # the query needs no undo
     assert order_events(sqlite_url) == ["ordering.order.created", "ordering.order.rejected"]
 
 
 def test_a_refusal_at_the_query_compensates_with_the_custom_command(
     ftgo: SystemDefinition, sqlite_url: str
 ) -> None:
-    faults = refusal_at("place_order", "check_limit")
-    result, rows = run_one_saga(ftgo, sqlite_url, "place_order", faults=faults)
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["create_order"]
+    compensated = compensated_after_refusal(ftgo, sqlite_url, "place_order", "check_limit")
+    assert compensated == ["create_order"]
 
 
 def test_an_explicit_event_name_is_registered_and_emitted(

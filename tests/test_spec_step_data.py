@@ -4,21 +4,17 @@ what the generated system does at run time."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
+from spec_systems import compensated_after_refusal
+from spec_systems import generated_system
 
 from sagacrew.agents.spec import parse_spec
-from sagacrew.crew.emit.system import emit_files
-from sagacrew.crew.emit.system import write_files
 from sagacrew.crew.pipeline import design
 from sagacrew.runtime import SagaState
 from sagacrew.runtime import SystemDefinition
 from sagacrew.runtime import open_store
-from sagacrew.runtime.testing import compensated_steps
-from sagacrew.runtime.testing import refusal_at
 from sagacrew.runtime.testing import run_one_saga
 from tests.test_spec_rules import changed
 from tests.test_spec_rules import error_at
@@ -87,17 +83,10 @@ def test_a_wrong_with_or_for_each_is_an_error_at_its_place(
 
 @pytest.fixture(scope="module")
 def trips(tmp_path_factory: pytest.TempPathFactory) -> SystemDefinition:
-    out = tmp_path_factory.mktemp("trips")
-    write_files(emit_files(design(parse_spec(SPEC, "s.yaml"), "s.yaml")), out)
-    code = (out / "trips" / "sagas.py").read_text("utf-8")
+    build, code = generated_system(SPEC, tmp_path_factory.mktemp("trips"), "trips")
     assert 'Send("travel.seat", "reserve_seats", "seat_id", amount="seats")' in code
     assert 'flight_ref=FromStep("book_flight", "resource_id")' in code
     assert 'ForEach("stops", Send("travel.stop", "add_stop", "trip_id", stop_id=Item()))' in code
-    sys.path.insert(0, str(out))
-    try:
-        build: SystemDefinition = importlib.import_module("trips").build_system
-    finally:
-        sys.path.remove(str(out))
     return build
 
 
@@ -137,9 +126,6 @@ def test_each_step_sends_its_own_data_and_fans_out_per_item(
 def test_a_refusal_after_the_fan_out_undoes_every_done_step_in_reverse(
     trips: SystemDefinition, sqlite_url: str
 ) -> None:
-    result, rows = run_one_saga(
-        trips, sqlite_url, "book_trip", faults=refusal_at("book_trip", "add_stops")
-    )
-    assert result.state == SagaState.COMPENSATED, result.error
-    assert compensated_steps(rows) == ["reserve_rooms", "reserve_seats", "book_flight"]
+    compensated = compensated_after_refusal(trips, sqlite_url, "book_trip", "add_stops")
+    assert compensated == ["reserve_rooms", "reserve_seats", "book_flight"]
     assert all(events == [] for events in _events(sqlite_url, "travel.stop").values())
