@@ -171,7 +171,10 @@ def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
     return raw_event(str(row[1]), (row[0], *row[2:]))
 
 
-_RAW_EVENT_COLUMNS = EVENT_COLUMNS.replace(" stream_id,", "")
+_RAW_EVENT_COLUMNS = (
+    "position, version, event_type, event_version, payload, metadata, message_id, "
+    "correlation_id, causation_id, recorded_at"
+)
 """The columns of a row :func:`raw_event` decodes: the ``events`` columns but the stream."""
 
 
