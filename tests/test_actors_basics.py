@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from actor_fakes import Recorder
 from async_helpers import async_test
 
 from sagacrew.runtime.actors import Actor
@@ -22,19 +23,12 @@ from sagacrew.runtime.actors import SupervisorSpec
 from sagacrew.runtime.actors import WhichChildren
 
 
-class Echo(Actor):
+class Echo(Recorder):
     """Replies with the message; keeps what it received; fails on "crash"; stops on "stop"."""
 
     def __init__(self, events: list[str] | None = None, name: str = "echo") -> None:
-        self.events = events if events is not None else []
-        self.name = name
+        super().__init__(name, events if events is not None else [])
         self.received: list[Any] = []
-
-    async def pre_start(self) -> None:
-        self.events.append(f"{self.name}.pre_start")
-
-    async def post_stop(self) -> None:
-        self.events.append(f"{self.name}.post_stop")
 
     async def receive(self, message: Any) -> Any:
         if message == "crash":
@@ -177,27 +171,20 @@ async def test_context_stop_ends_the_actor_after_the_current_message() -> None:
     await system.stop()
 
 
-class Hooks(Actor):
-    """Records every lifecycle hook with its incarnation number."""
+class Hooks(Recorder):
+    """Records every lifecycle hook and message, named by its incarnation (``hooks-1`` ...)."""
 
     incarnations = 0
 
     def __init__(self, events: list[str]) -> None:
         Hooks.incarnations += 1
-        self.n = Hooks.incarnations
-        self.events = events
-
-    async def pre_start(self) -> None:
-        self.events.append(f"pre_start {self.n}")
-
-    async def post_stop(self) -> None:
-        self.events.append(f"post_stop {self.n}")
+        super().__init__(f"hooks-{Hooks.incarnations}", events)
 
     async def pre_restart(self, error: BaseException) -> None:
-        self.events.append(f"pre_restart {self.n} {error}")
+        self.events.append(f"{self.name}.pre_restart {error}")
 
     async def receive(self, message: Any) -> Any:
-        self.events.append(f"receive {self.n} {message}")
+        self.events.append(f"{self.name}.receive {message}")
         if message == "crash":
             raise ValueError("boom")
         return message
@@ -217,13 +204,13 @@ async def test_lifecycle_hooks_run_in_order_across_a_restart() -> None:
     await root.ask(WhichChildren())
     await system.stop()
     assert events == [
-        "pre_start 1",
-        "receive 1 a",
-        "receive 1 crash",
-        "pre_restart 1 boom",
-        "pre_start 2",
-        "receive 2 b",
-        "post_stop 2",
+        "hooks-1.pre_start",
+        "hooks-1.receive a",
+        "hooks-1.receive crash",
+        "hooks-1.pre_restart boom",
+        "hooks-2.pre_start",
+        "hooks-2.receive b",
+        "hooks-2.post_stop",
     ]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from actor_fakes import Recorder
 from async_helpers import ManualClock
 from async_helpers import async_test
 from async_helpers import run
@@ -27,19 +28,12 @@ from sagacrew.runtime.actors import WhichChildren
 from sagacrew.runtime.actors import directives
 
 
-class Worker(Actor):
+class Worker(Recorder):
     """Records its lifecycle in a shared list; counts; fails or stops on request."""
 
     def __init__(self, name: str, events: list[str]) -> None:
-        self.name = name
-        self.events = events
+        super().__init__(name, events)
         self.count = 0
-
-    async def pre_start(self) -> None:
-        self.events.append(f"{self.name}.start")
-
-    async def post_stop(self) -> None:
-        self.events.append(f"{self.name}.stop")
 
     async def pre_restart(self, error: BaseException) -> None:
         self.events.append(f"{self.name}.pre_restart")
@@ -113,7 +107,7 @@ async def test_restart_type_decides_whether_an_exited_child_is_restarted(
         await ref.ask("stop")
     await settle(root)
     assert ref.is_alive() is restarted
-    assert events.count("w.start") == (2 if restarted else 1)
+    assert events.count("w.pre_start") == (2 if restarted else 1)
     assert system.restarts == (1 if restarted else 0)
     info = await root.ask(WhichChildren())
     if restart == "temporary":
@@ -137,7 +131,7 @@ async def crash_b_and_record(strategy: Strategy) -> list[str]:
     events: list[str] = []
     system = ActorSystem()
     root = await system.start(three_children(strategy, events))
-    assert events == ["a.start", "b.start", "c.start"]
+    assert events == ["a.pre_start", "b.pre_start", "c.pre_start"]
     events.clear()
     await crash(system.lookup("b"))
     await settle(root)
@@ -153,17 +147,24 @@ async def crash_b_and_record(strategy: Strategy) -> list[str]:
     [
         pytest.param(
             "one_for_one",
-            ["b.pre_restart", "b.start"],
+            ["b.pre_restart", "b.pre_start"],
             id="one_for_one_restarts_only_the_failed_child",
         ),
         pytest.param(
             "one_for_all",
-            ["b.pre_restart", "c.stop", "a.stop", "a.start", "b.start", "c.start"],
+            [
+                "b.pre_restart",
+                "c.post_stop",
+                "a.post_stop",
+                "a.pre_start",
+                "b.pre_start",
+                "c.pre_start",
+            ],
             id="one_for_all_stops_others_in_reverse_order_then_restarts_all_in_start_order",
         ),
         pytest.param(
             "rest_for_one",
-            ["b.pre_restart", "c.stop", "b.start", "c.start"],
+            ["b.pre_restart", "c.post_stop", "b.pre_start", "c.pre_start"],
             id="rest_for_one_restarts_later_siblings_in_start_order",
         ),
     ],
@@ -193,7 +194,7 @@ async def test_one_for_all_terminates_temporary_siblings_without_restarting_them
     events.clear()
     await crash(system.lookup("a"))
     await settle(root)
-    assert events == ["a.pre_restart", "t.stop", "a.start"]
+    assert events == ["a.pre_restart", "t.post_stop", "a.pre_start"]
     assert [child.name for child in await root.ask(WhichChildren())] == ["a"]
     await system.stop()
 
@@ -209,7 +210,7 @@ async def test_mailbox_survives_restart_and_messages_sent_meanwhile_are_handled(
     ref.tell("count")  # already queued behind the failing message
     assert await ref.ask("count") == 2  # handled by the new instance, in order
     await settle(root)
-    assert events == ["w.start", "w.pre_restart", "w.start"]
+    assert events == ["w.pre_start", "w.pre_restart", "w.pre_start"]
     assert system.dead_letters.count == 0
     await system.stop()
 
@@ -242,7 +243,7 @@ async def test_intensity_exceeded_fails_the_supervisor_and_its_parent_restarts_i
     assert failure.child_path == "root/inner/x"
     assert isinstance(failure.__cause__, RuntimeError)
     # inner stopped its children in reverse order, then root restarted inner afresh
-    assert events == ["y.stop", "x.stop", "x.start", "y.start"]
+    assert events == ["y.post_stop", "x.post_stop", "x.pre_start", "y.pre_start"]
     assert not system.failed.is_set()
     assert await x.ask("count") == 1
     await system.stop()
@@ -260,7 +261,7 @@ async def test_intensity_exceeded_at_the_top_marks_the_system_failed() -> None:
     assert system.failure.path == "root"
     assert system.failure.restart_count == 1
     assert not root.is_alive()
-    assert events == ["w.start", "w.stop"]
+    assert events == ["w.pre_start", "w.post_stop"]
     await system.stop()
 
 
@@ -324,7 +325,7 @@ class Stuck(Actor):
         self.events = events
 
     async def post_stop(self) -> None:
-        self.events.append("stuck.stop")
+        self.events.append("stuck.post_stop")
 
     async def receive(self, message: Any) -> Any:
         self.entered.set()
@@ -352,7 +353,7 @@ async def test_shutdown_timeout_cancels_the_child_and_stop_continues() -> None:
     pending = asyncio.ensure_future(stuck.ask("block"))
     await entered.wait()
     await system.stop()
-    assert events == ["a.start", "c.start", "c.stop", "stuck.cancelled", "a.stop"]
+    assert events == ["a.pre_start", "c.pre_start", "c.post_stop", "stuck.cancelled", "a.post_stop"]
     assert [letter.reason for letter in system.dead_letters.items] == ["cancelled"]
     with pytest.raises(Exception, match="cancelled"):
         await pending
@@ -375,18 +376,9 @@ async def test_system_stop_stops_every_tree_in_reverse_start_order() -> None:
     await system.start(spec)
     await system.spawn(worker("solo", events), "solo")
     await system.stop()
-    assert events == [
-        "a.start",
-        "x.start",
-        "y.start",
-        "z.start",
-        "solo.start",
-        "solo.stop",
-        "z.stop",
-        "y.stop",
-        "x.stop",
-        "a.stop",
-    ]
+    started = ["a", "x", "y", "z", "solo"]
+    stopped = reversed(started)
+    assert events == [f"{n}.pre_start" for n in started] + [f"{n}.post_stop" for n in stopped]
 
 
 # -- directives --------------------------------------------------------------------------------
@@ -404,7 +396,7 @@ async def test_resume_keeps_the_instance_and_its_state_and_drops_the_failing_mes
     assert await ref.ask("count") == 1
     await crash(ref)
     assert await ref.ask("count") == 2
-    assert events == ["w.start"]
+    assert events == ["w.pre_start"]
     assert system.restarts == 0
     await system.stop()
 
@@ -425,7 +417,7 @@ async def test_decider_chooses_the_directive_by_exception_type() -> None:
     await crash(ref, KeyError("stop me"))
     await settle(root)
     assert not ref.is_alive()  # stopped although permanent
-    assert events == ["w.start", "w.pre_restart", "w.start", "w.stop"]
+    assert events == ["w.pre_start", "w.pre_restart", "w.pre_start", "w.post_stop"]
     await system.stop()
 
 
@@ -454,7 +446,7 @@ async def test_escalate_fails_the_supervisor_with_the_child_error() -> None:
     assert [type(error) for error in seen] == [LookupError]
     assert root.is_alive()
     assert await root.ask(WhichChildren()) == []
-    assert events == ["w.start", "w.stop"]
+    assert events == ["w.pre_start", "w.post_stop"]
     await system.stop()
 
 
@@ -485,7 +477,7 @@ async def test_one_for_all_starts_again_a_transient_sibling_that_had_exited_norm
     events.clear()
     await crash(system.lookup("a"))
     await settle(root)
-    assert events == ["a.pre_restart", "a.start", "t.start"]
+    assert events == ["a.pre_restart", "a.pre_start", "t.pre_start"]
     assert t.is_alive()
     await system.stop()
 
