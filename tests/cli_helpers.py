@@ -42,12 +42,14 @@ def sagacrew(
     code: str | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    exits: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``sagacrew ARGS`` as ``python -m sagacrew.crew.cli`` (or ``python -c code``), with
-    crewAI's telemetry off and ``env`` added; a non-zero exit is returned, not raised."""
+    crewAI's telemetry off and ``env`` added; a non-zero exit is returned, not raised.
+    ``exits``: the exit code it must end with (else the assertion shows both outputs)."""
     command = ["-m", "sagacrew.crew.cli"] if code is None else ["-c", code]
     quiet = {"CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, *command, *args],
         capture_output=True,
         text=True,
@@ -56,6 +58,9 @@ def sagacrew(
         check=False,
         timeout=timeout,
     )
+    if exits is not None:
+        assert done.returncode == exits, done.stdout + done.stderr
+    return done
 
 
 def copy_of_generated(system: str, into: Path) -> Path:
