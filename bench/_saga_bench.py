@@ -139,9 +139,9 @@ def percentile(ordered: list[float], percent: float) -> float:
 
 async def run_store_path(url: str, count: int, concurrency: int) -> Run:
     """``count`` sagas' rows, as sagacrew writes them, through its group committer and
-    ``open_store(url)``, with no engine: the step-log rows, the saga's creation, its step
-    updates and its completion, each commit awaited before the next step. The most any
-    engine over this store and schema can reach."""
+    ``open_store(url)``, with no engine: the step-log rows, the saga's creation and its
+    completion (a running saga's row is not updated at each step), each commit awaited
+    before the next step. The most any engine over this store and schema can reach."""
     clock = StepClock()
     store = open_store(url)
     committer = GroupCommitter(
@@ -175,7 +175,7 @@ async def run_store_path(url: str, count: int, concurrency: int) -> Run:
                 SagaUpdate(saga_id, now, state="completed", step_index=STEPS, data=data,
                            steps_completed=STEPS, ended_at=now)
                 if last
-                else SagaUpdate(saga_id, now, step_index=step + 1, steps_completed=step + 1)
+                else None
             )  # fmt: skip
             after = None if last else row(saga_id, step + 1, "started", now)
             done = row(saga_id, step, "succeeded", now, result)

@@ -18,7 +18,6 @@ from sagacrew.runtime.saga import SagaOrchestrator
 from sagacrew.runtime.saga import SagaStep
 from sagacrew.runtime.saga import StepContext
 from sagacrew.runtime.saga._timeouts import AttemptTimeouts
-from sagacrew.runtime.store import UNSET
 from sagacrew.runtime.store import EncodedObject
 from sagacrew.runtime.store import SagaTransition
 from sagacrew.runtime.store import SagaUpdate
@@ -88,7 +87,7 @@ class _Recorded:
 
 
 @async_test
-async def test_a_run_keeps_the_state_out_of_updates_that_do_not_change_it(store: Store) -> None:
+async def test_a_run_writes_its_saga_row_only_when_its_state_changes(store: Store) -> None:
     async def action(ctx: StepContext) -> Mapping[str, Any]:
         return {f"{ctx.step_name}_id": ctx.idempotency_key}
 
@@ -109,7 +108,7 @@ async def test_a_run_keeps_the_state_out_of_updates_that_do_not_change_it(store:
         await orchestrator.close()
     assert result.state == "completed"
     updates = [t.update for t in recorded.transitions if t.update is not None]
-    assert [u.state for u in updates] == [UNSET, UNSET, "completed"]
+    assert [u.state for u in updates] == ["completed"], "steps 0 and 1 wrote step rows only"
     assert all(isinstance(u, SagaUpdate) for u in updates)
     saga = store.get_saga(result.saga_id)
     assert saga is not None and saga.state == "completed" and saga.steps_completed == 3

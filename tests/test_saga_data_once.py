@@ -1,6 +1,7 @@
 """Each step's result is stored once, in its step-log row: a saga's row takes its data
-when the saga starts and when its state changes, and reading an unsettled saga merges
-the results of its succeeded steps, so readers and recovery see the data as it is."""
+(and, while it runs, its step) when the saga starts and when its state changes, and
+reading an unsettled saga merges its succeeded steps, so readers and recovery see the
+data and the step as they are."""
 
 from __future__ import annotations
 
@@ -62,7 +63,15 @@ def _stored_data(store: ObservedStore, saga_id: str) -> dict[str, Any]:
     return dict(json.loads(data))
 
 
-def test_a_running_saga_row_keeps_its_data_and_reads_merge_its_step_results(
+def _stored_step(store: ObservedStore, saga_id: str) -> tuple[int, int]:
+    """The saga row's ``step_index`` and ``steps_completed`` columns as written."""
+    ((index, completed),) = store.query(
+        "SELECT step_index, steps_completed FROM saga_executions WHERE saga_id = ?", (saga_id,)
+    )
+    return int(index), int(completed)
+
+
+def test_a_running_saga_row_keeps_its_data_and_step_and_reads_merge_its_steps(
     store: ObservedStore,
 ) -> None:
     steps = Steps()
@@ -73,13 +82,18 @@ def test_a_running_saga_row_keeps_its_data_and_reads_merge_its_step_results(
         saga_id = await h.orchestrator.start("order", dict(INPUT))
         await steps.reached.wait()
         assert _stored_data(store, saga_id) == INPUT, "no step rewrote it"
+        assert _stored_step(store, saga_id) == (0, 0), "no step rewrote it"
         saga = store.get_saga(saga_id)
         assert saga is not None and saga.data == merged
+        assert (saga.step_index, saga.steps_completed) == (2, 2)
+        ((summary, _, _),) = store.saga_page()
+        assert summary.steps_completed == 2
         assert [s.data for s in store.list_sagas(["running"])] == [merged]
         steps.released.set()
         result = await h.orchestrator.wait(saga_id)
         assert result.state is SagaState.COMPLETED
         assert _stored_data(store, saga_id) == {**merged, "parcel": "x-1"}, "settled: all"
+        assert _stored_step(store, saga_id) == (3, 3)
         await h.orchestrator.close()
 
     run(main)

@@ -180,15 +180,23 @@ def _with_changes(saga: SagaExecution, changes: Mapping[str, Any]) -> SagaExecut
     return copy
 
 
+_FROM_THE_LOG = frozenset({"data", "step_index", "steps_completed"})
+"""What the store reads from a running saga's step log instead of its row."""
+
+
 def _stored(changes: dict[str, Any], saga: SagaExecution) -> dict[str, Any]:
     """The ``changes`` the saga row takes: its ``data`` only with a change of state (then
-    always, whole), so each step's result is stored once, in its step-log row, and a
-    settled saga's row holds all its data. The store merges the results of an unsettled
-    saga's succeeded steps into the data it reads (see ``SagaExecution.data``)."""
+    always, whole, with its step), so each step's result is stored once, in its step-log
+    row, and a settled saga's row holds all its data; while it runs, not its step either,
+    so a step writes its step-log rows and no saga row. The store merges an unsettled saga's
+    succeeded steps into what it reads (results into ``data``; a running saga's
+    ``step_index`` and ``steps_completed``)."""
     if "state" in changes:
-        return changes if "data" in changes else {**changes, "data": saga.data}
-    if "data" in changes:
-        return {name: value for name, value in changes.items() if name != "data"}
+        whole = {"data": saga.data, "step_index": saga.step_index}
+        return {**whole, "steps_completed": saga.steps_completed, **changes}
+    left_out = _FROM_THE_LOG if saga.state == SagaState.RUNNING.value else {"data"}
+    if left_out & changes.keys():
+        return {name: value for name, value in changes.items() if name not in left_out}
     return changes
 
 
@@ -265,9 +273,8 @@ class RunCore:
             # as last committed (read from the store when the run began, then changed only
             # by this run's commits; a fenced write fails if another worker took over).
             del changes["state"]
-        update = (
-            SagaUpdate(self.saga.saga_id, now, **_stored(changes, self.saga)) if changes else None
-        )
+        stored = _stored(changes, self.saga) if changes else changes
+        update = SagaUpdate(self.saga.saga_id, now, **stored) if stored else None
         ids = await self.env.commit(
             SagaTransition(
                 update=update,

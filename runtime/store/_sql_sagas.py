@@ -54,28 +54,36 @@ class SqlSagas(SqlBase):
 
     def _sagas(self, where: str, params: list[Any]) -> list[SagaExecution]:
         """The sagas ``where`` selects (over ``saga_executions s``), in start order, each
-        with its data up to date: an unsettled saga's row has its data as of its last
-        change of state, and the results of its succeeded steps since are in the step log
-        (one statement, so the row and its results are read as of one moment)."""
+        up to date: an unsettled saga's row has its data as of its last change of state (a
+        running saga's row, its step too), and its succeeded steps since are in the step
+        log (one statement, so the row and its steps are read as of one moment)."""
         rows = self._read(
             f"{_SAGAS_WITH_RESULTS}{where} ORDER BY s.started_at, s.saga_id, l.seq", params
         )
         sagas: list[SagaExecution] = []
+        done: set[int] = set()
         for row in rows:
             if not sagas or sagas[-1].saga_id != row[0]:
-                sagas.append(codec.saga_from_row(row[:-1]))
-            if row[-1] is not None:
-                saga = sagas[-1]
-                # Merged again in step order over what the row holds: the same data, since
-                # the row's data is the input with the earlier of these same results.
-                saga.data.update(
-                    codec.loads_object(
-                        row[-1],
-                        where=f"saga_step_log.result of a succeeded step of saga {saga.saga_id!r}",
-                        repair="restore the step's result from its reply, or delete the row",
-                        saga_id=saga.saga_id,
-                    )
+                sagas.append(codec.saga_from_row(row[:-2]))
+                done = set()
+            if row[-1] is None:
+                continue
+            saga = sagas[-1]
+            # Merged again in step order over what the row holds: the same data, since the
+            # row's data is the input with the earlier of these same results.
+            saga.data.update(
+                codec.loads_object(
+                    row[-1],
+                    where=f"saga_step_log.result of a succeeded step of saga {saga.saga_id!r}",
+                    repair="restore the step's result from its reply, or delete the row",
+                    saga_id=saga.saga_id,
                 )
+            )
+            if saga.state == "running":  # the row's step is as of the saga's start
+                done.add(int(row[-2]))
+                at = saga.__dict__  # (a record read here, not shared yet)
+                at["step_index"] = max(saga.step_index, max(done) + 1)
+                at["steps_completed"] = max(saga.steps_completed, len(done))
         return sagas
 
     def list_saga_ids(self, states: Sequence[str]) -> list[str]:
@@ -106,14 +114,29 @@ class SqlSagas(SqlBase):
             "ORDER BY started_at DESC, saga_id DESC LIMIT ? OFFSET ?",
             [*params, query.get("limit", 50), query.get("offset", 0)],
         )
+        running = [str(row[0]) for row in rows if row[2] == "running"]
+        done = self._steps_done(running) if running else {}
         return [
             (
-                SagaSummary(str(a), str(b), str(c), int(d), int(e), float(f)),
+                SagaSummary(str(a), str(b), str(c), max(int(d), done.get(str(a), 0)), int(e),
+                            float(f)),
                 None if ended is None else float(ended),
                 None if error is None else str(error),
             )
             for a, b, c, d, e, f, ended, error in rows
-        ]
+        ]  # fmt: skip
+
+    def _steps_done(self, saga_ids: list[str]) -> dict[str, int]:
+        """How many steps of each of ``saga_ids`` succeeded, from the step log (a running
+        saga's row counts them as of its start)."""
+        marks = ", ".join("?" for _ in saga_ids)
+        rows = self._read(
+            "SELECT saga_id, COUNT(DISTINCT step_index) FROM saga_step_log "
+            f"WHERE saga_id IN ({marks}) AND phase = 'forward' AND status = 'succeeded' "
+            "GROUP BY saga_id",
+            saga_ids,
+        )
+        return {str(saga_id): int(count) for saga_id, count in rows}
 
     def saga_label(self, saga_id: str) -> tuple[str, str] | None:
         rows = self._read(
@@ -213,11 +236,12 @@ _UNSETTLED = "('running', 'waiting', 'compensating')"
 _SAGAS_WITH_RESULTS = (
     "SELECT "
     + ", ".join(f"s.{column.strip()}" for column in codec.SAGA_COLUMNS.split(","))
-    + ", l.result FROM saga_executions s LEFT JOIN saga_step_log l ON l.saga_id = s.saga_id "
+    + ", l.step_index, l.result FROM saga_executions s "
+    "LEFT JOIN saga_step_log l ON l.saga_id = s.saga_id "
     f"AND s.state IN {_UNSETTLED} AND l.phase = 'forward' "
     "AND l.status = 'succeeded'"
 )
-"""Sagas with the results of their succeeded steps when unsettled (a row per result)."""
+"""Sagas with their succeeded steps (index, result) when unsettled (a row per step)."""
 
 
 def _saga_filter(
