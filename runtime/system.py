@@ -36,7 +36,7 @@ from sagacrew.runtime._workload import WorkloadOptions as WorkloadOptions
 from sagacrew.runtime._workload import WorkloadReport as WorkloadReport
 from sagacrew.runtime._workload import run_workload
 from sagacrew.runtime._workload import sample_inputs as sample_inputs
-from sagacrew.runtime.actors import Actor, ActorSystem, SupervisorSpec
+from sagacrew.runtime.actors import Actor, ActorRef, ActorSystem, SupervisorSpec
 from sagacrew.runtime.aggregate import AggregateActor, Rejection
 from sagacrew.runtime.alerts import AlertSink
 from sagacrew.runtime.externals._late import LateCompletions
@@ -59,6 +59,11 @@ if TYPE_CHECKING:
     from sagacrew.runtime.metrics import RuntimeMetrics
 
 _Base = TypeVar("_Base", bound=Actor)
+
+_FIRST_RECHECK_S = 0.05
+_LAST_RECHECK_S = 1.0
+"""How soon, then how often at most, a command held up by a semantic lock is asked again
+when no release in this process woke it (another worker may have released the lock)."""
 
 
 class SagaSystem:
@@ -241,24 +246,37 @@ class SagaSystem:
             self.replies_lost += 1
             await asyncio.Event().wait()
         if isinstance(reply, Rejection) and reply.released is not None:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + reply.wait_s
-            while isinstance(reply, Rejection) and reply.released is not None:
-                try:
-                    await asyncio.wait_for(
-                        reply.released.wait(), timeout=max(0.0, deadline - loop.time())
-                    )
-                except TimeoutError:
-                    raise StepFailed(
-                        f"{reply.reason} (still held after waiting {reply.wait_s:g} s)",
-                        retriable=False,
-                    ) from None
-                reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
+            reply = await self._through_the_lock(ref, envelope, reply)
         if isinstance(reply, Rejection):
             if reply.unavailable is not None:
                 raise reply.unavailable  # not a refusal: the saga pauses and resumes later
             raise StepFailed(reply.reason, retriable=False)
         return dict(reply)
+
+    async def _through_the_lock(self, ref: ActorRef, envelope: Envelope, reply: Rejection) -> Any:
+        """The reply to ``envelope`` once the semantic lock that refused it (``reply``) is
+        released, asked again at each release; a :class:`StepFailed` after the aggregate's
+        ``lock_timeout_s``. A release in this process sets the refusal's event. One by
+        another worker sharing the store cannot, so the command is also asked again at
+        growing intervals (0.05 s, doubling up to 1 s): the aggregate then reads the stream
+        the other worker moved and finds the lock gone."""
+        assert reply.released is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + reply.wait_s
+        pause = _FIRST_RECHECK_S
+        while isinstance(reply, Rejection) and reply.released is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise StepFailed(
+                    f"{reply.reason} (still held after waiting {reply.wait_s:g} s)",
+                    retriable=False,
+                )
+            try:
+                await asyncio.wait_for(reply.released.wait(), timeout=min(pause, left))
+            except TimeoutError:
+                pause = min(pause * 2, _LAST_RECHECK_S)
+            reply = await ref.ask(envelope, timeout_s=self._ask_timeout_s)
+        return reply
 
     def _orchestrator_or_none(self) -> SagaOrchestrator | None:
         """The orchestrator once started (quarantine alerts go to it)."""

@@ -136,6 +136,31 @@ def test_a_waiting_command_goes_through_once_the_lock_is_released(store: Store) 
     assert WaitingOrder(store).replay("o")[0]["status"] == "rejected"
 
 
+def test_a_lock_released_by_another_worker_lets_the_waiting_command_through(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite://{tmp_path / 'orders.db'}"  # one store, two processes' connections
+
+    async def go() -> tuple[bool, Mapping[str, Any]]:
+        async with _system(open_store(url)) as one, _system(open_store(url)) as two:
+            await one.dispatch(
+                "ordering.order", command("A", "place", "A:0", order_id="o", _lock="acquire")
+            )
+            waiting = asyncio.create_task(
+                two.dispatch("ordering.order", command("B", "reject", "B:0", order_id="o"))
+            )
+            await asyncio.sleep(0.01)
+            held_up = not waiting.done()
+            await one.dispatch(
+                "ordering.order", command("A", "approve", "A:5", order_id="o", _lock="release")
+            )
+            return held_up, await waiting  # (a StepFailed if it waited the whole 5 s)
+
+    held_up, reply = asyncio.run(go())
+    assert held_up and reply["version"] == 3, reply
+    assert WaitingOrder(open_store(url)).replay("o")[0]["status"] == "rejected"
+
+
 def test_a_wait_longer_than_the_lock_timeout_is_a_refusal(store: Store) -> None:
     class Impatient(WaitingOrder):
         lock_timeout_s: ClassVar[float] = 0.05
