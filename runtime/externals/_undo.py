@@ -109,11 +109,13 @@ def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict
 
 def tombstone(
     store: Store, system: str, key: str, undone: str, message: Envelope
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Record call ``key`` (of operation ``undone``) ``cancelled`` before it arrives, so
-    that it does nothing when it does; answer the undo ``nothing_to_undo``."""
+    that it does nothing when it does; answer the undo ``nothing_to_undo``. ``None`` (and
+    nothing written) when the call was recorded meanwhile (by another worker): the undo
+    has a call to undo after all."""
     now = time.time()
-    store.record_external_call(
+    recorded = store.record_external_call(
         ExternalCall(
             idempotency_key=key,
             system=system,
@@ -128,5 +130,7 @@ def tombstone(
             updated_at=now,
         )
     )
+    if not recorded:
+        return None
     resource_id = str(message.payload.get("resource_id") or "none")
     return {"resource_id": resource_id, "status": "nothing_to_undo"}

@@ -211,13 +211,19 @@ class SandboxGateway(Actor):
                 # Write ahead: from here the call may reach the system and its reply be
                 # lost (a transport timeout, a crash), so its outcome is unknown until
                 # ``perform`` answers; an undo then asks the system (see ``perform``).
-                self._record(key, message, UNKNOWN, {"resource_id": "", "status": UNKNOWN})
+                unknown = {"resource_id": "", "status": UNKNOWN}
+                if not self._write(key, message, UNKNOWN, unknown):
+                    # Recorded meanwhile by another worker (its undo's tombstone, say):
+                    # answered as the ledger now says.
+                    return await self._call(message)
             try:
                 response = await self.perform(message.name, operation, message)
             except GatewayRefusal as refusal:
                 return self._refused(key, operation, message, refusal.reason)
         status = str(response.get("status", "done"))
-        self._record(key, message, status, response)
+        settled = self._record(key, message, status, response)
+        if settled is not None:
+            return dict(settled.response)  # undone meanwhile (another worker's undo)
         if status == "running" and self.simulates_completion:
             self._arm(key)
         return response
@@ -268,9 +274,11 @@ class SandboxGateway(Actor):
         undone = str(operation.undoes)
         target = undo_target(self._store, self.system, undone, message)
         if target is None:
-            return tombstone(
-                self._store, self.system, str(message.payload["undoes"]), undone, message
-            )
+            forward_key = str(message.payload["undoes"])
+            answer = tombstone(self._store, self.system, forward_key, undone, message)
+            if answer is None:  # the call was recorded meanwhile: undo it after all
+                return await self._undo(key, operation, message)
+            return answer
         if target.status == REFUSED:
             resource_id = str(message.payload.get("resource_id") or "none")
             return {"resource_id": resource_id, "status": NOTHING_TO_UNDO}
@@ -298,17 +306,34 @@ class SandboxGateway(Actor):
 
     def _record(
         self, key: str, message: Envelope, status: str, response: Mapping[str, Any]
-    ) -> None:
+    ) -> ExternalCall | None:
         """Write call ``key`` (``message``) to the ledger with ``status`` and ``response``
-        (over its ``unknown`` row, when the call was recorded before ``perform``)."""
+        (over its ``unknown`` row, when the call was recorded before ``perform``). When
+        another worker settled the call meanwhile (its undo's tombstone, or a cancel of
+        the unknown call), the ledger keeps that: it is returned, and nothing written."""
+        if self._write(key, message, status, response):
+            return None
+        current = self._store.get_external_call(key)
+        if current is not None and current.status not in (UNKNOWN, status):
+            return current
+        self._store.update_external_call(
+            key,
+            status=status,
+            updated_at=time.time(),
+            response=response,
+            resource_id=str(response["resource_id"]),
+        )
+        return None
+
+    def _write(self, key: str, message: Envelope, status: str, response: Mapping[str, Any]) -> bool:
+        """Insert call ``key``'s ledger row; ``False`` (nothing written) if it has one."""
         now = time.time()
-        resource_id = str(response["resource_id"])
-        recorded = self._store.record_external_call(
+        return self._store.record_external_call(
             ExternalCall(
                 idempotency_key=key,
                 system=self.system,
                 operation=message.name,
-                resource_id=resource_id,
+                resource_id=str(response["resource_id"]),
                 status=status,
                 request=dict(message.payload),
                 response=dict(response),
@@ -318,10 +343,6 @@ class SandboxGateway(Actor):
                 updated_at=now,
             )
         )
-        if not recorded:
-            self._store.update_external_call(
-                key, status=status, updated_at=now, response=response, resource_id=resource_id
-            )
 
     def _rejection(self, name: str, response: Mapping[str, Any]) -> Rejection:
         """The business refusal of call ``name`` (``response``: its ledger answer)."""
