@@ -8,12 +8,12 @@ a time, and two processes cannot."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 from typing import ClassVar
 
 from async_helpers import async_test
+from saga_fakes import external_call
 
 from sagacrew.runtime import Envelope
 from sagacrew.runtime import GatewayOperation
@@ -64,12 +64,13 @@ class MeanwhileStore:
         return getattr(self._store, name)
 
 
-def row(status: str, operation: str = "start_job") -> ExternalCall:
-    now = time.time()
-    return ExternalCall(
-        KEY, "cluster", operation, "job-1" if status == "done" else "none", status, {},
-        {"resource_id": "job-1" if status == "done" else "none", "status": status},
-        "saga-1", "m-other", now, now,
+def row(status: str) -> ExternalCall:
+    """``KEY``'s ledger row as the other worker writes it."""
+    resource_id = "job-1" if status == "done" else "none"
+    response = {"resource_id": resource_id, "status": status}
+    return external_call(
+        KEY, status, system="cluster", operation="start_job", resource_id=resource_id,
+        response=response, correlation_id="saga-1",
     )  # fmt: skip
 
 
@@ -77,10 +78,10 @@ async def no_delivery(name: str, correlation_id: str, payload: Any) -> bool:
     return False
 
 
-async def ask(store: Any, message: Envelope) -> Any:
+async def ask(store: Any, message: Envelope, gateway: type[Jobs] = Jobs) -> Any:
     Jobs.done = []
     async with ActorSystem() as system:
-        ref = await system.spawn(lambda: Jobs(store, no_delivery), "cluster")
+        ref = await system.spawn(lambda: gateway(store, no_delivery), "cluster")
         return await ref.ask(message, timeout_s=5)
 
 
@@ -111,3 +112,26 @@ async def test_an_undo_finding_the_call_recorded_meanwhile_undoes_it(tmp_path: P
     assert Jobs.done == ["cancel_job"]
     call = here.get_external_call(KEY)
     assert call is not None and call.status == "undone"
+
+
+@async_test
+async def test_a_call_s_result_leaves_the_cancel_another_worker_made_meanwhile(
+    tmp_path: Path,
+) -> None:
+    here, other = stores(tmp_path)
+
+    class CancelledWhileRunning(Jobs):
+        """While the system works on the call, the other worker's undo cancels it."""
+
+        async def perform(
+            self, name: str, operation: GatewayOperation, message: Envelope
+        ) -> dict[str, Any]:
+            answer = await super().perform(name, operation, message)
+            other.update_external_call(KEY, status="cancelled", updated_at=2.0)
+            return answer
+
+    answer = await ask(here, Envelope("start_job", {}, "saga-1", None, "m-1", KEY),
+                       CancelledWhileRunning)  # fmt: skip
+    assert answer["status"] != "done", answer
+    call = here.get_external_call(KEY)
+    assert call is not None and call.status == "cancelled"

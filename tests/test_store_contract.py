@@ -276,6 +276,21 @@ class StoreContract:
         with pytest.raises(StoreError, match="record_external_call"):
             self.store.update_external_call("missing", status="undone", updated_at=3.0)
 
+    def test_external_call_updated_from_a_status_only_when_it_is_still_in_it(self) -> None:
+        self.store.record_external_call(saga_fakes.external_call("k", "unknown"))
+        done = self.store.update_external_call(
+            "k", status="done", updated_at=2.0, from_status="unknown"
+        )
+        assert done.status == "done"
+        kept = self.store.update_external_call(
+            "k", status="cancelled", updated_at=3.0, from_status="unknown"
+        )
+        assert kept == done == self.store.get_external_call("k")
+        with pytest.raises(StoreError, match="record_external_call"):
+            self.store.update_external_call(
+                "missing", status="done", updated_at=3.0, from_status="unknown"
+            )
+
     def test_record_validation_returns_id_and_checks_columns(self) -> None:
         row: dict[str, Any] = {
             "system": "ftgo",

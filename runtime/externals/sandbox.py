@@ -313,17 +313,15 @@ class SandboxGateway(Actor):
         the unknown call), the ledger keeps that: it is returned, and nothing written."""
         if self._write(key, message, status, response):
             return None
-        current = self._store.get_external_call(key)
-        if current is not None and current.status not in (UNKNOWN, status):
-            return current
-        self._store.update_external_call(
+        now = self._store.update_external_call(
             key,
             status=status,
             updated_at=time.time(),
             response=response,
             resource_id=str(response["resource_id"]),
+            from_status=UNKNOWN,
         )
-        return None
+        return None if now.status == status else now
 
     def _write(self, key: str, message: Envelope, status: str, response: Mapping[str, Any]) -> bool:
         """Insert call ``key``'s ledger row; ``False`` (nothing written) if it has one."""

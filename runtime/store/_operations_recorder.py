@@ -15,12 +15,15 @@ from sagacrew.runtime.store._records import (
 
 class ExternalCallChange(TypedDict):
     """What :meth:`OperationsRecorder.update_external_call` sets: ``status`` and
-    ``updated_at``; ``response`` and ``resource_id`` when given (not ``None``)."""
+    ``updated_at``; ``response`` and ``resource_id`` when given (not ``None``). With
+    ``from_status``, only a call still in that status changes (in the same statement, so
+    no other writer comes in between)."""
 
     status: str
     updated_at: float
     response: NotRequired[Mapping[str, Any] | None]
     resource_id: NotRequired[str | None]
+    from_status: NotRequired[str | None]
 
 
 class OperationsRecorder(ABC):
@@ -53,7 +56,8 @@ class OperationsRecorder(ABC):
     def update_external_call(
         self, idempotency_key: str, **change: Unpack[ExternalCallChange]
     ) -> ExternalCall:
-        """Set a call's status (and response and resource id, when given);
+        """Set a call's status (and response and resource id, when given) and return the
+        call as it now is: unchanged when it is not in ``from_status`` (if given);
         :class:`StoreError` if unknown."""
 
     @abstractmethod

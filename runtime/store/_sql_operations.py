@@ -95,12 +95,21 @@ class SqlOperations(SqlBase):
         if resource_id is not None:
             sets.append(("resource_id", resource_id))
         assignments = ", ".join(f"{column} = ?" for column, _ in sets)
+        where: list[Any] = [idempotency_key]
+        only = ""
+        if change.get("from_status") is not None:
+            only = " AND status = ?"
+            where.append(change["from_status"])
         with self._transaction() as cursor:
             rows = cursor.run(
-                f"UPDATE external_calls SET {assignments} "
-                f"WHERE idempotency_key = ? RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
-                (*(value for _, value in sets), idempotency_key),
+                f"UPDATE external_calls SET {assignments} WHERE idempotency_key = ?{only} "
+                f"RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
+                (*(value for _, value in sets), *where),
             )
+        if not rows and only:
+            unchanged = self.get_external_call(idempotency_key)
+            if unchanged is not None:
+                return unchanged
         if not rows:
             raise StoreError(
                 f"no external call is recorded under key {idempotency_key!r}",
