@@ -209,7 +209,7 @@ class AggregateActor(Actor, EventSourcedAggregate):
         if isinstance(decision, Rejection):
             return await self._refused(message, stale, key, aggregate_id, decision)
         if isinstance(decision, Tombstone):
-            return await self._cancel(message, stale, aggregate_id, decision)
+            return await self._cancel(message, stale, aggregate_id, instance, decision)
         event_type, payload, reply = decision
         if event_type is None:
             return reply
@@ -257,11 +257,11 @@ class AggregateActor(Actor, EventSourcedAggregate):
         return {**reply, "version": version}
 
     async def _cancel(
-        self, message: Envelope, stale: int, aggregate_id: str, undo: Tombstone
-    ) -> Any:
+        self, message: Envelope, stale: int, aggregate_id: str, instance: _Instance,
+        undo: Tombstone,
+    ) -> Any:  # fmt: skip
         """Record the command ``undo`` names as cancelled, unless it acted meanwhile (then
         the undo is decided again, against what it did)."""
-        instance = self._instance(aggregate_id)
         try:
             await self._appender.apply(
                 AppendRequest(
@@ -287,11 +287,13 @@ class AggregateActor(Actor, EventSourcedAggregate):
         this very command, or moved the stream, after this one checked the key or read the
         stream: the command is then decided again, and a command handled meanwhile is
         answered as it was."""
+        if stale >= _STALE_RETRIES:
+            return refusal
         instance = self._instances.get(aggregate_id)
         stored = self._store.stream_version(self.stream_id(aggregate_id))
         moved = instance is None or stored != instance.version
-        handled = key is not None and self._store.processed_result(key) is not None
-        if stale >= _STALE_RETRIES or not (moved or handled):
+        # (a command that appended nothing, a tombstone, leaves the stream where it was)
+        if not moved and (key is None or self._store.processed_result(key) is None):
             return refusal
         self._instances.pop(aggregate_id, None)
         return await self._handle(message, stale + 1)

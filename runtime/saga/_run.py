@@ -192,8 +192,7 @@ def _stored(changes: dict[str, Any], saga: SagaExecution) -> dict[str, Any]:
     succeeded steps into what it reads (results into ``data``; a running saga's
     ``step_index`` and ``steps_completed``)."""
     if "state" in changes:
-        whole = {"data": saga.data, "step_index": saga.step_index}
-        return {**whole, "steps_completed": saga.steps_completed, **changes}
+        return {**{name: getattr(saga, name) for name in _FROM_THE_LOG}, **changes}
     left_out = _FROM_THE_LOG if saga.state == SagaState.RUNNING.value else {"data"}
     if left_out & changes.keys():
         return {name: value for name, value in changes.items() if name not in left_out}
@@ -273,7 +272,7 @@ class RunCore:
             # as last committed (read from the store when the run began, then changed only
             # by this run's commits; a fenced write fails if another worker took over).
             del changes["state"]
-        stored = _stored(changes, self.saga) if changes else changes
+        stored = _stored(changes, self.saga)
         update = SagaUpdate(self.saga.saga_id, now, **stored) if stored else None
         ids = await self.env.commit(
             SagaTransition(
