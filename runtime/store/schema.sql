@@ -1,6 +1,6 @@
 -- sagacrew runtime tables. One schema for SQLite and PostgreSQL: portable types only.
 -- Timestamps are seconds since the epoch (REAL / DOUBLE PRECISION); JSON is TEXT.
--- The PostgreSQL backend maps INTEGER PRIMARY KEY AUTOINCREMENT to BIGSERIAL / IDENTITY
+-- The PostgreSQL backend maps INTEGER PRIMARY KEY (AUTOINCREMENT) to BIGSERIAL / IDENTITY
 -- and REAL to DOUBLE PRECISION; column names and meanings are identical.
 
 CREATE TABLE IF NOT EXISTS events (
@@ -58,7 +58,11 @@ CREATE INDEX IF NOT EXISTS saga_executions_state ON saga_executions (state);
 CREATE INDEX IF NOT EXISTS saga_executions_correlation ON saga_executions (correlation_id);
 
 CREATE TABLE IF NOT EXISTS saga_step_log (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- order of transitions
+    -- The rowid, not AUTOINCREMENT: step-log rows are never deleted, so the next rowid
+    -- is always past every row (in the write transaction), and AUTOINCREMENT would
+    -- rewrite its sqlite_sequence row at every insert. Stores made with AUTOINCREMENT
+    -- keep it, and work the same.
+    seq             INTEGER PRIMARY KEY,  -- order of transitions
     saga_id         TEXT    NOT NULL,
     step_index      INTEGER NOT NULL,
     step_name       TEXT    NOT NULL,
