@@ -1,7 +1,7 @@
 """The actor runtime's exception hierarchy: every error raised here is an ``ActorError``.
 
 Each error is a dataclass of the facts it carries (equality by identity and the usual
-exception ``repr`` kept); ``__post_init__`` composes its message from them.
+exception ``repr`` kept); its ``_message`` template composes the message from them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ from typing import Any, ClassVar
 class ActorError(Exception):
     """Base class of every error raised by ``sagacrew.runtime.actors``."""
 
+    _message: ClassVar[str] = ""
+    """A dataclass error's message: a ``str.format`` template over its fields."""
+
+    def __post_init__(self) -> None:
+        super().__init__(self._message.format(**vars(self)))
+
 
 @dataclass(eq=False, repr=False)
 class InvalidSupervisorSpec(ActorError, ValueError):
@@ -22,13 +28,11 @@ class InvalidSupervisorSpec(ActorError, ValueError):
     what to write instead (``fix``).
     """
 
+    _message = "{owner}.{field}={value!r} is invalid: {fix}"
     owner: str
     field: str
     value: Any
     fix: str
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.owner}.{self.field}={self.value!r} is invalid: {self.fix}")
 
 
 @dataclass(eq=False, repr=False)
@@ -37,23 +41,18 @@ class _PathError(ActorError):
 
     path: str
     reason: str
-    _problem: ClassVar[str]
-    """The message's start, before the path."""
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self._problem} {self.path!r}: {self.reason}")
 
 
 class InvalidActorName(_PathError, ValueError):
     """An actor name is empty, contains ``/``, or is already taken at that path."""
 
-    _problem = "invalid actor name at"
+    _message = "invalid actor name at {path!r}: {reason}"
 
 
 class ActorNotFound(_PathError, LookupError):
     """``ActorSystem.lookup`` found no live actor (or several, for a plain name)."""
 
-    _problem = "no actor"
+    _message = "no actor {path!r}: {reason}"
 
 
 @dataclass(eq=False, repr=False)
@@ -63,29 +62,23 @@ class AskTimeout(ActorError, TimeoutError):
     The message stays in the actor's mailbox and is still handled; its reply is discarded.
     """
 
+    _message = (
+        "actor {path!r} did not reply to {message!r} within {timeout_s} s; raise timeout_s, "
+        "or check that the actor is not blocked or asking itself"
+    )
     path: str
     message: Any
     timeout_s: float
-
-    def __post_init__(self) -> None:
-        super().__init__(
-            f"actor {self.path!r} did not reply to {self.message!r} within {self.timeout_s} s; "
-            "raise timeout_s, or check that the actor is not blocked or asking itself"
-        )
 
 
 @dataclass(eq=False, repr=False)
 class DeadLetterError(ActorError):
     """An ``ask`` could not be delivered or answered because the actor is stopped."""
 
+    _message = "message {message!r} to actor {path!r} is a dead letter: {reason}"
     path: str
     message: Any
     reason: str
-
-    def __post_init__(self) -> None:
-        super().__init__(
-            f"message {self.message!r} to actor {self.path!r} is a dead letter: {self.reason}"
-        )
 
 
 @dataclass(eq=False, repr=False)
@@ -96,11 +89,9 @@ class ActorInitializationError(ActorError):
     first start fails; ``path`` names the innermost actor that failed.
     """
 
+    _message = "actor {path!r} failed to start: {error!r}"
     path: str
     error: BaseException
-
-    def __post_init__(self) -> None:
-        super().__init__(f"actor {self.path!r} failed to start: {self.error!r}")
 
 
 @dataclass(eq=False, repr=False)
@@ -113,6 +104,11 @@ class SupervisionError(ActorError):
     ``error`` that child's exception (also the ``__cause__``), or ``None`` after a normal exit.
     """
 
+    _message = (
+        "supervisor {path!r} gave up after {restart_count} restarts within {period_s} s "
+        "(intensity {intensity}); last failure in {child_path!r}: {error!r}. Fix the failing "
+        "child, or raise intensity / lower period_s if the failures are expected"
+    )
     path: str
     restart_count: int
     _: KW_ONLY
@@ -120,11 +116,3 @@ class SupervisionError(ActorError):
     period_s: float
     child_path: str
     error: BaseException | None
-
-    def __post_init__(self) -> None:
-        super().__init__(
-            f"supervisor {self.path!r} gave up after {self.restart_count} restarts within "
-            f"{self.period_s} s (intensity {self.intensity}); last failure in "
-            f"{self.child_path!r}: {self.error!r}. Fix the failing child, or raise intensity "
-            "/ lower period_s if the failures are expected"
-        )

@@ -184,12 +184,5 @@ class CompensationPath(RunCore):
         self.parked[index] = letter
         self.env.metrics.dead_lettered += 1
         self.env.listeners.on_dead_letter(self.saga.saga_name, step.name, letter.id)
-        self._log(
-            logging.ERROR,
-            "compensation dead-lettered",
-            step=step.name,
-            attempts=attempt,
-            dead_letter_id=letter.id,
-            error=error,
-        )
+        self._log(logging.ERROR, "compensation dead-lettered", row=failed, dead_letter_id=letter.id)
         self.env.alert(alert)

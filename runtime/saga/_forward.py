@@ -187,13 +187,7 @@ class ForwardPath(RunCore):
         pivot = self.definition.pivot_index
         after_pivot = pivot is not None and index > pivot
         exhausted = not after_pivot and attempt >= step.retry_policy.max_attempts
-        self._log(
-            logging.WARNING,
-            "step attempt failed",
-            step=step.name,
-            attempt=attempt,
-            error=outcome.error,
-        )
+        self._log(logging.WARNING, "step attempt failed", row=failed)
         timed_out_for_good = outcome.unknown and step.on_timeout != "retry"
         if outcome.retriable and not exhausted and not past_deadline and not timed_out_for_good:
             await self._persist(step=failed)

@@ -300,7 +300,13 @@ class RunCore:
         """This saga's step-log row (see :func:`step_entry`)."""
         return step_entry(self.saga, self.definition, *attempt, **fields)
 
-    def _log(self, level: int, message: str, **fields: Any) -> None:
+    def _log(
+        self, level: int, message: str, *, row: StepLogEntry | None = None, **fields: Any
+    ) -> None:
+        """Log ``message`` with the saga's ids, ``fields``, and the step, attempt and error
+        of a step-log ``row`` when given."""
+        if row is not None:
+            fields = {"step": row.step_name, "attempt": row.attempt, "error": row.error, **fields}
         extra = {
             "saga_id": self.saga.saga_id,
             "saga_name": self.saga.saga_name,
