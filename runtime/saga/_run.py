@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
+from sagacrew.runtime._frozen import fast_init
 from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
 from sagacrew.runtime.saga._env import Env, logger
@@ -71,6 +72,7 @@ supervisor restarts it) is transient. Not ``ValueError``: libraries also raise i
 transient conditions (e.g. an operation on a connection closed meanwhile)."""
 
 
+@fast_init
 @dataclass(frozen=True)
 class _Outcome:
     """One attempt's result, or its error; ``unknown``: it timed out (it may have acted)."""

@@ -1,4 +1,7 @@
-"""Typed rows of the store's tables (see ``schema.sql``); JSON columns are dicts here."""
+"""Typed rows of the store's tables (see ``schema.sql``); JSON columns are dicts here.
+
+Every record is a frozen dataclass built by :func:`~sagacrew.runtime._frozen.fast_init`
+(several are made at every saga transition)."""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagacrew.runtime._frozen import fast_init
 from sagacrew.runtime.messages import new_id
 
 
+@fast_init
 @dataclass(frozen=True)
 class NewEvent:
     """An event to append. ``message_id`` defaults to a fresh id; ``event_version`` is the
@@ -24,6 +29,7 @@ class NewEvent:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+@fast_init
 @dataclass(frozen=True)
 class RecordedEvent:
     """An event as stored: ``position`` is the global order, ``version`` the order within
@@ -42,6 +48,7 @@ class RecordedEvent:
     recorded_at: float
 
 
+@fast_init
 @dataclass(frozen=True)
 class Snapshot:
     """The state of a stream as of ``version`` (the state includes events 1..version)."""
@@ -61,6 +68,7 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 
 
+@fast_init
 @dataclass(frozen=True)
 class SagaExecution:
     """A ``saga_executions`` row. ``state`` is one of running, waiting, compensating,
@@ -92,6 +100,7 @@ class SagaExecution:
     versions were recorded): recovery, redrive and compensation follow that plan."""
 
 
+@fast_init
 @dataclass(frozen=True)
 class SagaUpdate:
     """Columns of one ``saga_executions`` row to change; ``UNSET`` leaves a column as is.
@@ -109,6 +118,7 @@ class SagaUpdate:
     error: str | Unset | None = UNSET
 
 
+@fast_init
 @dataclass(frozen=True)
 class SagaSummary:
     """A saga as lists show it, without its data: id, type, state, progress, start time."""
@@ -121,6 +131,7 @@ class SagaSummary:
     started_at: float
 
 
+@fast_init
 @dataclass(frozen=True)
 class StepLogEntry:
     """A ``saga_step_log`` row: one transition of one step attempt.
@@ -150,6 +161,7 @@ class StepLogEntry:
     seq: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class DeadLetter:
     """A ``dead_letters`` row. ``kind`` is compensation or message; ``status`` parked,
@@ -172,6 +184,7 @@ class DeadLetter:
     id: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class DeadLetterUpdate:
     """Change the status (and optionally error and attempts) of one dead letter."""
@@ -183,6 +196,7 @@ class DeadLetterUpdate:
     attempts: int | Unset = UNSET
 
 
+@fast_init
 @dataclass(frozen=True)
 class AlertCore:
     """What every alert says, stored (:class:`AlertRecord`) or raised
@@ -197,6 +211,7 @@ class AlertCore:
     correlation_id: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class AlertRecord(AlertCore):
     """An ``alerts`` row: an alert for an operator (see ``sagacrew.runtime.saga.Alert``).
@@ -220,6 +235,7 @@ class AlertRecord(AlertCore):
     id: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class MessageLogEntry:
     """One ``actor_message_log`` row: a message an actor handled, with its ids and outcome."""
@@ -236,6 +252,7 @@ class MessageLogEntry:
     error: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class AppendRequest:
     """One :meth:`Store.append` call as data, for :meth:`Store.append_many` (group commit)."""
@@ -247,6 +264,7 @@ class AppendRequest:
     result: Mapping[str, Any] | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class InboxEvent:
     """A completion event waiting in ``saga_inbox`` for the worker that drives its saga."""
@@ -257,6 +275,7 @@ class InboxEvent:
     payload: Mapping[str, Any]
 
 
+@fast_init
 @dataclass(frozen=True)
 class Fence:
     """The lease a worker writes a saga's transitions under: its id and the lease's
@@ -267,6 +286,7 @@ class Fence:
     generation: int
 
 
+@fast_init
 @dataclass(frozen=True)
 class SagaTransition:
     """Everything one saga transition writes, applied in ONE transaction.
@@ -299,6 +319,7 @@ class SagaTransition:
         return None
 
 
+@fast_init
 @dataclass(frozen=True)
 class TransitionIds:
     """Ids assigned by a transition: the dead letter ``id`` and the alert ``id``."""
@@ -307,6 +328,7 @@ class TransitionIds:
     alert_id: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class ExternalCall:
     """An ``external_calls`` row: work done on an external system, keyed by idempotency key.
@@ -327,6 +349,7 @@ class ExternalCall:
     updated_at: float
 
 
+@fast_init
 @dataclass(frozen=True)
 class WorkerCounts:
     """A worker's counters since it started: sagas claimed, leases found taken by another
@@ -338,6 +361,7 @@ class WorkerCounts:
     driving: int = 0
 
 
+@fast_init
 @dataclass(frozen=True)
 class WorkerRecord:
     """What a worker last reported (``saga_workers``): its lease length, when it started
