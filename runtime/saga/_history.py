@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,3 +113,34 @@ class History:
     def outcome_unknown(self, index: int) -> bool:
         """True when an attempt of the step timed out or never saw its completion event."""
         return UNKNOWN in self.failed_outcomes.get(index, set())
+
+
+class ResultsBefore(Mapping[str, Mapping[str, Any]]):
+    """``{step name: result}`` of the steps before ``index`` that succeeded, in step
+    order (``StepContext.step_results``), worked out when first read."""
+
+    __slots__ = ("_built", "_index", "_results", "_steps")
+
+    def __init__(
+        self, results: Mapping[int, dict[str, Any]], steps: Sequence[Any], index: int
+    ) -> None:
+        self._results, self._steps, self._index = results, steps, index
+        self._built: dict[str, Mapping[str, Any]] | None = None
+
+    def _all(self) -> dict[str, Mapping[str, Any]]:
+        if self._built is None:
+            self._built = {
+                self._steps[i].name: result
+                for i, result in sorted(self._results.items())
+                if i < self._index
+            }
+        return self._built
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())

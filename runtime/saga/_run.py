@@ -20,7 +20,7 @@ retried):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
@@ -37,6 +37,7 @@ from sagacrew.runtime.saga._history import (
     REFUSED,
     UNKNOWN,
     History,
+    ResultsBefore,
     idempotency_key,
     transition_id,
 )
@@ -201,37 +202,6 @@ def _stored(changes: dict[str, Any], saga: SagaExecution) -> dict[str, Any]:
     return changes
 
 
-class _ResultsBefore(Mapping[str, Mapping[str, Any]]):
-    """``{step name: result}`` of the steps before ``index`` that succeeded, in step
-    order (``StepContext.step_results``), worked out when first read."""
-
-    __slots__ = ("_built", "_index", "_results", "_steps")
-
-    def __init__(
-        self, results: Mapping[int, dict[str, Any]], steps: Sequence[Any], index: int
-    ) -> None:
-        self._results, self._steps, self._index = results, steps, index
-        self._built: dict[str, Mapping[str, Any]] | None = None
-
-    def _all(self) -> dict[str, Mapping[str, Any]]:
-        if self._built is None:
-            self._built = {
-                self._steps[i].name: result
-                for i, result in sorted(self._results.items())
-                if i < self._index
-            }
-        return self._built
-
-    def __getitem__(self, name: str) -> Mapping[str, Any]:
-        return self._all()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
 @dataclass(eq=False, repr=False)
 class RunCore:
     """One saga being driven to a terminal state: its state and the helpers both paths use
@@ -306,7 +276,9 @@ class RunCore:
         self, level: int, message: str, *, row: StepLogEntry | None = None, **fields: Any
     ) -> None:
         """Log ``message`` with the saga's ids, ``fields``, and the step, attempt and error
-        of a step-log ``row`` when given."""
+        of a step-log ``row`` when given (nothing is built at a level that is off)."""
+        if not logger.isEnabledFor(level):
+            return
         if row is not None:
             fields = {"step": row.step_name, "attempt": row.attempt, "error": row.error, **fields}
         extra = {
@@ -361,15 +333,21 @@ class RunCore:
             dispatch=self.env.dispatch,
             command_key=f"{self.saga.saga_id}:{index}:{key_phase}",
             lock=step.lock if phase == FORWARD else None,
-            step_results=_ResultsBefore(self.history.forward_results, self.definition.steps, index),
+            step_results=ResultsBefore(self.history.forward_results, self.definition.steps, index),
         )
         try:
             if self.env.faults is not None:
                 self.env.faults.before(
                     self.saga.saga_id, self.saga.saga_name, step.name, phase, attempt
                 )
-            async with self.env.timeouts.after(step.attempt_timeout_s):
+            timeout = self.env.timeouts.after(step.attempt_timeout_s)
+            timeout.start()
+            try:
                 raw = await action(context)
+            except BaseException as exc:
+                timeout.finish(exc)
+                raise
+            timeout.finish(None)
             return _Outcome(_json_result(raw, step.name))
         except StepFailed as exc:
             return _Outcome(None, exc.reason, exc.retriable, acted=isinstance(exc, PartialFailure))

@@ -64,13 +64,28 @@ class _Timeout:
         self._cancelling = 0
         self.expired = False
 
-    async def __aenter__(self) -> None:
+    def start(self) -> None:
+        """Arm the timeout for the current task (what ``async with`` does on entry; a
+        plain call spares an attempt two coroutines)."""
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a step attempt's timeout is used inside a task")
         self._task = task
         self._cancelling = task.cancelling()
         self._slot = self._owner._enter(self, task.get_loop(), self._delay_s)
+
+    def finish(self, error: BaseException | None) -> None:
+        """Disarm it as the block ends, with ``error`` when it raised (what ``async with``
+        does on exit): a cancellation the deadline caused becomes :class:`TimeoutError`."""
+        if not self.expired:
+            self._owner._leave(self, self._slot)
+            return
+        assert self._task is not None
+        if self._task.uncancel() <= self._cancelling and type(error) is asyncio.CancelledError:
+            raise TimeoutError from error
+
+    async def __aenter__(self) -> None:
+        self.start()
 
     def expire(self) -> None:
         """The deadline passed: cancel the block's task."""
@@ -84,9 +99,4 @@ class _Timeout:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if not self.expired:
-            self._owner._leave(self, self._slot)
-            return
-        assert self._task is not None
-        if self._task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
-            raise TimeoutError from exc
+        self.finish(exc)
