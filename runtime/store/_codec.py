@@ -49,6 +49,34 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 """Compact JSON with sorted keys (byte-stable); made once, not at every call."""
 
 
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encoder() -> Callable[[Mapping[str, Any]], str]:
+    """``_ENCODER.encode``, byte for byte, through one C encoder made once: ``encode``
+    makes a new one at every call, which cost more than encoding a step's result. Without
+    a circular-reference check (the C encoder's recursion limit stands in for it: its
+    error becomes the same ``ValueError``)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the standard path
+        return _ENCODER.encode
+    encoder = make(
+        None, _not_json, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+
+    def encode(value: Mapping[str, Any]) -> str:
+        try:
+            return "".join(encoder(value, 0))
+        except RecursionError:
+            raise ValueError("Circular reference detected (or nesting too deep)") from None
+
+    return encode
+
+
+_encode = _encoder()
+
+
 class EncodedObject(dict[str, Any]):
     """A JSON object (a plain dict to its readers) that carries its encoding, ``text``:
     a value encoded once (a step's result, checked to be JSON when the step returns it)
@@ -66,7 +94,7 @@ def encoded(value: Mapping[str, Any]) -> EncodedObject:
     """``value`` as an :class:`EncodedObject` (encoded as :func:`dumps` encodes it);
     ``TypeError`` or ``ValueError`` when it is not JSON-serialisable."""
     plain = value if type(value) is dict else dict(value)
-    return EncodedObject(plain, _ENCODER.encode(plain))
+    return EncodedObject(plain, _encode(plain))
 
 
 def dumps(value: Mapping[str, Any], *, what: str) -> str:
@@ -74,7 +102,7 @@ def dumps(value: Mapping[str, Any], *, what: str) -> str:
     if type(value) is EncodedObject:
         return value.text
     try:
-        return _ENCODER.encode(value if type(value) is dict else dict(value))
+        return _encode(value if type(value) is dict else dict(value))
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"{what} is not JSON-serialisable: {exc}",
