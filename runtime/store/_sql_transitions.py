@@ -47,6 +47,14 @@ _INSERT_STEP = (
     "ON CONFLICT (saga_id, step_index, idempotency_key, status) DO NOTHING"
 )
 
+_INSERT_START = (
+    "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
+    "compensatable, idempotency_key, started_at, correlation_id, causation_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (saga_id, step_index, idempotency_key, status) DO NOTHING"
+)
+"""``_INSERT_STEP`` for a row whose end, latency, error and result are NULL."""
+
 
 def fenced_out(cursor: Cursor, transitions: Sequence[SagaTransition], share: str) -> list[str]:
     """The sagas among ``transitions`` whose fence is not their lease any more (the lease
@@ -98,11 +106,24 @@ def apply_plain(
         )
         statements.append((sql, rows))
     counted = len(statements)  # every create inserted, every update matched its saga
-    steps = [
-        _step_row(row) for t in transitions for row in (t.step, t.next_step) if row is not None
-    ]
-    if steps:  # a replayed row is already there: skipped, not counted
+    # A replayed row is already there: skipped, not counted. Rows that only say "started"
+    # go last, in a statement of their own without the four columns they leave NULL: a
+    # saga's rows keep their order (a transition's ``next_step``, always such a row, comes
+    # after its ``step``), and rows of different sagas need none.
+    steps: list[tuple[Any, ...]] = []
+    starts: list[tuple[Any, ...]] = []
+    for transition in transitions:
+        for row in (transition.step, transition.next_step):
+            if row is None:
+                continue
+            if row.ended_at is None and row.result is None and row.error is None:
+                starts.append(_start_row(row))
+            else:
+                steps.append(_step_row(row))
+    if steps:
         statements.append((_INSERT_STEP, steps))
+    if starts:
+        statements.append((_INSERT_START, starts))
     counts = cursor.run_batch(statements)
     for (_, written), count in zip(statements[:counted], counts[:counted], strict=True):
         if count != len(written):
@@ -239,6 +260,24 @@ def _step_row(step: StepLogEntry) -> tuple[Any, ...]:
         step.latency_ms,
         step.error,
         result,
+        step.correlation_id,
+        step.causation_id,
+    )
+
+
+def _start_row(step: StepLogEntry) -> tuple[Any, ...]:
+    """The ``saga_step_log`` values of a row with no end, result or error (a ``started``
+    or ``waiting`` one), in ``_INSERT_START`` order."""
+    return (
+        step.saga_id,
+        step.step_index,
+        step.step_name,
+        step.phase,
+        step.status,
+        step.attempt,
+        int(step.compensatable),
+        step.idempotency_key,
+        step.started_at,
         step.correlation_id,
         step.causation_id,
     )
