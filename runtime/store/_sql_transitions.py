@@ -42,8 +42,8 @@ _INSERT_SAGA = (
 )
 _INSERT_STEP = (
     "INSERT INTO saga_step_log (saga_id, step_index, step_name, phase, status, attempt, "
-    "compensatable, idempotency_key, started_at, ended_at, latency_ms, error, result, "
-    "correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "compensatable, idempotency_key, started_at, correlation_id, causation_id, ended_at, "
+    "latency_ms, error, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (saga_id, step_index, idempotency_key, status) DO NOTHING"
 )
 
@@ -246,28 +246,12 @@ def _saga_row(saga: SagaExecution) -> tuple[Any, ...]:
 def _step_row(step: StepLogEntry) -> tuple[Any, ...]:
     """The ``saga_step_log`` values of ``step``, in ``_INSERT_STEP`` order."""
     result = None if step.result is None else codec.dumps(step.result, what="step result")
-    return (
-        step.saga_id,
-        step.step_index,
-        step.step_name,
-        step.phase,
-        step.status,
-        step.attempt,
-        int(step.compensatable),
-        step.idempotency_key,
-        step.started_at,
-        step.ended_at,
-        step.latency_ms,
-        step.error,
-        result,
-        step.correlation_id,
-        step.causation_id,
-    )
+    return (*_start_row(step), step.ended_at, step.latency_ms, step.error, result)
 
 
 def _start_row(step: StepLogEntry) -> tuple[Any, ...]:
     """The ``saga_step_log`` values of a row with no end, result or error (a ``started``
-    or ``waiting`` one), in ``_INSERT_START`` order."""
+    one), in ``_INSERT_START`` order: the first columns of ``_INSERT_STEP``."""
     return (
         step.saga_id,
         step.step_index,
