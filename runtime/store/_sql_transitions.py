@@ -116,7 +116,7 @@ def apply_plain(
         for row in (transition.step, transition.next_step):
             if row is None:
                 continue
-            if row.ended_at is None and row.result is None and row.error is None:
+            if _is_start(row):
                 starts.append(_start_row(row))
             else:
                 steps.append(_step_row(row))
@@ -247,6 +247,16 @@ def _step_row(step: StepLogEntry) -> tuple[Any, ...]:
     """The ``saga_step_log`` values of ``step``, in ``_INSERT_STEP`` order."""
     result = None if step.result is None else codec.dumps(step.result, what="step result")
     return (*_start_row(step), step.ended_at, step.latency_ms, step.error, result)
+
+
+def _is_start(step: StepLogEntry) -> bool:
+    """True when ``step`` leaves every column ``_INSERT_START`` omits NULL."""
+    return (
+        step.ended_at is None
+        and step.latency_ms is None
+        and step.error is None
+        and (step.result is None)
+    )
 
 
 def _start_row(step: StepLogEntry) -> tuple[Any, ...]:
