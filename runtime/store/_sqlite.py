@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+from sagacrew.runtime.store._checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from sagacrew.runtime.store._errors import StoreError
 from sagacrew.runtime.store._sql import SqlStore
 from sagacrew.runtime.store._sql_base import Cursor, Statement, UniqueViolation, checked
@@ -93,6 +94,7 @@ class SqliteStore(SqlStore):
         self._lock = threading.Lock()
         self._writer_conn: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
+        self._checkpointer: WalCheckpointer | None = None
         try:
             self._conn = self._connect()
             if path != ":memory:":
@@ -110,16 +112,20 @@ class SqliteStore(SqlStore):
 
     def _link(self) -> tuple[sqlite3.Connection, threading.Lock]:
         """The connection (and its lock) for a write from this thread: the writer thread
-        has one of its own (WAL lets the other connection read meanwhile); a private
-        ``:memory:`` database has only one."""
+        has one of its own (WAL lets the other connection read meanwhile), whose commits
+        leave WAL checkpoints to a :class:`WalCheckpointer`; a private ``:memory:``
+        database has only one connection."""
         writer = self._writer_thread
         if writer is None or not writer.here or self.path == ":memory:":
             return self._conn, self._lock
         if self._writer_conn is None:
             try:
-                self._writer_conn = self._connect()
+                conn = self._connect()
+                conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
+            self._checkpointer = WalCheckpointer(self._connect)
+            self._writer_conn = conn
         return self._writer_conn, self._writer_lock
 
     @contextmanager
@@ -131,6 +137,8 @@ class SqliteStore(SqlStore):
                 cursor.execute("BEGIN IMMEDIATE")
                 yield _SqliteCursor(cursor)
                 cursor.execute("COMMIT")
+                if conn is self._writer_conn and self._checkpointer is not None:
+                    self._checkpointer.committed()
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.rollback()
@@ -166,6 +174,8 @@ class SqliteStore(SqlStore):
 
     def close(self) -> None:
         self._stop_writer_thread()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._writer_lock:
             if self._writer_conn is not None:
                 self._writer_conn.close()
