@@ -28,6 +28,8 @@ from typing import Any
 
 from _saga_bench import STEPS, Service, percentile, run_pool, run_sagacrew
 
+from sagacrew.runtime import settle_startup_heap
+
 
 async def naive(path: Path, count: int, concurrency: int, synchronous: str) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    settle_startup_heap()  # as a `serve` or `worker` process does once started
     best_durable = best_naive = 0.0
     cycles: list[float] = []
     for _ in range(args.repeat):

@@ -24,6 +24,7 @@ from sagacrew.runtime.externals.sandbox import (
     SandboxGateway,
 )
 from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
+from sagacrew.runtime.heap import settle_startup_heap
 from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, load_system, read_blueprint
 from sagacrew.runtime.messages import Envelope, new_id, new_ordered_id
 from sagacrew.runtime.metrics import RuntimeMetrics
@@ -118,5 +119,6 @@ __all__ = [
     "overrides",
     "read_blueprint",
     "sample_inputs",
+    "settle_startup_heap",
     "workload_faults",
 ]

@@ -31,6 +31,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from sagacrew.runtime.heap import settle_startup_heap
 from sagacrew.runtime.loader import LoadedSystem, definition_of
 from sagacrew.runtime.system_definition import SystemDefinition
 from sagacrew.runtime.worker import WorkerOptions, WorkerReport, check_worker_store, run_worker
@@ -120,6 +121,7 @@ class WorkerHost:
         self.report = WorkerReport(self.options.worker_id, 0, 0, 0)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
+        settle_startup_heap()  # Ray's and the system's modules: left out of full collections
         self._thread = threading.Thread(
             target=self._run, args=(definition, worker.store_url), name=name, daemon=True
         )

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagacrew.runtime.heap import settle_startup_heap
 from sagacrew.runtime.saga import Lease, SagaOrchestrator
 from sagacrew.runtime.store import Store, StoreError, WorkerCounts, WorkerRecord
 from sagacrew.runtime.system import SagaSystem
@@ -227,6 +228,7 @@ def serve_worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        settle_startup_heap()
         return await run_worker(definition, store_url, options, stop=stop)
 
     return asyncio.run(main())

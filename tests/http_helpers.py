@@ -65,10 +65,11 @@ def uvicorn_thread(app: FastAPI, port: int = 0) -> Iterator[str]:
 
 
 def start_serve(
-    system_dir: Path, store_url: str, token: str, cwd: Path
+    system_dir: Path, store_url: str, token: str, cwd: Path, startup: list[str] | None = None
 ) -> tuple[subprocess.Popen[str], str]:
     """``serve`` of ``system_dir`` on a free port in a subprocess (its stderr piped); the
-    process and its base URL once it logged that it is ready. The caller stops it."""
+    process and its base URL once it logged that it is ready (the lines it logged until
+    then appended to ``startup`` when given). The caller stops it."""
     code = (
         "from pathlib import Path; from sagacrew.runtime.api import serve; "
         f"serve(Path({str(system_dir)!r}), port=0, store_url={store_url!r}, "
@@ -79,6 +80,8 @@ def start_serve(
     )
     assert process.stderr is not None
     for line in process.stderr:  # waits for the ready line itself, no sleeping
+        if startup is not None:
+            startup.append(line)
         match = READY.search(line)
         if match:
             return process, match.group(1)

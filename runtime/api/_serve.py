@@ -24,6 +24,7 @@ from sagacrew.runtime.api._errors import ServeError
 from sagacrew.runtime.api._inputs import DEFAULT_MAX_INPUT_BYTES
 from sagacrew.runtime.api._limits import DEFAULT_MAX_BODY_BYTES
 from sagacrew.runtime.externals.sandbox import SandboxGateway
+from sagacrew.runtime.heap import settle_startup_heap
 from sagacrew.runtime.loader import LoadedSystem, load_system
 from sagacrew.runtime.metrics import RuntimeMetrics
 from sagacrew.runtime.saga import Lease
@@ -195,12 +196,14 @@ def _alert_sinks(webhook: str | None) -> list[AlertSink]:
 
 
 async def _run(system: SagaSystem, app: FastAPI, sock: socket.socket, host: str) -> None:
+    port = int(sock.getsockname()[1])
+    # Made first: it configures logging, so what starting the system logs is shown.
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=_log_config())
     resumed = await system.start()
     if resumed:
         logger.info("resumed %d sagas left in flight", len(resumed))
+    settle_startup_heap()
     try:
-        port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=_log_config())
         server = _Server(config)
         logger.info("serving %s on http://%s:%d/", system.name, host, port)
         await server.serve(sockets=[sock])
