@@ -4,6 +4,7 @@ statement writes them, and a replayed batch writes none of them twice."""
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import replace
 
 from saga_fakes import saga_row
 from saga_fakes import step_entry
@@ -46,3 +47,32 @@ def test_a_batch_keeps_each_sagas_rows_in_order_and_a_replay_adds_none(store_url
         ("started", None, None, None)
     ]
     assert one[0].seq is not None and one[1].seq is not None and one[0].seq < one[1].seq
+
+
+def test_a_large_batch_writes_each_row_once_when_part_of_it_is_replayed(store_url: str) -> None:
+    # Batches this large go as one COPY per kind of row on PostgreSQL (COPY has no ON
+    # CONFLICT: a replayed row sends the batch back to the row-by-row INSERT).
+    ids = [f"s-{i:02}" for i in range(12)]
+    creates = [SagaTransition(create=saga_row(saga, "running", 1.0)) for saga in ids]
+    steps = [
+        SagaTransition(
+            step=step_entry(
+                saga, 0, "reserve", "forward", "succeeded", ended_at=1.0, result={"n": i}
+            ),
+            next_step=step_entry(saga, 1, "charge", "forward", "started", started_at=1.0),
+        )
+        for i, saga in enumerate(ids)
+    ]
+    with closing(open_store(store_url)) as store:
+        store.apply_saga_transitions(creates[:4])
+        store.apply_saga_transitions(creates)  # the first four replayed
+        store.apply_saga_transitions(steps[:5])
+        store.apply_saga_transitions(steps)  # the first five replayed
+        store.apply_saga_transitions(steps)  # all replayed
+        sagas = store.list_sagas()
+        logs = [store.step_log(saga) for saga in ids]
+    assert [(saga.saga_id, saga.deadline_at, saga.correlation_id) for saga in sagas] == [
+        (saga, 61.0, f"c-{saga}") for saga in ids
+    ]
+    for log, transition in zip(logs, steps, strict=True):
+        assert [replace(row, seq=None) for row in log] == [transition.step, transition.next_step]
