@@ -245,18 +245,22 @@ class StoreContract:
         assert rows == [("kitchen.ticket", "CreateTicket", None, 1.5, "ok")]
 
     def test_log_messages_writes_a_batch_in_order(self) -> None:
-        self.store.log_messages(
-            [
-                MessageLogEntry(
-                    f"m-{n}", "ordering.order", "create", "c", f"m-{n - 1}", n, 0.5, "ok"
-                )
-                for n in range(1, 4)
-            ]
+        # 12 entries: a COPY on PostgreSQL (from 8 rows), an executemany on SQLite.
+        entries = [
+            MessageLogEntry(
+                f"m-{n}", "ordering.order", "create", "c", f"m-{n - 1}", float(n), 0.5, "ok"
+            )
+            for n in range(1, 13)
+        ]
+        entries[5] = MessageLogEntry(
+            "m-6", "ordering.order", "create", None, None, 6.0, 2.5, "error", "boom"
         )
+        self.store.log_messages(entries)
         rows = self.store.query(
-            "SELECT message_id, causation_id FROM actor_message_log ORDER BY seq"
+            "SELECT message_id, actor, message_name, correlation_id, causation_id, received_at, "
+            "handled_ms, outcome, error FROM actor_message_log ORDER BY seq"
         )
-        assert rows == [("m-1", "m-0"), ("m-2", "m-1"), ("m-3", "m-2")]
+        assert [MessageLogEntry(*row) for row in rows] == entries
 
     def test_external_call_is_recorded_once_per_key_and_updated(self) -> None:
         call = saga_fakes.external_call(

@@ -34,24 +34,27 @@ class SqlOperations(SqlBase):
     def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
         if not entries:
             return
-        with self._transaction() as cursor:
-            for e in entries:
-                cursor.run(
-                    "INSERT INTO actor_message_log (message_id, actor, message_name, "
-                    "correlation_id, causation_id, received_at, handled_ms, outcome, error) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        e.message_id,
-                        e.actor,
-                        e.message_name,
-                        e.correlation_id,
-                        e.causation_id,
-                        e.received_at,
-                        e.handled_ms,
-                        e.outcome,
-                        e.error,
-                    ),
-                )
+        rows = [
+            (
+                e.message_id,
+                e.actor,
+                e.message_name,
+                e.correlation_id,
+                e.causation_id,
+                e.received_at,
+                e.handled_ms,
+                e.outcome,
+                e.error,
+            )
+            for e in entries
+        ]
+        with self._transaction() as cursor:  # one statement for all (a COPY on PostgreSQL)
+            cursor.run_many(
+                "INSERT INTO actor_message_log (message_id, actor, message_name, "
+                "correlation_id, causation_id, received_at, handled_ms, outcome, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def record_external_call(self, call: ExternalCall) -> bool:
         with self._transaction() as cursor:
