@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import saga_fakes
 
+from sagacrew.runtime.store import AppendRequest
 from sagacrew.runtime.store import ConcurrencyError
 from sagacrew.runtime.store import DeadLetter
 from sagacrew.runtime.store import DeadLetterUpdate
@@ -148,6 +149,37 @@ class StoreContract:
         with pytest.raises(ConcurrencyError):
             self.store.append("s", 0, [event()], idempotency_key="k-2", result={})
         assert self.store.processed_result("k-2") is None
+
+    def test_a_batch_of_appends_is_checked_in_order_and_written_whole(self) -> None:
+        # 12 appends over 5 streams, some twice (the second at the first's new version).
+        requests = [
+            AppendRequest(f"s-{n % 5}", n // 5, [event(n=n)], f"k-{n}", {"n": n}) for n in range(12)
+        ]
+        assert self.store.append_many(requests) == [n // 5 + 1 for n in range(12)]
+        assert [(e.stream_id, e.version, e.payload["n"]) for e in self.store.read_all()] == [
+            (f"s-{n % 5}", n // 5 + 1, n) for n in range(12)
+        ]
+        assert [self.store.processed_result(f"k-{n}") for n in range(12)] == [
+            {"n": n} for n in range(12)
+        ]
+
+    def test_a_batch_with_a_key_twice_or_a_stale_version_writes_nothing(self) -> None:
+        self.store.append("s-0", 0, [event()], idempotency_key="k-old", result={"old": 1})
+        fresh = [AppendRequest(f"t-{n}", 0, [event(n=n)], f"k-{n}", {}) for n in range(9)]
+        twice = AppendRequest("t-9", 0, [event()], "k-3", {"again": 1})
+        with pytest.raises(DuplicateCommandError) as duplicate:
+            self.store.append_many([*fresh, twice])
+        assert duplicate.value.result == {}  # what the first append with the key stored
+        stored = AppendRequest("t-9", 0, [event()], "k-old", {})
+        with pytest.raises(DuplicateCommandError) as earlier:
+            self.store.append_many([*fresh, stored])
+        assert earlier.value.result == {"old": 1}
+        stale = AppendRequest("s-0", 0, [event()], None, None)
+        with pytest.raises(ConcurrencyError) as conflict:
+            self.store.append_many([*fresh, stale])
+        assert (conflict.value.stream_id, conflict.value.version) == ("s-0", 1)
+        assert [e.stream_id for e in self.store.read_all()] == ["s-0"]
+        assert self.store.processed_result("k-0") is None
 
     def test_read_all_returns_events_of_all_streams_in_global_order(self) -> None:
         self.store.append("a", 0, [event(n=1)])

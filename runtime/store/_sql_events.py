@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sagacrew.runtime.store import _codec as codec
@@ -13,6 +13,54 @@ from sagacrew.runtime.store._errors import (
 )
 from sagacrew.runtime.store._records import AppendRequest, RecordedEvent, Snapshot
 from sagacrew.runtime.store._sql_base import Cursor, SqlBase, UniqueViolation
+
+_INSERT_EVENT = (
+    "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata, "
+    "message_id, correlation_id, causation_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_PROCESSED = (
+    "INSERT INTO processed_commands (idempotency_key, stream_id, result, processed_at) "
+    "VALUES (?, ?, ?, ?)"
+)
+_IN_CHUNK = 500
+"""Values in one ``IN (...)`` list at most (SQLite limits a statement's parameters)."""
+
+
+def _in_chunks(
+    cursor: Cursor, query: Callable[[int], str], values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """``query(n)`` (a statement taking ``n`` values) over ``values``, a chunk at a time."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        rows.extend(cursor.run(query(len(chunk)), chunk))
+    return rows
+
+
+def _processed_query(count: int) -> str:
+    marks = ", ".join("?" for _ in range(count))
+    return (
+        f"SELECT idempotency_key, result FROM processed_commands WHERE idempotency_key IN ({marks})"
+    )
+
+
+def _versions_query(count: int) -> str:
+    """Each stream's version, one index seek each (a ``GROUP BY`` over an ``IN`` list
+    would read every event of the streams)."""
+    values = ", ".join("(?)" for _ in range(count))
+    return (
+        f"WITH ids(stream_id) AS (VALUES {values}) SELECT stream_id, "
+        "(SELECT COALESCE(MAX(version), 0) FROM events e WHERE e.stream_id = ids.stream_id) "
+        "FROM ids"
+    )
+
+
+def _stored_result(key: str, text: str) -> dict[str, Any]:
+    return codec.loads_object(
+        text,
+        where=f"processed_commands.result of {key!r}",
+        repair="restore the command's result from its events",
+    )
 
 
 class SqlEvents(SqlBase):
@@ -26,26 +74,69 @@ class SqlEvents(SqlBase):
     def append_many(self, requests: Sequence[AppendRequest]) -> list[int]:
         encoded = [self._encode(request) for request in requests]
         now = self._clock()
-        current: AppendRequest | None = None
         try:
             with self._transaction() as cursor:
                 self._lock_events(cursor)
-                versions = []
-                for request, (rows, result_json) in zip(requests, encoded, strict=True):
-                    current = request
-                    versions.append(self._append_in(cursor, request, rows, result_json, now))
+                versions, events, processed = self._plan(cursor, requests, encoded, now)
+                if events:
+                    cursor.run_many(_INSERT_EVENT, events)
+                if processed:
+                    cursor.run_many(_INSERT_PROCESSED, processed)
                 return versions
         except UniqueViolation as exc:
-            # A concurrent writer won the race between our check and our insert.
-            assert current is not None
-            key, stream_id = current.idempotency_key, current.stream_id
+            # A concurrent writer won the race between our checks and our inserts.
+            raise self._lost_race(requests) from exc
+
+    def _plan(
+        self,
+        cursor: Cursor,
+        requests: Sequence[AppendRequest],
+        encoded: Sequence[tuple[list[tuple[Any, ...]], str]],
+        now: float,
+    ) -> tuple[list[int], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Check every append of a batch, in order, against what the store holds (read in
+        two queries, not two per append) and the appends before it; the streams' new
+        versions, and the rows to insert: events, then processed commands. Raises the
+        first append's :class:`DuplicateCommandError` or :class:`ConcurrencyError`."""
+        keys = [r.idempotency_key for r in requests if r.idempotency_key is not None]
+        results = _in_chunks(cursor, _processed_query, keys)
+        seen = {str(key): str(result) for key, result in results}
+        streams = sorted({request.stream_id for request in requests})
+        found = _in_chunks(cursor, _versions_query, streams)
+        current = {str(stream): int(version) for stream, version in found}
+        versions: list[int] = []
+        events: list[tuple[Any, ...]] = []
+        processed: list[tuple[Any, ...]] = []
+        for request, (rows, result_json) in zip(requests, encoded, strict=True):
+            key, stream_id = request.idempotency_key, request.stream_id
+            if key is not None and key in seen:
+                raise DuplicateCommandError(key, stream_id, _stored_result(key, seen[key]))
+            version = current.get(stream_id, 0)
+            if version != request.expected_version:
+                raise ConcurrencyError(stream_id, request.expected_version, version)
+            events.extend((*row, now) for row in rows)
+            current[stream_id] = version + len(rows)
+            if key is not None:
+                processed.append((key, stream_id, result_json, now))
+                seen[key] = result_json
+            versions.append(current[stream_id])
+        return versions, events, processed
+
+    def _lost_race(self, requests: Sequence[AppendRequest]) -> Exception:
+        """The error of the first append that the store, as it is now, refuses."""
+        for request in requests:
+            key, stream_id = request.idempotency_key, request.stream_id
             if key is not None:
                 stored = self.processed_result(key)
                 if stored is not None:
-                    raise DuplicateCommandError(key, stream_id, stored) from exc
-            raise ConcurrencyError(
-                stream_id, current.expected_version, self.stream_version(stream_id)
-            ) from exc
+                    return DuplicateCommandError(key, stream_id, stored)
+            version = self.stream_version(stream_id)
+            if version != request.expected_version:
+                return ConcurrencyError(stream_id, request.expected_version, version)
+        first = requests[0]
+        return ConcurrencyError(
+            first.stream_id, first.expected_version, self.stream_version(first.stream_id)
+        )
 
     def _encode(self, request: AppendRequest) -> tuple[list[tuple[Any, ...]], str]:
         """The rows and the result of one append, JSON-encoded before the transaction."""
@@ -65,62 +156,13 @@ class SqlEvents(SqlBase):
         ]
         return rows, codec.dumps(request.result or {}, what="command result")
 
-    def _append_in(
-        self,
-        cursor: Cursor,
-        request: AppendRequest,
-        rows: list[tuple[Any, ...]],
-        result_json: str,
-        now: float,
-    ) -> int:
-        """One append inside an open transaction: version check, events, idempotency key."""
-        stream_id, expected_version = request.stream_id, request.expected_version
-        if request.idempotency_key is not None:
-            self._refuse_duplicate(cursor, request.idempotency_key, stream_id)
-        (found,) = cursor.run(
-            "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
-            (stream_id,),
-        )[0]
-        if int(found) != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, int(found))
-        for row in rows:
-            cursor.run(
-                "INSERT INTO events (stream_id, version, event_type, event_version, "
-                "payload, metadata, message_id, correlation_id, causation_id, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, now),
-            )
-        if request.idempotency_key is not None:
-            cursor.run(
-                "INSERT INTO processed_commands (idempotency_key, stream_id, result, "
-                "processed_at) VALUES (?, ?, ?, ?)",
-                (request.idempotency_key, stream_id, result_json, now),
-            )
-        return expected_version + len(rows)
-
-    def _refuse_duplicate(self, cursor: Cursor, key: str, stream_id: str) -> None:
-        found = cursor.run(
-            "SELECT result FROM processed_commands WHERE idempotency_key = ?", (key,)
-        )
-        if found:
-            stored = codec.loads_object(
-                found[0][0],
-                where=f"processed_commands.result of {key!r}",
-                repair="restore the command's result from its events",
-            )
-            raise DuplicateCommandError(key, stream_id, stored)
-
     def processed_result(self, idempotency_key: str) -> dict[str, Any] | None:
         found = self._read(
             "SELECT result FROM processed_commands WHERE idempotency_key = ?", (idempotency_key,)
         )
         if not found:
             return None
-        return codec.loads_object(
-            found[0][0],
-            where=f"processed_commands.result of {idempotency_key!r}",
-            repair="restore the command's result from its events",
-        )
+        return _stored_result(idempotency_key, found[0][0])
 
     def read_stream(
         self, stream_id: str, from_version: int = 1, to_version: int | None = None
