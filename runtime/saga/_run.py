@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
-from sagacrew.runtime._frozen import fast_init
+from sagacrew.runtime._frozen import record
 from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._definition import SagaDefinition, StepAction, StepContext
 from sagacrew.runtime.saga._env import Env, logger
@@ -73,8 +73,7 @@ supervisor restarts it) is transient. Not ``ValueError``: libraries also raise i
 transient conditions (e.g. an operation on a connection closed meanwhile)."""
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class _Outcome:
     """One attempt's result, or its error; ``unknown``: it timed out (it may have acted)."""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sagacrew.runtime._frozen import fast_init
+from sagacrew.runtime._frozen import record
 from sagacrew.runtime.store import AlertCore
 
 
@@ -38,8 +38,7 @@ class SagaState(StrEnum):
 ACTIVE_STATES = (SagaState.RUNNING, SagaState.WAITING, SagaState.COMPENSATING)
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class SagaResult:
     """A saga's outcome: its state, how far it got, its data, and why it failed (if so)."""
 

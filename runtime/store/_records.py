@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
-from sagacrew.runtime._frozen import fast_init
+from sagacrew.runtime._frozen import record
 from sagacrew.runtime.messages import new_id
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class NewEvent:
     """An event to append. ``message_id`` defaults to a fresh id; ``event_version`` is the
     payload's schema version (default 1); ``metadata`` defaults to ``{}``."""
@@ -29,8 +28,7 @@ class NewEvent:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class RecordedEvent:
     """An event as stored: ``position`` is the global order, ``version`` the order within
     its stream (1, 2, 3 ... with no gaps); ``recorded_at`` is seconds since the epoch."""
@@ -48,8 +46,7 @@ class RecordedEvent:
     recorded_at: float
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class Snapshot:
     """The state of a stream as of ``version`` (the state includes events 1..version)."""
 
@@ -68,8 +65,7 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class SagaExecution:
     """A ``saga_executions`` row. ``state`` is one of running, waiting, compensating,
     completed, compensated, compensation_failed, stalled; ``step_index`` is the next
@@ -100,8 +96,7 @@ class SagaExecution:
     versions were recorded): recovery, redrive and compensation follow that plan."""
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class SagaUpdate:
     """Columns of one ``saga_executions`` row to change; ``UNSET`` leaves a column as is.
 
@@ -118,8 +113,7 @@ class SagaUpdate:
     error: str | Unset | None = UNSET
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class SagaSummary:
     """A saga as lists show it, without its data: id, type, state, progress, start time."""
 
@@ -131,8 +125,7 @@ class SagaSummary:
     started_at: float
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class StepLogEntry:
     """A ``saga_step_log`` row: one transition of one step attempt.
 
@@ -161,8 +154,7 @@ class StepLogEntry:
     seq: int | None = None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class DeadLetter:
     """A ``dead_letters`` row. ``kind`` is compensation or message; ``status`` parked,
     redriven or resolved; ``payload`` holds everything needed to redrive; ``attempts``
@@ -184,8 +176,7 @@ class DeadLetter:
     id: int | None = None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class DeadLetterUpdate:
     """Change the status (and optionally error and attempts) of one dead letter."""
 
@@ -196,8 +187,7 @@ class DeadLetterUpdate:
     attempts: int | Unset = UNSET
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class AlertCore:
     """What every alert says, stored (:class:`AlertRecord`) or raised
     (``sagacrew.runtime.saga.Alert``): its ``kind``, the saga and step concerned (``""``
@@ -211,8 +201,7 @@ class AlertCore:
     correlation_id: str
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class AlertRecord(AlertCore):
     """An ``alerts`` row: an alert for an operator (see ``sagacrew.runtime.saga.Alert``).
 
@@ -235,8 +224,7 @@ class AlertRecord(AlertCore):
     id: int | None = None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class MessageLogEntry:
     """One ``actor_message_log`` row: a message an actor handled, with its ids and outcome."""
 
@@ -252,8 +240,7 @@ class MessageLogEntry:
     error: str | None = None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class AppendRequest:
     """One :meth:`Store.append` call as data, for :meth:`Store.append_many` (group commit)."""
 
@@ -264,8 +251,7 @@ class AppendRequest:
     result: Mapping[str, Any] | None = None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class InboxEvent:
     """A completion event waiting in ``saga_inbox`` for the worker that drives its saga."""
 
@@ -275,8 +261,7 @@ class InboxEvent:
     payload: Mapping[str, Any]
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class Fence:
     """The lease a worker writes a saga's transitions under: its id and the lease's
     generation (the fencing token). A write whose fence is not the saga's lease any more
@@ -286,8 +271,7 @@ class Fence:
     generation: int
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class SagaTransition:
     """Everything one saga transition writes, applied in ONE transaction.
 
@@ -319,8 +303,7 @@ class SagaTransition:
         return None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class TransitionIds:
     """Ids assigned by a transition: the dead letter ``id`` and the alert ``id``."""
 
@@ -328,8 +311,7 @@ class TransitionIds:
     alert_id: int | None = None
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class ExternalCall:
     """An ``external_calls`` row: work done on an external system, keyed by idempotency key.
 
@@ -349,8 +331,7 @@ class ExternalCall:
     updated_at: float
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class WorkerCounts:
     """A worker's counters since it started: sagas claimed, leases found taken by another
     worker at a heartbeat, transitions refused by the fencing token, sagas driven now."""
@@ -361,8 +342,7 @@ class WorkerCounts:
     driving: int = 0
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class WorkerRecord:
     """What a worker last reported (``saga_workers``): its lease length, when it started
     and was last seen (wall clock), when it stopped gracefully (``None``: running, or
