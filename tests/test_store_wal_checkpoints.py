@@ -5,9 +5,11 @@ stops with the store."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from async_helpers import async_test
@@ -60,17 +62,34 @@ async def test_commits_on_the_writer_thread_are_checkpointed_into_the_database_f
 async def test_closing_the_store_right_after_a_commit_stops_the_checkpointer(
     tmp_path: Path,
 ) -> None:
+    before = set(checkpointers())
     store = SqliteStore(str(tmp_path / "store.db"))
     await commit_sagas(store, 3)
-    assert len(checkpointers()) >= 1
+    (mine,) = set(checkpointers()) - before
     # Closed while the checkpointer pauses after the commit it was told of.
     closing = threading.Thread(target=store.close)
     closing.start()
     closing.join(10)
     assert not closing.is_alive(), "close() hung on the checkpointer"
-    assert checkpointers() == []
+    assert not mine.is_alive()
     reopened = SqliteStore(str(tmp_path / "store.db"))
     try:
         assert [saga.saga_id for saga in reopened.list_sagas()] == ["s-0", "s-1", "s-2"]
     finally:
         reopened.close()
+
+
+@async_test
+async def test_a_store_dropped_unclosed_is_collected_and_its_checkpointer_stops(
+    tmp_path: Path,
+) -> None:
+    before = set(checkpointers())
+    store = SqliteStore(str(tmp_path / "store.db"))
+    await commit_sagas(store, 3)
+    (mine,) = set(checkpointers()) - before
+    dropped = weakref.ref(store)
+    del store
+    gc.collect()
+    assert dropped() is None, "the checkpointer kept the store alive"
+    mine.join(10)
+    assert not mine.is_alive()

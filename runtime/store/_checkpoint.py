@@ -56,10 +56,14 @@ class WalCheckpointer:
         if not self._wake.is_set():
             self._wake.set()
 
-    def close(self) -> None:
-        """Stop the thread (after the checkpoint in progress, if any)."""
+    def stop(self) -> None:
+        """Ask the thread to stop (it ends after the checkpoint in progress, if any)."""
         self._stop.set()
         self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread and wait for it to end."""
+        self.stop()
         self._thread.join()
 
     def _run(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -63,6 +65,15 @@ def _translate(exc: sqlite3.Error, path: str) -> StoreError:
     )
 
 
+def _open(path: str, busy_timeout_ms: int, level: str) -> sqlite3.Connection:
+    """A connection to the store at ``path``: autocommit (transactions are explicit), usable
+    from any thread, with the store's busy timeout and ``synchronous`` level."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    conn.execute(f"PRAGMA synchronous = {level}")
+    return conn
+
+
 class SqliteStore(SqlStore):
     """A store in one SQLite file (or ``:memory:``, a private in-process database).
 
@@ -105,10 +116,7 @@ class SqliteStore(SqlStore):
             raise _translate(exc, path) from exc
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        conn.execute(f"PRAGMA synchronous = {self._level}")
-        return conn
+        return _open(self.path, self._busy_timeout_ms, self._level)
 
     def _link(self) -> tuple[sqlite3.Connection, threading.Lock]:
         """The connection (and its lock) for a write from this thread: the writer thread
@@ -124,7 +132,11 @@ class SqliteStore(SqlStore):
                 conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
-            self._checkpointer = WalCheckpointer(self._connect)
+            # The checkpointer holds no reference to the store: a store dropped unclosed is
+            # still collected, and its checkpointer then stops.
+            opener = functools.partial(_open, self.path, self._busy_timeout_ms, self._level)
+            self._checkpointer = WalCheckpointer(opener)
+            weakref.finalize(self, self._checkpointer.stop)
             self._writer_conn = conn
         return self._writer_conn, self._writer_lock
 
