@@ -39,6 +39,16 @@ async def commit_sagas(store: SqliteStore, count: int) -> None:
     )
 
 
+async def store_with_checkpointer(path: Path) -> tuple[SqliteStore, threading.Thread]:
+    """A store at ``path`` with three sagas committed through its writer thread, and the
+    checkpointer thread that store started."""
+    before = set(checkpointers())
+    store = SqliteStore(str(path))
+    await commit_sagas(store, 3)
+    (mine,) = set(checkpointers()) - before
+    return store, mine
+
+
 @async_test
 async def test_commits_on_the_writer_thread_are_checkpointed_into_the_database_file(
     tmp_path: Path,
@@ -62,10 +72,7 @@ async def test_commits_on_the_writer_thread_are_checkpointed_into_the_database_f
 async def test_closing_the_store_right_after_a_commit_stops_the_checkpointer(
     tmp_path: Path,
 ) -> None:
-    before = set(checkpointers())
-    store = SqliteStore(str(tmp_path / "store.db"))
-    await commit_sagas(store, 3)
-    (mine,) = set(checkpointers()) - before
+    store, mine = await store_with_checkpointer(tmp_path / "store.db")
     # Closed while the checkpointer pauses after the commit it was told of.
     closing = threading.Thread(target=store.close)
     closing.start()
@@ -83,10 +90,7 @@ async def test_closing_the_store_right_after_a_commit_stops_the_checkpointer(
 async def test_a_store_dropped_unclosed_is_collected_and_its_checkpointer_stops(
     tmp_path: Path,
 ) -> None:
-    before = set(checkpointers())
-    store = SqliteStore(str(tmp_path / "store.db"))
-    await commit_sagas(store, 3)
-    (mine,) = set(checkpointers()) - before
+    store, mine = await store_with_checkpointer(tmp_path / "store.db")
     dropped = weakref.ref(store)
     del store
     gc.collect()
