@@ -28,6 +28,7 @@ from saga_fakes import do
 from saga_fakes import observed_store
 from saga_fakes import undo
 
+from sagacrew.runtime.actors import ReplyLater
 from sagacrew.runtime.externals.sandbox import GatewayError
 from sagacrew.runtime.externals.sandbox import GatewayOperation
 from sagacrew.runtime.externals.sandbox import SandboxGateway
@@ -497,6 +498,12 @@ def ledger(store: Store) -> dict[str, tuple[str, str]]:
     return {c.idempotency_key: (c.operation, c.status) for c in calls}
 
 
+async def answered(bank: SandboxGateway, message: Envelope) -> Any:
+    """The gateway's answer to ``message``, as an ask gets it (calls are answered later)."""
+    reply = await bank.receive(message)
+    return await reply.task if isinstance(reply, ReplyLater) else reply
+
+
 def gateway_test(store: Store, body: Callable[[SandboxGateway], Any]) -> None:
     async def scenario() -> None:
         bank = SlowBank(store, Deliveries())
@@ -512,9 +519,9 @@ def test_an_undo_naming_done_work_by_key_undoes_it_once_and_answers_a_repeat_the
     store: ObservedStore,
 ) -> None:
     async def body(bank: SandboxGateway) -> None:
-        charged = await bank.receive(call("charge", "s:0:forward", amount=5))
-        first = await bank.receive(call("refund", "s:0:compensation", undoes="s:0:forward"))
-        again = await bank.receive(call("refund", "s:0:late", undoes="s:0:forward"))
+        charged = await answered(bank, call("charge", "s:0:forward", amount=5))
+        first = await answered(bank, call("refund", "s:0:compensation", undoes="s:0:forward"))
+        again = await answered(bank, call("refund", "s:0:late", undoes="s:0:forward"))
         assert first == again == {"resource_id": charged["resource_id"], "status": "undone"}
         assert ledger(store)["s:0:forward"] == ("charge", "undone")
 
@@ -523,9 +530,9 @@ def test_an_undo_naming_done_work_by_key_undoes_it_once_and_answers_a_repeat_the
 
 def test_an_undo_naming_running_work_by_key_cancels_it(store: ObservedStore) -> None:
     async def body(bank: SandboxGateway) -> None:
-        started = await bank.receive(call("transfer", "s:0:forward", amount=5))
+        started = await answered(bank, call("transfer", "s:0:forward", amount=5))
         assert started["status"] == "running"
-        cancel = await bank.receive(call("recall", "s:0:compensation", undoes="s:0:forward"))
+        cancel = await answered(bank, call("recall", "s:0:compensation", undoes="s:0:forward"))
         assert cancel["status"] == "cancelled"
         assert ledger(store)["s:0:forward"] == ("transfer", "cancelled")
 
@@ -537,12 +544,12 @@ def test_an_undo_of_a_call_that_never_arrived_leaves_a_tombstone_so_the_late_cal
 ) -> None:
     async def body(bank: SandboxGateway) -> None:
         undo_first = call("recall", "s:0:compensation", undoes="s:0:forward", resource_id="")
-        assert await bank.receive(undo_first) == {
+        assert await answered(bank, undo_first) == {
             "resource_id": "none",
             "status": "nothing_to_undo",
         }
         assert ledger(store)["s:0:forward"] == ("transfer", "cancelled")
-        late = await bank.receive(call("transfer", "s:0:forward", amount=5))
+        late = await answered(bank, call("transfer", "s:0:forward", amount=5))
         assert late["status"] == "cancelled", "the late original is answered, not performed"
         assert ledger(store) == {
             "s:0:forward": ("transfer", "cancelled"),
@@ -556,12 +563,12 @@ def test_an_undo_without_a_key_still_finds_the_call_by_resource_id(
     store: ObservedStore,
 ) -> None:
     async def body(bank: SandboxGateway) -> None:
-        charged = await bank.receive(call("charge", "s:0:forward", amount=5))
+        charged = await answered(bank, call("charge", "s:0:forward", amount=5))
         refund = call("refund", "s:0:compensation", resource_id=charged["resource_id"])
-        assert (await bank.receive(refund))["status"] == "undone"
+        assert (await answered(bank, refund))["status"] == "undone"
         assert ledger(store)["s:0:forward"] == ("charge", "undone")
         with pytest.raises(GatewayError, match="no charge call made resource bank-nothing"):
-            await bank.receive(call("refund", "s:1:compensation", resource_id="bank-nothing"))
+            await answered(bank, call("refund", "s:1:compensation", resource_id="bank-nothing"))
 
     gateway_test(store, body)
 

@@ -14,6 +14,7 @@ from sagacrew.runtime.store import ConcurrencyError
 from sagacrew.runtime.store import DeadLetter
 from sagacrew.runtime.store import DeadLetterUpdate
 from sagacrew.runtime.store import DuplicateCommandError
+from sagacrew.runtime.store import ExternalCallUpdate
 from sagacrew.runtime.store import Fence
 from sagacrew.runtime.store import LeaseLost
 from sagacrew.runtime.store import MessageLogEntry
@@ -311,6 +312,31 @@ class StoreContract:
         assert self.store.list_external_calls(status="done") == []
         with pytest.raises(StoreError, match="record_external_call"):
             self.store.update_external_call("missing", status="undone", updated_at=3.0)
+
+    def test_ledger_writes_are_made_in_order_in_one_transaction(self) -> None:
+        made = saga_fakes.external_call("a", "running")
+        answers = self.store.write_external_calls(
+            [
+                made,
+                ExternalCallUpdate("a", {"status": "completed", "updated_at": 2.0}),
+                made,  # its key has a row by now
+                ExternalCallUpdate(
+                    "a", {"status": "undone", "updated_at": 3.0, "from_status": "running"}
+                ),
+            ]
+        )
+        assert answers[0] is True and answers[2] is False
+        completed = self.store.get_external_call("a")
+        assert completed is not None and completed.status == "completed"
+        assert answers[1] == completed and answers[3] == completed  # not running: unchanged
+        with pytest.raises(StoreError, match="record_external_call"):
+            self.store.write_external_calls(
+                [
+                    saga_fakes.external_call("b", "done"),
+                    ExternalCallUpdate("missing", {"status": "undone", "updated_at": 3.0}),
+                ]
+            )
+        assert self.store.get_external_call("b") is None  # one failed: none was made
 
     def test_external_call_updated_from_a_status_only_when_it_is_still_in_it(self) -> None:
         self.store.record_external_call(saga_fakes.external_call("k", "unknown"))

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from sagacrew.runtime.externals._ledger import record_call, update_call
 from sagacrew.runtime.messages import Envelope
 from sagacrew.runtime.store import ExternalCall, Store
 
@@ -77,7 +78,7 @@ def with_resource(message: Envelope, target: ExternalCall) -> Envelope:
     )
 
 
-def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict[str, Any]:
+async def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict[str, Any]:
     """Record ``target`` undone after ``perform`` answered ``response``; return the undo's
     answer: ``resource_id`` and the target's new ``status`` (the system's own status word,
     when ``perform`` answered another, is kept as ``reported_status``).
@@ -90,7 +91,8 @@ def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict
         # The system named the work it cancelled (or none): keep it, so that a late
         # completion of that work finds the call by its resource id.
         resource_id = str(response.get("resource_id") or "none")
-        store.update_external_call(
+        await update_call(
+            store,
             target.idempotency_key,
             status=status,
             updated_at=time.time(),
@@ -99,7 +101,7 @@ def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict
         )
         target = replace(target, resource_id=resource_id)
     elif current.status in UNDOABLE:
-        store.update_external_call(target.idempotency_key, status=status, updated_at=time.time())
+        await update_call(store, target.idempotency_key, status=status, updated_at=time.time())
     answer = {"resource_id": target.resource_id, **response, "status": status}
     reported = response.get("status")
     if reported is not None and reported != status:
@@ -107,7 +109,7 @@ def settle(store: Store, target: ExternalCall, response: dict[str, Any]) -> dict
     return answer
 
 
-def tombstone(
+async def tombstone(
     store: Store, system: str, key: str, undone: str, message: Envelope
 ) -> dict[str, Any] | None:
     """Record call ``key`` (of operation ``undone``) ``cancelled`` before it arrives, so
@@ -115,7 +117,8 @@ def tombstone(
     nothing written) when the call was recorded meanwhile (by another worker): the undo
     has a call to undo after all."""
     now = time.time()
-    recorded = store.record_external_call(
+    recorded = await record_call(
+        store,
         ExternalCall(
             idempotency_key=key,
             system=system,
@@ -128,7 +131,7 @@ def tombstone(
             causation_id=message.message_id,
             created_at=now,
             updated_at=now,
-        )
+        ),
     )
     if not recorded:
         return None

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sagacrew.runtime.externals._ledger import update_call
 from sagacrew.runtime.store import ExternalCall, Store
 
 __all__ = ["EventReceipt", "InboundError", "InboundEvent", "InboundEvents", "complete_call"]
@@ -87,7 +88,8 @@ async def complete_call(
         "event_id": event.event_id,
         "completion_event": event.name,
     }
-    call = store.update_external_call(
+    call = await update_call(
+        store,
         call.idempotency_key,
         status="completed",
         updated_at=time.time(),

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 from sagacrew.runtime.actors import Actor, ReplyLater
 from sagacrew.runtime.aggregate import Rejection
 from sagacrew.runtime.externals._late import LateCompletions
+from sagacrew.runtime.externals._ledger import record_call, update_call
 from sagacrew.runtime.externals._undo import (
     UNDOABLE,
     UNKNOWN,
@@ -151,11 +152,10 @@ class SandboxGateway(Actor):
         external system (:class:`GatewayRefusal`: a business refusal, not retried)."""
         if not isinstance(message, Envelope):
             raise TypeError(f"{self.system} takes Envelope calls, got {type(message).__name__}")
-        if self.simulates_completion:
-            return await self._answer(message)
-        # A real system is slow and far: its calls run side by side, each answered when
-        # it ends (one at a time per call, see ``_one_at_a_time``); a transport error is
-        # the asker's (the step retries), not a failure of this actor.
+        # A real system is slow and far, and each call waits for its ledger write to
+        # commit: calls run side by side (their ledger writes share commits), each answered
+        # when it ends (one at a time per call, see ``_one_at_a_time``); a transport error
+        # is the asker's (the step retries), not a failure of this actor.
         task = asyncio.get_running_loop().create_task(self._one_at_a_time(message))
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
@@ -212,16 +212,16 @@ class SandboxGateway(Actor):
                 # lost (a transport timeout, a crash), so its outcome is unknown until
                 # ``perform`` answers; an undo then asks the system (see ``perform``).
                 unknown = {"resource_id": "", "status": UNKNOWN}
-                if not self._write(key, message, UNKNOWN, unknown):
+                if not await self._write(key, message, UNKNOWN, unknown):
                     # Recorded meanwhile by another worker (its undo's tombstone, say):
                     # answered as the ledger now says.
                     return await self._call(message)
             try:
                 response = await self.perform(message.name, operation, message)
             except GatewayRefusal as refusal:
-                return self._refused(key, operation, message, refusal.reason)
+                return await self._refused(key, operation, message, refusal.reason)
         status = str(response.get("status", "done"))
-        settled = self._record(key, message, status, response)
+        settled = await self._record(key, message, status, response)
         if settled is not None:
             return dict(settled.response)  # undone meanwhile (another worker's undo)
         if status == "running" and self.simulates_completion:
@@ -275,7 +275,7 @@ class SandboxGateway(Actor):
         target = undo_target(self._store, self.system, undone, message)
         if target is None:
             forward_key = str(message.payload["undoes"])
-            answer = tombstone(self._store, self.system, forward_key, undone, message)
+            answer = await tombstone(self._store, self.system, forward_key, undone, message)
             if answer is None:  # the call was recorded meanwhile: undo it after all
                 return await self._undo(key, operation, message)
             return answer
@@ -287,33 +287,34 @@ class SandboxGateway(Actor):
         try:
             response = await self.perform(message.name, operation, with_resource(message, target))
         except GatewayRefusal as refusal:
-            return self._refused(key, operation, message, refusal.reason)
-        answer = settle(self._store, target, dict(response))
+            return await self._refused(key, operation, message, refusal.reason)
+        answer = await settle(self._store, target, dict(response))
         handle = self._pending.pop(target.idempotency_key, None)
         if handle is not None:
             handle.cancel()  # the sandbox's own completion of it, if armed
         return answer
 
-    def _refused(
+    async def _refused(
         self, key: str, operation: GatewayOperation, message: Envelope, reason: str
     ) -> Rejection:
         """Record call ``key`` ``refused`` (not an undo: see :class:`GatewayRefusal`);
         answer it with the refusal."""
         response = {"resource_id": "none", "status": REFUSED, "reason": reason}
         if operation.undoes is None:
-            self._record(key, message, REFUSED, response)
+            await self._record(key, message, REFUSED, response)
         return self._rejection(message.name, response)
 
-    def _record(
+    async def _record(
         self, key: str, message: Envelope, status: str, response: Mapping[str, Any]
     ) -> ExternalCall | None:
         """Write call ``key`` (``message``) to the ledger with ``status`` and ``response``
         (over its ``unknown`` row, when the call was recorded before ``perform``). When
         another worker settled the call meanwhile (its undo's tombstone, or a cancel of
         the unknown call), the ledger keeps that: it is returned, and nothing written."""
-        if self._write(key, message, status, response):
+        if await self._write(key, message, status, response):
             return None
-        now = self._store.update_external_call(
+        now = await update_call(
+            self._store,
             key,
             status=status,
             updated_at=time.time(),
@@ -323,10 +324,13 @@ class SandboxGateway(Actor):
         )
         return None if now.status == status else now
 
-    def _write(self, key: str, message: Envelope, status: str, response: Mapping[str, Any]) -> bool:
+    async def _write(
+        self, key: str, message: Envelope, status: str, response: Mapping[str, Any]
+    ) -> bool:
         """Insert call ``key``'s ledger row; ``False`` (nothing written) if it has one."""
         now = time.time()
-        return self._store.record_external_call(
+        return await record_call(
+            self._store,
             ExternalCall(
                 idempotency_key=key,
                 system=self.system,
@@ -339,7 +343,7 @@ class SandboxGateway(Actor):
                 causation_id=message.message_id,
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         )
 
     def _rejection(self, name: str, response: Mapping[str, Any]) -> Rejection:
@@ -371,7 +375,7 @@ class SandboxGateway(Actor):
             await hand_over(call, completion, self._deliver)
         elif self._late is not None and self._late.applies_to(key):
             # Fault injection: the work is done, its event is on its way, late.
-            self._store.update_external_call(key, status="completed", updated_at=time.time())
+            await update_call(self._store, key, status="completed", updated_at=time.time())
             task = self._late.schedule(lambda: hand_over(call, completion, self._deliver))
             self._late_events.add(task)
             task.add_done_callback(self._late_events.discard)

@@ -17,11 +17,16 @@ from sagacrew.runtime.store._errors import (
     StoreUnavailable,
 )
 from sagacrew.runtime.store._event_recorder import EventRecorder
-from sagacrew.runtime.store._group import GroupCommitter, event_appender
+from sagacrew.runtime.store._group import GroupCommitter, event_appender, ledger_writer
 from sagacrew.runtime.store._lease_recorder import LeaseRecorder
 from sagacrew.runtime.store._log_recorder import LogRecorder
 from sagacrew.runtime.store._open import open_store
-from sagacrew.runtime.store._operations_recorder import OperationsRecorder
+from sagacrew.runtime.store._operations_recorder import (
+    ExternalCallChange,
+    ExternalCallUpdate,
+    LedgerWrite,
+    OperationsRecorder,
+)
 from sagacrew.runtime.store._saga_recorder import SagaRecorder
 from sagacrew.runtime.store._sqlite import SqliteStore
 
@@ -64,10 +69,13 @@ __all__ = [
     "EncodedObject",
     "EventRecorder",
     "ExternalCall",
+    "ExternalCallChange",
+    "ExternalCallUpdate",
     "Fence",
     "GroupCommitter",
     "LeaseLost",
     "LeaseRecorder",
+    "LedgerWrite",
     "LogRecorder",
     "MessageLogEntry",
     "NewEvent",
@@ -91,6 +99,7 @@ __all__ = [
     "WorkerRecord",
     "encoded",
     "event_appender",
+    "ledger_writer",
     "open_store",
     "raw_event",
 ]

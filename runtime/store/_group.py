@@ -7,10 +7,12 @@ fails, its requests are retried one by one, so one bad request fails alone.
 When the store is unavailable (:class:`StoreUnavailable`: the connection was lost,
 perhaps during the commit, so the batch's outcome is unknown), the whole batch is
 written again once the store is back, after a backoff: the writers wait (their sagas
-pause) instead of failing. This is safe because every batch is idempotent: saga
-transitions have unique keys and ``ON CONFLICT DO NOTHING`` inserts, and an event append
-that already committed comes back as :class:`DuplicateCommandError` (its idempotency key)
-when the batch is then retried one by one. Requests whose writers stopped waiting
+pause) instead of failing (unless the committer was made with ``wait_out_outages``
+false: its writers then get the error, as the gateways' ledger writes do). This is safe
+because every batch is idempotent: saga transitions have unique keys and ``ON CONFLICT DO
+NOTHING`` inserts, and an event append that already committed comes back as
+:class:`DuplicateCommandError` (its idempotency key) when the batch is then retried one
+by one. Requests whose writers stopped waiting
 (cancelled) are dropped from the retry: recovery redoes them from the store.
 """
 
@@ -23,7 +25,8 @@ from typing import Generic, TypeVar
 
 from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import StoreUnavailable
-from sagacrew.runtime.store._records import AppendRequest
+from sagacrew.runtime.store._operations_recorder import LedgerWrite
+from sagacrew.runtime.store._records import AppendRequest, ExternalCall
 from sagacrew.runtime.store._writer import WriterThread
 
 RETRY_MAX_S = 2.0
@@ -71,8 +74,10 @@ class GroupCommitter(Generic[Request, Result]):
         apply_one: Callable[[Request], Result],
         *,
         writer: WriterThread | None = None,
+        wait_out_outages: bool = True,
     ) -> None:
         self._apply_many = apply_many
+        self._wait_out_outages = wait_out_outages
         self._apply_one = apply_one
         self._writer = writer
         self._pending: list[tuple[Request, asyncio.Future[Result]]] = []
@@ -163,6 +168,9 @@ class GroupCommitter(Generic[Request, Result]):
     ) -> None:
         """Answer each writer of ``batch``; write the batch again later when the store was
         unavailable."""
+        if outcome.unavailable is not None and not self._wait_out_outages:
+            failed: list[Result | Exception] = [outcome.unavailable] * len(batch)
+            outcome = _Outcome(each=failed)
         if outcome.unavailable is not None:
             self.unavailable += 1
             delay = min(max(outcome.unavailable.retry_after_s, waited * 2), RETRY_MAX_S)
@@ -210,3 +218,25 @@ def event_appender(store: Store) -> GroupCommitter[AppendRequest, int]:
         )
         _APPENDERS[store] = appender
     return appender
+
+
+_LEDGERS: weakref.WeakKeyDictionary[Store, GroupCommitter[LedgerWrite, bool | ExternalCall]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def ledger_writer(store: Store) -> GroupCommitter[LedgerWrite, bool | ExternalCall]:
+    """The store's shared group committer for writes to the external-calls ledger (one per
+    store): the gateways' and the completion events'. A write that meets an unavailable
+    store fails with :class:`StoreUnavailable` (the gateway answers the call so, and its
+    saga pauses) instead of waiting for the store."""
+    writer = _LEDGERS.get(store)
+    if writer is None:
+        writer = GroupCommitter(
+            store.write_external_calls,
+            lambda write: store.write_external_calls([write])[0],
+            writer=store.writer_thread(),
+            wait_out_outages=False,
+        )
+        _LEDGERS[store] = writer
+    return writer

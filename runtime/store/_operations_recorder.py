@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict, Unpack
 
+from sagacrew.runtime._frozen import record
 from sagacrew.runtime.store._records import (
     AlertRecord,
     DeadLetter,
@@ -24,6 +25,19 @@ class ExternalCallChange(TypedDict):
     response: NotRequired[Mapping[str, Any] | None]
     resource_id: NotRequired[str | None]
     from_status: NotRequired[str | None]
+
+
+@record
+class ExternalCallUpdate:
+    """A change of the external call recorded under ``idempotency_key`` (see
+    :meth:`OperationsRecorder.write_external_calls`)."""
+
+    idempotency_key: str
+    change: ExternalCallChange
+
+
+LedgerWrite = ExternalCall | ExternalCallUpdate
+"""One write to the external-calls ledger: a call to record, or a change of one."""
 
 
 class OperationsRecorder(ABC):
@@ -45,20 +59,29 @@ class OperationsRecorder(ABC):
         """How many compensations wait in the dead-letter queue (status ``parked``)."""
 
     @abstractmethod
+    def write_external_calls(self, writes: Sequence[LedgerWrite]) -> list[bool | ExternalCall]:
+        """Make ``writes`` in one transaction, in order, and answer each as
+        :meth:`record_external_call` (an :class:`ExternalCall`) or
+        :meth:`update_external_call` (an :class:`ExternalCallUpdate`) would. If one fails
+        (an update of an unknown call), none is made."""
+
     def record_external_call(self, call: ExternalCall) -> bool:
         """Insert an ``external_calls`` row; ``False`` (and no change) if its key exists."""
+        return bool(self.write_external_calls([call])[0])
 
     @abstractmethod
     def get_external_call(self, idempotency_key: str) -> ExternalCall | None:
         """The external call recorded under ``idempotency_key``, or ``None``."""
 
-    @abstractmethod
     def update_external_call(
         self, idempotency_key: str, **change: Unpack[ExternalCallChange]
     ) -> ExternalCall:
         """Set a call's status (and response and resource id, when given) and return the
         call as it now is: unchanged when it is not in ``from_status`` (if given);
         :class:`StoreError` if unknown."""
+        now = self.write_external_calls([ExternalCallUpdate(idempotency_key, change)])[0]
+        assert isinstance(now, ExternalCall)
+        return now
 
     @abstractmethod
     def list_external_calls(

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Unpack
+from typing import Any
 
 from sagacrew.runtime.store import _codec as codec
 from sagacrew.runtime.store._errors import StoreError
-from sagacrew.runtime.store._operations_recorder import ExternalCallChange
+from sagacrew.runtime.store._operations_recorder import ExternalCallUpdate, LedgerWrite
 from sagacrew.runtime.store._records import ExternalCall, MessageLogEntry
-from sagacrew.runtime.store._sql_base import SqlBase, _filters
+from sagacrew.runtime.store._sql_base import Cursor, SqlBase, _filters
 
 _VALIDATION_COLUMNS = (
     "system",
@@ -56,69 +56,18 @@ class SqlOperations(SqlBase):
                 rows,
             )
 
-    def record_external_call(self, call: ExternalCall) -> bool:
+    def write_external_calls(self, writes: Sequence[LedgerWrite]) -> list[bool | ExternalCall]:
         with self._transaction() as cursor:
-            inserted = cursor.run(
-                f"INSERT INTO external_calls ({codec.EXTERNAL_CALL_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-                (
-                    call.idempotency_key,
-                    call.system,
-                    call.operation,
-                    call.resource_id,
-                    call.status,
-                    codec.dumps(call.request, what="external call request"),
-                    codec.dumps(call.response, what="external call response"),
-                    call.correlation_id,
-                    call.causation_id,
-                    call.created_at,
-                    call.updated_at,
-                ),
-            )
-        return bool(inserted)
+            return [
+                _update_call(cursor, write)
+                if isinstance(write, ExternalCallUpdate)
+                else _insert_call(cursor, write)
+                for write in writes
+            ]
 
     def get_external_call(self, idempotency_key: str) -> ExternalCall | None:
-        rows = self._read(
-            f"SELECT {codec.EXTERNAL_CALL_COLUMNS} FROM external_calls WHERE idempotency_key = ?",
-            (idempotency_key,),
-        )
+        rows = self._read(_SELECT_CALL, (idempotency_key,))
         return codec.external_call_from_row(rows[0]) if rows else None
-
-    def update_external_call(
-        self, idempotency_key: str, **change: Unpack[ExternalCallChange]
-    ) -> ExternalCall:
-        sets: list[tuple[str, Any]] = [
-            ("status", change["status"]),
-            ("updated_at", change["updated_at"]),
-        ]
-        response, resource_id = change.get("response"), change.get("resource_id")
-        if response is not None:
-            sets.append(("response", codec.dumps(response, what="external call response")))
-        if resource_id is not None:
-            sets.append(("resource_id", resource_id))
-        assignments = ", ".join(f"{column} = ?" for column, _ in sets)
-        where: list[Any] = [idempotency_key]
-        only = ""
-        if change.get("from_status") is not None:
-            only = " AND status = ?"
-            where.append(change["from_status"])
-        with self._transaction() as cursor:
-            rows = cursor.run(
-                f"UPDATE external_calls SET {assignments} WHERE idempotency_key = ?{only} "
-                f"RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
-                (*(value for _, value in sets), *where),
-            )
-        if not rows and only:
-            unchanged = self.get_external_call(idempotency_key)
-            if unchanged is not None:
-                return unchanged
-        if not rows:
-            raise StoreError(
-                f"no external call is recorded under key {idempotency_key!r}",
-                fix="record the call with record_external_call before updating it",
-            )
-        return codec.external_call_from_row(rows[0])
 
     def list_external_calls(
         self, *, system: str | None = None, status: str | None = None
@@ -191,3 +140,62 @@ class SqlOperations(SqlBase):
                 tuple(values[name] for name in _VALIDATION_COLUMNS),
             )
         return int(rows[0][0])
+
+
+_SELECT_CALL = f"SELECT {codec.EXTERNAL_CALL_COLUMNS} FROM external_calls WHERE idempotency_key = ?"
+
+
+def _insert_call(cursor: Cursor, call: ExternalCall) -> bool:
+    """Record ``call``; ``False`` (nothing written) when its key has a row."""
+    inserted = cursor.run(
+        f"INSERT INTO external_calls ({codec.EXTERNAL_CALL_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+        (
+            call.idempotency_key,
+            call.system,
+            call.operation,
+            call.resource_id,
+            call.status,
+            codec.dumps(call.request, what="external call request"),
+            codec.dumps(call.response, what="external call response"),
+            call.correlation_id,
+            call.causation_id,
+            call.created_at,
+            call.updated_at,
+        ),
+    )
+    return bool(inserted)
+
+
+def _update_call(cursor: Cursor, update: ExternalCallUpdate) -> ExternalCall:
+    """Make ``update``; the call as it now is (unchanged when not in ``from_status``)."""
+    key, change = update.idempotency_key, update.change
+    sets: list[tuple[str, Any]] = [
+        ("status", change["status"]),
+        ("updated_at", change["updated_at"]),
+    ]
+    response, resource_id = change.get("response"), change.get("resource_id")
+    if response is not None:
+        sets.append(("response", codec.dumps(response, what="external call response")))
+    if resource_id is not None:
+        sets.append(("resource_id", resource_id))
+    assignments = ", ".join(f"{column} = ?" for column, _ in sets)
+    where: list[Any] = [key]
+    only = ""
+    if change.get("from_status") is not None:
+        only = " AND status = ?"
+        where.append(change["from_status"])
+    rows = cursor.run(
+        f"UPDATE external_calls SET {assignments} WHERE idempotency_key = ?{only} "
+        f"RETURNING {codec.EXTERNAL_CALL_COLUMNS}",
+        (*(value for _, value in sets), *where),
+    )
+    if not rows and only:
+        rows = cursor.run(_SELECT_CALL, (key,))  # in another status: unchanged
+    if not rows:
+        raise StoreError(
+            f"no external call is recorded under key {key!r}",
+            fix="record the call with record_external_call before updating it",
+        )
+    return codec.external_call_from_row(rows[0])
