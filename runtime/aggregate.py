@@ -251,8 +251,11 @@ class AggregateActor(Actor, EventSourcedAggregate):
         if held_by and not holder(instance.state):
             self._lock_waits.released(aggregate_id)
         if version % self.snapshot_every == 0:
-            self._store.save_snapshot(
-                stream, version, {"state": instance.state, "exists": instance.exists}
+            # On the writer thread, as the appends: its commit would stop the event loop.
+            # This actor takes no other command meanwhile, so the state stays as it is.
+            snapshot = {"state": instance.state, "exists": instance.exists}
+            await self._store.writer_thread().run(
+                lambda: self._store.save_snapshot(stream, version, snapshot)
             )
         return {**reply, "version": version}
 

@@ -3,6 +3,7 @@ idempotent redelivery, built-in compensations, invariants, snapshots and replay.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sagacrew.runtime import AggregateActor
 from sagacrew.runtime import CommandHandler
 from sagacrew.runtime import Rejection
 from sagacrew.runtime import open_store
+from sagacrew.runtime.store import SqliteStore
 from sagacrew.runtime.store import Store
 
 
@@ -42,6 +44,18 @@ class Quota(AggregateActor):
 
     def broken_invariants(self, state: Mapping[str, Any]) -> list[str]:
         return ["gpus_never_negative"] if state["gpus"] < 0 else []
+
+
+class SnapshotThreads(SqliteStore):
+    """Notes the thread each snapshot is saved on."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.saved_on: list[threading.Thread | None] = []
+
+    def save_snapshot(self, stream_id: str, version: int, state: Mapping[str, Any]) -> None:
+        self.saved_on.append(threading.current_thread())
+        super().save_snapshot(stream_id, version, state)
 
 
 @pytest.fixture
@@ -91,7 +105,10 @@ def test_builtin_compensations_undo_create_and_update(store: Store) -> None:
     assert send(actor, "_delete", quota_id="q") == {"quota_id": "q"}  # twice is harmless
 
 
-def test_snapshots_are_taken_every_n_events_and_equal_replay(store: Store) -> None:
+def test_snapshots_are_taken_every_n_events_off_the_event_loop_and_equal_replay(
+    tmp_path: Path,
+) -> None:
+    store = SnapshotThreads(str(tmp_path / "quota.db"))
     actor = Quota(store)
     send(actor, "open", quota_id="q", owner="ada")
     send(actor, "take", quota_id="q", amount=1)
@@ -99,3 +116,4 @@ def test_snapshots_are_taken_every_n_events_and_equal_replay(store: Store) -> No
     snapshot = store.load_snapshot("compute.quota:q")
     assert snapshot is not None and snapshot.version == 3
     assert snapshot.state == {"state": Quota(store).replay("q")[0], "exists": True}
+    assert store.saved_on == [store.writer_thread().thread], "saved on the writer thread"

@@ -27,19 +27,13 @@ from sagacrew.runtime.store._base import Store
 from sagacrew.runtime.store._errors import StoreUnavailable
 from sagacrew.runtime.store._operations_recorder import LedgerWrite
 from sagacrew.runtime.store._records import AppendRequest, ExternalCall
-from sagacrew.runtime.store._writer import WriterThread
+from sagacrew.runtime.store._writer import STOPPED, WriterThread
 
 RETRY_MAX_S = 2.0
 """Longest wait between two attempts to write a batch while the store is unavailable."""
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
-
-
-_STOPPED = StoreUnavailable(
-    "the store's writer thread stopped (the store was closed)",
-    fix="the saga resumes from the store on recovery; open the store again",
-)
 
 
 class _Outcome(Generic[Result]):
@@ -128,7 +122,7 @@ class GroupCommitter(Generic[Request, Result]):
         except RuntimeError:  # the store was closed: its writer takes nothing more
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(_STOPPED)
+                    future.set_exception(STOPPED)
             return
         self._in_flight = True
 
@@ -137,7 +131,7 @@ class GroupCommitter(Generic[Request, Result]):
                 error = None if done.cancelled() else done.exception()
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(error or _STOPPED)
+                        future.set_exception(error or STOPPED)
                 self._done()
                 return
             self._settle(batch, done.result(), waited)

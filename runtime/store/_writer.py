@@ -17,7 +17,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from sagacrew.runtime.store._errors import StoreUnavailable
+
 T = TypeVar("T")
+
+STOPPED = StoreUnavailable(
+    "the store's writer thread stopped (the store was closed)",
+    fix="the saga resumes from the store on recovery; open the store again",
+)
+"""What a write handed to a stopped writer thread fails with."""
 
 
 class WriterThread:
@@ -34,6 +42,11 @@ class WriterThread:
         self._thread = threading.current_thread()
 
     @property
+    def thread(self) -> threading.Thread | None:
+        """The writer's thread, once it ran a write."""
+        return self._thread
+
+    @property
     def here(self) -> bool:
         """True when called from this writer's thread."""
         return self._thread is threading.current_thread()
@@ -41,6 +54,15 @@ class WriterThread:
     def submit(self, work: Callable[[], T]) -> asyncio.Future[T]:
         """Run ``work`` on the writer thread; a future of the running loop for its result."""
         return asyncio.wrap_future(self._executor.submit(work))
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (one write of its own) on the writer thread, in turn with the group
+        commits, and await its result; :data:`STOPPED` once the store was closed."""
+        try:
+            written = self.submit(work)
+        except RuntimeError:  # the store was closed: its writer takes nothing more
+            raise STOPPED from None
+        return await written
 
     def close(self) -> None:
         """Let the write in progress finish, then stop the thread."""
