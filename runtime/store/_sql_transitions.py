@@ -22,6 +22,9 @@ from sagacrew.runtime.store._records import (
 from sagacrew.runtime.store._sql_alerts import insert_alert
 from sagacrew.runtime.store._sql_base import Cursor, Statement, UniqueViolation
 
+_NO_IDS = TransitionIds()
+"""What a plain transition assigns: no ids (a frozen record, so one serves them all)."""
+
 
 class Unusual(Exception):
     """A batch met a replayed create or a missing saga: written again the exact way."""
@@ -128,7 +131,7 @@ def apply_plain(
     for (_, written), count in zip(statements[:counted], counts[:counted], strict=True):
         if count != len(written):
             raise Unusual
-    return [TransitionIds() for _ in transitions]
+    return [_NO_IDS] * len(transitions)
 
 
 def apply(cursor: Cursor, transition: SagaTransition, share: str = "") -> TransitionIds:
