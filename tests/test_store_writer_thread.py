@@ -17,10 +17,13 @@ from saga_fakes import saga_row
 from sagacrew.runtime import Envelope
 from sagacrew.runtime import MessageLog
 from sagacrew.runtime.saga import transition_committer
+from sagacrew.runtime.store import AppendRequest
 from sagacrew.runtime.store import MessageLogEntry
+from sagacrew.runtime.store import NewEvent
 from sagacrew.runtime.store import SagaTransition
 from sagacrew.runtime.store import Store
 from sagacrew.runtime.store import StoreUnavailable
+from sagacrew.runtime.store import event_appender
 from sagacrew.runtime.store import open_store
 from sagacrew.runtime.store._sql_base import Cursor
 from sagacrew.runtime.store._sql_base import SqlBase
@@ -136,3 +139,32 @@ async def test_a_write_after_the_store_closed_fails_at_once(tmp_path: Path) -> N
         await asyncio.wait_for(
             committer.apply(SagaTransition(create=saga_row("s-1", "running", 1.0))), 5
         )
+
+
+def test_a_store_shared_committer_writes_in_a_new_loop_after_one_ended_mid_batch(
+    tmp_path: Path,
+) -> None:
+    """An event loop that ends with a batch in flight never hears of it; the next loop's
+    writes to the same store (its event appends, its ledger) still commit."""
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    appender = event_appender(store)
+
+    def append(stream: str) -> AppendRequest:
+        return AppendRequest(stream, 0, [NewEvent("kitchen.ticket.created", {}, "c", "c")])
+
+    async def ends_mid_batch() -> None:
+        with commits_held(store) as release:
+            first = appender.apply(append("s-1"))
+            await asyncio.sleep(0.05)
+            assert not first.done(), "the batch is on the writer thread, held there"
+            release.set()  # it commits after this loop ended
+
+    async def later() -> int:
+        return await asyncio.wait_for(appender.apply(append("s-2")), 5)
+
+    try:
+        asyncio.run(ends_mid_batch())
+        assert asyncio.run(later()) == 1
+        assert store.stream_version("s-1") == 1, "the first loop's batch was written"
+    finally:
+        store.close()

@@ -77,6 +77,7 @@ class GroupCommitter(Generic[Request, Result]):
         self._pending: list[tuple[Request, asyncio.Future[Result]]] = []
         self._scheduled = False
         self._in_flight = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         """Transactions written so far (for benchmarks and tests)."""
         self.requests = 0
@@ -88,12 +89,28 @@ class GroupCommitter(Generic[Request, Result]):
         """Write ``request`` (durably, with its batch): await the future for its result.
         (A future, not a coroutine: one frame less to resume at every transition.)"""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop and (self._loop is None or not self._loop.is_running()):
+            self._adopt(loop)
         future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((request, future))
         if not self._scheduled and not self._in_flight:
             self._scheduled = True
             loop.call_soon(self.flush)
         return future
+
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start afresh on ``loop``, the loop before having stopped: a committer shared by
+        a store (its event appends, its ledger) outlives an event loop (``asyncio.run``
+        once per phase, a test per loop), and the loop before may have ended with a batch
+        in flight or a flush scheduled, whose answer it never got. Waiting for that
+        answer would hold every write on this loop forever; the writer thread writes one
+        batch at a time, so the next batch simply goes after it. Requests of the loop
+        before are dropped: nobody awaits them any more (what they wrote or not,
+        recovery reads from the store)."""
+        self._loop = loop
+        self._pending = []
+        self._scheduled = False
+        self._in_flight = False
 
     def flush(self) -> None:
         """Write every pending request now (also called on close); with a batch in
