@@ -145,7 +145,10 @@ class SagaDriving:
         through the store's inbox (see :meth:`Leasing.take_inbox`)."""
         active = [state.value for state in ACTIVE_STATES]
         if self.store.list_sagas(active, correlation_id=correlation_id):
-            self.store.post_to_inbox(correlation_id, event_name, payload, self._env.clock())
+            store, now = self.store, self._env.clock()
+            await store.writer_thread().run(
+                lambda: store.post_to_inbox(correlation_id, event_name, payload, now)
+            )
 
     async def _quarantine_saga(self, saga_id: str, error: CorruptRecord) -> None:
         """Quarantine a saga whose rows cannot be read: it is not resumed, ``wait()`` on it
@@ -300,15 +303,23 @@ class SagaDriving:
             self._forget(run)
             raise
         self._forget(run)
-        if run.fence is not None:
-            try:
-                self.store.release_lease(run.fence.owner, saga_id)
-            except StoreError as error:  # it expires by itself
-                logger.warning("lease not released: %s", error, extra={"saga_id": saga_id})
-        self._restarts.succeeded(saga_id)
-        for future in self._waiters.pop(saga_id, []):
-            if not future.done():
-                future.set_result(result)
+        try:
+            if run.fence is not None:
+                await self._release(run.fence.owner, saga_id)
+        finally:  # a stop meanwhile still answers the saga's waiters
+            self._restarts.succeeded(saga_id)
+            for future in self._waiters.pop(saga_id, []):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _release(self, owner: str, saga_id: str) -> None:
+        """Give up the lease of a saga that ended, on the store's writer thread (after its
+        last transition: a commit per saga would stop the event loop)."""
+        store = self.store
+        try:
+            await store.writer_thread().run(lambda: store.release_lease(owner, saga_id))
+        except StoreError as error:  # it expires by itself
+            logger.warning("lease not released: %s", error, extra={"saga_id": saga_id})
 
     def _driver_failed(self, run: SagaRun, exc: Exception) -> None:
         """Restart the saga after a backoff (see ``_restarts``); once its budget for
