@@ -6,10 +6,12 @@ loop, without the noise of a shared machine.
 ``bench_engines.py`` times the systems; on a machine whose speed moves from hour to hour
 (the hand-written loop has measured from 5,400 to 11,000 sagas/s here), a change of a few
 per cent cannot be seen in its figures. This counts instructions instead (``valgrind
---tool=callgrind``): the same run counts the same to within 0.1 %. Each system runs the
-workload of ``bench_engines.py`` (5-step sagas, 100 in flight, SQLite WAL) twice in a
-process of its own, once with a warm-up only and once with ``--sagas`` more; the
-difference over ``--sagas`` is its count per saga (start-up and imports cancel out):
+--tool=callgrind``): counts taken back to back agree to within 0.1 %, but counts of the
+same code taken an hour apart have differed by up to 4 %, so compare counts taken in one
+sitting. Each system runs the workload of ``bench_engines.py`` (5-step sagas, 100 in
+flight, SQLite WAL) twice in a process of its own, once with a warm-up only and once with
+``--sagas`` more; the difference over ``--sagas`` is its count per saga (start-up and
+imports cancel out):
 
 - sagacrew: ``SagaOrchestrator`` over ``open_store(url)``;
 - hand-written: the asyncio group-commit loop of ``_group_commit.py``;
