@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sagacrew.runtime.saga._alert_sinks import alert_record
 from sagacrew.runtime.saga._alerts import AlertDelivery
+from sagacrew.runtime.saga._commit import post_to_inbox, release_lease
 from sagacrew.runtime.saga._definition import SagaDefinition
 from sagacrew.runtime.saga._env import Env
 from sagacrew.runtime.saga._errors import SagaDefinitionError, SagaError, UnknownSagaError
@@ -145,10 +146,8 @@ class SagaDriving:
         through the store's inbox (see :meth:`Leasing.take_inbox`)."""
         active = [state.value for state in ACTIVE_STATES]
         if self.store.list_sagas(active, correlation_id=correlation_id):
-            store, now = self.store, self._env.clock()
-            await store.writer_thread().run(
-                lambda: store.post_to_inbox(correlation_id, event_name, payload, now)
-            )
+            now = self._env.clock()
+            await post_to_inbox(self.store, correlation_id, event_name, payload, now)
 
     async def _quarantine_saga(self, saga_id: str, error: CorruptRecord) -> None:
         """Quarantine a saga whose rows cannot be read: it is not resumed, ``wait()`` on it
@@ -305,21 +304,12 @@ class SagaDriving:
         self._forget(run)
         try:
             if run.fence is not None:
-                await self._release(run.fence.owner, saga_id)
+                await release_lease(self.store, run.fence.owner, saga_id)
         finally:  # a stop meanwhile still answers the saga's waiters
             self._restarts.succeeded(saga_id)
             for future in self._waiters.pop(saga_id, []):
                 if not future.done():
                     future.set_result(result)
-
-    async def _release(self, owner: str, saga_id: str) -> None:
-        """Give up the lease of a saga that ended, on the store's writer thread (after its
-        last transition: a commit per saga would stop the event loop)."""
-        store = self.store
-        try:
-            await store.writer_thread().run(lambda: store.release_lease(owner, saga_id))
-        except StoreError as error:  # it expires by itself
-            logger.warning("lease not released: %s", error, extra={"saga_id": saga_id})
 
     def _driver_failed(self, run: SagaRun, exc: Exception) -> None:
         """Restart the saga after a backoff (see ``_restarts``); once its budget for
