@@ -12,8 +12,8 @@ false: its writers then get the error, as the gateways' ledger writes do). This 
 because every batch is idempotent: saga transitions have unique keys and ``ON CONFLICT DO
 NOTHING`` inserts, and an event append that already committed comes back as
 :class:`DuplicateCommandError` (its idempotency key) when the batch is then retried one
-by one. Requests whose writers stopped waiting
-(cancelled) are dropped from the retry: recovery redoes them from the store.
+by one. Requests whose writers stopped waiting (cancelled) are dropped from the retry:
+recovery redoes them from the store.
 """
 
 from __future__ import annotations
