@@ -422,6 +422,34 @@ class StoreContract:
         assert [row.status for row in logs["s-1"]] == ["started", "succeeded"]
         assert self.store.step_logs([]) == {}
 
+    def test_stored_runs_reads_each_named_saga_with_its_steps_and_dead_letters(self) -> None:
+        for i in range(3):
+            key = f"s-{i}:0:forward:1"
+            self.store.apply_saga_transition(
+                SagaTransition(
+                    create=saga_fakes.saga_row(f"s-{i}", "running", 100.0 + i),
+                    step=step_row(saga_id=f"s-{i}", idempotency_key=key),
+                    next_step=step_row(
+                        "succeeded", saga_id=f"s-{i}", idempotency_key=key, result={"n": i}
+                    ),
+                )
+            )
+        self.store.apply_saga_transition(
+            SagaTransition(
+                step=step_row("failed", phase="compensation", error="down"),
+                dead_letter=dead_letter(),  # of saga s-1
+            )
+        )
+        runs = self.store.stored_runs(["s-2", "s-1", "nope", "s-1"])
+        assert sorted(runs) == ["s-1", "s-2"], "those named that exist, each once"
+        for saga_id in ("s-1", "s-2"):
+            assert runs[saga_id].saga == self.store.get_saga(saga_id)
+            assert runs[saga_id].steps == self.store.step_log(saga_id)
+            assert runs[saga_id].dead_letters == self.store.list_dead_letters(saga_id=saga_id)
+        assert [letter.step_name for letter in runs["s-1"].dead_letters] == ["create_ticket"]
+        assert runs["s-2"].dead_letters == []
+        assert self.store.stored_runs([]) == {}
+
     def test_a_lease_is_claimed_once_renewed_taken_over_when_expired_and_fences_writes(
         self,
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -246,21 +246,8 @@ class SagaDriving:
         late: frozenset[int] = frozenset(),
     ) -> SagaRun:
         history = History.from_log(self.store.step_log(saga.saga_id))
-        parked, requested = self._parked_of(saga.saga_id)
+        parked, requested = parked_in(self.store.list_dead_letters(saga_id=saga.saga_id))
         return self._spawn(saga, history, parked, redrive | requested, late)
-
-    def _parked_of(self, saga_id: str) -> tuple[dict[int, DeadLetter], frozenset[int]]:
-        """Its parked compensations by step, and those asked to redrive through a worker."""
-        parked: dict[int, DeadLetter] = {}
-        requested = set()
-        for letter in self.store.list_dead_letters(saga_id=saga_id):
-            index = letter.step_index
-            if letter.kind == "compensation" and index is not None:
-                if letter.status in ("parked", REDRIVE_REQUESTED):
-                    parked[index] = letter
-                if letter.status == REDRIVE_REQUESTED:
-                    requested.add(index)
-        return parked, frozenset(requested)
 
     def _spawn(
         self,
@@ -399,3 +386,18 @@ def missing_version(saga: SagaExecution) -> str:
         "version (`sagacrew generate` keeps the versions of sagas in flight; see "
         "`sagacrew versions DIR`), or let a worker that has it drive the saga"
     )
+
+
+def parked_in(letters: Sequence[DeadLetter]) -> tuple[dict[int, DeadLetter], frozenset[int]]:
+    """A saga's parked compensations by step among its dead ``letters``, and those asked
+    to redrive through a worker."""
+    parked: dict[int, DeadLetter] = {}
+    requested = set()
+    for letter in letters:
+        index = letter.step_index
+        if letter.kind == "compensation" and index is not None:
+            if letter.status in ("parked", REDRIVE_REQUESTED):
+                parked[index] = letter
+            if letter.status == REDRIVE_REQUESTED:
+                requested.add(index)
+    return parked, frozenset(requested)

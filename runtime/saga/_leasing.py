@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sagacrew.runtime.saga._driving import REDRIVE_REQUESTED, _result_of
+from sagacrew.runtime.saga._driving import REDRIVE_REQUESTED, _result_of, parked_in
 from sagacrew.runtime.saga._errors import UnknownSagaError
 from sagacrew.runtime.saga._history import History
 from sagacrew.runtime.saga._recovery import Recovery
@@ -29,6 +29,7 @@ from sagacrew.runtime.store import (
     Fence,
     SagaTransition,
     SagaUpdate,
+    StoredRun,
 )
 
 logger = logging.getLogger("sagacrew.runtime.saga")
@@ -72,6 +73,10 @@ class Leasing(Recovery):
             now=lease.clock(),
             versions=self._known_versions,
         )
+        try:  # every claimed saga's rows at once; one by one only to find a corrupt one
+            stored: dict[str, StoredRun] | None = self.store.stored_runs(sorted(claimed))
+        except CorruptRecord:
+            stored = None
         driven = []
         for saga_id, generation in sorted(claimed.items()):
             fence = Fence(lease.owner, generation)
@@ -85,11 +90,11 @@ class Leasing(Recovery):
                 self._forget(live.run)
                 live.task.cancel()
             try:
-                saga = self.store.get_saga(saga_id)
-                if saga is None or self._plan_of(saga) is None:
+                run = stored.get(saga_id) if stored is not None else self._stored_run(saga_id)
+                if run is None or self._plan_of(run.saga) is None:
                     continue
-                history = History.from_log(self.store.step_log(saga_id))
-                parked, redrive = self._parked_of(saga_id)
+                saga, history = run.saga, History.from_log(run.steps)
+                parked, redrive = parked_in(run.dead_letters)
             except CorruptRecord as error:
                 await self._quarantine_saga(saga_id, error)
                 continue
@@ -99,6 +104,15 @@ class Leasing(Recovery):
         if driven:
             logger.info("claimed %d sagas", len(driven), extra={"owner": lease.owner})
         return driven
+
+    def _stored_run(self, saga_id: str) -> StoredRun | None:
+        """One saga's rows, read on their own (:class:`CorruptRecord` if broken)."""
+        saga = self.store.get_saga(saga_id)
+        if saga is None:
+            return None
+        return StoredRun(
+            saga, self.store.step_log(saga_id), self.store.list_dead_letters(saga_id=saga_id)
+        )
 
     def renew(self) -> int:
         """Extend the leases this worker still holds; stop driving the sagas whose lease

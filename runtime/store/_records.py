@@ -304,6 +304,16 @@ class SagaTransition:
 
 
 @record
+class StoredRun:
+    """What a saga's run is rebuilt from: the saga (up to date, as ``get_saga`` reads it),
+    its step log in transition order and its dead letters, oldest first."""
+
+    saga: SagaExecution
+    steps: list[StepLogEntry]
+    dead_letters: list[DeadLetter]
+
+
+@record
 class TransitionIds:
     """Ids assigned by a transition: the dead letter ``id`` and the alert ``id``."""
 

@@ -14,6 +14,7 @@ from sagacrew.runtime.store._records import (
     SagaSummary,
     SagaTransition,
     StepLogEntry,
+    StoredRun,
     TransitionIds,
 )
 
@@ -70,6 +71,12 @@ class SagaRecorder(ABC):
     def step_logs(self, states: Sequence[str]) -> dict[str, list[StepLogEntry]]:
         """The step log of every saga in any of ``states``, by saga id, each in transition
         order, read at once (recovery of many sagas)."""
+
+    @abstractmethod
+    def stored_runs(self, saga_ids: Sequence[str]) -> dict[str, StoredRun]:
+        """The :class:`StoredRun` of each of ``saga_ids`` that exists, by saga id, read
+        with three queries whatever their number (a worker's claim of many sagas);
+        :class:`CorruptRecord` if a row of any of them cannot be read."""
 
     def saga_summaries(
         self,

@@ -13,6 +13,7 @@ from sagacrew.runtime.store._records import (
     SagaSummary,
     SagaTransition,
     StepLogEntry,
+    StoredRun,
     TransitionIds,
 )
 from sagacrew.runtime.store._saga_recorder import SagaPageQuery
@@ -214,6 +215,36 @@ class SqlSagas(SqlBase):
             logs.setdefault(entry.saga_id, []).append(entry)
         return logs
 
+    def stored_runs(self, saga_ids: Sequence[str]) -> dict[str, StoredRun]:
+        ids = list(dict.fromkeys(saga_ids))
+        sagas: list[SagaExecution] = []
+        steps: dict[str, list[StepLogEntry]] = {}
+        letters: dict[str, list[DeadLetter]] = {}
+        for start in range(0, len(ids), _IDS_AT_ONCE):
+            chunk = ids[start : start + _IDS_AT_ONCE]
+            marks = ", ".join("?" for _ in chunk)
+            sagas += self._sagas(f" WHERE s.saga_id IN ({marks})", chunk)
+            for row in self._read(
+                f"SELECT {codec.STEP_COLUMNS} FROM saga_step_log WHERE saga_id IN ({marks}) "
+                "ORDER BY saga_id, seq",
+                chunk,
+            ):
+                entry = codec.step_from_row(row)
+                steps.setdefault(entry.saga_id, []).append(entry)
+            for row in self._read(
+                f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters "
+                f"WHERE saga_id IN ({marks}) ORDER BY id",
+                chunk,
+            ):
+                letter = codec.dead_letter_from_row(row)
+                letters.setdefault(str(letter.saga_id), []).append(letter)
+        return {
+            saga.saga_id: StoredRun(
+                saga, steps.get(saga.saga_id, []), letters.get(saga.saga_id, [])
+            )
+            for saga in sagas
+        }
+
     def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
         rows = self._read(
             f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?", (dead_letter_id,)
@@ -229,6 +260,9 @@ class SqlSagas(SqlBase):
         )
         return [codec.dead_letter_from_row(row) for row in rows]
 
+
+_IDS_AT_ONCE = 500
+"""Saga ids in one ``IN (...)`` list (a longer list is read a chunk at a time)."""
 
 _UNSETTLED = "('running', 'waiting', 'compensating')"
 """The states of a saga still in flight, as SQL."""
