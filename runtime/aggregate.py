@@ -254,7 +254,7 @@ class AggregateActor(Actor, EventSourcedAggregate):
             # On the writer thread, as the appends: its commit would stop the event loop.
             # This actor takes no other command meanwhile, so the state stays as it is.
             snapshot = {"state": instance.state, "exists": instance.exists}
-            await self._store.writer_thread().run(
+            await self._store.writer_thread().submit(
                 lambda: self._store.save_snapshot(stream, version, snapshot)
             )
         return {**reply, "version": version}

@@ -31,7 +31,7 @@ async def release_lease(store: Store, owner: str, saga_id: str) -> None:
     per saga on the event loop would stop every saga); a failure is logged, as the lease
     expires by itself."""
     try:
-        await store.writer_thread().run(lambda: store.release_lease(owner, saga_id))
+        await store.writer_thread().submit(lambda: store.release_lease(owner, saga_id))
     except StoreError as error:
         logger.warning("lease not released: %s", error, extra={"saga_id": saga_id})
 
@@ -40,6 +40,6 @@ async def post_to_inbox(
     store: Store, correlation_id: str, event_name: str, payload: Mapping[str, Any], now: float
 ) -> None:
     """Keep a completion event for the worker that drives its saga (its inbox)."""
-    await store.writer_thread().run(
+    await store.writer_thread().submit(
         lambda: store.post_to_inbox(correlation_id, event_name, payload, now)
     )

@@ -90,7 +90,8 @@ class Leasing(Recovery):
                 self._forget(live.run)
                 live.task.cancel()
             try:
-                run = stored.get(saga_id) if stored is not None else self._stored_run(saga_id)
+                one = stored if stored is not None else self.store.stored_runs([saga_id])
+                run = one.get(saga_id)  # read alone, a corrupt saga raises here
                 if run is None or self._plan_of(run.saga) is None:
                     continue
                 saga, history = run.saga, History.from_log(run.steps)
@@ -104,15 +105,6 @@ class Leasing(Recovery):
         if driven:
             logger.info("claimed %d sagas", len(driven), extra={"owner": lease.owner})
         return driven
-
-    def _stored_run(self, saga_id: str) -> StoredRun | None:
-        """One saga's rows, read on their own (:class:`CorruptRecord` if broken)."""
-        saga = self.store.get_saga(saga_id)
-        if saga is None:
-            return None
-        return StoredRun(
-            saga, self.store.step_log(saga_id), self.store.list_dead_letters(saga_id=saga_id)
-        )
 
     def renew(self) -> int:
         """Extend the leases this worker still holds; stop driving the sagas whose lease

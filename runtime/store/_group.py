@@ -136,10 +136,10 @@ class GroupCommitter(Generic[Request, Result]):
             return
         try:
             written = self._writer.submit(lambda: self._commit(requests))
-        except RuntimeError:  # the store was closed: its writer takes nothing more
+        except StoreUnavailable as stopped:  # the store was closed
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(STOPPED)
+                    future.set_exception(stopped)
             return
         self._in_flight = True
 
@@ -207,6 +207,19 @@ class GroupCommitter(Generic[Request, Result]):
             asyncio.get_running_loop().call_soon(self.flush)
 
 
+Shared = TypeVar("Shared")
+
+
+def _one_per_store(
+    shared: weakref.WeakKeyDictionary[Store, Shared], store: Store, make: Callable[[], Shared]
+) -> Shared:
+    """``store``'s entry in ``shared``, made with ``make`` on first use."""
+    found = shared.get(store)
+    if found is None:
+        found = shared[store] = make()
+    return found
+
+
 _APPENDERS: weakref.WeakKeyDictionary[Store, GroupCommitter[AppendRequest, int]] = (
     weakref.WeakKeyDictionary()
 )
@@ -214,9 +227,10 @@ _APPENDERS: weakref.WeakKeyDictionary[Store, GroupCommitter[AppendRequest, int]]
 
 def event_appender(store: Store) -> GroupCommitter[AppendRequest, int]:
     """The store's shared group committer for event appends (one per store)."""
-    appender = _APPENDERS.get(store)
-    if appender is None:
-        appender = GroupCommitter(
+    return _one_per_store(
+        _APPENDERS,
+        store,
+        lambda: GroupCommitter(
             store.append_many,
             lambda r: store.append(
                 r.stream_id,
@@ -226,9 +240,8 @@ def event_appender(store: Store) -> GroupCommitter[AppendRequest, int]:
                 result=r.result,
             ),
             writer=store.writer_thread(),
-        )
-        _APPENDERS[store] = appender
-    return appender
+        ),
+    )
 
 
 _LEDGERS: weakref.WeakKeyDictionary[Store, GroupCommitter[LedgerWrite, bool | ExternalCall]] = (
@@ -241,13 +254,13 @@ def ledger_writer(store: Store) -> GroupCommitter[LedgerWrite, bool | ExternalCa
     store): the gateways' and the completion events'. A write that meets an unavailable
     store fails with :class:`StoreUnavailable` (the gateway answers the call so, and its
     saga pauses) instead of waiting for the store."""
-    writer = _LEDGERS.get(store)
-    if writer is None:
-        writer = GroupCommitter(
+    return _one_per_store(
+        _LEDGERS,
+        store,
+        lambda: GroupCommitter(
             store.write_external_calls,
             lambda write: store.write_external_calls([write])[0],
             writer=store.writer_thread(),
             wait_out_outages=False,
-        )
-        _LEDGERS[store] = writer
-    return writer
+        ),
+    )

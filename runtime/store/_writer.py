@@ -52,17 +52,12 @@ class WriterThread:
         return self._thread is threading.current_thread()
 
     def submit(self, work: Callable[[], T]) -> asyncio.Future[T]:
-        """Run ``work`` on the writer thread; a future of the running loop for its result."""
-        return asyncio.wrap_future(self._executor.submit(work))
-
-    async def run(self, work: Callable[[], T]) -> T:
-        """Run ``work`` (one write of its own) on the writer thread, in turn with the group
-        commits, and await its result; :data:`STOPPED` once the store was closed."""
+        """Run ``work`` on the writer thread, in turn with the writes before it; a future
+        of the running loop for its result. :data:`STOPPED` once the store was closed."""
         try:
-            written = self.submit(work)
+            return asyncio.wrap_future(self._executor.submit(work))
         except RuntimeError:  # the store was closed: its writer takes nothing more
             raise STOPPED from None
-        return await written
 
     def close(self) -> None:
         """Let the write in progress finish, then stop the thread."""
