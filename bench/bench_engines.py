@@ -25,24 +25,24 @@ Prints per store each system's sagas/s (median of ``--repeat`` runs, the systems
 turns), the ratios sagacrew / hand-written and sagacrew / DBOS, and the step cycle p50/p95/
 p99 in ms over all runs: from the body of step i starting to the body of step i+1 starting
 (stamped inside each step's body, the same way for every system); then all of it as a
-markdown table for the README.
+markdown table for the README. Each run is a process of its own, forked from this one
+(``_isolated.py``): no system's leftovers tax the runs after it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import statistics
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import _group_commit as handwritten
+from _isolated import Runner, run_isolated
 from _postgres import INSTALL_HINT, DurableServer, find_bin_dir, fresh_schema
 from _saga_bench import STEPS, Run, percentile, run_sagacrew, run_store_path
 
@@ -57,8 +57,6 @@ STORES = ("sqlite-full", "sqlite-normal", "postgres")
 GOAL_VS_HANDWRITTEN = 0.5
 GOAL_VS_DBOS = {"sqlite": 10.0, "postgres": 5.0}
 GOAL_P99_MS = {"sqlite": 5.0, "postgres": 15.0}
-
-Runner = Callable[[int, int], Coroutine[Any, Any, Run]]
 
 
 @dataclass
@@ -130,7 +128,7 @@ def measure(
     for _ in range(repeat):
         with runners() as round_runners:
             for system, runner in round_runners.items():
-                run = asyncio.run(runner(sagas, concurrency))
+                run = run_isolated(system, runner, sagas, concurrency)
                 results.runs.setdefault(system, []).append(run)
 
 

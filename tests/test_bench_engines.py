@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +36,37 @@ def test_bench_engines_prints_each_system_the_ratios_and_a_markdown_table() -> N
         assert "DBOS Transact is not installed" in out
     else:
         assert re.search(r"^  ratio sagacrew / DBOS: \d+\.\d ", out, re.M)
+
+
+def _bench_names() -> tuple[Any, Any]:
+    """``_isolated.run_isolated`` and ``_saga_bench.Run``, imported from ``bench/``."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        isolated = importlib.import_module("_isolated")
+        saga_bench = importlib.import_module("_saga_bench")
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    return isolated.run_isolated, saga_bench.Run
+
+
+def test_a_measured_run_leaves_nothing_behind_in_the_benchmark_process() -> None:
+    run_isolated, Run = _bench_names()
+    left_behind: list[int] = []
+
+    async def runner(sagas: int, concurrency: int) -> Any:
+        left_behind.extend(range(sagas))  # what a system would leave alive after its run
+        return Run(float(sagas * concurrency), [1.0, 2.0])
+
+    run = run_isolated("test", runner, 3, 2)
+    assert run == Run(6.0, [1.0, 2.0])
+    assert left_behind == []
+
+
+def test_a_failed_measured_run_names_its_system_and_its_error() -> None:
+    run_isolated, _ = _bench_names()
+
+    async def runner(sagas: int, concurrency: int) -> Any:
+        raise RuntimeError("store unreachable")
+
+    with pytest.raises(SystemExit, match=r"^DBOS: its run failed: RuntimeError: store unreachable"):
+        run_isolated("DBOS", runner, 3, 2)
