@@ -9,9 +9,13 @@ parameters, defaults and default factories that fills ``self.__dict__`` instead.
 instance is the same: still frozen (assigning a field raises ``FrozenInstanceError``),
 equal, hashed and printed as before.
 
-Only plain frozen dataclasses qualify (not ``slots``, no ``__post_init__``, no
-keyword-only or ``init=False`` fields, no ``InitVar``); anything else is refused when the
-class is defined. ``ClassVar`` attributes are not fields, and are fine.
+A ``slots`` class (no ``__dict__``) gets an ``__init__`` that sets each slot through its
+descriptor's ``__set__``, bound once when the class is defined: still a call per field,
+but about a third of the time of the ``object.__setattr__`` lookup and call (an envelope,
+made for every command a step sends: 1.1 µs down to 0.5). Only frozen dataclasses
+qualify (no ``__post_init__``, no keyword-only or ``init=False`` fields, no ``InitVar``);
+anything else is refused when the class is defined. ``ClassVar`` attributes are not
+fields, and are fine.
 """
 
 from __future__ import annotations
@@ -31,20 +35,22 @@ _NO_VALUE = _NoValue()
 
 
 def fast_init(cls: type[T]) -> type[T]:
-    """Give the frozen dataclass ``cls`` an ``__init__`` that writes ``__dict__`` (see the
-    module docstring); use it above ``@dataclass(frozen=True)``."""
+    """Give the frozen dataclass ``cls`` an ``__init__`` that writes ``__dict__`` (its
+    slots, for a ``slots`` class: see the module docstring); use it above
+    ``@dataclass(frozen=True)``."""
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen:
         raise TypeError(f"{cls.__name__}: fast_init takes a frozen dataclass")
-    if "__slots__" in cls.__dict__ or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__}: fast_init takes no slots and no __post_init__")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: fast_init takes no __post_init__")
+    slotted = "__slots__" in cls.__dict__
     fields = dataclasses.fields(cast(Any, cls))
     given = list(inspect.signature(cls.__init__).parameters)[1:]
     if given != [field.name for field in fields]:
         raise TypeError(f"{cls.__name__}: fast_init takes no InitVar and no init=False fields")
     scope: dict[str, Any] = {"_NO_VALUE": _NO_VALUE}
     signature: list[str] = []
-    body = ["    d = self.__dict__"]
+    body = [] if slotted else ["    d = self.__dict__"]
     for field in fields:
         name = field.name
         if field.kw_only:
@@ -58,8 +64,13 @@ def fast_init(cls: type[T]) -> type[T]:
             body.append(f"    if {name} is _NO_VALUE: {name} = _factory_{name}()")
         else:
             signature.append(name)
-        body.append(f"    d[{name!r}] = {name}")
-    source = f"def __init__(self, {', '.join(signature)}) -> None:\n" + "\n".join(body)
+        if slotted:
+            scope[f"_set_{name}"] = cls.__dict__[name].__set__
+            body.append(f"    _set_{name}(self, {name})")
+        else:
+            body.append(f"    d[{name!r}] = {name}")
+    lines = "\n".join(body or ["    pass"])
+    source = f"def __init__(self, {', '.join(signature)}) -> None:\n{lines}"
     exec(source, scope)  # the source is built above from field names only
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagacrew.runtime._frozen import fast_init
+
 
 def new_id() -> str:
     """A fresh random id (``uuid4().hex``, made without building a UUID object)."""
@@ -33,6 +35,7 @@ def new_ordered_id() -> str:
     return digest.hex()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A command or event with the ids that trace it.

@@ -106,3 +106,21 @@ def test_what_it_cannot_build_is_refused_when_the_class_is_defined() -> None:
         with pytest.raises(TypeError, match=cls.__name__):
             fast_init(cls)
     assert fast_init(WithClassVar)(2).a == 2
+
+
+def test_a_slots_record_keeps_its_slots_and_behaves_the_same() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Slotted:
+        a: int
+        b: str = "x"
+        c: list[int] = field(default_factory=list)
+
+    made = Slotted(1)
+    fast = fast_init(Slotted)
+    first, second = fast(1), fast(a=1, b="x")
+    assert first == second == made
+    assert not hasattr(first, "__dict__")
+    assert first.c == [] and first.c is not second.c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.a = 2  # type: ignore[misc]
+    assert repr(fast(2, "y", [3])).endswith("Slotted(a=2, b='y', c=[3])")
