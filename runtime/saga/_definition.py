@@ -68,7 +68,6 @@ class StepContext:
         "command_key",
         "correlation_id",
         "data",
-        "forward_key",
         "idempotency_key",
         "lock",
         "phase",
@@ -81,7 +80,6 @@ class StepContext:
 
     def __init__(
         self,
-        *,
         saga_id: str,
         saga_name: str,
         step_name: str,
@@ -106,7 +104,6 @@ class StepContext:
         self.attempt = attempt
         self.idempotency_key = idempotency_key
         self.command_key = command_key or idempotency_key
-        self.forward_key = f"{saga_id}:{step_index}:forward"
         self.lock = lock
         self.correlation_id = correlation_id
         self.causation_id = causation_id
@@ -116,6 +113,11 @@ class StepContext:
         self._results: Mapping[str, Mapping[str, Any]] | None = None
         self._dispatch = dispatch
         self._sends = 0
+
+    @property
+    def forward_key(self) -> str:
+        """``f"{saga_id}:{step_index}:forward"`` (see the class docstring)."""
+        return f"{self.saga_id}:{self.step_index}:forward"
 
     @property
     def step_results(self) -> Mapping[str, Mapping[str, Any]]:
