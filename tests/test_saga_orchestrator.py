@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
@@ -531,3 +532,16 @@ async def test_seeded_faults_workload_ends_every_saga_terminal_with_consistent_c
     assert m.completed + m.compensated + m.compensation_failed + m.stalled == 20
     assert m.dead_lettered == len(orchestrator.list_dead_letters())
     assert set(h.service.effects.values()) == {1}
+
+
+def test_a_transition_id_is_the_uuid5_of_its_key() -> None:
+    namespace = uuid.UUID("5a6ac5e0-0000-4000-8000-000000000001")
+    keys = [
+        f"{saga}:{index}:{phase}:{attempt}"
+        for saga in ("s-1", "0" * 32, "é")
+        for index in range(4)
+        for phase in ("forward", "compensation")
+        for attempt in (1, 2)
+    ]
+    for key in [*keys, "", "x" * 500]:
+        assert transition_id(key) == uuid.uuid5(namespace, key).hex

@@ -41,11 +41,14 @@ def idempotency_key(saga_id: str, step_index: int, phase: str, attempt: int) -> 
 def transition_id(key: str) -> str:
     """The message id of a step attempt's transition: a UUID5 of its idempotency key, so a
     re-executed attempt carries the same causation id (``uuid5(...).hex``, computed
-    without building a UUID object: it is made several times per step)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + key.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return digest.hex()
+    without building a UUID object: it is made several times per step). The SHA-1's hex
+    digits with the version digit set to 5 and the variant digit's top bits to ``10``."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + key.encode()).hexdigest()
+    return f"{digest[:12]}5{digest[13:16]}{_VARIANT[int(digest[16], 16) & 3]}{digest[17:32]}"
+
+
+_VARIANT = "89ab"
+"""The UUID's 17th hex digit by its two low bits (its two high bits are the variant)."""
 
 
 def is_late(row: StepLogEntry) -> bool:
