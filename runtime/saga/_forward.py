@@ -133,19 +133,22 @@ class ForwardPath(RunCore):
         assert result is not None
         now = self.env.clock()
         last = index == len(self.definition.steps) - 1
-        changes: dict[str, Any] = {
-            "state": SagaState.COMPLETED if last else SagaState.RUNNING,
-            "step_index": index + 1,
-            "steps_completed": self.saga.steps_completed + 1,
-            "data": {**self.saga.data, **result},
-        }
-        if last:
-            changes["ended_at"] = now
         entry = self._entry(
             index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result,
             waited_s=outcome.waited_s,
         )  # fmt: skip
-        await self._persist(step=entry, next_step=self._next_start(index, now), **changes)
+        if not last and self.saga.state == SagaState.RUNNING:
+            await self._persist_progress(entry, self._next_start(index, now), result)
+        else:  # a change of state: completed, or running again after waiting for an event
+            changes: dict[str, Any] = {
+                "state": SagaState.COMPLETED if last else SagaState.RUNNING,
+                "step_index": index + 1,
+                "steps_completed": self.saga.steps_completed + 1,
+                "data": {**self.saga.data, **result},
+            }
+            if last:
+                changes["ended_at"] = now
+            await self._persist(step=entry, next_step=self._next_start(index, now), **changes)
         self._early.pop(index, None)
         self.release_acks(True)
         self._step_finished(entry, ok=True)

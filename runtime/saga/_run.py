@@ -259,13 +259,37 @@ class RunCore:
         if changes:
             changes["updated_at"] = now
             self.saga = _with_changes(self.saga, changes)
+        self._note(step, next_step)
+        return ids
+
+    async def _persist_progress(
+        self, step: StepLogEntry, next_step: StepLogEntry | None, result: Mapping[str, Any]
+    ) -> None:
+        """:meth:`_persist` of a running saga's step that succeeded, the saga still running
+        (every step's success but the last): only the step-log rows are written (a
+        running saga's row keeps its step and data as of its last change of state: see
+        :func:`_stored`), then the saga moves past the step, ``result`` merged into its
+        data. What :meth:`_persist` does for it, without working out which changes the
+        row takes: it takes none (the step cycle's most frequent transition)."""
+        await self.env.commit(SagaTransition(step=step, next_step=next_step, fence=self.fence))
+        saga = self.saga
+        progress = {
+            "step_index": step.step_index + 1,
+            "steps_completed": saga.steps_completed + 1,
+            "data": {**saga.data, **result},
+            "updated_at": step.ended_at,
+        }
+        self.saga = _with_changes(saga, progress)
+        self._note(step, next_step)
+
+    def _note(self, step: StepLogEntry | None, next_step: StepLogEntry | None) -> None:
+        """Note the rows just written in the run's history, and tell the listeners."""
         listeners = self.env.listeners
         for row in (step, next_step):
             if row is not None:
                 self.history.note(row)
                 if listeners.any:
                     listeners.on_step_logged(self.saga.saga_name, row)
-        return ids
 
     def _entry(self, *attempt: *StepAttempt, **fields: Unpack[EntryFields]) -> StepLogEntry:
         """This saga's step-log row (see :func:`step_entry`)."""
