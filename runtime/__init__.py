@@ -24,7 +24,7 @@ from sagacrew.runtime.externals.sandbox import (
     SandboxGateway,
 )
 from sagacrew.runtime.faults import ScriptedFault, ScriptedFaults
-from sagacrew.runtime.heap import settle_startup_heap
+from sagacrew.runtime.heap import YOUNG_THRESHOLD, settle_startup_heap
 from sagacrew.runtime.loader import GeneratedSystemError, LoadedSystem, load_system, read_blueprint
 from sagacrew.runtime.messages import Envelope, new_id, new_ordered_id
 from sagacrew.runtime.metrics import RuntimeMetrics
@@ -62,6 +62,7 @@ from sagacrew.runtime.taxonomy import EventType
 
 __all__ = [
     "SAMPLE_ITEMS",
+    "YOUNG_THRESHOLD",
     "Actor",
     "ActorRef",
     "ActorSystem",

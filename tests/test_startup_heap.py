@@ -1,11 +1,14 @@
 """A started ``serve`` or ``worker`` process sets its startup heap aside from the garbage
-collector's full collections, after collecting what startup left as garbage."""
+collector's full collections, after collecting what startup left as garbage, and collects
+its youngest generation less often."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+from sagacrew.runtime import YOUNG_THRESHOLD
 
 PROBE = """
 import gc, json, weakref
@@ -22,6 +25,7 @@ weakref.finalize(first, freed.append, "cycle")
 del first, second
 kept = [Node() for _ in range(100)]
 
+threshold_before = gc.get_threshold()
 frozen = settle_startup_heap()
 tracked = {id(thing) for thing in gc.get_objects()}
 print(json.dumps({
@@ -30,11 +34,13 @@ print(json.dumps({
     "garbage_freed": freed,
     "kept_left_out_of_collections": not any(id(node) in tracked for node in kept),
     "tracked_after": len(tracked),
+    "threshold_before": threshold_before,
+    "threshold_after": gc.get_threshold(),
 }))
 """
 
 
-def test_settling_collects_startup_garbage_and_sets_the_living_heap_aside() -> None:
+def test_settling_collects_garbage_sets_the_heap_aside_and_raises_the_young_threshold() -> None:
     # In a process of its own: freezing this test process's heap would outlive the test.
     probe = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True
@@ -44,3 +50,5 @@ def test_settling_collects_startup_garbage_and_sets_the_living_heap_aside() -> N
     assert report["frozen"] == report["freeze_count"] > 1000
     assert report["kept_left_out_of_collections"] is True
     assert report["tracked_after"] < report["frozen"] / 10
+    _, *older = report["threshold_before"]
+    assert report["threshold_after"] == [YOUNG_THRESHOLD, *older]
