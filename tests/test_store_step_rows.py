@@ -76,3 +76,33 @@ def test_a_large_batch_writes_each_row_once_when_part_of_it_is_replayed(store_ur
     ]
     for log, transition in zip(logs, steps, strict=True):
         assert [replace(row, seq=None) for row in log] == [transition.step, transition.next_step]
+
+
+def test_a_large_batch_whose_later_rows_were_written_before_writes_each_row_once(
+    store_url: str,
+) -> None:
+    # On PostgreSQL the succeeded rows' COPY goes through, then the started rows' COPY
+    # meets rows written before: the whole batch is undone and written row by row.
+    ids = [f"s-{i:02}" for i in range(12)]
+    starts = {
+        saga: step_entry(saga, 1, "charge", "forward", "started", started_at=1.0) for saga in ids
+    }
+    steps = [
+        SagaTransition(
+            step=step_entry(
+                saga, 0, "reserve", "forward", "succeeded", ended_at=1.0, result={"n": i}
+            ),
+            next_step=starts[saga],
+        )
+        for i, saga in enumerate(ids)
+    ]
+    with closing(open_store(store_url)) as store:
+        store.apply_saga_transitions(
+            [SagaTransition(create=saga_row(saga, "running", 1.0)) for saga in ids]
+        )
+        store.apply_saga_transitions([SagaTransition(step=starts[saga]) for saga in ids[:5]])
+        store.apply_saga_transitions(steps)
+        logs = [store.step_log(saga) for saga in ids]
+    for saga, log in zip(ids, logs, strict=True):
+        statuses = [(row.step_index, row.status) for row in log]
+        assert sorted(statuses) == [(0, "succeeded"), (1, "started")], saga

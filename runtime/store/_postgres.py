@@ -102,15 +102,33 @@ class _PgCursor:
         return self.run_batch([(sql, rows)])[0]
 
     def run_batch(self, statements: Sequence[Statement]) -> list[int]:
+        """Each statement's rows; a one-row ``INSERT`` from :data:`COPY_FROM_ROWS` rows
+        through ``COPY`` (see :meth:`_copy`). ``COPY`` has no ``ON CONFLICT``: should a row
+        be there already (a replayed step-log row, a saga created twice), the batch is
+        undone to a savepoint taken before its first copy, and the statements from there
+        run again as ``executemany``, skipping it as ``ON CONFLICT DO NOTHING`` does. One
+        savepoint per batch, not one per copy: each is a round trip to the server, and a
+        batch of transitions makes up to three copies (new sagas, step-log rows, starts)."""
         if self._whole_queries:
             return self._run_whole(statements)
-        counts = []
-        for sql, rows in statements:
-            target = _copy_target(sql) if len(rows) >= COPY_FROM_ROWS else None
-            if target is None:
-                counts.append(self._execute_many(sql, rows))
-            else:
-                counts.append(self._copy(target, sql, rows))
+        targets = [
+            _copy_target(sql) if len(rows) >= COPY_FROM_ROWS else None for sql, rows in statements
+        ]
+        first = next((i for i, target in enumerate(targets) if target is not None), None)
+        if first is None:
+            return [self._execute_many(sql, rows) for sql, rows in statements]
+        counts = [self._execute_many(sql, rows) for sql, rows in statements[:first]]
+        self._cursor.execute("SAVEPOINT sagacrew_copy")
+        try:
+            for (sql, rows), target in zip(statements[first:], targets[first:], strict=True):
+                if target is None:
+                    counts.append(self._execute_many(sql, rows))
+                else:
+                    counts.append(self._copy(target, rows))
+        except psycopg.errors.UniqueViolation:
+            self._cursor.execute("ROLLBACK TO SAVEPOINT sagacrew_copy")
+            del counts[first:]
+            counts.extend(self._execute_many(sql, rows) for sql, rows in statements[first:])
         return counts
 
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
@@ -118,22 +136,15 @@ class _PgCursor:
         self._cursor.executemany(qmark_to_format(sql), [checked(row) for row in rows])
         return self._cursor.rowcount
 
-    def _copy(self, target: str, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """The rows of ``sql`` (a one-row ``INSERT``) through ``COPY target FROM STDIN``:
-        psycopg's work per row of a pipelined ``executemany`` cost more than the write
-        itself (half the writer thread's CPU per batch, measured). ``COPY`` has no ``ON
-        CONFLICT``: should a row be there already (a replayed step-log row, a saga
-        created twice), the copy is undone to a savepoint and ``sql`` runs row by row,
-        skipping it as before; either way, how many rows were inserted."""
+    def _copy(self, target: str, rows: Sequence[Sequence[Any]]) -> int:
+        """``rows`` through ``COPY target FROM STDIN`` (``UniqueViolation`` when one is
+        there already: see :meth:`run_batch`); how many rows were inserted. psycopg's work
+        per row of a pipelined ``executemany`` cost more than the write itself (half the
+        writer thread's CPU per batch, measured)."""
         values = [checked(row) for row in rows]
-        self._cursor.execute("SAVEPOINT sagacrew_copy")
-        try:
-            with self._cursor.copy(f"COPY {target} FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(row)
-        except psycopg.errors.UniqueViolation:
-            self._cursor.execute("ROLLBACK TO SAVEPOINT sagacrew_copy")
-            return self._execute_many(sql, rows)
+        with self._cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
         return len(values)
 
     def _run_whole(self, statements: Sequence[Statement]) -> list[int]:
