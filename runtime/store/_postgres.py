@@ -83,6 +83,21 @@ def _copy_target(sql: str) -> str | None:
     return None if match is None else match[1]
 
 
+def _joined_copy(target: str, following: str | None) -> int | None:
+    """How many NULL columns to pad the next statement's rows with (``following``: its
+    copy target, whatever its number of rows) to copy them with ``target``'s: when it
+    inserts into the same table a prefix of its columns; ``None`` otherwise."""
+    if following is None:
+        return None
+    table, _, columns = target.partition(" ")
+    next_table, _, next_columns = following.partition(" ")
+    mine = columns.strip("()").split(", ")
+    theirs = next_columns.strip("()").split(", ")
+    if next_table != table or len(theirs) >= len(mine) or mine[: len(theirs)] != theirs:
+        return None
+    return len(mine) - len(theirs)
+
+
 def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
@@ -120,11 +135,30 @@ class _PgCursor:
         counts = [self._execute_many(sql, rows) for sql, rows in statements[:first]]
         self._cursor.execute("SAVEPOINT sagacrew_copy")
         try:
-            for (sql, rows), target in zip(statements[first:], targets[first:], strict=True):
+            index = first
+            while index < len(statements):
+                sql, rows = statements[index]
+                target = targets[index]
                 if target is None:
                     counts.append(self._execute_many(sql, rows))
-                else:
+                    index += 1
+                    continue
+                after = index + 1 < len(statements)
+                joined = _joined_copy(
+                    target, _copy_target(statements[index + 1][0]) if after else None
+                )
+                if joined is None:
                     counts.append(self._copy(target, rows))
+                    index += 1
+                    continue
+                # The next statement's rows fill a prefix of this one's columns (a batch's
+                # "started" rows after its other step-log rows): one COPY for both, its
+                # rows padded with NULLs, in the same order (a round trip less).
+                _, more = statements[index + 1]
+                padding = (None,) * joined
+                self._copy(target, [*rows, *(tuple(row) + padding for row in more)])
+                counts.extend((len(rows), len(more)))
+                index += 2
         except psycopg.errors.UniqueViolation:
             self._cursor.execute("ROLLBACK TO SAVEPOINT sagacrew_copy")
             del counts[first:]
