@@ -9,7 +9,7 @@ import pytest
 from sagacrew.runtime.store import ConcurrencyError
 from sagacrew.runtime.store import NewEvent
 from sagacrew.runtime.store import open_store
-from sagacrew.runtime.store._postgres import qmark_to_format
+from sagacrew.runtime.store._pg_cursor import qmark_to_format
 
 
 def test_qmark_placeholders_become_format_placeholders_outside_quotes() -> None:
