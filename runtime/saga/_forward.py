@@ -137,18 +137,23 @@ class ForwardPath(RunCore):
             index, FORWARD, "succeeded", attempt, started_at, ended_at=now, result=result,
             waited_s=outcome.waited_s,
         )  # fmt: skip
+        progress: dict[str, Any] = {
+            "step_index": index + 1,
+            "steps_completed": self.saga.steps_completed + 1,
+            "data": {**self.saga.data, **result},
+        }
+        next_step = self._next_start(index, now)
         if not last and self.saga.state == SagaState.RUNNING:
-            await self._persist_progress(entry, self._next_start(index, now), result)
-        else:  # a change of state: completed, or running again after waiting for an event
-            changes: dict[str, Any] = {
-                "state": SagaState.COMPLETED if last else SagaState.RUNNING,
-                "step_index": index + 1,
-                "steps_completed": self.saga.steps_completed + 1,
-                "data": {**self.saga.data, **result},
-            }
-            if last:
-                changes["ended_at"] = now
-            await self._persist(step=entry, next_step=self._next_start(index, now), **changes)
+            await self._persist_progress(entry, next_step, progress)
+        elif last:
+            await self._persist(
+                step=entry, next_step=next_step, state=SagaState.COMPLETED, ended_at=now,
+                **progress,
+            )  # fmt: skip
+        else:  # running again, after waiting for its completion event
+            await self._persist(
+                step=entry, next_step=next_step, state=SagaState.RUNNING, **progress
+            )
         self._early.pop(index, None)
         self.release_acks(True)
         self._step_finished(entry, ok=True)

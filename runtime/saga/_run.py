@@ -263,23 +263,17 @@ class RunCore:
         return ids
 
     async def _persist_progress(
-        self, step: StepLogEntry, next_step: StepLogEntry | None, result: Mapping[str, Any]
+        self, step: StepLogEntry, next_step: StepLogEntry | None, progress: dict[str, Any]
     ) -> None:
         """:meth:`_persist` of a running saga's step that succeeded, the saga still running
         (every step's success but the last): only the step-log rows are written (a
         running saga's row keeps its step and data as of its last change of state: see
-        :func:`_stored`), then the saga moves past the step, ``result`` merged into its
-        data. What :meth:`_persist` does for it, without working out which changes the
+        :func:`_stored`), then the saga takes ``progress`` (its step, steps completed and
+        data). What :meth:`_persist` does for it, without working out which changes the
         row takes: it takes none (the step cycle's most frequent transition)."""
         await self.env.commit(SagaTransition(step=step, next_step=next_step, fence=self.fence))
-        saga = self.saga
-        progress = {
-            "step_index": step.step_index + 1,
-            "steps_completed": saga.steps_completed + 1,
-            "data": {**saga.data, **result},
-            "updated_at": step.ended_at,
-        }
-        self.saga = _with_changes(saga, progress)
+        progress["updated_at"] = step.ended_at
+        self.saga = _with_changes(self.saga, progress)
         self._note(step, next_step)
 
     def _note(self, step: StepLogEntry | None, next_step: StepLogEntry | None) -> None:

@@ -209,11 +209,7 @@ class SqlSagas(SqlBase):
             f"ON s.saga_id = l.saga_id WHERE s.state IN ({marks}) ORDER BY l.saga_id, l.seq",
             list(states),
         )
-        logs: dict[str, list[StepLogEntry]] = {}
-        for row in rows:
-            entry = codec.step_from_row(row)
-            logs.setdefault(entry.saga_id, []).append(entry)
-        return logs
+        return _by_saga(rows)
 
     def stored_runs(self, saga_ids: Sequence[str]) -> dict[str, StoredRun]:
         ids = list(dict.fromkeys(saga_ids))
@@ -224,13 +220,13 @@ class SqlSagas(SqlBase):
             chunk = ids[start : start + _IDS_AT_ONCE]
             marks = ", ".join("?" for _ in chunk)
             sagas += self._sagas(f" WHERE s.saga_id IN ({marks})", chunk)
-            for row in self._read(
-                f"SELECT {codec.STEP_COLUMNS} FROM saga_step_log WHERE saga_id IN ({marks}) "
-                "ORDER BY saga_id, seq",
-                chunk,
-            ):
-                entry = codec.step_from_row(row)
-                steps.setdefault(entry.saga_id, []).append(entry)
+            steps |= _by_saga(
+                self._read(
+                    f"SELECT {codec.STEP_COLUMNS} FROM saga_step_log "
+                    f"WHERE saga_id IN ({marks}) ORDER BY saga_id, seq",
+                    chunk,
+                )
+            )
             for row in self._read(
                 f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters "
                 f"WHERE saga_id IN ({marks}) ORDER BY id",
@@ -259,6 +255,15 @@ class SqlSagas(SqlBase):
             f"SELECT {codec.DEAD_LETTER_COLUMNS} FROM dead_letters{where} ORDER BY id", params
         )
         return [codec.dead_letter_from_row(row) for row in rows]
+
+
+def _by_saga(rows: list[tuple[Any, ...]]) -> dict[str, list[StepLogEntry]]:
+    """Step-log ``rows`` (``STEP_COLUMNS``, ordered by saga and ``seq``) by saga id."""
+    logs: dict[str, list[StepLogEntry]] = {}
+    for row in rows:
+        entry = codec.step_from_row(row)
+        logs.setdefault(entry.saga_id, []).append(entry)
+    return logs
 
 
 _IDS_AT_ONCE = 500
