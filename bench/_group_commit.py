@@ -21,9 +21,10 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from _saga_bench import STEPS, Run, Service, StepClock, run_pool
 
@@ -33,6 +34,23 @@ SCHEMA = (
     "CREATE TABLE transitions (saga_id TEXT NOT NULL, seq INTEGER NOT NULL, "
     "status TEXT NOT NULL, data TEXT NOT NULL, at {0} NOT NULL, PRIMARY KEY (saga_id, seq))"
 )
+
+
+def started_rows(saga_id: str, order_id: str) -> list[Row]:
+    """A saga's first commit: "saga started" and "step0 started"."""
+    data = json.dumps({"order_id": order_id})
+    return [
+        (saga_id, 0, "saga started", data, time.time()),
+        (saga_id, 1, "step0 started", "{}", time.time()),
+    ]
+
+
+def succeeded_rows(saga_id: str, step: int, reply: Mapping[str, Any]) -> list[Row]:
+    """Step ``step``'s commit: "step i succeeded" with ``reply``, and "step i+1 started"
+    (after the last step, "saga completed")."""
+    done = (saga_id, 2 + 2 * step, f"step{step} succeeded", json.dumps(reply), time.time())
+    after = f"step{step + 1} started" if step + 1 < STEPS else "saga completed"
+    return [done, (saga_id, 3 + 2 * step, after, "{}", time.time())]
 
 
 class GroupCommit:
@@ -80,19 +98,11 @@ async def run_sagas(group: GroupCommit, count: int, concurrency: int) -> Run:
     async def one(index: int) -> None:
         saga_id = f"s-{index}"
         order_id = f"o-{index}"
-        data = json.dumps({"order_id": order_id})
-        await group.commit(
-            [
-                (saga_id, 0, "saga started", data, time.time()),
-                (saga_id, 1, "step0 started", "{}", time.time()),
-            ]
-        )
+        await group.commit(started_rows(saga_id, order_id))
         for step in range(STEPS):
             clock.mark(order_id)
             reply = service.reply(f"{saga_id}:step{step}", f"do{step}")
-            done = (saga_id, 2 + 2 * step, f"step{step} succeeded", json.dumps(reply), time.time())
-            after = f"step{step + 1} started" if step + 1 < STEPS else "saga completed"
-            await group.commit([done, (saga_id, 3 + 2 * step, after, "{}", time.time())])
+            await group.commit(succeeded_rows(saga_id, step, reply))
 
     try:
         return Run(await run_pool(count, concurrency, one), clock.cycles_ms())

@@ -137,11 +137,48 @@ def percentile(ordered: list[float], percent: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def step_row(saga_id: str, index: int, status: str, at: float, result: Any = None) -> StepLogEntry:
+    """Step ``index``'s step-log row in ``status``, as sagacrew writes it."""
+    key = f"{saga_id}:{index}:forward:1"
+    ended = None if result is None else at
+    return StepLogEntry(
+        saga_id, index, f"step{index}", "forward", status, 1, True, key, at, saga_id,
+        new_id(), ended, None if ended is None else 0.0, None, result,
+    )  # fmt: skip
+
+
+def saga_created(saga_id: str, data: dict[str, Any], now: float) -> SagaTransition:
+    """A saga's first transition: its row created, its first step started."""
+    saga = SagaExecution(
+        saga_id, "bench", "running", 0, STEPS, 0, STEPS - 2, data, saga_id, saga_id,
+        now, now, now + 300,
+    )  # fmt: skip
+    return SagaTransition(create=saga, step=step_row(saga_id, 0, "started", now))
+
+
+def step_succeeded(
+    saga_id: str, step: int, data: dict[str, Any], result: dict[str, Any], now: float
+) -> SagaTransition:
+    """Step ``step`` succeeded with ``result`` (``data``: the saga's data with it): with
+    the next step's start, or, after the last step, the saga completed (a running saga's
+    row is not updated at each step)."""
+    last = step == STEPS - 1
+    update = (
+        SagaUpdate(saga_id, now, state="completed", step_index=STEPS, data=data,
+                   steps_completed=STEPS, ended_at=now)
+        if last
+        else None
+    )  # fmt: skip
+    after = None if last else step_row(saga_id, step + 1, "started", now)
+    done = step_row(saga_id, step, "succeeded", now, result)
+    return SagaTransition(update=update, step=done, next_step=after)
+
+
 async def run_store_path(url: str, count: int, concurrency: int) -> Run:
     """``count`` sagas' rows, as sagacrew writes them, through its group committer and
     ``open_store(url)``, with no engine: the step-log rows, the saga's creation and its
-    completion (a running saga's row is not updated at each step), each commit awaited
-    before the next step. The most any engine over this store and schema can reach."""
+    completion, each commit awaited before the next step. The most any engine over this
+    store and schema can reach."""
     clock = StepClock()
     store = open_store(url)
     committer = GroupCommitter(
@@ -149,37 +186,15 @@ async def run_store_path(url: str, count: int, concurrency: int) -> Run:
     )
     service = Service()
 
-    def row(saga_id: str, index: int, status: str, at: float, result: Any = None) -> StepLogEntry:
-        key = f"{saga_id}:{index}:forward:1"
-        ended = None if result is None else at
-        return StepLogEntry(
-            saga_id, index, f"step{index}", "forward", status, 1, True, key, at, saga_id,
-            new_id(), ended, None if ended is None else 0.0, None, result,
-        )  # fmt: skip
-
     async def one(index: int) -> None:
-        saga_id, order_id, now = new_ordered_id(), f"o-{index}", time.time()
-        data = {"order_id": order_id}
-        saga = SagaExecution(
-            saga_id, "bench", "running", 0, STEPS, 0, STEPS - 2, data, saga_id, saga_id,
-            now, now, now + 300,
-        )  # fmt: skip
-        await committer.apply(SagaTransition(create=saga, step=row(saga_id, 0, "started", now)))
+        saga_id, order_id = new_ordered_id(), f"o-{index}"
+        data: dict[str, Any] = {"order_id": order_id}
+        await committer.apply(saga_created(saga_id, data, time.time()))
         for step in range(STEPS):
             clock.mark(order_id)
-            key = f"{saga_id}:{step}:forward:1"
-            result = encoded(service.reply(key, f"do{step}"))
-            now, last = time.time(), step == STEPS - 1
+            result = encoded(service.reply(f"{saga_id}:{step}:forward:1", f"do{step}"))
             data = {**data, **result}
-            update = (
-                SagaUpdate(saga_id, now, state="completed", step_index=STEPS, data=data,
-                           steps_completed=STEPS, ended_at=now)
-                if last
-                else None
-            )  # fmt: skip
-            after = None if last else row(saga_id, step + 1, "started", now)
-            done = row(saga_id, step, "succeeded", now, result)
-            await committer.apply(SagaTransition(update=update, step=done, next_step=after))
+            await committer.apply(step_succeeded(saga_id, step, data, result, time.time()))
 
     try:
         return Run(await run_pool(count, concurrency, one), clock.cycles_ms())
