@@ -31,6 +31,7 @@ def test_bench_engines_prints_each_system_the_ratios_and_a_markdown_table() -> N
     assert re.search(r"^  ratio sagacrew / hand-written: \d+\.\d\d ", out, re.M)
     assert re.search(r"^  store alone +[\d,]+ sagas/s", out, re.M)
     assert re.search(r"^  ratio store alone / hand-written: \d+\.\d\d ", out, re.M)
+    assert re.search(r"^  ratio sagacrew / store alone: \d+\.\d\d ", out, re.M)
     assert "| SQLite WAL, synchronous=FULL | " in out
     if importlib.util.find_spec("dbos") is None:
         assert "DBOS Transact is not installed" in out
