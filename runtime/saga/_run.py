@@ -125,10 +125,6 @@ class EntryFields(TypedDict, total=False):
     waited_s: float
 
 
-StepAttempt = tuple[int, str, str, int, float]
-"""Which attempt a step-log row records: ``(index, phase, status, attempt, started_at)``."""
-
-
 def step_entry(
     saga: SagaExecution,
     definition: SagaDefinition,
@@ -285,9 +281,20 @@ class RunCore:
                 if listeners.any:
                     listeners.on_step_logged(self.saga.saga_name, row)
 
-    def _entry(self, *attempt: *StepAttempt, **fields: Unpack[EntryFields]) -> StepLogEntry:
-        """This saga's step-log row (see :func:`step_entry`)."""
-        return step_entry(self.saga, self.definition, *attempt, **fields)
+    def _entry(
+        self,
+        index: int,
+        phase: str,
+        status: str,
+        attempt: int,
+        started_at: float,
+        **fields: Unpack[EntryFields],
+    ) -> StepLogEntry:
+        """This saga's step-log row of attempt ``attempt`` of step ``index``'s ``phase``
+        (see :func:`step_entry`)."""
+        return step_entry(
+            self.saga, self.definition, index, phase, status, attempt, started_at, **fields
+        )
 
     def _log(
         self, level: int, message: str, *, row: StepLogEntry | None = None, **fields: Any
