@@ -156,7 +156,7 @@ class StepContext:
                 key = f"{key}#{self._sends}"
             elif self.lock is not None:
                 body[LOCK_DIRECTIVE] = self.lock
-        # by position (the message id made here): parsing keywords cost more than the rest
+        # by position, the message id made here: keywords take longer to parse (one send per step)
         return Envelope(command, body, self.correlation_id, self.causation_id, new_id(), key)
 
     def send(
