@@ -21,8 +21,8 @@ there is. Per saga, at ``synchronous`` FULL and NORMAL:
 Checkpoints are left out of every figure: the store runs them on a thread of its own, and
 the other databases are written with ``wal_autocheckpoint`` off.
 
-The ratio hand-written / store is the most an engine over this store can reach against
-the hand-written loop, had the engine no cost at all.
+The ratios compare the writing alone, with neither system's event loop: the hand-written
+loop's rows against the store's whole job, and against its SQL alone.
 """
 
 from __future__ import annotations
