@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_engines.py"
+from bench_helpers import bench_module
+from bench_helpers import run_bench
 
 
 @pytest.mark.slow
 def test_bench_engines_prints_each_system_the_ratios_and_a_markdown_table() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--sagas", "20", "--repeat", "1", "--stores", "sqlite-full"],
-        capture_output=True,
-        text=True,
+    done = run_bench(
+        "bench_engines.py", "--sagas", "20", "--repeat", "1", "--stores", "sqlite-full",
         timeout=120,
-        check=False,
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
     assert re.search(r"^  sagacrew +[\d,]+ sagas/s +step cycle p50 .* p99 .* ms$", out, re.M)
@@ -41,13 +34,7 @@ def test_bench_engines_prints_each_system_the_ratios_and_a_markdown_table() -> N
 
 def _bench_names() -> tuple[Any, Any]:
     """``_isolated.run_isolated`` and ``_saga_bench.Run``, imported from ``bench/``."""
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        isolated = importlib.import_module("_isolated")
-        saga_bench = importlib.import_module("_saga_bench")
-    finally:
-        sys.path.remove(str(BENCH.parent))
-    return isolated.run_isolated, saga_bench.Run
+    return bench_module("_isolated").run_isolated, bench_module("_saga_bench").Run
 
 
 def test_a_measured_run_leaves_nothing_behind_in_the_benchmark_process() -> None:

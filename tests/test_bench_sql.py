@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench_sql.py"
+from bench_helpers import bench_module
+from bench_helpers import run_bench
 
 
 @pytest.mark.slow
 def test_bench_sql_prints_each_way_of_writing_and_the_ratios() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--sagas", "30", "--concurrency", "10", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_bench(
+        "bench_sql.py", "--sagas", "30", "--concurrency", "10", "--repeat", "1", timeout=120
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
@@ -32,24 +24,14 @@ def test_bench_sql_prints_each_way_of_writing_and_the_ratios() -> None:
 
 
 def test_bench_sql_refuses_a_count_that_is_not_positive() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--sagas", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bench("bench_sql.py", "--sagas", "0", timeout=60)
     assert done.returncode == 2
     assert "--sagas, --concurrency and --repeat take a positive number" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_the_sql_replayed_is_the_rows_the_store_writes() -> None:
-    sys.path.insert(0, str(BENCH.parent))
-    try:
-        bench_sql = importlib.import_module("bench_sql")
-    finally:
-        sys.path.remove(str(BENCH.parent))
+    bench_sql = bench_module("bench_sql")
     batches = bench_sql.saga_batches(4, 2)
     statements = bench_sql.store_statements(batches)
     rows_per_saga = sum(len(rows) for batch in statements for _, rows in batch) / 4

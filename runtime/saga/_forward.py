@@ -145,15 +145,11 @@ class ForwardPath(RunCore):
         next_step = self._next_start(index, now)
         if not last and self.saga.state == SagaState.RUNNING:
             await self._persist_progress(entry, next_step, progress)
-        elif last:
-            await self._persist(
-                step=entry, next_step=next_step, state=SagaState.COMPLETED, ended_at=now,
-                **progress,
-            )  # fmt: skip
-        else:  # running again, after waiting for its completion event
-            await self._persist(
-                step=entry, next_step=next_step, state=SagaState.RUNNING, **progress
-            )
+        else:  # completed, or running again after waiting for its completion event
+            if last:
+                progress["ended_at"] = now
+            state = SagaState.COMPLETED if last else SagaState.RUNNING
+            await self._persist(step=entry, next_step=next_step, state=state, **progress)
         self._early.pop(index, None)
         self.release_acks(True)
         self._step_finished(entry, ok=True)

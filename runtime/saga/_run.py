@@ -343,7 +343,7 @@ class RunCore:
         key_phase = LATE_COMPENSATION if late else phase
         key = idempotency_key(self.saga.saga_id, index, key_phase, attempt)
         saga = self.saga
-        context = StepContext(  # by position: parsing 15 keywords cost more than the rest
+        context = StepContext(  # by position: 15 keywords take longer to parse
             saga.saga_id,
             saga.saga_name,
             step.name,
