@@ -15,7 +15,11 @@ the saga acts on it):
   (``pip install 'sagacrew[bench]'``); skipped with one line otherwise;
 - store alone: the rows sagacrew writes for such a saga, through its group committer and
   store, with no engine (``run_store_path``): the most any engine over that store and
-  schema can reach, so the gap between it and sagacrew is the engine's own cost.
+  schema can reach, so the gap between it and sagacrew is the engine's own cost;
+- least engine: a plain forward step's work done with sagacrew's own parts over its store,
+  and nothing else (``_least_engine.py``): the most an engine with sagacrew's features can
+  reach in this design, so the gap between it and sagacrew is what the run's handling of
+  everything but a plain success costs.
 
 Stores: SQLite WAL with ``synchronous=FULL``, with ``synchronous=NORMAL``, and PostgreSQL
 with ``synchronous_commit`` on: at ``--postgres URL``, else a throwaway durable cluster
@@ -43,6 +47,7 @@ from pathlib import Path
 
 import _group_commit as handwritten
 from _isolated import Runner, run_isolated
+from _least_engine import run_least_engine
 from _postgres import INSTALL_HINT, DurableServer, find_bin_dir, fresh_schema
 from _saga_bench import STEPS, Run, percentile, run_sagacrew, run_store_path
 
@@ -52,6 +57,9 @@ SAGACREW, HANDWRITTEN, DBOS = "sagacrew", "hand-written", "DBOS"
 STORE_PATH = "store alone"
 """sagacrew's rows through its group committer and store, with no engine (the most an
 engine over that store and schema can reach)."""
+LEAST = "least engine"
+"""A plain forward step's work with sagacrew's parts over its store, and nothing else (the
+most an engine with sagacrew's features can reach in this design)."""
 STORES = ("sqlite-full", "sqlite-normal", "postgres")
 # Goals of issue 21: sagacrew / hand-written, sagacrew / DBOS, step cycle p99 (ms).
 GOAL_VS_HANDWRITTEN = 0.5
@@ -89,6 +97,9 @@ def sqlite_runners(level: str, dbos: bool) -> Iterator[dict[str, Runner]]:
             STORE_PATH: lambda n, c: run_store_path(
                 f"sqlite://{root / 'store.db'}?synchronous={level}", n, c
             ),
+            LEAST: lambda n, c: run_least_engine(
+                f"sqlite://{root / 'least.db'}?synchronous={level}", n, c
+            ),
         }
         if dbos:
             import _dbos_bench
@@ -104,10 +115,12 @@ def postgres_runners(url: str, dbos: bool) -> Iterator[dict[str, Runner]]:
         ours, _ = stack.enter_context(fresh_schema(url))
         hand, _ = stack.enter_context(fresh_schema(url))
         alone, _ = stack.enter_context(fresh_schema(url))
+        least, _ = stack.enter_context(fresh_schema(url))
         runners: dict[str, Runner] = {
             SAGACREW: lambda n, c: run_sagacrew(ours, n, c),
             HANDWRITTEN: lambda n, c: handwritten.run_postgres(hand, n, c),
             STORE_PATH: lambda n, c: run_store_path(alone, n, c),
+            LEAST: lambda n, c: run_least_engine(least, n, c),
         }
         if dbos:
             import _dbos_bench
@@ -166,6 +179,18 @@ def report(results: Results) -> None:
     engine = ratio(results, STORE_PATH)
     if engine is not None:
         print(f"  ratio sagacrew / store alone: {engine:.2f} (what the engine's own work leaves)")
+    ceiling = ratio(results, HANDWRITTEN, ours=LEAST)
+    if ceiling is not None:
+        print(
+            f"  ratio least engine / hand-written: {ceiling:.2f} "
+            "(the most an engine with sagacrew's features reaches)"
+        )
+    handling = ratio(results, LEAST)
+    if handling is not None:
+        print(
+            f"  ratio sagacrew / least engine: {handling:.2f} "
+            "(what handling more than a plain success leaves)"
+        )
     p99 = results.cycles(SAGACREW)[2]
     goal_ms = GOAL_P99_MS[results.backend]
     print(f"  sagacrew step cycle p99: {p99:.2f} ms {verdict(p99, goal_ms, at_most=True)}")
@@ -176,8 +201,8 @@ def markdown(all_results: list[Results], dbos_version: str | None) -> str:
     lines = [
         f"| store | sagacrew | hand-written group commit | {dbos_header} "
         "| sagacrew / hand-written | sagacrew / DBOS | store alone / hand-written "
-        "| sagacrew / store alone |",
-        "|---|---|---|---|---|---|---|---|",
+        "| sagacrew / store alone | least engine / hand-written | sagacrew / least engine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for results in all_results:
         cells = [results.label]
@@ -193,6 +218,8 @@ def markdown(all_results: list[Results], dbos_version: str | None) -> str:
             ratio(results, DBOS),
             ratio(results, HANDWRITTEN, ours=STORE_PATH),
             ratio(results, STORE_PATH),
+            ratio(results, HANDWRITTEN, ours=LEAST),
+            ratio(results, LEAST),
         ):
             cells.append("" if value is None else f"{value:.2f}")
         lines.append("| " + " | ".join(cells) + " |")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bench_helpers import bench_module
 from bench_helpers import run_bench
+
+from sagacrew.runtime.store import open_store
 
 
 @pytest.mark.slow
@@ -25,6 +29,9 @@ def test_bench_engines_prints_each_system_the_ratios_and_a_markdown_table() -> N
     assert re.search(r"^  store alone +[\d,]+ sagas/s", out, re.M)
     assert re.search(r"^  ratio store alone / hand-written: \d+\.\d\d ", out, re.M)
     assert re.search(r"^  ratio sagacrew / store alone: \d+\.\d\d ", out, re.M)
+    assert re.search(r"^  least engine +[\d,]+ sagas/s", out, re.M)
+    assert re.search(r"^  ratio least engine / hand-written: \d+\.\d\d ", out, re.M)
+    assert re.search(r"^  ratio sagacrew / least engine: \d+\.\d\d ", out, re.M)
     assert "| SQLite WAL, synchronous=FULL | " in out
     if importlib.util.find_spec("dbos") is None:
         assert "DBOS Transact is not installed" in out
@@ -58,3 +65,30 @@ def test_a_failed_measured_run_names_its_system_and_its_error() -> None:
 
     with pytest.raises(SystemExit, match=r"^DBOS: its run failed: RuntimeError: store unreachable"):
         run_isolated("DBOS", runner, 3, 2)
+
+
+def _step_log_shapes(url: str) -> list[Any]:
+    """Per saga, in order of its order id: its state, steps completed, data's keys, and
+    its step-log rows (step, phase, status, attempt) with how many causation ids they
+    carry. Results are left out: they name the saga's id."""
+    store = open_store(url)
+    try:
+        shapes = []
+        for saga in store.list_sagas():
+            log = store.step_log(saga.saga_id)
+            rows = [(row.step_index, row.phase, row.status, row.attempt) for row in log]
+            causes = len({row.causation_id for row in log})
+            shapes.append((saga.data["order_id"], saga.state, saga.steps_completed,
+                           sorted(saga.data), rows, causes))  # fmt: skip
+        return sorted(shapes)
+    finally:
+        store.close()
+
+
+def test_the_least_engine_writes_the_rows_sagacrew_writes(tmp_path: Path) -> None:
+    ours, least = f"sqlite://{tmp_path / 'ours.db'}", f"sqlite://{tmp_path / 'least.db'}"
+    asyncio.run(bench_module("_saga_bench").run_sagacrew(ours, 3, 3))
+    asyncio.run(bench_module("_least_engine").run_least_engine(least, 3, 3))
+    shapes = _step_log_shapes(ours)
+    assert [shape[1:3] for shape in shapes] == [("completed", 5)] * 3
+    assert _step_log_shapes(least) == shapes
