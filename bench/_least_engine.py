@@ -21,23 +21,25 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from _saga_bench import STEPS, Run, Service, StepClock, definition, run_pool
+from _saga_bench import (
+    STEPS,
+    Run,
+    Service,
+    StepClock,
+    definition,
+    new_saga,
+    run_pool,
+    saga_completed,
+)
 
 from sagacrew.runtime.messages import new_ordered_id
 from sagacrew.runtime.saga import StepContext, idempotency_key, transition_committer
 from sagacrew.runtime.saga import transition_id as causation_of
+from sagacrew.runtime.saga._history import FORWARD
 from sagacrew.runtime.saga._timeouts import AttemptTimeouts
-from sagacrew.runtime.store import (
-    SagaExecution,
-    SagaTransition,
-    SagaUpdate,
-    StepLogEntry,
-    encoded,
-    open_store,
-)
+from sagacrew.runtime.store import SagaExecution, SagaTransition, StepLogEntry, encoded, open_store
 
 TIMEOUT_S = 30.0
-FORWARD = "forward"
 
 
 def _row(
@@ -64,10 +66,7 @@ async def run_least_engine(url: str, count: int, concurrency: int) -> Run:
         now = time.time()
         saga_id = new_ordered_id()
         data: dict[str, Any] = {"order_id": f"o-{index}"}
-        saga = SagaExecution(
-            saga_id, "bench", "running", 0, STEPS, 0, STEPS - 2, data, saga_id, saga_id,
-            now, now, now + 300,
-        )  # fmt: skip
+        saga = new_saga(saga_id, data, now)
         started = _row(saga, 0, "started", now)
         await commit.apply(SagaTransition(create=saga, step=started))
         for step_index, step in enumerate(steps):
@@ -92,10 +91,7 @@ async def run_least_engine(url: str, count: int, concurrency: int) -> Run:
             )  # fmt: skip
             data = {**data, **result}
             if step_index == STEPS - 1:
-                update = SagaUpdate(
-                    saga_id, now, state="completed", step_index=STEPS, data=data,
-                    steps_completed=STEPS, ended_at=now,
-                )  # fmt: skip
+                update = saga_completed(saga_id, data, now)
                 await commit.apply(SagaTransition(update=update, step=done))
             else:
                 started = _row(saga, step_index + 1, "started", now)

@@ -147,12 +147,25 @@ def step_row(saga_id: str, index: int, status: str, at: float, result: Any = Non
     )  # fmt: skip
 
 
-def saga_created(saga_id: str, data: dict[str, Any], now: float) -> SagaTransition:
-    """A saga's first transition: its row created, its first step started."""
-    saga = SagaExecution(
+def new_saga(saga_id: str, data: dict[str, Any], now: float) -> SagaExecution:
+    """The benchmark saga's row as it starts (its own correlation id)."""
+    return SagaExecution(
         saga_id, "bench", "running", 0, STEPS, 0, STEPS - 2, data, saga_id, saga_id,
         now, now, now + 300,
     )  # fmt: skip
+
+
+def saga_completed(saga_id: str, data: dict[str, Any], now: float) -> SagaUpdate:
+    """The saga's row as its last step succeeds, with all its ``data``."""
+    return SagaUpdate(
+        saga_id, now, state="completed", step_index=STEPS, data=data, steps_completed=STEPS,
+        ended_at=now,
+    )  # fmt: skip
+
+
+def saga_created(saga_id: str, data: dict[str, Any], now: float) -> SagaTransition:
+    """A saga's first transition: its row created, its first step started."""
+    saga = new_saga(saga_id, data, now)
     return SagaTransition(create=saga, step=step_row(saga_id, 0, "started", now))
 
 
@@ -163,12 +176,7 @@ def step_succeeded(
     the next step's start, or, after the last step, the saga completed (a running saga's
     row is not updated at each step)."""
     last = step == STEPS - 1
-    update = (
-        SagaUpdate(saga_id, now, state="completed", step_index=STEPS, data=data,
-                   steps_completed=STEPS, ended_at=now)
-        if last
-        else None
-    )  # fmt: skip
+    update = saga_completed(saga_id, data, now) if last else None
     after = None if last else step_row(saga_id, step + 1, "started", now)
     done = step_row(saga_id, step, "succeeded", now, result)
     return SagaTransition(update=update, step=done, next_step=after)
